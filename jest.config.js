@@ -1,0 +1,26 @@
+/**
+ * Jest in ESM mode through ts-jest. Two projects so that `--selectProjects unit|integration` runs one
+ * layer; `npm test` runs both. Type errors are caught by `npm run typecheck`, so ts-jest only transpiles
+ * (isolatedModules), which keeps the suite fast.
+ */
+const tsJest = [
+  'ts-jest',
+  { useESM: true, tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false },
+];
+
+const common = {
+  preset: 'ts-jest/presets/default-esm',
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': tsJest },
+  // Source imports end in `.js` (NodeNext ESM); jest resolves the `.ts` file behind them.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+  ],
+  testTimeout: 20000,
+};

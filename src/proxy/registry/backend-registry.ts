@@ -1,0 +1,117 @@
+/**
+ * The registry of live backends: plain state plus change events. The control plane writes to it, the
+ * data plane rebuilds its routing table from {@link BackendRegistry.list} on every `change`, and nothing
+ * here knows about sockets or pools.
+ */
+import { EventEmitter } from 'node:events';
+import { InvalidOptionError } from '../../shared/errors.js';
+import type { Backend, BackendInput, BackendState, RemovalReason } from './backend.js';
+
+/** Default weight of a backend that does not declare one. */
+export const DEFAULT_BACKEND_WEIGHT = 1;
+/** Largest accepted weight; keeps the weighted policy's precomputed wheel small. */
+export const MAX_BACKEND_WEIGHT = 1000;
+
+/** Events emitted by {@link BackendRegistry}. */
+export interface BackendRegistryEvents {
+  /** A backend joined. */
+  added: [backend: Backend];
+  /** A backend left, with the reason. */
+  removed: [backend: Backend, reason: RemovalReason];
+  /** A backend changed state (ready/draining). */
+  updated: [backend: Backend];
+  /** Any of the above; listeners rebuild derived structures here. Emitted after the specific event. */
+  change: [];
+}
+
+/** Holds every registered backend. Synchronous: a change is visible to the next request. */
+export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
+  readonly #backends = new Map<string, Backend>();
+  #sequence = 0;
+  #version = 0;
+
+  /** Incremented on every change; lets consumers skip rebuilds they have already done. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Number of registered backends. */
+  get size(): number {
+    return this.#backends.size;
+  }
+
+  /** Registers a backend and returns it with its generated id. */
+  add(input: BackendInput): Backend {
+    const weight = input.weight ?? DEFAULT_BACKEND_WEIGHT;
+    if (!Number.isInteger(weight) || weight < 1 || weight > MAX_BACKEND_WEIGHT) {
+      throw new InvalidOptionError(`weight must be an integer from 1 to ${MAX_BACKEND_WEIGHT}, got ${weight}`);
+    }
+    if (input.targets.length === 0) throw new InvalidOptionError('a backend needs at least one target');
+    if (input.rules.length === 0) throw new InvalidOptionError('a backend needs at least one rule');
+    this.#sequence += 1;
+    const backend: Backend = Object.freeze({
+      id: `${input.agentId}#${this.#sequence}`,
+      agentId: input.agentId,
+      fingerprint: input.fingerprint,
+      targets: Object.freeze(input.targets.map((target) => Object.freeze({ ...target }))),
+      rules: Object.freeze(input.rules.map((rule) => Object.freeze({ ...rule }))),
+      weight,
+      state: 'ready' as const,
+      meta: Object.freeze({ ...(input.meta ?? {}) }),
+      registeredAt: Date.now(),
+    });
+    this.#backends.set(backend.id, backend);
+    this.#changed();
+    this.emit('added', backend);
+    this.emit('change');
+    return backend;
+  }
+
+  /** Removes a backend; returns false when it was not registered (removal is idempotent). */
+  remove(id: string, reason: RemovalReason): boolean {
+    const backend = this.#backends.get(id);
+    if (backend === undefined) return false;
+    this.#backends.delete(id);
+    this.#changed();
+    this.emit('removed', backend, reason);
+    this.emit('change');
+    return true;
+  }
+
+  /** Changes a backend's state; returns the updated backend, or undefined when unknown. */
+  setState(id: string, state: BackendState): Backend | undefined {
+    const backend = this.#backends.get(id);
+    if (backend === undefined) return undefined;
+    if (backend.state === state) return backend;
+    const updated: Backend = Object.freeze({ ...backend, state });
+    this.#backends.set(id, updated);
+    this.#changed();
+    this.emit('updated', updated);
+    this.emit('change');
+    return updated;
+  }
+
+  /** The backend with this id, if registered. */
+  get(id: string): Backend | undefined {
+    return this.#backends.get(id);
+  }
+
+  /** Every registered backend, in registration order. */
+  list(): Backend[] {
+    return [...this.#backends.values()];
+  }
+
+  /** Backends registered by one agent. */
+  listByAgent(agentId: string): Backend[] {
+    return this.list().filter((backend) => backend.agentId === agentId);
+  }
+
+  /** Removes every backend with the given reason (used by stop). */
+  clear(reason: RemovalReason): void {
+    for (const id of [...this.#backends.keys()]) this.remove(id, reason);
+  }
+
+  #changed(): void {
+    this.#version += 1;
+  }
+}

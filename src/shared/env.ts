@@ -1,0 +1,140 @@
+/**
+ * The only module that reads `process.env`. It reads it once, validates every variable and names the bad
+ * one in the error. A `.env` file in the working directory is loaded with dotenv when it exists; it is
+ * never required, and variables already set in the environment win over it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { config as loadDotenv } from 'dotenv';
+import { InvalidEnvError } from './errors.js';
+
+/** Log levels pino accepts. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** A pino log level. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated environment. Every field has a default; see `.env.example`. */
+export interface Env {
+  /** `PROXY_HOST`: address of the HTTP and HTTPS listeners. Default `0.0.0.0`. */
+  readonly proxyHost: string;
+  /** `PROXY_PORT`: HTTP port. Default 3080. */
+  readonly proxyPort: number;
+  /** `PROXY_TLS_PORT`: HTTPS port, used when a certificate is configured. Default 3443. */
+  readonly proxyTlsPort: number;
+  /** `PROXY_WS_HOST`: address of the control plane. Default `0.0.0.0`. */
+  readonly wsHost: string;
+  /** `PROXY_WS_PORT`: control-plane port. Default 3042. */
+  readonly wsPort: number;
+  /** `PROXY_ADMIN_HOST`: address of the admin listener. Default `127.0.0.1` (loopback only). */
+  readonly adminHost: string;
+  /** `PROXY_ADMIN_PORT`: admin port. Default 3090. */
+  readonly adminPort: number;
+  /** `PROXY_TLS_CERT`: PEM certificate path. Default `tsl/cert.pem` (a dev pair is generated if absent). */
+  readonly tlsCert: string;
+  /** `PROXY_TLS_KEY`: PEM private key path. Default `tsl/key.pem`. */
+  readonly tlsKey: string;
+  /** `PROXY_CERTSTORE`: trust store directory. Default `certstore`. */
+  readonly certstore: string;
+  /** `PROXY_TRUSTED_PROXIES`: comma-separated IPs/CIDRs whose X-Forwarded-* headers are kept. Default none. */
+  readonly trustedProxies: readonly string[];
+  /** `LOG_LEVEL`: pino level. Default `info`. */
+  readonly logLevel: LogLevel;
+}
+
+/** Defaults of every variable, as strings exactly as they would be written in `.env`. */
+export const ENV_DEFAULTS = Object.freeze({
+  PROXY_HOST: '0.0.0.0',
+  PROXY_PORT: '3080',
+  PROXY_TLS_PORT: '3443',
+  PROXY_WS_HOST: '0.0.0.0',
+  PROXY_WS_PORT: '3042',
+  PROXY_ADMIN_HOST: '127.0.0.1',
+  PROXY_ADMIN_PORT: '3090',
+  PROXY_TLS_CERT: 'tsl/cert.pem',
+  PROXY_TLS_KEY: 'tsl/key.pem',
+  PROXY_CERTSTORE: 'certstore',
+  PROXY_TRUSTED_PROXIES: '',
+  LOG_LEVEL: 'info',
+});
+
+/** A variable name this module knows. */
+export type EnvName = keyof typeof ENV_DEFAULTS;
+
+type Source = Readonly<Record<string, string | undefined>>;
+
+function read(source: Source, name: EnvName): string {
+  const value = source[name];
+  return value === undefined || value.trim() === '' ? ENV_DEFAULTS[name] : value.trim();
+}
+
+function port(source: Source, name: EnvName): number {
+  const raw = read(source, name);
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
+    throw new InvalidEnvError(name, `expected a port number from 0 to 65535, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+function host(source: Source, name: EnvName): string {
+  const raw = read(source, name);
+  // A host is a name or an address: letters, digits, dots, dashes, colons (IPv6) and brackets.
+  if (!/^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)) {
+    throw new InvalidEnvError(name, `expected a host name or IP address, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+function filePath(source: Source, name: EnvName): string {
+  const raw = read(source, name);
+  if (raw.includes('\0')) throw new InvalidEnvError(name, 'a path may not contain NUL');
+  return raw;
+}
+
+function list(source: Source, name: EnvName): string[] {
+  const raw = read(source, name);
+  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  for (const item of items) {
+    if (!/^[0-9A-Fa-f.:]+(\/\d{1,3})?$/.test(item)) {
+      throw new InvalidEnvError(name, `expected comma-separated IPs or CIDRs, got ${JSON.stringify(item)}`);
+    }
+  }
+  return items;
+}
+
+function logLevel(source: Source): LogLevel {
+  const raw = read(source, 'LOG_LEVEL');
+  const level = LOG_LEVELS.find((candidate) => candidate === raw);
+  if (level === undefined) {
+    throw new InvalidEnvError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return level;
+}
+
+/**
+ * Validates the given variables (by default `process.env`, after loading `.env` when present) and
+ * returns them typed and frozen.
+ *
+ * @throws {InvalidEnvError} naming the first invalid variable.
+ */
+export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
+  let vars = source;
+  if (vars === undefined) {
+    const dotenvPath = path.join(cwd, '.env');
+    if (existsSync(dotenvPath)) loadDotenv({ path: dotenvPath, quiet: true });
+    vars = process.env;
+  }
+  return Object.freeze({
+    proxyHost: host(vars, 'PROXY_HOST'),
+    proxyPort: port(vars, 'PROXY_PORT'),
+    proxyTlsPort: port(vars, 'PROXY_TLS_PORT'),
+    wsHost: host(vars, 'PROXY_WS_HOST'),
+    wsPort: port(vars, 'PROXY_WS_PORT'),
+    adminHost: host(vars, 'PROXY_ADMIN_HOST'),
+    adminPort: port(vars, 'PROXY_ADMIN_PORT'),
+    tlsCert: filePath(vars, 'PROXY_TLS_CERT'),
+    tlsKey: filePath(vars, 'PROXY_TLS_KEY'),
+    certstore: filePath(vars, 'PROXY_CERTSTORE'),
+    trustedProxies: Object.freeze(list(vars, 'PROXY_TRUSTED_PROXIES')),
+    logLevel: logLevel(vars),
+  });
+}
