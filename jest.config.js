@@ -1,11 +1,11 @@
 /**
  * Jest in ESM mode through ts-jest. Two projects so that `--selectProjects unit|integration` runs one
  * layer; `npm test` runs both. Type errors are caught by `npm run typecheck`, so ts-jest only transpiles
- * (isolatedModules), which keeps the suite fast.
+ * (tsconfig's isolatedModules), which keeps the suite fast.
  */
 const tsJest = [
   'ts-jest',
-  { useESM: true, tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false },
+  { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false },
 ];
 
 const common = {

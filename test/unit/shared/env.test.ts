@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { ENV_DEFAULTS, loadEnv } from '../../../src/shared/env.js';
+import { InvalidEnvError } from '../../../src/shared/errors.js';
+
+function envError(source: Record<string, string>): InvalidEnvError {
+  try {
+    loadEnv(source);
+  } catch (error) {
+    if (error instanceof InvalidEnvError) return error;
+    throw error;
+  }
+  throw new Error('loadEnv accepted invalid input');
+}
+
+describe('loadEnv', () => {
+  it('returns every default when nothing is set', () => {
+    expect(loadEnv({})).toEqual({
+      proxyHost: '0.0.0.0',
+      proxyPort: 3080,
+      proxyTlsPort: 3443,
+      wsHost: '0.0.0.0',
+      wsPort: 3042,
+      adminHost: '127.0.0.1',
+      adminPort: 3090,
+      tlsCert: 'tsl/cert.pem',
+      tlsKey: 'tsl/key.pem',
+      certstore: 'certstore',
+      trustedProxies: [],
+      logLevel: 'info',
+    });
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadEnv({}))).toBe(true);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadEnv({ PROXY_PORT: '  ' }).proxyPort).toBe(3080);
+  });
+
+  it('parses ports, hosts, lists and the log level', () => {
+    const env = loadEnv({
+      PROXY_PORT: '0',
+      PROXY_WS_HOST: '::1',
+      PROXY_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1',
+      LOG_LEVEL: 'debug',
+    });
+    expect(env).toMatchObject({ proxyPort: 0, wsHost: '::1', trustedProxies: ['10.0.0.0/8', '127.0.0.1'], logLevel: 'debug' });
+  });
+
+  it.each([
+    ['PROXY_PORT', '65536'],
+    ['PROXY_TLS_PORT', '-1'],
+    ['PROXY_WS_PORT', 'http'],
+    ['PROXY_ADMIN_PORT', '80.5'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
+    const error = envError({ [name]: value });
+    expect(error.code).toBe('RP_ERR_INVALID_ENV');
+    expect(error.variable).toBe(name);
+    expect(error.message).toContain(name);
+  });
+
+  it('rejects a host with spaces or a scheme', () => {
+    expect(envError({ PROXY_HOST: 'http://x' }).variable).toBe('PROXY_HOST');
+    expect(envError({ PROXY_ADMIN_HOST: 'a b' }).variable).toBe('PROXY_ADMIN_HOST');
+  });
+
+  it('rejects an unknown log level and lists the allowed ones', () => {
+    const error = envError({ LOG_LEVEL: 'loud' });
+    expect(error.message).toContain('info');
+  });
+
+  it('rejects a trusted proxy that is not an IP or CIDR', () => {
+    expect(envError({ PROXY_TRUSTED_PROXIES: 'example.com' }).variable).toBe('PROXY_TRUSTED_PROXIES');
+  });
+
+  it('loads .env from the working directory only when asked to read process.env', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'inteli-env-'));
+    writeFileSync(path.join(dir, '.env'), 'PROXY_ADMIN_PORT=4999\n');
+    const before = process.env.PROXY_ADMIN_PORT;
+    try {
+      delete process.env.PROXY_ADMIN_PORT;
+      expect(loadEnv(undefined, dir).adminPort).toBe(4999);
+    } finally {
+      if (before === undefined) delete process.env.PROXY_ADMIN_PORT;
+      else process.env.PROXY_ADMIN_PORT = before;
+    }
+  });
+
+  it('documents every variable with its default in .env.example', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const example = await readFile(new URL('../../../.env.example', import.meta.url), 'utf8');
+    for (const [name, value] of Object.entries(ENV_DEFAULTS)) {
+      expect(example).toContain(`\n${name}=${value}\n`);
+    }
+  });
+});

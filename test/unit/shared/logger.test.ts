@@ -1,0 +1,40 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { createLogger } from '../../../src/shared/logger.js';
+
+function capture(): { stream: Writable; lines: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString());
+      callback();
+    },
+  });
+  return { stream, lines: () => chunks.join('') };
+}
+
+describe('createLogger', () => {
+  it('redacts authorization headers, tokens and private key material', () => {
+    const out = capture();
+    const logger = createLogger({ destination: out.stream }).child({ component: 'test' });
+    logger.info({
+      headers: { authorization: 'Bearer SECRET-TOKEN-1' },
+      token: 'SECRET-TOKEN-2',
+      jwk: { kty: 'OKP', d: 'SECRET-D' },
+      privateKey: 'SECRET-PEM',
+    }, 'hello');
+    const text = out.lines();
+    expect(text).toContain('"component":"test"');
+    expect(text).not.toMatch(/SECRET/);
+    expect(text).toContain('[redacted]');
+  });
+
+  it('honours the level', () => {
+    const out = capture();
+    const logger = createLogger({ level: 'warn', destination: out.stream });
+    logger.info('quiet');
+    logger.warn('loud');
+    expect(out.lines()).not.toContain('quiet');
+    expect(out.lines()).toContain('loud');
+  });
+});
