@@ -1,0 +1,173 @@
+import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
+import { fingerprint } from '../../../src/shared/identity/fingerprint.js';
+import { TrustStore, TRUST_STORE_FILE, type TrustedKey } from '../../../src/proxy/control-plane/trust-store.js';
+import type { Ed25519PublicJwk } from '../../../src/shared/identity/jwk.js';
+
+let dir: string;
+let publicKey: Ed25519PublicJwk;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'inteli-trust-'));
+  ({ publicJwk: publicKey } = await generateKeyPair());
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('TrustStore (file)', () => {
+  it('adds a key with defaults and persists it across open()', async () => {
+    const store = await TrustStore.open(dir);
+    const key = await store.add({ id: 'WEB001', publicKey });
+    expect(key).toMatchObject({ id: 'WEB001', role: 'agent', scope: {}, fingerprint: await fingerprint(publicKey) });
+    expect(Number.isNaN(Date.parse(key.createdAt))).toBe(false);
+    expect(Object.isFrozen(key)).toBe(true);
+    const again = await TrustStore.open(dir);
+    expect(again.get('WEB001')).toEqual(key);
+    expect(again.list().map((k) => k.id)).toEqual(['WEB001']);
+  });
+
+  it('writes the file with mode 0600 in a directory created with mode 0700', async () => {
+    const nested = path.join(dir, 'certstore');
+    const store = await TrustStore.open(nested);
+    await store.add({ id: 'a', publicKey });
+    expect((await stat(path.join(nested, TRUST_STORE_FILE))).mode & 0o777).toBe(0o600);
+    expect((await stat(nested)).mode & 0o777).toBe(0o700);
+  });
+
+  it('leaves no tmp file behind after writes', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'a', publicKey });
+    await store.add({ id: 'b', publicKey });
+    await store.remove('a');
+    expect(await readdir(dir)).toEqual([TRUST_STORE_FILE]);
+  });
+
+  it('refuses a duplicate id with RP_ERR_ALREADY_EXISTS unless replace is set', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'a', publicKey });
+    const other = (await generateKeyPair()).publicJwk;
+    await expect(store.add({ id: 'a', publicKey: other })).rejects.toMatchObject({ code: 'RP_ERR_ALREADY_EXISTS' });
+    const events: string[] = [];
+    store.on('removed', (k) => events.push(`removed:${k.fingerprint}`));
+    store.on('added', (k) => events.push(`added:${k.fingerprint}`));
+    const replaced = await store.add({ id: 'a', publicKey: other, role: 'admin' }, { replace: true });
+    expect(replaced.role).toBe('admin');
+    expect(events).toEqual([`removed:${await fingerprint(publicKey)}`, `added:${await fingerprint(other)}`]);
+  });
+
+  it('rejects the path-traversal id ../../etc/passwd without touching the file system', async () => {
+    const store = await TrustStore.open(dir);
+    const before = await readdir(dir);
+    await expect(store.add({ id: '../../etc/passwd', publicKey })).rejects.toMatchObject({ code: 'RP_ERR_INVALID_ID' });
+    expect(await store.remove('../../etc/passwd')).toBe(false);
+    expect(store.get('../../etc/passwd')).toBeUndefined();
+    expect(await readdir(dir)).toEqual(before);
+    expect(await readdir(path.dirname(dir))).not.toContain('etc');
+  });
+
+  it('refuses a private JWK as public key', async () => {
+    const store = await TrustStore.open(dir);
+    const { privateJwk } = await generateKeyPair();
+    await expect(store.add({ id: 'a', publicKey: privateJwk })).rejects.toMatchObject({ code: 'RP_ERR_INVALID_KEY' });
+  });
+
+  it.each([
+    ['not an object', 'x'],
+    ['unknown field', { paths: [] }],
+    ['rules not strings', { rules: [1] }],
+    ['rule without a slash', { rules: ['api'] }],
+    ['too many hosts', { hosts: Array.from({ length: 65 }, (_, i) => `10.0.0.${i}`) }],
+    ['host too long', { hosts: ['a'.repeat(256)] }],
+    ['host with a space', { hosts: ['a b'] }],
+  ])('validates the scope shape: %s', async (_name, scope) => {
+    const store = TrustStore.inMemory();
+    await expect(store.add({ id: 'a', publicKey, scope: scope as never })).rejects.toMatchObject({ code: 'RP_ERR_INVALID_OPTION' });
+  });
+
+  it('rejects an unknown role', async () => {
+    await expect(TrustStore.inMemory().add({ id: 'a', publicKey, role: 'root' as never })).rejects.toMatchObject({ code: 'RP_ERR_INVALID_OPTION' });
+  });
+
+  it('keeps every entry when adds and removes run concurrently', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'gone', publicKey });
+    const ids = Array.from({ length: 25 }, (_, i) => `agent-${i}`);
+    await Promise.all([...ids.map((id) => store.add({ id, publicKey })), store.remove('gone')]);
+    const reopened = await TrustStore.open(dir);
+    expect(reopened.list().map((k) => k.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('reports a corrupt file as RP_ERR_TRUST_STORE naming the file, and never empties it', async () => {
+    const file = path.join(dir, TRUST_STORE_FILE);
+    await writeFile(file, '{ not json');
+    await expect(TrustStore.open(dir)).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE', message: expect.stringContaining(file) });
+    await writeFile(file, JSON.stringify({ version: 1, keys: [{ id: '../x', publicKey, role: 'agent', scope: {}, createdAt: new Date().toISOString() }] }));
+    await expect(TrustStore.open(dir)).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE', message: expect.stringContaining('entry 0') });
+    expect(await readFile(file, 'utf8')).toContain('../x');
+  });
+
+  it('keeps its keys and the file when a reload finds a corrupt file', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'a', publicKey });
+    await writeFile(path.join(dir, TRUST_STORE_FILE), '[]');
+    await expect(store.reload()).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE' });
+    expect(store.get('a')).toBeDefined();
+    await expect(store.add({ id: 'b', publicKey })).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE' });
+    expect(await readFile(path.join(dir, TRUST_STORE_FILE), 'utf8')).toBe('[]');
+  });
+
+  it('reload() picks up external edits and emits the diff', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'a', publicKey });
+    await store.add({ id: 'b', publicKey });
+    const other = await TrustStore.open(dir);
+    await other.remove('a');
+    await other.add({ id: 'c', publicKey });
+    await other.add({ id: 'b', publicKey, role: 'admin' }, { replace: true });
+    const events: string[] = [];
+    store.on('added', (k: TrustedKey) => events.push(`+${k.id}:${k.role}`));
+    store.on('removed', (k: TrustedKey) => events.push(`-${k.id}:${k.role}`));
+    await store.reload();
+    expect(events.sort()).toEqual(['+b:admin', '+c:agent', '-a:agent', '-b:agent']);
+    expect(store.list().map((k) => k.id)).toEqual(['b', 'c']);
+  });
+
+  it('does not overwrite an entry another process added before its own write', async () => {
+    const first = await TrustStore.open(dir);
+    const second = await TrustStore.open(dir);
+    await second.add({ id: 'external', publicKey });
+    await first.add({ id: 'local', publicKey });
+    expect((await TrustStore.open(dir)).list().map((k) => k.id)).toEqual(['external', 'local']);
+  });
+
+  it('survives a throwing listener', async () => {
+    const store = TrustStore.inMemory();
+    store.on('added', () => {
+      throw new Error('listener bug');
+    });
+    await expect(store.add({ id: 'a', publicKey })).resolves.toMatchObject({ id: 'a' });
+    expect(store.get('a')).toBeDefined();
+  });
+});
+
+describe('TrustStore.inMemory', () => {
+  it('adds, lists and removes without a file and emits events', async () => {
+    const store = TrustStore.inMemory();
+    const seen: string[] = [];
+    store.on('added', (k) => seen.push(`+${k.id}`));
+    store.on('removed', (k) => seen.push(`-${k.id}`));
+    await store.add({ id: 'b', publicKey, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
+    await store.add({ id: 'a', publicKey });
+    expect(store.list().map((k) => k.id)).toEqual(['a', 'b']);
+    expect(store.get('b')?.scope).toEqual({ rules: ['/api'], hosts: ['127.0.0.1'] });
+    expect(await store.remove('b')).toBe(true);
+    expect(await store.remove('b')).toBe(false);
+    expect(seen).toEqual(['+b', '+a', '-b']);
+    expect(store.file).toBeUndefined();
+  });
+});
