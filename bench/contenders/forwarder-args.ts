@@ -1,0 +1,21 @@
+/** Arguments and ready message shared by the Node forwarder children (undici, http-proxy, inteli). */
+
+/** Arguments every forwarder child receives. */
+export interface ForwarderArgs {
+  /** Ports of the backends on 127.0.0.1. */
+  readonly backendPorts: number[];
+  /** http-proxy only: use a keep-alive agent (true) or none, the common setup (false). */
+  readonly keepAlive?: boolean;
+  /** inteli only: register this many extra targets over `scaleRules` extra rules (the 10k scenario). */
+  readonly scaleTargets?: number;
+  /** inteli only: number of extra rules in the scale scenario. */
+  readonly scaleRules?: number;
+}
+
+/** What a forwarder child reports when ready. */
+export interface ForwarderReady {
+  /** HTTP port on 127.0.0.1. */
+  readonly port: number;
+  /** Free-form note shown in the report (e.g. how backends were registered). */
+  readonly note?: string;
+}

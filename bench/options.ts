@@ -1,0 +1,147 @@
+/**
+ * Command-line options of `npm run bench`, in three steps: defaults, validation, freeze. Flags win over the
+ * BENCH_* environment variables, which win over the defaults.
+ */
+
+/** Every contender the bench knows, in table order. */
+export const ALL_CONTENDERS = ['direct', 'inteli', 'inteli-10k', 'undici-bare', 'http-proxy-ka', 'http-proxy', 'nginx', 'haproxy'] as const;
+
+/** Seconds per measurement (each contender, concurrency and round). */
+export const DEFAULT_DURATION_SECONDS = 4;
+/** Interleaved rounds; medians are reported. */
+export const DEFAULT_ROUNDS = 3;
+/** Seconds of load before the first round, per contender, so that JIT and pools are warm. */
+export const DEFAULT_WARMUP_SECONDS = 2;
+/** Concurrency levels. */
+export const DEFAULT_CONNECTIONS = [1, 50];
+/** WebSocket echo connections. */
+export const DEFAULT_WS_CONNECTIONS = 16;
+
+/** Resolved options. */
+export interface BenchOptions {
+  readonly durationSeconds: number;
+  readonly rounds: number;
+  readonly warmupSeconds: number;
+  readonly connections: readonly number[];
+  readonly wsConnections: number;
+  /** `auto` uses wrk when installed, else autocannon. */
+  readonly tool: 'auto' | 'wrk' | 'autocannon';
+  readonly contenders: readonly string[];
+  readonly websocket: boolean;
+  /** Contenders to run with `--cpu-prof` (profiles and a summary land in the results directory). */
+  readonly profile: readonly string[];
+  readonly outDir: string | undefined;
+  readonly quick: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --duration S       seconds per measurement (default ${DEFAULT_DURATION_SECONDS}; env BENCH_DURATION)
+  --rounds N         interleaved rounds, medians reported (default ${DEFAULT_ROUNDS}; env BENCH_ROUNDS)
+  --warmup S         warm-up seconds per contender (default ${DEFAULT_WARMUP_SECONDS})
+  --connections L    concurrency list (default ${DEFAULT_CONNECTIONS.join(',')})
+  --ws-connections N WebSocket echo connections (default ${DEFAULT_WS_CONNECTIONS}); --no-ws skips the test
+  --tool T           auto | wrk | autocannon (default auto: wrk when installed)
+  --contenders L     subset of ${ALL_CONTENDERS.join(',')}
+  --profile L        run these Node contenders with --cpu-prof (e.g. --profile inteli)
+  --out DIR          results directory (default bench/results)
+  --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
+`;
+
+function fail(message: string): never {
+  throw new Error(`${message}\n${USAGE}`);
+}
+
+function positive(name: string, raw: string, { integer, min }: { integer: boolean; min: number }): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    fail(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${raw}'`);
+  }
+  return value;
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** Parses argv (without node and script) and the environment. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const quick = argv.includes('--quick');
+  let durationSeconds = quick ? 1 : DEFAULT_DURATION_SECONDS;
+  let rounds = quick ? 1 : DEFAULT_ROUNDS;
+  let warmupSeconds = quick ? 0.5 : DEFAULT_WARMUP_SECONDS;
+  let connections: number[] = quick ? [50] : [...DEFAULT_CONNECTIONS];
+  let wsConnections = DEFAULT_WS_CONNECTIONS;
+  let tool: BenchOptions['tool'] = quick ? 'autocannon' : 'auto';
+  let contenders: string[] = quick ? ['direct', 'inteli'] : [...ALL_CONTENDERS];
+  let websocket = true;
+  let profile: string[] = [];
+  let outDir: string | undefined;
+  if (env.BENCH_DURATION !== undefined) durationSeconds = positive('duration', env.BENCH_DURATION, { integer: true, min: 1 });
+  if (env.BENCH_ROUNDS !== undefined) rounds = positive('rounds', env.BENCH_ROUNDS, { integer: true, min: 1 });
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const next = argv[i + 1];
+      if (next === undefined) fail(`${flag} needs a value`);
+      i += 1;
+      return next;
+    };
+    switch (flag) {
+      case '--quick':
+        break;
+      case '--duration':
+        // wrk takes whole seconds.
+        durationSeconds = positive('duration', value(), { integer: true, min: 1 });
+        break;
+      case '--rounds':
+        rounds = positive('rounds', value(), { integer: true, min: 1 });
+        break;
+      case '--warmup':
+        warmupSeconds = positive('warmup', value(), { integer: false, min: 0 });
+        break;
+      case '--connections':
+        connections = list(value()).map((item) => positive('connections', item, { integer: true, min: 1 }));
+        break;
+      case '--ws-connections':
+        wsConnections = positive('ws-connections', value(), { integer: true, min: 1 });
+        break;
+      case '--no-ws':
+        websocket = false;
+        break;
+      case '--tool': {
+        const raw = value();
+        if (raw !== 'auto' && raw !== 'wrk' && raw !== 'autocannon') fail(`--tool must be auto, wrk or autocannon, got '${raw}'`);
+        tool = raw;
+        break;
+      }
+      case '--contenders':
+        contenders = list(value());
+        for (const name of contenders) {
+          if (!(ALL_CONTENDERS as readonly string[]).includes(name)) fail(`unknown contender '${name}'`);
+        }
+        break;
+      case '--profile':
+        profile = list(value());
+        break;
+      case '--out':
+        outDir = value();
+        break;
+      default:
+        fail(`unknown option '${flag}'`);
+    }
+  }
+  if (connections.length === 0) fail('--connections needs at least one value');
+  return Object.freeze({
+    durationSeconds,
+    rounds,
+    warmupSeconds,
+    connections: Object.freeze(connections),
+    wsConnections,
+    tool,
+    contenders: Object.freeze(contenders),
+    websocket,
+    profile: Object.freeze(profile),
+    outDir,
+    quick,
+  });
+}

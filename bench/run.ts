@@ -1,0 +1,253 @@
+/**
+ * `npm run bench`: inteli-proxy side by side with direct, a bare undici forwarder, http-proxy, nginx and
+ * HAProxy on this machine. Every participant runs in its own process; contenders are measured one after
+ * the other, interleaved over rounds (rotating the order), and the table shows medians.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BackendsArgs, BackendsReady } from './backends/backends-child.js';
+import type { ContenderSpec, RunningContender } from './contenders/contender.js';
+import { haproxyContender } from './contenders/haproxy.js';
+import { nginxContender } from './contenders/nginx.js';
+import {
+  directContender,
+  httpProxyContender,
+  httpProxyKeepAliveContender,
+  inteliContender,
+  inteliScaleContender,
+  undiciContender,
+} from './contenders/node-contenders.js';
+import { startChild, type ChildHandle } from './lib/child-process.js';
+import { startCpuMeter } from './lib/process-stats.js';
+import { which } from './lib/which.js';
+import type { AutocannonArgs } from './load/autocannon-child.js';
+import type { LoadResult } from './load/load-result.js';
+import { runWrk } from './load/wrk.js';
+import type { WsEchoArgs, WsEchoResult } from './load/ws-echo-child.js';
+import { parseOptions, USAGE, type BenchOptions } from './options.js';
+import { summarizeProfiles } from './profile-summary.js';
+import {
+  formatHttpTable,
+  formatWsTable,
+  headline,
+  httpRows,
+  lastLine,
+  wsRows,
+  type HttpSample,
+  type WsSample,
+} from './report.js';
+
+const SPECS: readonly ContenderSpec[] = [
+  directContender,
+  inteliContender,
+  inteliScaleContender,
+  undiciContender,
+  httpProxyKeepAliveContender,
+  httpProxyContender,
+  nginxContender,
+  haproxyContender,
+];
+const BACKEND_COUNT = 2;
+
+interface Started {
+  readonly spec: ContenderSpec;
+  readonly running: RunningContender;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function loadOnce(
+  wrkPath: string | undefined,
+  started: Started,
+  connections: number,
+  seconds: number,
+): Promise<Omit<HttpSample, 'contender' | 'connections' | 'round'>> {
+  const url = `${started.running.url}${started.spec.path}`;
+  if (wrkPath !== undefined) {
+    const meter = startCpuMeter(started.running.pid);
+    const load = await runWrk(wrkPath, url, connections, seconds);
+    return { load, ...meter.stop() };
+  }
+  const child = await startChild<null>(new URL('./load/autocannon-child.js', import.meta.url), {
+    url,
+    connections,
+    durationSeconds: seconds,
+  } satisfies AutocannonArgs);
+  try {
+    const meter = startCpuMeter(started.running.pid);
+    const load = await child.next<LoadResult>('result', (seconds + 30) * 1000);
+    return { load, ...meter.stop() };
+  } finally {
+    await child.stop();
+  }
+}
+
+async function wsOnce(options: BenchOptions, started: Started): Promise<Omit<WsSample, 'contender' | 'round'>> {
+  const child = await startChild<null>(new URL('./load/ws-echo-child.js', import.meta.url), {
+    url: started.running.url.replace(/^http/, 'ws') + '/',
+    connections: options.wsConnections,
+    durationSeconds: options.durationSeconds,
+  } satisfies WsEchoArgs);
+  try {
+    const meter = startCpuMeter(started.running.pid);
+    const result = await child.next<WsEchoResult>('result', (options.durationSeconds + 30) * 1000);
+    return { messagesPerSecond: result.messagesPerSecond, errors: result.errors, ...meter.stop() };
+  } finally {
+    await child.stop();
+  }
+}
+
+/** Rotates `items` by `by` so that no contender is always measured first or last. */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  if (items.length === 0) return [];
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 2;
+    return;
+  }
+  if (process.argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outDir = resolve(options.outDir ?? join(process.cwd(), 'bench', 'results'));
+  mkdirSync(outDir, { recursive: true });
+  const profileDir = options.profile.length > 0 ? join(outDir, `profiles-${stamp}`) : undefined;
+  const tmpDir = mkdtempSync(join(tmpdir(), 'inteli-bench-'));
+  const wrkPath = options.tool === 'autocannon' ? undefined : which('wrk');
+  if (options.tool === 'wrk' && wrkPath === undefined) throw new Error('--tool wrk: wrk is not installed (apt-get install wrk)');
+  const toolName = wrkPath === undefined ? 'autocannon' : 'wrk -t1';
+  const notes: string[] = [];
+  const skipped: string[] = [];
+  if (wrkPath === undefined && options.tool === 'auto') skipped.push('wrk: not installed (apt-get install wrk); load from autocannon');
+  if (wrkPath === undefined) notes.push('autocannon latencies have 1 ms resolution (p50/p99 of 0 or 1 mean "under a millisecond")');
+
+  let backends: ChildHandle<BackendsReady> | undefined;
+  const started: Started[] = [];
+  const cleanup = async (): Promise<void> => {
+    await Promise.allSettled(started.map((s) => s.running.stop()));
+    await backends?.stop();
+    rmSync(tmpDir, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const httpSamples: HttpSample[] = [];
+  const wsSamples: WsSample[] = [];
+  try {
+    backends = await startChild<BackendsReady>(new URL('./backends/backends-child.js', import.meta.url), {
+      count: BACKEND_COUNT,
+    } satisfies BackendsArgs);
+    const context = { backendPorts: backends.ready.ports, tmpDir, profileDir, profile: options.profile };
+    for (const spec of SPECS) {
+      if (!options.contenders.includes(spec.name)) continue;
+      const reason = spec.unavailable();
+      if (reason !== undefined) {
+        skipped.push(`${spec.name}: ${reason}`);
+        continue;
+      }
+      try {
+        const running = await spec.start(context);
+        started.push({ spec, running });
+        if (running.note !== undefined) notes.push(running.note);
+        log(`started ${spec.name} at ${running.url}`);
+      } catch (error) {
+        skipped.push(`${spec.name}: failed to start (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+      }
+    }
+    const maxConnections = Math.max(...options.connections);
+    if (options.warmupSeconds > 0) {
+      for (const s of started) await loadOnce(wrkPath, s, maxConnections, Math.max(1, Math.ceil(options.warmupSeconds)));
+    }
+    for (let round = 0; round < options.rounds; round += 1) {
+      for (const connections of options.connections) {
+        for (const s of rotate(started, round)) {
+          const sample = await loadOnce(wrkPath, s, connections, options.durationSeconds);
+          httpSamples.push({ contender: s.spec.name, connections, round, ...sample });
+          log(`round ${round + 1}/${options.rounds} c=${connections} ${s.spec.name}: ${sample.load.rps.toFixed(0)} req/s`);
+        }
+      }
+      if (options.websocket) {
+        for (const s of rotate(started.filter((x) => x.spec.websocket), round)) {
+          try {
+            const sample = await wsOnce(options, s);
+            wsSamples.push({ contender: s.spec.name, round, ...sample });
+            log(`round ${round + 1}/${options.rounds} ws ${s.spec.name}: ${sample.messagesPerSecond.toFixed(0)} msg/s`);
+          } catch (error) {
+            log(`ws ${s.spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        }
+      }
+    }
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const order = SPECS.map((spec) => spec.name);
+  const rows = httpRows(httpSamples, order, options.connections);
+  const ws = wsRows(wsSamples, order);
+  const head = headline(rows);
+  const profileSummary = profileDir === undefined ? undefined : summarizeProfiles(profileDir);
+
+  const lines: string[] = [];
+  lines.push('');
+  lines.push(
+    `HTTP: ${toolName}, ${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
+      `${BACKEND_COUNT} Node backends; ${cpus().length} CPUs; Node ${process.version}`,
+  );
+  lines.push(formatHttpTable(rows));
+  if (ws.length > 0) {
+    lines.push('');
+    lines.push(`WebSocket echo: ${options.wsConnections} connections, 64-byte messages, ${options.durationSeconds} s x ${options.rounds} round(s), medians`);
+    lines.push(formatWsTable(ws));
+  }
+  lines.push('');
+  for (const note of notes) lines.push(`note: ${note}`);
+  for (const skip of skipped) lines.push(`skipped: ${skip}`);
+  const c1 = rows.filter((r) => r.connections === 1);
+  const p99Gap = (c1.find((r) => r.contender === 'inteli')?.p99Ms ?? Number.NaN) - (c1.find((r) => r.contender === 'direct')?.p99Ms ?? Number.NaN);
+  const wsNginx = (() => {
+    const inteli = ws.find((r) => r.contender === 'inteli')?.messagesPerSecond;
+    const nginx = ws.find((r) => r.contender === 'nginx')?.messagesPerSecond;
+    return inteli === undefined || nginx === undefined ? undefined : inteli / nginx;
+  })();
+  const show = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));
+  lines.push(
+    `goals (c=${head.connections}): inteli/nginx=${show(head.nginx)} (>=0.65)  inteli/http-proxy-ka=${show(head.httpProxy)} (>=2)  ` +
+      `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
+      `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,
+  );
+  if (profileSummary !== undefined) {
+    lines.push('');
+    lines.push(profileSummary);
+  }
+  const resultPath = join(outDir, `bench-${stamp}.json`);
+  writeFileSync(
+    resultPath,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, tool: toolName, options, rows, websocket: ws, headline: head, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
+  );
+  lines.push(`results: ${resultPath}`);
+  lines.push(lastLine(head));
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});

@@ -1,0 +1,51 @@
+/**
+ * Smoke run of `npm run bench` itself in its quick mode (autocannon only, direct + inteli, one short round),
+ * so the script cannot rot. It needs neither wrk nor nginx nor HAProxy. The numbers are not asserted: this
+ * machine's load is unknown, and the test only checks that the bench runs end to end and reports.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const outDir = mkdtempSync(join(tmpdir(), 'inteli-bench-smoke-'));
+let run: { code: number | null; stdout: string; stderr: string };
+
+beforeAll(async () => {
+  run = await runBench();
+}, 30_000);
+
+afterAll(() => {
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'npm',
+      ['run', '--silent', 'bench', '--', '--quick', '--out', outDir],
+      { cwd: process.cwd(), timeout: 28_000, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }),
+    );
+  });
+}
+
+describe('npm run bench --quick', () => {
+  it('prints the table and ends with the inteli ratio line', () => {
+    const { code, stdout, stderr } = run;
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^contender\s+c\s+req\/s\s+p50 ms\s+p99 ms\s+CPU%\s+RSS MB\s+\/direct\s+\/nginx$/m);
+    expect(stdout).toMatch(/^direct\s+50\s+\d+/m);
+    expect(stdout).toMatch(/^inteli\s+50\s+\d+/m);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toMatch(/^inteli\/direct=\d+\.\d\d inteli\/nginx=n\/a inteli\/http-proxy=n\/a$/);
+  });
+
+  it('writes the results as JSON', () => {
+    const files = readdirSync(outDir).filter((file) => file.endsWith('.json'));
+    expect(files).toHaveLength(1);
+    const result = JSON.parse(readFileSync(join(outDir, files[0]!), 'utf8')) as { rows: { contender: string }[] };
+    expect(result.rows.map((row) => row.contender)).toEqual(['direct', 'inteli']);
+  });
+});
