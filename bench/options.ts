@@ -7,7 +7,7 @@
 export const ALL_CONTENDERS = ['direct', 'inteli', 'inteli-10k', 'undici-bare', 'http-proxy-ka', 'http-proxy', 'nginx', 'haproxy'] as const;
 
 /** Seconds per measurement (each contender, concurrency and round). */
-export const DEFAULT_DURATION_SECONDS = 4;
+export const DEFAULT_DURATION_SECONDS = 3;
 /** Interleaved rounds; medians are reported. */
 export const DEFAULT_ROUNDS = 3;
 /** Seconds of load before the first round, per contender, so that JIT and pools are warm. */
