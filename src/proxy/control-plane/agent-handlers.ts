@@ -1,0 +1,120 @@
+/**
+ * Agent messages: `register`, `drain`, custom `event`.
+ *
+ * Decisions worth knowing:
+ * - A second `register` on the same session replaces that session's backend (the new one is added
+ *   before the old one is removed with reason `superseded`, so routing never has a gap). This is how an
+ *   agent changes its rules without reconnecting. Refused while draining.
+ * - A `register` whose agent id and target set equal those of another live session of the same key
+ *   supersedes that session (closed with 4009, its backend removed with reason `superseded`): that is an
+ *   agent which reconnected while the proxy still holds its old, half-open connection. Different target
+ *   sets (replicas sharing a key) coexist, up to the per-key session limit.
+ * - `drain` marks the backend `draining` (no new requests), acks, waits for `whenIdle`, sends `drained`
+ *   and removes the backend from the registry with reason `drained` right away; the session stays open
+ *   until the agent closes it. A second `drain` is acknowledged again (idempotent).
+ */
+import { ProxyError, isProxyError } from '../../shared/errors.js';
+import { CloseCode, type DrainMessage, type EventMessage, type RegisterMessage } from '../../shared/protocol.js';
+import type { ControlContext } from './control-context.js';
+import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';
+import type { Session } from './session.js';
+
+/** Result of a successful `register` (the `ack` result). */
+export interface RegisterResult {
+  readonly backendId: string;
+}
+
+function reject(context: ControlContext, session: Session, error: unknown): never {
+  if (isProxyError(error)) {
+    context.backendRejected({ agentId: session.identity.id, code: error.code, reason: error.message });
+    context.logger.warn({ agentId: session.identity.id, code: error.code, reason: error.message }, 'registration refused');
+  }
+  throw error;
+}
+
+/** Handles `register`. */
+export async function handleRegister(context: ControlContext, session: Session, message: RegisterMessage): Promise<RegisterResult> {
+  if (session.state === 'DRAINING') throw new ProxyError('RP_ERR_INVALID_MESSAGE', 'cannot register while draining; open a new session');
+  let registration: Registration;
+  try {
+    registration = verifyRegistration(message, session.identity, session.remoteAddress, context.options.limits);
+    await runGatekeepers(context.options.gatekeepers, session.identity, registration, context.options.limits.gatekeeperTimeoutMs);
+  } catch (error) {
+    return reject(context, session, error);
+  }
+  // The key may have been revoked, or the session closed, while the gatekeepers ran.
+  if (session.closing) throw new ProxyError('RP_ERR_DISCONNECTED', 'the session closed during registration');
+  let backend;
+  try {
+    backend = context.registry.add({
+      agentId: registration.agentId,
+      fingerprint: registration.fingerprint,
+      targets: registration.targets,
+      rules: registration.rules,
+      weight: registration.weight,
+      meta: registration.meta,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return reject(context, session, new ProxyError('RP_ERR_INVALID_MESSAGE', reason, { cause: error }));
+  }
+  const previous = session.backendId;
+  const targetKey = targetSetKey(registration.targets);
+  session.markRegistered(backend.id, targetKey);
+  context.sessions.linkBackend(backend.id, session);
+  context.backendAdded(backend);
+  context.logger.info(
+    { agentId: registration.agentId, backendId: backend.id, rules: registration.rules, targets: registration.targets },
+    'backend registered',
+  );
+  if (previous !== undefined) context.registry.remove(previous, 'superseded');
+  for (const other of context.sessions.forKey(registration.agentId)) {
+    if (other !== session && other.backendId !== undefined && other.targetKey === targetKey) {
+      other.close(CloseCode.SUPERSEDED, 'superseded by a newer session of the same agent', 'superseded');
+    }
+  }
+  return { backendId: backend.id };
+}
+
+/** Handles `drain` (the ack is sent first; {@link startDrain} runs after it). */
+export function handleDrain(session: Session, _message: DrainMessage): { backendId: string } {
+  const backendId = session.backendId;
+  if (backendId === undefined || (session.state !== 'REGISTERED' && session.state !== 'DRAINING')) {
+    throw new ProxyError('RP_ERR_INVALID_MESSAGE', 'nothing to drain: the session has not registered');
+  }
+  return { backendId };
+}
+
+/**
+ * Marks the session's backend draining and, once `whenIdle` resolves, sends `drained` and removes the
+ * backend (reason `drained`). Does nothing when the session is not REGISTERED (already draining).
+ */
+export function startDrain(context: ControlContext, session: Session): string | undefined {
+  const backendId = session.backendId;
+  if (backendId === undefined || session.state !== 'REGISTERED') return undefined;
+  session.markDraining();
+  context.registry.setState(backendId, 'draining');
+  context.logger.info({ agentId: session.identity.id, backendId }, 'draining backend');
+  let idle: Promise<void>;
+  try {
+    idle = context.whenIdle(backendId);
+  } catch (error) {
+    idle = Promise.reject(error);
+  }
+  idle
+    .catch((error: unknown) => {
+      context.logger.warn({ err: error, backendId }, 'whenIdle failed; treating the backend as drained');
+    })
+    .then(() => {
+      if (session.backendId !== backendId || session.state !== 'DRAINING') return;
+      session.send({ type: 'drained' });
+      context.registry.remove(backendId, 'drained');
+    })
+    .catch((error: unknown) => context.logger.error({ err: error, backendId }, 'drain completion failed'));
+  return backendId;
+}
+
+/** Handles a custom `event`: delivered as the control plane's `message` event. */
+export function handleEvent(context: ControlContext, session: Session, message: EventMessage): void {
+  context.agentEvent({ agentId: session.identity.id, name: message.name, data: message.data });
+}

@@ -1,0 +1,389 @@
+/**
+ * The control plane: a WSS server (own port, default 3042, sub-protocol `inteli.v2`) where agents
+ * authenticate with a signed token before the upgrade, register their targets and rules, answer pings,
+ * drain and leave; and where admins manage keys. It writes to the {@link BackendRegistry} and never
+ * touches the data plane's sockets or pools.
+ *
+ * Lifecycle: IDLE -> STARTING -> RUNNING -> STOPPING -> STOPPED. `start()` and `stop()` are idempotent
+ * (a second call returns the same promise); a stopped control plane cannot be started again (make a new
+ * one). `stop()` closes every session with 1001, removes their backends with reason `stopped`, closes the
+ * server and clears every timer.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { WebSocketServer, type Server as WsServer, type ServerOptions as WsServerOptions } from 'ws';
+import { InvalidOptionError, ListenError, NotRunningError, TlsError, type ErrorCode } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { CloseCode, SUBPROTOCOL } from '../../shared/protocol.js';
+import { publicKeyPin } from '../../shared/tls/public-key-pin.js';
+import type { Backend, RemovalReason } from '../registry/backend.js';
+import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { AgentEvent, BackendRejection, ControlContext } from './control-context.js';
+import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
+import { createMessageHandler } from './message-handler.js';
+import { SessionIndex } from './session-index.js';
+import { ControlSocket, Session, type SessionState } from './session.js';
+import { TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
+import type { TrustStore, TrustedKey } from './trust-store.js';
+import { UpgradeHandler } from './upgrade-handler.js';
+
+export type { ControlPlaneOptions, ControlPlaneLimits, ControlPlaneTls } from './control-plane-options.js';
+export type { AgentEvent, BackendRejection } from './control-context.js';
+export type { Gatekeeper, Registration } from './registration.js';
+
+/** Lifecycle state of a {@link ControlPlane}. */
+export type ControlPlaneState = 'IDLE' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/** Events of {@link ControlPlane}. */
+export interface ControlPlaneEvents {
+  /** The server listens. */
+  listening: [address: AddressInfo];
+  /** A backend registered through this control plane joined the registry. */
+  backend_added: [backend: Backend];
+  /** A backend of this control plane left the registry. */
+  backend_removed: [backend: Backend, reason: RemovalReason];
+  /** An authenticated agent's registration (or session) was refused. */
+  backend_rejected: [rejection: BackendRejection];
+  /** An agent sent a custom event. */
+  message: [event: AgentEvent];
+  /** A runtime failure that did not stop the control plane (emitted only when someone listens). */
+  error: [error: Error];
+}
+
+/** A live session as the status API shows it. */
+export interface SessionInfo {
+  readonly id: string;
+  readonly agentId: string;
+  readonly role: VerifiedIdentity['role'];
+  readonly fingerprint: string;
+  readonly state: SessionState;
+  readonly remoteAddress: string | undefined;
+  readonly backendId: string | undefined;
+}
+
+/** The WSS control plane. */
+export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
+  /** SHA-256 SPKI pin of the control certificate (base64), or undefined without TLS. */
+  readonly pin: string | undefined;
+
+  readonly #options: ResolvedControlPlaneOptions;
+  readonly #registry: BackendRegistry;
+  readonly #trustStore: TrustStore;
+  readonly #verifier: TokenVerifier;
+  readonly #logger: Logger;
+  readonly #sessions = new SessionIndex();
+  readonly #sockets = new Set<Socket>();
+  readonly #server: Server;
+  readonly #wss: WsServer<typeof ControlSocket>;
+  readonly #upgrades: UpgradeHandler;
+  readonly #context: ControlContext;
+  #state: ControlPlaneState = 'IDLE';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #address: AddressInfo | undefined;
+
+  readonly #onKeyRemoved = (key: TrustedKey): void => {
+    this.#revokeKey(key.id);
+  };
+
+  readonly #onBackendRemoved = (backend: Backend, reason: RemovalReason): void => {
+    const session = this.#sessions.byBackend(backend.id);
+    if (session === undefined) return;
+    this.#sessions.unlinkBackend(backend.id);
+    if (session.backendId === backend.id) session.forgetBackend();
+    this.#emitSafely('backend_removed', backend, reason);
+  };
+
+  /**
+   * @throws {InvalidOptionError} for an invalid option (named in the message).
+   * @throws {TlsError} when the certificate or key cannot be used.
+   */
+  constructor(options: ControlPlaneOptions) {
+    super();
+    this.#options = resolveControlPlaneOptions(options);
+    if (typeof options.registry?.add !== 'function') throw new InvalidOptionError('registry: expected a BackendRegistry');
+    if (typeof options.trustStore?.get !== 'function') throw new InvalidOptionError('trustStore: expected a TrustStore');
+    if (options.whenIdle !== undefined && typeof options.whenIdle !== 'function') {
+      throw new InvalidOptionError('whenIdle: expected a function (backendId) => Promise<void>');
+    }
+    this.#registry = options.registry;
+    this.#trustStore = options.trustStore;
+    this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience });
+    this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
+    const { limits, tls } = this.#options;
+
+    if (tls !== undefined) {
+      try {
+        createSecureContext({ cert: tls.cert, key: tls.key });
+      } catch (error) {
+        throw new TlsError(`control plane certificate or key is unusable: ${(error as Error).message}`, { cause: error });
+      }
+      this.pin = publicKeyPin(tls.cert);
+    }
+    const serverOptions = {
+      // Bound every phase before the upgrade so half-open or silent connections cannot pile up.
+      headersTimeout: limits.handshakeTimeoutMs,
+      requestTimeout: limits.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.handshakeTimeoutMs),
+      maxHeaderSize: 16 * 1024,
+    };
+    this.#server =
+      tls === undefined
+        ? createHttpServer(serverOptions)
+        : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.handshakeTimeoutMs });
+    // `closeTimeout` (ws >= 8.19) is missing from @types/ws, hence the widened options object.
+    const wsOptions: WsServerOptions<typeof ControlSocket> & { closeTimeout: number } = {
+      noServer: true,
+      WebSocket: ControlSocket,
+      maxPayload: limits.maxFrameBytes,
+      // Compression would let a small frame inflate past every limit and costs CPU per frame.
+      perMessageDeflate: false,
+      clientTracking: false,
+      closeTimeout: this.#options.closeTimeoutMs,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    };
+    this.#wss = new WebSocketServer<typeof ControlSocket>(wsOptions);
+    this.#context = {
+      registry: this.#registry,
+      trustStore: this.#trustStore,
+      sessions: this.#sessions,
+      options: this.#options,
+      whenIdle: options.whenIdle ?? (() => Promise.resolve()),
+      logger: this.#logger,
+      backendAdded: (backend) => this.#emitSafely('backend_added', backend),
+      backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
+      agentEvent: (event) => this.#emitSafely('message', event),
+      revokeKey: (keyId) => this.#revokeKey(keyId),
+    };
+    this.#upgrades = new UpgradeHandler({
+      wss: this.#wss,
+      verifier: this.#verifier,
+      trustStore: this.#trustStore,
+      sessions: this.#sessions,
+      limits,
+      logger: this.#logger,
+      isRunning: () => this.#state === 'RUNNING',
+      onSession: (ws, identity, remoteAddress) => this.#onSession(ws, identity, remoteAddress),
+      onRefused: (identity, code, reason) => this.#refused(identity, code, reason),
+    });
+  }
+
+  /** Current lifecycle state. */
+  get state(): ControlPlaneState {
+    return this.#state;
+  }
+
+  /**
+   * The bound address.
+   *
+   * @throws {NotRunningError} before `start()` resolved or after `stop()`.
+   */
+  get address(): AddressInfo {
+    if (this.#address === undefined || this.#state !== 'RUNNING') throw new NotRunningError('the control plane is not listening');
+    return this.#address;
+  }
+
+  /** `wss://host:port` (or `ws://` when insecure) of the bound address. */
+  get url(): string {
+    const { address, port } = this.address;
+    const host = address.includes(':') ? `[${address}]` : address;
+    return `${this.pin === undefined ? 'ws' : 'wss'}://${host}:${port}`;
+  }
+
+  /** Number of live sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Upgrade requests being authenticated right now. */
+  get pendingHandshakes(): number {
+    return this.#upgrades.pending;
+  }
+
+  /** The live sessions (for status pages). */
+  sessions(): SessionInfo[] {
+    return this.#sessions.all().map((session) => ({
+      id: session.id,
+      agentId: session.identity.id,
+      role: session.identity.role,
+      fingerprint: session.identity.fingerprint,
+      state: session.state,
+      remoteAddress: session.remoteAddress,
+      backendId: session.backendId,
+    }));
+  }
+
+  /** Sends a custom event to every live session of an agent; returns how many got it. */
+  sendEvent(agentId: string, name: string, data?: unknown): number {
+    let sent = 0;
+    for (const session of this.#sessions.forKey(agentId)) {
+      if (session.closing) continue;
+      session.send({ type: 'event', name, data });
+      sent += 1;
+    }
+    return sent;
+  }
+
+  /**
+   * Listens. Resolves once the port is bound.
+   *
+   * @throws {ListenError} when the port cannot be bound. {@link NotRunningError} after `stop()`.
+   */
+  start(): Promise<void> {
+    if (this.#starting !== undefined) return this.#starting;
+    if (this.#state !== 'IDLE') return Promise.reject(new NotRunningError('a stopped control plane cannot be started again'));
+    this.#state = 'STARTING';
+    this.#starting = this.#listen();
+    return this.#starting;
+  }
+
+  /** Stops: closes sessions (1001), removes their backends (`stopped`), closes the server. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #listen(): Promise<void> {
+    const server = this.#server;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.#onPlainRequest(request, response));
+    server.on('upgrade', (request, socket, head) => this.#upgrades.handle(request, socket, head));
+    server.on('clientError', (error, socket) => {
+      this.#logger.debug({ err: error }, 'client error before the upgrade');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+    });
+    server.on('tlsClientError', (error) => this.#logger.debug({ err: error }, 'TLS handshake failed'));
+    this.#trustStore.on('removed', this.#onKeyRemoved);
+    this.#registry.on('removed', this.#onBackendRemoved);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.#options.port, this.#options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.#trustStore.off('removed', this.#onKeyRemoved);
+      this.#registry.off('removed', this.#onBackendRemoved);
+      this.#state = 'STOPPED';
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new ListenError(`control plane cannot listen on ${this.#options.host}:${this.#options.port} (${code})`, { cause: error });
+    }
+    server.on('error', (error) => this.#reportError(error));
+    this.#address = server.address() as AddressInfo;
+    this.#heartbeat = setInterval(() => this.#tick(), this.#options.heartbeatIntervalMs);
+    if (this.#stopping !== undefined) return;
+    this.#state = 'RUNNING';
+    if (this.pin === undefined) {
+      this.#logger.warn({ address: this.#address }, 'control plane listening WITHOUT TLS (insecure: true); never use this in production');
+    } else {
+      this.#logger.info({ address: this.#address, pin: this.pin }, `control plane listening; agents pin sha256/${this.pin}`);
+    }
+    this.#emitSafely('listening', this.#address);
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#starting !== undefined) await this.#starting.catch(() => undefined);
+    if (this.#state === 'STOPPED') return;
+    this.#state = 'STOPPING';
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const sessions = this.#sessions.all();
+    for (const session of sessions) session.close(CloseCode.GOING_AWAY, 'proxy stopping', 'stopped');
+    // ws destroys a socket whose peer does not answer the close within closeTimeoutMs; this bound is a
+    // second guard so stop() always finishes.
+    let guard: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(sessions.map((session) => session.closed)),
+      new Promise<void>((resolve) => {
+        guard = setTimeout(resolve, this.#options.closeTimeoutMs + 100);
+      }),
+    ]);
+    clearTimeout(guard);
+    for (const session of this.#sessions.all()) session.terminate('stopped');
+    await Promise.all(this.#sessions.all().map((session) => session.closed));
+    for (const socket of this.#sockets) socket.destroy();
+    this.#server.closeAllConnections?.();
+    await serverClosed;
+    this.#trustStore.off('removed', this.#onKeyRemoved);
+    this.#registry.off('removed', this.#onBackendRemoved);
+    this.#state = 'STOPPED';
+    this.#logger.info('control plane stopped');
+  }
+
+  #onSession(ws: ControlSocket, identity: VerifiedIdentity, remoteAddress: string | undefined): void {
+    const session = new Session(ws, {
+      identity,
+      remoteAddress,
+      limits: this.#options.limits,
+      missedPongs: this.#options.missedPongs,
+      handler: this.#handler,
+      logger: this.#logger,
+    });
+    this.#sessions.add(session);
+    this.#logger.info({ agentId: identity.id, role: identity.role, fingerprint: identity.fingerprint, session: session.id, remoteAddress }, 'session opened');
+  }
+
+  readonly #handler = createMessageHandler(() => this.#context, (session, reason) => this.#sessionClosed(session, reason));
+
+  #sessionClosed(session: Session, reason: RemovalReason): void {
+    const backendId = session.backendId;
+    if (backendId !== undefined) this.#registry.remove(backendId, reason);
+    this.#sessions.delete(session);
+  }
+
+  #revokeKey(keyId: string): number {
+    let closed = 0;
+    for (const session of this.#sessions.forKey(keyId)) {
+      if (session.closing) continue;
+      session.close(CloseCode.FORBIDDEN, 'key revoked', 'revoked');
+      closed += 1;
+    }
+    if (closed > 0) this.#logger.warn({ agentId: keyId, closed }, 'key removed; its sessions were closed');
+    return closed;
+  }
+
+  #refused(identity: VerifiedIdentity, code: ErrorCode, reason: string): void {
+    this.#emitSafely('backend_rejected', { agentId: identity.id, code, reason });
+  }
+
+  #tick(): void {
+    for (const session of this.#sessions.all()) session.heartbeat();
+  }
+
+  #onPlainRequest(request: IncomingMessage, response: ServerResponse): void {
+    request.resume();
+    const body = `this port serves the inteli-proxy control plane: a WebSocket with sub-protocol ${SUBPROTOCOL}\n`;
+    response.writeHead(426, {
+      Connection: 'close',
+      Upgrade: 'websocket',
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    response.end(body);
+  }
+
+  #reportError(error: Error): void {
+    this.#logger.error({ err: error }, 'control plane error');
+    if (this.listenerCount('error') > 0) this.#emitSafely('error', error);
+  }
+
+  #emitSafely<K extends keyof ControlPlaneEvents>(event: K, ...args: ControlPlaneEvents[K]): void {
+    try {
+      // The cast is needed because EventEmitter's generic overloads do not accept a spread of K's args.
+      (this.emit as (event: K, ...args: ControlPlaneEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.#logger.error({ err: error, event }, 'a control plane event listener threw');
+    }
+  }
+}

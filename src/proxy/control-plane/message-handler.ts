@@ -1,0 +1,46 @@
+/**
+ * Routes each valid request of a session to its handler. The session already refused admin-only types
+ * from agent keys, so this is a plain dispatch on `type`.
+ */
+import type { ClientMessage } from '../../shared/protocol.js';
+import type { RemovalReason } from '../registry/backend.js';
+import { handleBackendsDrain, handleBackendsList, handleKeysAdd, handleKeysList, handleKeysRemove } from './admin-handlers.js';
+import { handleDrain, handleEvent, handleRegister, startDrain } from './agent-handlers.js';
+import type { ControlContext } from './control-context.js';
+import type { Session, SessionHandler } from './session.js';
+
+/**
+ * Builds the {@link SessionHandler} of a control plane. `context` is read lazily so the control plane
+ * can create the handler before its context is complete; `closed` runs when a session ends.
+ */
+export function createMessageHandler(context: () => ControlContext, closed: (session: Session, reason: RemovalReason) => void): SessionHandler {
+  return {
+    async handle(session: Session, message: ClientMessage): Promise<unknown> {
+      const ctx = context();
+      switch (message.type) {
+        case 'register':
+          return handleRegister(ctx, session, message);
+        case 'drain':
+          return handleDrain(session, message);
+        case 'event':
+          handleEvent(ctx, session, message);
+          return undefined;
+        case 'keys.add':
+          return handleKeysAdd(ctx, session, message);
+        case 'keys.remove':
+          return handleKeysRemove(ctx, session, message);
+        case 'keys.list':
+          return handleKeysList(ctx);
+        case 'backends.list':
+          return handleBackendsList(ctx);
+        case 'backends.drain':
+          return handleBackendsDrain(ctx, session, message);
+      }
+    },
+    acknowledged(session: Session, message: ClientMessage): void {
+      // `drained` must follow the drain's ack, even when the backend is idle already.
+      if (message.type === 'drain') startDrain(context(), session);
+    },
+    closed,
+  };
+}

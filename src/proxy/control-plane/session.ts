@@ -1,0 +1,308 @@
+/**
+ * One authenticated control connection. The identity was verified before the upgrade and is bound to
+ * the connection for its whole life; frames carry no credentials.
+ *
+ * State machine (explicit, one direction only):
+ *
+ *     AUTHENTICATED --register--> REGISTERED --drain--> DRAINING
+ *           |                         |                     |
+ *           +-------------------------+---------------------+--> CLOSED
+ *
+ * The session owns the transport concerns: frame size (enforced by ws, mapped to 4008), the per-session
+ * token bucket (4008), invalid frames (error reply, then 4002), the registration deadline (4008), the
+ * heartbeat (terminate after `missedPongs` unanswered pings) and a bound on bytes queued to a slow reader
+ * (4008). What a message means is decided by a {@link SessionHandler}; requests of one session are handled
+ * one at a time, in order, so a session can never race itself (two registers, register and drain).
+ */
+import WebSocket from 'ws';
+import type { RawData } from 'ws';
+import { ProxyError, isProxyError, type ErrorCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { CloseCode, type ClientMessage, type ServerMessage } from '../../shared/protocol.js';
+import { isAdminMessage, parseClientMessage } from '../../shared/protocol-guards.js';
+import type { RemovalReason } from '../registry/backend.js';
+import type { ResolvedLimits } from './control-plane-options.js';
+import { TokenBucket, type MonotonicClock } from './token-bucket.js';
+import type { VerifiedIdentity } from './token-verifier.js';
+
+/** Lifecycle state of a {@link Session}. */
+export type SessionState = 'AUTHENTICATED' | 'REGISTERED' | 'DRAINING' | 'CLOSED';
+
+/** What a session delegates to its owner. Neither method may throw out (errors are caught and logged). */
+export interface SessionHandler {
+  /** Handles one valid request; the resolved value is the `ack` result, a rejection the `error` reply. */
+  handle(session: Session, message: ClientMessage): Promise<unknown>;
+  /** Runs after the `ack` of `message` was queued, for work that must follow the ack (drain). */
+  acknowledged(session: Session, message: ClientMessage): void;
+  /** The session closed; `reason` says why (its backend, if any, is to be removed with it). */
+  closed(session: Session, reason: RemovalReason): void;
+}
+
+/** Construction options of a {@link Session}. */
+export interface SessionOptions {
+  readonly identity: VerifiedIdentity;
+  readonly remoteAddress: string | undefined;
+  readonly limits: ResolvedLimits;
+  readonly missedPongs: number;
+  readonly handler: SessionHandler;
+  readonly logger: Logger;
+  /** Clock for the token bucket. Default `performance.now`. */
+  readonly now?: MonotonicClock;
+}
+
+/**
+ * The WebSocket class the control plane's server instantiates. ws closes a connection whose frame is
+ * above `maxPayload` with 1009; the protocol promises 4008 for every limit, so that one code is mapped.
+ */
+export class ControlSocket extends WebSocket {
+  override close(code?: number, data?: string | Buffer): void {
+    if (code === 1009) super.close(CloseCode.LIMIT_EXCEEDED, 'frame too large');
+    else super.close(code, data);
+  }
+}
+
+let nextSessionNumber = 0;
+
+/** An authenticated control-plane connection. */
+export class Session {
+  /** Process-unique session id, for logs. */
+  readonly id: string;
+  /** Who is on the other end (verified before the upgrade). */
+  readonly identity: VerifiedIdentity;
+  /** Address of the peer's socket as the proxy sees it. */
+  readonly remoteAddress: string | undefined;
+  /** Resolves once the connection is closed and the handler has been told. */
+  readonly closed: Promise<void>;
+
+  readonly #ws: WebSocket;
+  readonly #limits: ResolvedLimits;
+  readonly #missedPongs: number;
+  readonly #handler: SessionHandler;
+  readonly #logger: Logger;
+  readonly #bucket: TokenBucket;
+  #state: SessionState = 'AUTHENTICATED';
+  #backendId: string | undefined;
+  #targetKey: string | undefined;
+  #closeReason: RemovalReason | undefined;
+  #invalidFrames = 0;
+  #unansweredPings = 0;
+  #registerTimer: NodeJS.Timeout | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #resolveClosed!: () => void;
+
+  constructor(ws: WebSocket, options: SessionOptions) {
+    nextSessionNumber += 1;
+    this.id = `s${nextSessionNumber}`;
+    this.#ws = ws;
+    this.identity = options.identity;
+    this.remoteAddress = options.remoteAddress;
+    this.#limits = options.limits;
+    this.#missedPongs = options.missedPongs;
+    this.#handler = options.handler;
+    this.#logger = options.logger.child({ agentId: options.identity.id, session: this.id });
+    this.#bucket = new TokenBucket(options.limits.messagesPerSecond, options.limits.burst, options.now);
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.#unansweredPings = 0;
+    });
+    ws.on('error', (error) => this.#onError(error));
+    ws.on('close', (code) => this.#onClose(code));
+    // Admin sessions do short request/response exchanges and never register; only agents get a deadline.
+    if (options.identity.role === 'agent') {
+      this.#registerTimer = setTimeout(() => {
+        if (this.#state === 'AUTHENTICATED') this.close(CloseCode.LIMIT_EXCEEDED, 'registration deadline exceeded', 'timeout');
+      }, options.limits.registerTimeoutMs);
+    }
+  }
+
+  /** Current state. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Registry id of the backend this session registered, if any. */
+  get backendId(): string | undefined {
+    return this.#backendId;
+  }
+
+  /** Key of the registered target set (see `targetSetKey`), if registered. */
+  get targetKey(): string | undefined {
+    return this.#targetKey;
+  }
+
+  /** True once a close has been initiated (by either side) or completed. */
+  get closing(): boolean {
+    return this.#closeReason !== undefined || this.#state === 'CLOSED';
+  }
+
+  /** Records a registration (or a replacement of it): AUTHENTICATED/REGISTERED -> REGISTERED. */
+  markRegistered(backendId: string, targetKey: string): void {
+    if (this.#state !== 'AUTHENTICATED' && this.#state !== 'REGISTERED') {
+      throw new ProxyError('RP_ERR_INVALID_MESSAGE', `cannot register in state ${this.#state}`);
+    }
+    clearTimeout(this.#registerTimer);
+    this.#registerTimer = undefined;
+    this.#state = 'REGISTERED';
+    this.#backendId = backendId;
+    this.#targetKey = targetKey;
+  }
+
+  /** REGISTERED -> DRAINING. */
+  markDraining(): void {
+    if (this.#state !== 'REGISTERED') throw new ProxyError('RP_ERR_INVALID_MESSAGE', `cannot drain in state ${this.#state}`);
+    this.#state = 'DRAINING';
+  }
+
+  /** Forgets the backend (it left the registry); the session itself stays open. */
+  forgetBackend(): void {
+    this.#backendId = undefined;
+  }
+
+  /** Sends a frame; a peer that does not read is closed with 4008 instead of buffering without bound. */
+  send(message: ServerMessage): void {
+    if (this.closing || this.#ws.readyState !== WebSocket.OPEN) return;
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
+      this.close(CloseCode.LIMIT_EXCEEDED, 'peer is not reading', 'error');
+      return;
+    }
+    this.#ws.send(JSON.stringify(message), (error) => {
+      if (error !== undefined && error !== null) this.#logger.debug({ err: error }, 'send failed');
+    });
+  }
+
+  /** Sends an `error` reply. */
+  sendError(code: ErrorCode, message: string, id?: string): void {
+    this.send(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
+  }
+
+  /**
+   * Starts a close handshake with `code`; the backend will be removed with `reason`. The first reason
+   * wins. ws destroys the socket if the peer does not answer within its close timeout.
+   */
+  close(code: number, message: string, reason: RemovalReason): void {
+    if (this.closing) return;
+    this.#closeReason = reason;
+    this.#logger.info({ code, reason, message }, 'closing session');
+    clearTimeout(this.#registerTimer);
+    try {
+      this.#ws.close(code, message);
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'close failed; terminating');
+      this.#ws.terminate();
+    }
+  }
+
+  /** Destroys the connection without a close handshake. */
+  terminate(reason: RemovalReason): void {
+    if (this.#state === 'CLOSED') return;
+    this.#closeReason ??= reason;
+    this.#ws.terminate();
+  }
+
+  /**
+   * One heartbeat tick: evicts the session when `missedPongs` pings went unanswered, else pings.
+   * Called by the control plane's single heartbeat timer.
+   */
+  heartbeat(): void {
+    if (this.#state === 'CLOSED') return;
+    if (this.#unansweredPings >= this.#missedPongs) {
+      this.#logger.warn({ missedPongs: this.#unansweredPings }, 'heartbeat lost; evicting session');
+      this.terminate('timeout');
+      return;
+    }
+    this.#unansweredPings += 1;
+    try {
+      this.#ws.ping();
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'ping failed');
+    }
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    if (!this.#bucket.take()) {
+      this.close(CloseCode.LIMIT_EXCEEDED, 'message rate limit exceeded', 'error');
+      return;
+    }
+    if (isBinary) {
+      this.#invalid(undefined, 'binary frames are not part of the protocol; send JSON text');
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      this.#invalid(parsed.id, parsed.reason);
+      return;
+    }
+    const message = parsed.message;
+    if (isAdminMessage(message) && this.identity.role !== 'admin') {
+      this.#logger.warn({ type: message.type }, 'admin message from a non-admin key refused');
+      this.sendError('RP_ERR_FORBIDDEN', `"${message.type}" needs an admin key`, message.id);
+      return;
+    }
+    this.#queue = this.#queue.then(() => this.#dispatch(message));
+  }
+
+  async #dispatch(message: ClientMessage): Promise<void> {
+    if (this.#state === 'CLOSED') return;
+    try {
+      const result = await this.#handler.handle(this, message);
+      if (message.id !== undefined) this.send(result === undefined ? { type: 'ack', id: message.id } : { type: 'ack', id: message.id, result });
+    } catch (error) {
+      this.#replyError(message, error);
+      return;
+    }
+    try {
+      this.#handler.acknowledged(this, message);
+    } catch (error) {
+      this.#logger.error({ err: error, type: message.type }, 'unexpected error after an ack');
+    }
+  }
+
+  #replyError(message: ClientMessage, error: unknown): void {
+    if (isProxyError(error)) {
+      this.sendError(error.code, error.message, message.id);
+    } else {
+      this.#logger.error({ err: error, type: message.type }, 'unexpected error handling a message');
+      this.sendError('RP_ERR_INTERNAL', 'internal error', message.id);
+    }
+  }
+
+  #invalid(id: string | undefined, reason: string): void {
+    this.#invalidFrames += 1;
+    this.#logger.debug({ reason, invalidFrames: this.#invalidFrames }, 'invalid frame');
+    if (this.#invalidFrames > this.#limits.maxInvalidFrames) {
+      this.close(CloseCode.PROTOCOL_ERROR, 'too many invalid frames', 'error');
+      return;
+    }
+    this.sendError('RP_ERR_INVALID_MESSAGE', reason, id);
+  }
+
+  #onError(error: Error & { code?: string }): void {
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.#logger.warn({ maxFrameBytes: this.#limits.maxFrameBytes }, 'frame too large; session closed with 4008');
+    } else {
+      this.#logger.warn({ err: error }, 'control connection error');
+    }
+    this.#closeReason ??= 'error';
+  }
+
+  #onClose(code: number): void {
+    if (this.#state === 'CLOSED') return;
+    this.#state = 'CLOSED';
+    clearTimeout(this.#registerTimer);
+    this.#registerTimer = undefined;
+    const reason = this.#closeReason ?? 'left';
+    this.#closeReason = reason;
+    this.#logger.info({ code, reason }, 'session closed');
+    try {
+      this.#handler.closed(this, reason);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'session close handler threw');
+    }
+    this.#resolveClosed();
+  }
+}

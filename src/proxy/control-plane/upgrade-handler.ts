@@ -1,0 +1,148 @@
+/**
+ * The HTTP `upgrade` handler: everything that happens before a WebSocket exists (STYLE 9).
+ *
+ * In order: the control plane must be running (503); at most `maxPendingHandshakes` upgrades are being
+ * authenticated at once (429); the request must ask for `websocket` with sub-protocol `inteli.v2`
+ * (400); it must carry `Authorization: Bearer <JWT>` that the verifier accepts (401, with the verifier's
+ * reason logged, never the token); the key must still be trusted with the same fingerprint once
+ * verification finished (401: closes the race with a concurrent removal); the role must be allowed
+ * (403); the key must have a free session slot (429). Only then does ws complete the handshake.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Server as WsServer } from 'ws';
+import type { ErrorCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { SUBPROTOCOL, type KeyRole } from '../../shared/protocol.js';
+import type { ResolvedLimits } from './control-plane-options.js';
+import { rejectUpgrade } from './reject-upgrade.js';
+import type { SessionIndex } from './session-index.js';
+import type { ControlSocket } from './session.js';
+import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
+import type { TrustStore } from './trust-store.js';
+
+/** Roles that may open a control session. */
+const ALLOWED_ROLES: ReadonlySet<KeyRole> = new Set<KeyRole>(['agent', 'admin']);
+
+/** What the upgrade handler needs from its owner. */
+export interface UpgradeHandlerOptions {
+  readonly wss: WsServer<typeof ControlSocket>;
+  readonly verifier: TokenVerifier;
+  readonly trustStore: TrustStore;
+  readonly sessions: SessionIndex;
+  readonly limits: ResolvedLimits;
+  readonly logger: Logger;
+  /** True while new sessions are accepted. */
+  readonly isRunning: () => boolean;
+  /** Called with the new WebSocket and the identity bound to it. */
+  readonly onSession: (ws: ControlSocket, identity: VerifiedIdentity, remoteAddress: string | undefined) => void;
+  /** Called when an authenticated caller is refused (403/429). */
+  readonly onRefused: (identity: VerifiedIdentity, code: ErrorCode, reason: string) => void;
+}
+
+/** Parses the `Sec-WebSocket-Protocol` header into its tokens. */
+export function offeredProtocols(header: string | string[] | undefined): string[] {
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (typeof value !== 'string' || value.length > 1024) return [];
+  return value.split(',').map((token) => token.trim()).filter((token) => token.length > 0);
+}
+
+/** Authenticates upgrade requests and hands accepted ones to ws. */
+export class UpgradeHandler {
+  readonly #options: UpgradeHandlerOptions;
+  #pending = 0;
+
+  constructor(options: UpgradeHandlerOptions) {
+    this.#options = options;
+  }
+
+  /** Upgrade requests currently being authenticated. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** The `upgrade` event listener. Never throws; every failure answers and destroys the socket. */
+  handle(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { limits, logger } = this.#options;
+    // The HTTP server removed its own error listener when it emitted `upgrade`; an error on the socket
+    // while the token is being verified must not crash the process.
+    socket.on('error', (error) => logger.debug({ err: error }, 'upgrade socket error'));
+    if (!this.#options.isRunning()) {
+      rejectUpgrade(socket, 503, 'the control plane is stopping');
+      return;
+    }
+    if (this.#pending >= limits.maxPendingHandshakes) {
+      logger.warn({ pending: this.#pending }, 'too many pending handshakes; upgrade refused');
+      rejectUpgrade(socket, 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
+      return;
+    }
+    this.#pending += 1;
+    this.#authenticate(request, socket, head)
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'unexpected error during upgrade');
+        rejectUpgrade(socket, 500, 'internal error');
+      })
+      .finally(() => {
+        this.#pending -= 1;
+      });
+  }
+
+  async #authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { verifier, trustStore, sessions, limits, logger, wss } = this.#options;
+    const remoteAddress = request.socket.remoteAddress;
+    const upgrade = request.headers.upgrade;
+    if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket') {
+      rejectUpgrade(socket, 400, 'only WebSocket upgrades are served here');
+      return;
+    }
+    if (!offeredProtocols(request.headers['sec-websocket-protocol']).includes(SUBPROTOCOL)) {
+      logger.info({ remoteAddress }, 'upgrade without the inteli.v2 sub-protocol refused');
+      rejectUpgrade(socket, 400, `sub-protocol "${SUBPROTOCOL}" is required`);
+      return;
+    }
+    const token = extractBearer(request.headers.authorization);
+    if (token === undefined) {
+      rejectUpgrade(socket, 401, 'missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    let identity: VerifiedIdentity;
+    try {
+      identity = await verifier.verify(token);
+    } catch (error) {
+      const reason = error instanceof TokenRejectedError ? error.reason : 'malformed';
+      logger.warn({ remoteAddress, reason }, 'upgrade refused: unauthorized');
+      rejectUpgrade(socket, 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      return;
+    }
+    if (socket.destroyed) return;
+    if (!this.#options.isRunning()) {
+      rejectUpgrade(socket, 503, 'the control plane is stopping');
+      return;
+    }
+    if (trustStore.get(identity.id)?.fingerprint !== identity.fingerprint) {
+      logger.warn({ agentId: identity.id, reason: 'revoked' }, 'upgrade refused: key removed during verification');
+      rejectUpgrade(socket, 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      return;
+    }
+    if (!ALLOWED_ROLES.has(identity.role)) {
+      this.#options.onRefused(identity, 'RP_ERR_FORBIDDEN', `role "${identity.role}" may not open a control session`);
+      rejectUpgrade(socket, 403, 'this key may not open a control session');
+      return;
+    }
+    if (sessions.countForKey(identity.id) >= limits.maxSessionsPerKey) {
+      const reason = `key "${identity.id}" already has ${limits.maxSessionsPerKey} sessions`;
+      logger.warn({ agentId: identity.id }, 'upgrade refused: sessions per key exceeded');
+      this.#options.onRefused(identity, 'RP_ERR_LIMIT_EXCEEDED', reason);
+      rejectUpgrade(socket, 429, reason, { 'Retry-After': '5' });
+      return;
+    }
+    sessions.reserve(identity.id);
+    try {
+      // Without async verifyClient or extensions, ws completes the handshake synchronously; the
+      // reservation covers it either way and is released right after.
+      wss.handleUpgrade(request, socket, head, (ws) => this.#options.onSession(ws, identity, remoteAddress));
+    } finally {
+      sessions.release(identity.id);
+    }
+  }
+}
