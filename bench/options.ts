@@ -32,6 +32,8 @@ export interface BenchOptions {
   readonly profile: readonly string[];
   readonly outDir: string | undefined;
   readonly quick: boolean;
+  /** Seconds of the inteli memory soak at the highest concurrency after the rounds; 0 = off. */
+  readonly soakSeconds: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -44,6 +46,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --contenders L     subset of ${ALL_CONTENDERS.join(',')}
   --profile L        run these Node contenders with --cpu-prof (e.g. --profile inteli)
   --out DIR          results directory (default bench/results)
+  --soak S           then load inteli for S seconds and sample its RSS (memory flat? try 300; default off)
   --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
 `;
 
@@ -76,6 +79,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let websocket = true;
   let profile: string[] = [];
   let outDir: string | undefined;
+  let soakSeconds = 0;
   if (env.BENCH_DURATION !== undefined) durationSeconds = positive('duration', env.BENCH_DURATION, { integer: true, min: 1 });
   if (env.BENCH_ROUNDS !== undefined) rounds = positive('rounds', env.BENCH_ROUNDS, { integer: true, min: 1 });
   for (let i = 0; i < argv.length; i += 1) {
@@ -126,6 +130,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       case '--out':
         outDir = value();
         break;
+      case '--soak':
+        soakSeconds = positive('soak', value(), { integer: true, min: 0 });
+        break;
       default:
         fail(`unknown option '${flag}'`);
     }
@@ -143,5 +150,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     profile: Object.freeze(profile),
     outDir,
     quick,
+    soakSeconds,
   });
 }

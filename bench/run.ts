@@ -19,14 +19,11 @@ import {
   undiciContender,
 } from './contenders/node-contenders.js';
 import { startChild, type ChildHandle } from './lib/child-process.js';
-import { startCpuMeter } from './lib/process-stats.js';
 import { which } from './lib/which.js';
-import type { AutocannonArgs } from './load/autocannon-child.js';
-import type { LoadResult } from './load/load-result.js';
-import { runWrk } from './load/wrk.js';
-import type { WsEchoArgs, WsEchoResult } from './load/ws-echo-child.js';
+import { measureHttp, measureWs } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { summarizeProfiles } from './profile-summary.js';
+import { soak, type SoakResult } from './soak.js';
 import {
   formatHttpTable,
   formatWsTable,
@@ -55,49 +52,12 @@ interface Started {
   readonly running: RunningContender;
 }
 
+function urlOf(s: Started): string {
+  return `${s.running.url}${s.spec.path}`;
+}
+
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
-}
-
-async function loadOnce(
-  wrkPath: string | undefined,
-  started: Started,
-  connections: number,
-  seconds: number,
-): Promise<Omit<HttpSample, 'contender' | 'connections' | 'round'>> {
-  const url = `${started.running.url}${started.spec.path}`;
-  if (wrkPath !== undefined) {
-    const meter = startCpuMeter(started.running.pid);
-    const load = await runWrk(wrkPath, url, connections, seconds);
-    return { load, ...meter.stop() };
-  }
-  const child = await startChild<null>(new URL('./load/autocannon-child.js', import.meta.url), {
-    url,
-    connections,
-    durationSeconds: seconds,
-  } satisfies AutocannonArgs);
-  try {
-    const meter = startCpuMeter(started.running.pid);
-    const load = await child.next<LoadResult>('result', (seconds + 30) * 1000);
-    return { load, ...meter.stop() };
-  } finally {
-    await child.stop();
-  }
-}
-
-async function wsOnce(options: BenchOptions, started: Started): Promise<Omit<WsSample, 'contender' | 'round'>> {
-  const child = await startChild<null>(new URL('./load/ws-echo-child.js', import.meta.url), {
-    url: started.running.url.replace(/^http/, 'ws') + '/',
-    connections: options.wsConnections,
-    durationSeconds: options.durationSeconds,
-  } satisfies WsEchoArgs);
-  try {
-    const meter = startCpuMeter(started.running.pid);
-    const result = await child.next<WsEchoResult>('result', (options.durationSeconds + 30) * 1000);
-    return { messagesPerSecond: result.messagesPerSecond, errors: result.errors, ...meter.stop() };
-  } finally {
-    await child.stop();
-  }
 }
 
 /** Rotates `items` by `by` so that no contender is always measured first or last. */
@@ -148,6 +108,7 @@ async function main(): Promise<void> {
 
   const httpSamples: HttpSample[] = [];
   const wsSamples: WsSample[] = [];
+  let soakResult: SoakResult | undefined;
   try {
     backends = await startChild<BackendsReady>(new URL('./backends/backends-child.js', import.meta.url), {
       count: BACKEND_COUNT,
@@ -171,27 +132,32 @@ async function main(): Promise<void> {
     }
     const maxConnections = Math.max(...options.connections);
     if (options.warmupSeconds > 0) {
-      for (const s of started) await loadOnce(wrkPath, s, maxConnections, Math.max(1, Math.ceil(options.warmupSeconds)));
+      for (const s of started) await measureHttp(wrkPath, urlOf(s), s.running.pid, maxConnections, Math.max(1, Math.ceil(options.warmupSeconds)));
     }
     for (let round = 0; round < options.rounds; round += 1) {
       for (const connections of options.connections) {
         for (const s of rotate(started, round)) {
-          const sample = await loadOnce(wrkPath, s, connections, options.durationSeconds);
-          httpSamples.push({ contender: s.spec.name, connections, round, ...sample });
-          log(`round ${round + 1}/${options.rounds} c=${connections} ${s.spec.name}: ${sample.load.rps.toFixed(0)} req/s`);
+          const { result, cpuPercent, rssMb } = await measureHttp(wrkPath, urlOf(s), s.running.pid, connections, options.durationSeconds);
+          httpSamples.push({ contender: s.spec.name, connections, round, load: result, cpuPercent, rssMb });
+          log(`round ${round + 1}/${options.rounds} c=${connections} ${s.spec.name}: ${result.rps.toFixed(0)} req/s`);
         }
       }
       if (options.websocket) {
         for (const s of rotate(started.filter((x) => x.spec.websocket), round)) {
           try {
-            const sample = await wsOnce(options, s);
-            wsSamples.push({ contender: s.spec.name, round, ...sample });
-            log(`round ${round + 1}/${options.rounds} ws ${s.spec.name}: ${sample.messagesPerSecond.toFixed(0)} msg/s`);
+            const { result, cpuPercent, rssMb } = await measureWs(s.running.url, s.running.pid, options.wsConnections, options.durationSeconds);
+            wsSamples.push({ contender: s.spec.name, round, ...result, cpuPercent, rssMb });
+            log(`round ${round + 1}/${options.rounds} ws ${s.spec.name}: ${result.messagesPerSecond.toFixed(0)} msg/s`);
           } catch (error) {
             log(`ws ${s.spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
           }
         }
       }
+    }
+    const inteli = started.find((s) => s.spec.name === 'inteli');
+    if (options.soakSeconds > 0 && inteli !== undefined && inteli.running.pid !== undefined) {
+      log(`soak: inteli at c=${maxConnections} for ${options.soakSeconds} s`);
+      soakResult = await soak(wrkPath, urlOf(inteli), inteli.running.pid, maxConnections, options.soakSeconds);
     }
   } finally {
     await cleanup();
@@ -233,6 +199,13 @@ async function main(): Promise<void> {
       `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
       `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,
   );
+  if (soakResult !== undefined) {
+    const r = soakResult;
+    lines.push(
+      `memory: inteli RSS over ${r.seconds} s at c=${r.connections} (${r.rps.toFixed(0)} req/s): ` +
+        `first quarter ${r.earlyMb.toFixed(1)} MB, last quarter ${r.lateMb.toFixed(1)} MB, max ${r.maxMb.toFixed(1)} MB`,
+    );
+  }
   if (profileSummary !== undefined) {
     lines.push('');
     lines.push(profileSummary);
@@ -240,7 +213,7 @@ async function main(): Promise<void> {
   const resultPath = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     resultPath,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, tool: toolName, options, rows, websocket: ws, headline: head, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, tool: toolName, options, rows, websocket: ws, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
   );
   lines.push(`results: ${resultPath}`);
   lines.push(lastLine(head));
