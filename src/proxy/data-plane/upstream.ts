@@ -1,0 +1,158 @@
+/**
+ * The runtime state of one (backend, target origin) pair: what selectors choose between and what the
+ * forwarder reports results to. Upstreams survive route rebuilds (they are keyed), so counters, health
+ * and selection history carry over when an unrelated backend joins or leaves.
+ */
+import type { Backend, TargetAddress } from '../registry/backend.js';
+import type { LoadCounter } from './load-counter.js';
+
+/** Passive-health settings every upstream applies. */
+export interface EjectionPolicy {
+  /** Consecutive connect failures that eject an upstream; 0 disables ejection. */
+  readonly failures: number;
+  /** How long an ejected upstream is skipped, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** Read-only view of an upstream for status pages and tests. */
+export interface UpstreamSnapshot {
+  readonly key: string;
+  readonly backendId: string;
+  readonly agentId: string;
+  readonly origin: string;
+  readonly weight: number;
+  readonly state: 'ready' | 'draining' | 'ejected';
+  readonly inFlight: number;
+  readonly consecutiveFailures: number;
+  readonly ejectedUntil: number | undefined;
+  readonly lastError: string | undefined;
+}
+
+/** One target of one backend. */
+export class Upstream {
+  /** `backendId|origin`; stable across rebuilds. */
+  readonly key: string;
+  /** `protocol://host:port`; the forwarder shares one connection pool per origin. */
+  readonly origin: string;
+  readonly target: TargetAddress;
+  readonly load: LoadCounter;
+  backend: Backend;
+  /** Relative weight for the weighted policy (the backend's weight). */
+  weight: number;
+  /** False while draining, ejected or removed; selectors skip unavailable upstreams. */
+  available = true;
+  /** Requests and tunnels in flight on this upstream. */
+  inFlight = 0;
+  consecutiveFailures = 0;
+  ejectedUntil: number | undefined;
+  lastError: string | undefined;
+  draining = false;
+  removed = false;
+  readonly #ejection: EjectionPolicy;
+  readonly #retired: (upstream: Upstream) => void;
+  #ejectionTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param load the backend's counter.
+   * @param retired called once when the upstream is removed and has nothing in flight any more.
+   */
+  constructor(
+    backend: Backend,
+    target: TargetAddress,
+    origin: string,
+    load: LoadCounter,
+    ejection: EjectionPolicy,
+    retired: (upstream: Upstream) => void,
+  ) {
+    this.key = `${backend.id}|${origin}`;
+    this.origin = origin;
+    this.target = target;
+    this.load = load;
+    this.backend = backend;
+    this.weight = backend.weight;
+    this.#ejection = ejection;
+    this.#retired = retired;
+    this.update(backend);
+  }
+
+  /** Applies a newer registry record of the same backend (state or weight changed). */
+  update(backend: Backend): void {
+    this.backend = backend;
+    this.weight = backend.weight;
+    this.draining = backend.state === 'draining';
+    this.#refresh();
+  }
+
+  /** Counts a request or tunnel that starts on this upstream. */
+  acquire(): void {
+    this.inFlight += 1;
+    this.load.increment();
+  }
+
+  /** Counts a request or tunnel that ended. */
+  release(): void {
+    this.inFlight -= 1;
+    this.load.decrement();
+    if (this.removed && this.inFlight === 0) this.#retired(this);
+  }
+
+  /** A response started: the upstream is reachable again. */
+  succeeded(): void {
+    if (this.consecutiveFailures !== 0) this.consecutiveFailures = 0;
+  }
+
+  /** A connect attempt failed; ejects the upstream after too many in a row. */
+  connectFailed(reason: string): void {
+    this.lastError = reason;
+    this.consecutiveFailures += 1;
+    const { failures, durationMs } = this.#ejection;
+    if (failures === 0 || this.consecutiveFailures < failures || this.#ejectionTimer !== undefined || this.removed) return;
+    this.ejectedUntil = Date.now() + durationMs;
+    this.#ejectionTimer = setTimeout(() => this.#readmit(), durationMs);
+    this.#ejectionTimer.unref();
+    this.#refresh();
+  }
+
+  /** Records an error that is not a connect failure (for status pages). */
+  failed(reason: string): void {
+    this.lastError = reason;
+  }
+
+  /** Marks the upstream as gone from the registry and clears its timer; retires it once idle. */
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    if (this.#ejectionTimer !== undefined) clearTimeout(this.#ejectionTimer);
+    this.#ejectionTimer = undefined;
+    this.#refresh();
+    if (this.inFlight === 0) this.#retired(this);
+  }
+
+  /** A plain copy of the state. */
+  snapshot(): UpstreamSnapshot {
+    return {
+      key: this.key,
+      backendId: this.backend.id,
+      agentId: this.backend.agentId,
+      origin: this.origin,
+      weight: this.weight,
+      state: this.draining ? 'draining' : this.#ejectionTimer === undefined ? 'ready' : 'ejected',
+      inFlight: this.inFlight,
+      consecutiveFailures: this.consecutiveFailures,
+      ejectedUntil: this.ejectedUntil,
+      lastError: this.lastError,
+    };
+  }
+
+  #readmit(): void {
+    this.#ejectionTimer = undefined;
+    this.ejectedUntil = undefined;
+    // One more failure after re-admission ejects again at once (a half-open probe, as in Envoy).
+    this.consecutiveFailures = Math.max(0, this.#ejection.failures - 1);
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    this.available = !this.draining && !this.removed && this.#ejectionTimer === undefined;
+  }
+}
