@@ -1,0 +1,238 @@
+/**
+ * The data plane: the HTTP listener (and an HTTPS one when a certificate is given), the routing state
+ * derived from the registry, the forwarder and the tunnels, with an explicit lifecycle
+ * (`idle` -> `starting` -> `running` -> `stopping` -> `stopped`). `start()` and `stop()` are idempotent:
+ * a second call returns the same promise.
+ *
+ * Graceful stop (fastify's order): stop accepting, close idle keep-alive connections at once, answer new
+ * requests on kept-alive connections with 503 and `Connection: close`, let in-flight requests and tunnels
+ * finish within `shutdownTimeoutMs`, then destroy what is left and close the connection pools.
+ */
+import { EventEmitter } from 'node:events';
+import { type Server as HttpServer, type ServerOptions, createServer as createHttpServer } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { NotRunningError, TlsError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
+import { closeServer, listen } from './listen.js';
+import { ProxyHandler } from './proxy-handler.js';
+import { type RouteSnapshot, RoutingState } from './routing-state.js';
+import { UndiciForwarder } from './undici-forwarder.js';
+import { WebSocketTunnels } from './websocket-tunnel.js';
+
+/** Lifecycle states of a {@link DataPlane}. */
+export type DataPlaneState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Bound addresses, known after `start()`. */
+export interface DataPlaneAddresses {
+  readonly http?: AddressInfo | undefined;
+  readonly https?: AddressInfo | undefined;
+}
+
+/** A read-only view of the data plane for status pages and tests. */
+export interface DataPlaneSnapshot {
+  readonly state: DataPlaneState;
+  /** Requests and tunnels in flight on the whole data plane. */
+  readonly inFlight: number;
+  /** Open tunnels (WebSocket and other upgrades). */
+  readonly tunnels: number;
+  readonly routes: readonly RouteSnapshot[];
+}
+
+/** Events of a {@link DataPlane}. */
+export interface DataPlaneEvents {
+  /** A listener failed after start (for example out of file descriptors). Logged when nobody listens. */
+  error: [error: Error];
+}
+
+/** How often idle connections are closed while a stop waits for in-flight work, in milliseconds. */
+const STOP_SWEEP_INTERVAL_MS = 25;
+
+/** The forwarding half of the proxy. */
+export class DataPlane extends EventEmitter<DataPlaneEvents> {
+  readonly #registry: BackendRegistry;
+  readonly #options: ResolvedDataPlaneOptions;
+  readonly #logger: Logger;
+  readonly #forwarder: UndiciForwarder;
+  readonly #tunnels: WebSocketTunnels;
+  readonly #routing: RoutingState;
+  readonly #handler: ProxyHandler;
+  #state: DataPlaneState = 'idle';
+  #servers: (HttpServer | HttpsServer)[] = [];
+  #addresses: DataPlaneAddresses = {};
+  #startPromise: Promise<DataPlaneAddresses> | undefined;
+  #stopPromise: Promise<void> | undefined;
+  readonly #onChange = (): void => {
+    try {
+      this.#routing.rebuild(this.#registry.list());
+    } catch (error) {
+      // A rebuild never throws by design; if it did, keep serving the previous table.
+      this.#logger.error({ err: (error as Error).message }, 'route rebuild failed; keeping the previous table');
+    }
+  };
+  readonly #onServerError = (error: Error): void => {
+    this.#logger.error({ err: error.message }, 'listener error');
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  };
+
+  /** @param options resolved with `resolveDataPlaneOptions`. */
+  constructor(registry: BackendRegistry, options: ResolvedDataPlaneOptions) {
+    super();
+    this.#registry = registry;
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'data-plane' });
+    const upstreamTls = { upstreamRejectUnauthorized: options.upstreamRejectUnauthorized, upstreamCa: options.upstreamCa };
+    this.#forwarder = new UndiciForwarder({
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      keepAliveTimeoutMs: options.upstreamKeepAliveTimeoutMs,
+      connectionsPerOrigin: options.connectionsPerOrigin,
+      retry: options.retry,
+      ...upstreamTls,
+      logger: this.#logger.child({ component: 'forwarder' }),
+    });
+    this.#tunnels = new WebSocketTunnels({
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      ...upstreamTls,
+      logger: this.#logger.child({ component: 'tunnel' }),
+    });
+    this.#routing = new RoutingState(options.selector, { failures: options.ejectAfterFailures, durationMs: options.ejectDurationMs }, this.#forwarder);
+    this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger);
+  }
+
+  /** Current lifecycle state. */
+  get state(): DataPlaneState {
+    return this.#state;
+  }
+
+  /** Bound addresses; empty before `start()` resolves. */
+  get addresses(): DataPlaneAddresses {
+    return this.#addresses;
+  }
+
+  /**
+   * Binds the listeners and starts routing from the registry.
+   *
+   * @throws {ListenError} (`RP_ERR_LISTEN`) when a port cannot be bound; the message names host:port.
+   * @throws {TlsError} (`RP_ERR_TLS`) when the certificate or key cannot be used.
+   * @throws {NotRunningError} when called after `stop()`.
+   */
+  start(): Promise<DataPlaneAddresses> {
+    if (this.#startPromise !== undefined) return this.#startPromise;
+    if (this.#state !== 'idle') return Promise.reject(new NotRunningError('the data plane was stopped and cannot start again'));
+    this.#state = 'starting';
+    this.#startPromise = this.#start().catch(async (error: unknown) => {
+      await Promise.all(this.#servers.map(closeServer));
+      this.#servers = [];
+      this.#registry.off('change', this.#onChange);
+      this.#state = 'stopped';
+      throw error;
+    });
+    return this.#startPromise;
+  }
+
+  /** Gracefully stops; resolves when every socket and pool is closed. Safe to call in any state. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= this.#stop();
+    return this.#stopPromise;
+  }
+
+  /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */
+  whenIdle(backendId: string): Promise<void> {
+    return this.#routing.whenIdle(backendId);
+  }
+
+  /** Requests and tunnels in flight on one backend, or on the whole data plane without an id. */
+  inFlight(backendId?: string): number {
+    return backendId === undefined ? this.#routing.load.inFlight : this.#routing.inFlight(backendId);
+  }
+
+  /** A plain copy of the routes, upstreams and counters. */
+  snapshot(): DataPlaneSnapshot {
+    return { state: this.#state, inFlight: this.#routing.load.inFlight, tunnels: this.#tunnels.size, routes: this.#routing.snapshot() };
+  }
+
+  async #start(): Promise<DataPlaneAddresses> {
+    const options = this.#options;
+    const serverOptions: ServerOptions = {
+      requestTimeout: options.clientRequestTimeoutMs,
+      headersTimeout: options.clientHeadersTimeoutMs,
+      keepAliveTimeout: options.clientKeepAliveTimeoutMs,
+      maxHeaderSize: options.maxHeaderSize,
+      noDelay: true,
+    };
+    let httpsServer: HttpsServer | undefined;
+    if (options.tls !== undefined) {
+      try {
+        httpsServer = createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key });
+      } catch (error) {
+        throw new TlsError(`the HTTPS certificate or key cannot be used: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    this.#registry.on('change', this.#onChange);
+    this.#onChange();
+    const httpServer = createHttpServer(serverOptions);
+    httpServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+    httpServer.on('request', this.#handler.onHttpRequest);
+    httpServer.on('upgrade', this.#handler.onHttpUpgrade);
+    this.#servers.push(httpServer);
+    const http = await listen(httpServer, options.port, options.host, 'HTTP');
+    httpServer.on('error', this.#onServerError);
+    let https: AddressInfo | undefined;
+    if (httpsServer !== undefined) {
+      httpsServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+      httpsServer.on('request', this.#handler.onHttpsRequest);
+      httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
+      this.#servers.push(httpsServer);
+      https = await listen(httpsServer, options.tlsPort, options.host, 'HTTPS');
+      httpsServer.on('error', this.#onServerError);
+    }
+    this.#addresses = Object.freeze({ http, https });
+    this.#state = 'running';
+    this.#logger.info({ http: `${http.address}:${http.port}`, https: https === undefined ? undefined : `${https.address}:${https.port}` }, 'data plane listening');
+    return this.#addresses;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#startPromise !== undefined) await this.#startPromise.catch(() => undefined);
+    if (this.#state !== 'running') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    this.#handler.stopping = true;
+    this.#forwarder.stopping = true;
+    this.#registry.off('change', this.#onChange);
+    const servers = this.#servers;
+    const closed = Promise.all(servers.map(closeServer));
+    const sweep = (): void => {
+      for (const server of servers) server.closeIdleConnections();
+    };
+    sweep();
+    // Connections whose response ends during the stop become idle later; sweep them as they do.
+    const sweeper = setInterval(sweep, STOP_SWEEP_INTERVAL_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#options.shutdownTimeoutMs);
+    });
+    const expired = await Promise.race([Promise.all([closed, this.#routing.load.whenIdle()]).then(() => false), timedOut]);
+    clearInterval(sweeper);
+    clearTimeout(timer);
+    if (expired) {
+      this.#logger.warn({ inFlight: this.#routing.load.inFlight, tunnels: this.#tunnels.size }, 'shutdown timeout: destroying remaining connections');
+      for (const server of servers) server.closeAllConnections();
+      this.#tunnels.destroyAll();
+      await this.#forwarder.destroy();
+    }
+    this.#routing.clear();
+    await this.#forwarder.close();
+    await closed;
+    this.#servers = [];
+    this.#state = 'stopped';
+    this.#logger.info('data plane stopped');
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Header rewriting in both directions, in one pass over the raw headers (the parsed `req.headers` object
+ * is never built). Hop-by-hop headers are stripped (RFC 9110 section 7.6.1: Connection and the headers it
+ * names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, and Upgrade except on upgrades), X-Forwarded-
+ * For/-Proto/-Host are set (a client's values are kept only from a trusted proxy), and `x-request-id` is
+ * kept when valid or generated.
+ */
+import type { IncomingMessage } from 'node:http';
+import { generateRequestId, isValidRequestId } from './request-id.js';
+import type { TrustedProxies } from './trusted-proxies.js';
+
+/** What the header pass yields for forwarding a request. */
+export interface RequestHead {
+  /** Headers for the upstream, as a flat `[name, value, ...]` list. */
+  readonly headers: string[];
+  /** The client's `Host` header as sent (with port), if any. */
+  readonly host: string | undefined;
+  /** True when the request has a body (a non-zero Content-Length or a Transfer-Encoding). */
+  readonly hasBody: boolean;
+  /** The kept or generated request id. */
+  readonly requestId: string;
+}
+
+/** Connection options that name no header. */
+const CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['close', 'keep-alive', 'upgrade']);
+
+/**
+ * Builds the upstream request headers.
+ *
+ * @param encrypted whether the client connection is TLS (for X-Forwarded-Proto).
+ * @param upgrade whether this is an upgrade request (keeps Upgrade and sends `Connection: Upgrade`).
+ */
+export function buildRequestHead(req: IncomingMessage, encrypted: boolean, trusted: TrustedProxies, upgrade: boolean): RequestHead {
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  const peer = req.socket.remoteAddress;
+  const trustPeer = !trusted.empty && trusted.has(peer);
+  let host: string | undefined;
+  let connection: string | undefined;
+  let upgradeValue: string | undefined;
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let requestId: string | undefined;
+  let hasBody = false;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    const value = raw[index + 1] as string;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        // A second Host header is a smuggling attempt; the first one is what Node routed on.
+        if (host !== undefined) continue;
+        host = value;
+        break;
+      case 'connection':
+        connection = connection === undefined ? value : `${connection},${value}`;
+        continue;
+      case 'transfer-encoding':
+        hasBody = true;
+        continue;
+      case 'content-length':
+        if (value !== '0') hasBody = true;
+        break;
+      // Expect: Node's server has already answered `100-continue`; the upstream must not wait for it.
+      case 'keep-alive':
+      case 'te':
+      case 'trailer':
+      case 'proxy-connection':
+      case 'proxy-authorization':
+      case 'expect':
+        continue;
+      case 'upgrade':
+        upgradeValue = value;
+        continue;
+      case 'x-forwarded-for':
+        if (trustPeer) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        if (trustPeer && forwardedProto === undefined) forwardedProto = value;
+        continue;
+      case 'x-forwarded-host':
+        if (trustPeer && forwardedHost === undefined) forwardedHost = value;
+        continue;
+      case 'x-request-id':
+        if (requestId === undefined && isValidRequestId(value)) requestId = value;
+        continue;
+      default:
+        if (lower.startsWith('proxy-')) continue;
+    }
+    headers.push(name, value);
+  }
+  if (connection !== undefined) stripConnectionNamed(headers, connection);
+  const clientAddress = peer ?? '';
+  headers.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
+  headers.push('x-forwarded-proto', forwardedProto ?? (encrypted ? 'https' : 'http'));
+  const xfHost = forwardedHost ?? host;
+  if (xfHost !== undefined) headers.push('x-forwarded-host', xfHost);
+  requestId ??= generateRequestId();
+  headers.push('x-request-id', requestId);
+  if (upgrade && upgradeValue !== undefined) headers.push('connection', 'Upgrade', 'upgrade', upgradeValue);
+  return { headers, host, hasBody, requestId };
+}
+
+/** Removes the headers a Connection header names (only non-standard options name headers). */
+function stripConnectionNamed(headers: string[], connection: string): void {
+  let named: Set<string> | undefined;
+  for (const token of connection.split(',')) {
+    const option = token.trim().toLowerCase();
+    if (option !== '' && !CONNECTION_OPTIONS.has(option)) (named ??= new Set()).add(option);
+  }
+  if (named === undefined) return;
+  let write = 0;
+  for (let read = 0; read < headers.length; read += 2) {
+    if (named.has((headers[read] as string).toLowerCase())) continue;
+    headers[write] = headers[read] as string;
+    headers[write + 1] = headers[read + 1] as string;
+    write += 2;
+  }
+  headers.length = write;
+}
+
+/** Response headers as the forwarding library parses them (lower-case names). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Strips hop-by-hop headers from an upstream response in place and adds `x-request-id` when the upstream
+ * did not set one.
+ */
+export function rewriteResponseHeaders(headers: ResponseHeaders, requestId: string): ResponseHeaders {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    delete headers.connection;
+    for (const token of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
+      const option = token.trim().toLowerCase();
+      if (option !== '' && !CONNECTION_OPTIONS.has(option)) delete headers[option];
+    }
+  }
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  if (headers.trailer !== undefined) delete headers.trailer;
+  if (headers.te !== undefined) delete headers.te;
+  if (headers.upgrade !== undefined) delete headers.upgrade;
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
+  if (headers['proxy-authenticate'] !== undefined) delete headers['proxy-authenticate'];
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = requestId;
+  return headers;
+}

@@ -1,0 +1,62 @@
+/**
+ * The one place where a forwarding failure becomes an HTTP answer (Caddy's reverseproxy and reply-from
+ * do the same): connect refused or reset -> 502 `RP_ERR_UPSTREAM_CONNECT`, no response headers in time
+ * -> 504 `RP_ERR_UPSTREAM_TIMEOUT`, an invalid or truncated response -> 502 `RP_ERR_UPSTREAM_RESPONSE`,
+ * the client went away -> 499 `RP_ERR_CLIENT_ABORTED` (logged at debug, never sent).
+ */
+import { ProxyError, isProxyError } from '../../shared/errors.js';
+
+/** Error codes of a failed connection attempt: nothing reached the upstream, so a retry is safe. */
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+const ABORT_CODES: ReadonlySet<string> = new Set(['UND_ERR_ABORTED', 'ABORT_ERR', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Maps a forwarding failure to a coded {@link ProxyError} with its HTTP status.
+ *
+ * @param error what the forwarding library or a socket reported.
+ * @param requestSent whether any byte of the request reached a connection; a reset before that is a
+ *   connect failure, after it an invalid response.
+ */
+export function statusError(error: unknown, requestSent: boolean): ProxyError {
+  if (isProxyError(error)) return error;
+  const code = errorCode(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code !== undefined && ABORT_CODES.has(code)) {
+    return new ProxyError('RP_ERR_CLIENT_ABORTED', 'the client went away before the response was complete', { cause: error });
+  }
+  if (code !== undefined && TIMEOUT_CODES.has(code)) {
+    return new ProxyError('RP_ERR_UPSTREAM_TIMEOUT', `the upstream did not answer in time (${code})`, { cause: error });
+  }
+  if (code !== undefined && CONNECT_CODES.has(code) && (!requestSent || code === 'ECONNREFUSED' || code === 'ECONNRESET')) {
+    return new ProxyError('RP_ERR_UPSTREAM_CONNECT', `could not connect to the upstream (${code}): ${detail}`, { cause: error });
+  }
+  return new ProxyError('RP_ERR_UPSTREAM_RESPONSE', `the upstream sent an invalid or truncated response${code === undefined ? '' : ` (${code})`}: ${detail}`, { cause: error });
+}
+
+/** True for a connect failure that happened before any byte of the request was written: safe to retry. */
+export function isConnectFailure(error: ProxyError, requestSent: boolean): boolean {
+  return !requestSent && error.code === 'RP_ERR_UPSTREAM_CONNECT';
+}

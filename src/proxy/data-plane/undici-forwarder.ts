@@ -1,0 +1,270 @@
+/**
+ * The forwarding adapter: the only file that imports undici. One keep-alive `Pool` per origin, shared by
+ * every upstream with that origin; each request is dispatched with a handler object (no promise, no
+ * intermediate stream), and bodies are streamed in both directions with backpressure: the request body is
+ * the client's `IncomingMessage`, and a full client socket pauses the upstream response.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import { ProxyError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { TargetAddress } from '../registry/backend.js';
+import { sendError } from './error-response.js';
+import { type RequestHead, type ResponseHeaders, rewriteResponseHeaders } from './forward-headers.js';
+import type { Forwarder } from './forwarder.js';
+import type { Route } from './route.js';
+import { isConnectFailure, statusError } from './status-error.js';
+import type { Upstream } from './upstream.js';
+
+/** Settings of {@link UndiciForwarder}, resolved by the data-plane options. */
+export interface UndiciForwarderOptions {
+  readonly connectTimeoutMs: number;
+  /** Time to wait for response headers; exceeded -> 504. */
+  readonly responseTimeoutMs: number;
+  /** Longest silence between response body chunks; exceeded -> connection destroyed. */
+  readonly bodyTimeoutMs: number;
+  /** How long an idle pooled connection is kept open. */
+  readonly keepAliveTimeoutMs: number;
+  /** Most connections per origin. */
+  readonly connectionsPerOrigin: number;
+  /** Whether a connect failure on an idempotent request is retried once on another upstream. */
+  readonly retry: boolean;
+  /** Verify the certificates of `https` targets. */
+  readonly upstreamRejectUnauthorized: boolean;
+  /** Extra CA certificates (PEM) for `https` targets. */
+  readonly upstreamCa: string | Buffer | undefined;
+  readonly logger: Logger;
+}
+
+/** Methods RFC 9110 calls idempotent and that are safe to send again after a connect failure. */
+const RETRYABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+const kExchange = Symbol('exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** Shared listeners (no closure per request): `this` is the response. */
+function onClientClose(this: TaggedResponse): void {
+  this[kExchange]?.clientClosed();
+}
+function onClientDrain(this: TaggedResponse): void {
+  this[kExchange]?.controller?.resume();
+}
+
+interface PoolEntry {
+  readonly pool: Pool;
+  references: number;
+}
+
+/** One request on its way through the proxy; also the undici dispatch handler. */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  upstream: Upstream;
+  readonly #forwarder: UndiciForwarder;
+  readonly #req: IncomingMessage;
+  readonly #res: TaggedResponse;
+  readonly #route: Route;
+  readonly #target: string;
+  readonly #head: RequestHead;
+  #requestSent = false;
+  #responseStarted = false;
+  #retried = false;
+  #clientGone = false;
+  #done = false;
+
+  constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead) {
+    this.#forwarder = forwarder;
+    this.#req = req;
+    this.#res = res;
+    this.#route = route;
+    this.upstream = upstream;
+    this.#target = target;
+    this.#head = head;
+    this.#res[kExchange] = this;
+    res.once('close', onClientClose);
+  }
+
+  /** Dispatches the request to `upstream`. */
+  send(upstream: Upstream): void {
+    this.upstream = upstream;
+    this.controller = undefined;
+    this.#requestSent = false;
+    upstream.acquire();
+    const pool = this.#forwarder.poolOf(upstream.origin);
+    if (pool === undefined) {
+      this.onResponseError(undefined, new ProxyError('RP_ERR_UPSTREAM_CONNECT', `no connection pool for ${upstream.origin}`));
+      return;
+    }
+    const req = this.#req;
+    try {
+      pool.dispatch(
+        { path: this.#target, method: req.method ?? 'GET', headers: this.#head.headers, body: this.#head.hasBody ? req : null },
+        this,
+      );
+    } catch (error) {
+      // undici validates headers synchronously; a value it refuses is the client's fault, answered as 502.
+      this.onResponseError(undefined, error as Error);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.#requestSent = true;
+    if (this.#clientGone) controller.abort(clientAborted());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    // 1xx informational answers are not relayed: Node's server answers Expect itself.
+    if (statusCode < 200 || this.#clientGone) return;
+    this.#responseStarted = true;
+    this.upstream.succeeded();
+    const res = this.#res;
+    if (this.#forwarder.stopping) res.shouldKeepAlive = false;
+    try {
+      rewriteResponseHeaders(headers, this.#head.requestId);
+      if (statusMessage) res.writeHead(statusCode, statusMessage, headers);
+      else res.writeHead(statusCode, headers);
+    } catch (error) {
+      controller.abort(new ProxyError('RP_ERR_UPSTREAM_RESPONSE', `the upstream sent headers the proxy cannot relay: ${(error as Error).message}`));
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#clientGone) return;
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once('drain', onClientDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (!this.#clientGone) this.#res.end();
+    this.#finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (this.#done) return;
+    const failure = statusError(error, this.#requestSent);
+    const upstream = this.upstream;
+    const logger = this.#forwarder.logger;
+    if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED') {
+      logger.debug({ code: 'RP_ERR_CLIENT_ABORTED', status: 499, upstream: upstream.origin, requestId: this.#head.requestId }, 'client aborted');
+      this.#finish();
+      return;
+    }
+    const connectFailure = isConnectFailure(failure, this.#requestSent);
+    if (connectFailure) upstream.connectFailed(failure.message);
+    else upstream.failed(failure.message);
+    if (connectFailure && !this.#retried && !this.#responseStarted && this.#forwarder.retry && RETRYABLE_METHODS.has(this.#req.method ?? '')) {
+      const next = this.#route.selector.select(upstream);
+      if (next !== undefined) {
+        logger.debug({ code: failure.code, upstream: upstream.origin, retry: next.origin, requestId: this.#head.requestId }, 'retrying on another upstream');
+        this.#retried = true;
+        upstream.release();
+        this.send(next);
+        return;
+      }
+    }
+    logger.warn({ code: failure.code, status: failure.statusCode, upstream: upstream.origin, requestId: this.#head.requestId, err: failure.message }, 'forwarding failed');
+    // After the response has started, sendError destroys the client connection: never a clean short answer.
+    sendError(this.#res, failure.statusCode ?? 502, failure.code, this.#head.requestId);
+    this.#finish();
+  }
+
+  /** The client connection closed; aborts the upstream request unless the response was complete. */
+  clientClosed(): void {
+    if (this.#done || this.#res.writableFinished) return;
+    this.#clientGone = true;
+    // Before onRequestStart the request is still queued; it is aborted as soon as it starts.
+    this.controller?.abort(clientAborted());
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.upstream.release();
+  }
+}
+
+/** A pool already closing: destroying it waits for its sockets (and is a no-op once they are gone). */
+function waitDestroyed(pool: Pool): Promise<void> {
+  return pool.destroyed ? Promise.resolve() : pool.close().catch(() => undefined);
+}
+
+function clientAborted(): ProxyError {
+  return new ProxyError('RP_ERR_CLIENT_ABORTED', 'the client went away before the response was complete');
+}
+
+/** {@link Forwarder} on undici pools. */
+export class UndiciForwarder implements Forwarder {
+  /** Set when the data plane stops: responses then close their connection. */
+  stopping = false;
+  readonly logger: Logger;
+  readonly retry: boolean;
+  readonly #options: UndiciForwarderOptions;
+  readonly #pools = new Map<string, PoolEntry>();
+  /** Pools released while requests still ran on them; kept so that `destroy()` reaches them. */
+  readonly #closing = new Set<Pool>();
+
+  constructor(options: UndiciForwarderOptions) {
+    this.#options = options;
+    this.logger = options.logger;
+    this.retry = options.retry;
+  }
+
+  forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead): void {
+    new Exchange(this, req, res, route, upstream, target, head).send(upstream);
+  }
+
+  /** The pool of an origin, if retained. */
+  poolOf(origin: string): Pool | undefined {
+    return this.#pools.get(origin)?.pool;
+  }
+
+  retain(origin: string, target: TargetAddress): void {
+    const entry = this.#pools.get(origin);
+    if (entry !== undefined) {
+      entry.references += 1;
+      return;
+    }
+    const options = this.#options;
+    const pool = new Pool(origin, {
+      connections: options.connectionsPerOrigin,
+      pipelining: 1,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.responseTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      connect: target.protocol === 'https'
+        ? { rejectUnauthorized: options.upstreamRejectUnauthorized, ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa }) }
+        : {},
+    });
+    this.#pools.set(origin, { pool, references: 1 });
+  }
+
+  release(origin: string): void {
+    const entry = this.#pools.get(origin);
+    if (entry === undefined) return;
+    entry.references -= 1;
+    if (entry.references > 0) return;
+    this.#pools.delete(origin);
+    this.#closing.add(entry.pool);
+    entry.pool
+      .close()
+      .catch((error: unknown) => this.logger.debug({ origin, err: String(error) }, 'pool close failed'))
+      .finally(() => this.#closing.delete(entry.pool));
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()].map((entry) => entry.pool);
+    this.#pools.clear();
+    for (const pool of pools) this.#closing.add(pool);
+    await Promise.allSettled([...this.#closing].map((pool) => (pool.closed ? waitDestroyed(pool) : pool.close())));
+  }
+
+  async destroy(): Promise<void> {
+    const pools = [...this.#pools.values()].map((entry) => entry.pool);
+    this.#pools.clear();
+    await Promise.allSettled([...pools, ...this.#closing].map((pool) => pool.destroy()));
+    this.#closing.clear();
+  }
+}
