@@ -1,0 +1,130 @@
+/**
+ * Admin sessions: key management over the control plane, and revocation taking effect on live sessions
+ * at once (regression for the original, where removing a key did not disconnect the agent).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Backend, RemovalReason } from '../../../src/proxy/registry/backend.js';
+import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
+import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
+
+describe('control plane admin messages', () => {
+  let fixture: ControlPlaneFixture;
+  let admin: TestKey;
+
+  beforeAll(async () => {
+    fixture = await startControlPlane();
+    admin = await fixture.addKey('ADMIN', { role: 'admin' });
+  });
+
+  afterAll(async () => {
+    await fixture.close();
+  });
+
+  it('keys.add trusts a new agent key, which can then connect and register', async () => {
+    const adminClient = await fixture.connect(admin);
+    const { privateJwk, publicJwk } = await generateKeyPair('NEWCOMER');
+    const before = await fixture.tryConnect({ token: await fixture.token({ id: 'NEWCOMER', privateJwk }) });
+    expect(before).toMatchObject({ ok: false, status: 401 });
+    const reply = await adminClient.request({ type: 'keys.add', keyId: 'NEWCOMER', publicKey: publicJwk, scope: { rules: ['/new'] } });
+    expect(reply).toMatchObject({ type: 'ack', result: { id: 'NEWCOMER', role: 'agent', fingerprint: fixture.trustStore.get('NEWCOMER')!.fingerprint } });
+    const agent = await fixture.connect({ id: 'NEWCOMER', privateJwk });
+    expect(await agent.request(registerFrame(['/new']))).toMatchObject({ type: 'ack' });
+    await agent.close();
+    await adminClient.close();
+  });
+
+  it('keys.add refuses a private JWK, an invalid id and a duplicate id, with their codes', async () => {
+    const adminClient = await fixture.connect(admin);
+    const { privateJwk, publicJwk } = await generateKeyPair('X');
+    expect(await adminClient.request({ type: 'keys.add', keyId: 'LEAKY', publicKey: privateJwk })).toMatchObject({ type: 'error', code: 'RP_ERR_INVALID_KEY' });
+    expect(await adminClient.request({ type: 'keys.add', keyId: '../etc', publicKey: publicJwk })).toMatchObject({ type: 'error', code: 'RP_ERR_INVALID_ID' });
+    expect(await adminClient.request({ type: 'keys.add', keyId: 'ADMIN', publicKey: publicJwk })).toMatchObject({ type: 'error', code: 'RP_ERR_ALREADY_EXISTS' });
+    expect(fixture.trustStore.get('LEAKY')).toBeUndefined();
+    await adminClient.close();
+  });
+
+  it('keys.list returns ids, roles, scopes, fingerprints and public keys only', async () => {
+    const adminClient = await fixture.connect(admin);
+    const reply = await adminClient.request({ type: 'keys.list' });
+    const keys = (reply.result as { keys: Array<Record<string, unknown>> }).keys;
+    const entry = keys.find((key) => key.id === 'ADMIN')!;
+    expect(entry).toMatchObject({ role: 'admin', fingerprint: expect.any(String), publicKey: { kty: 'OKP', crv: 'Ed25519' } });
+    expect(JSON.stringify(keys)).not.toContain('"d"');
+    await adminClient.close();
+  });
+
+  it('fix-original-live-agent-survives-removal: keys.remove closes the live session with 4003 and removes its backend', async () => {
+    const victim = await fixture.addKey('VICTIM', { scope: { rules: ['/v'] } });
+    const agent = await fixture.connect(victim);
+    const backendId = ((await agent.request(registerFrame(['/v']))).result as { backendId: string }).backendId;
+    const adminClient = await fixture.connect(admin);
+    const removed = nextEvent<[Backend, RemovalReason]>(fixture.controlPlane, 'backend_removed');
+    const reply = await adminClient.request({ type: 'keys.remove', keyId: 'VICTIM' });
+    expect(reply).toMatchObject({ type: 'ack', result: { keyId: 'VICTIM', closedSessions: 1 } });
+    expect(await agent.closeCode()).toBe(4003);
+    const [backend, reason] = await removed;
+    expect([backend.id, reason]).toEqual([backendId, 'revoked']);
+    expect(fixture.registry.get(backendId)).toBeUndefined();
+    expect(await fixture.tryConnect({ token: await fixture.token(victim) })).toMatchObject({ ok: false, status: 401 });
+    await adminClient.close();
+  });
+
+  it('closes a live session with 4003 when the key is removed from the trust store by any path', async () => {
+    const key = await fixture.addKey('DIRECT', { scope: { rules: ['/d'] } });
+    const agent = await fixture.connect(key);
+    await agent.request(registerFrame(['/d']));
+    await fixture.trustStore.remove('DIRECT');
+    expect(await agent.closeCode()).toBe(4003);
+  });
+
+  it('keys.remove of an unknown id answers RP_ERR_UNKNOWN_ID; of its own key RP_ERR_FORBIDDEN', async () => {
+    const adminClient = await fixture.connect(admin);
+    expect(await adminClient.request({ type: 'keys.remove', keyId: 'NOBODY' })).toMatchObject({ type: 'error', code: 'RP_ERR_UNKNOWN_ID' });
+    expect(await adminClient.request({ type: 'keys.remove', keyId: 'ADMIN' })).toMatchObject({ type: 'error', code: 'RP_ERR_FORBIDDEN' });
+    expect(fixture.trustStore.get('ADMIN')).toBeDefined();
+    await adminClient.close();
+  });
+
+  it('backends.list returns the registered backends as plain data', async () => {
+    const key = await fixture.addKey('LISTED', { scope: { rules: ['/listed'] } });
+    const agent = await fixture.connect(key);
+    const backendId = ((await agent.request({ ...registerFrame(['/listed'], 4100), weight: 5, meta: { version: '1.2.3' } })).result as { backendId: string }).backendId;
+    const adminClient = await fixture.connect(admin);
+    const reply = await adminClient.request({ type: 'backends.list' });
+    const backends = (reply.result as { backends: Array<Record<string, unknown>> }).backends;
+    expect(backends.find((backend) => backend.id === backendId)).toEqual({
+      id: backendId,
+      agentId: 'LISTED',
+      fingerprint: fixture.trustStore.get('LISTED')!.fingerprint,
+      targets: [{ protocol: 'http', host: '127.0.0.1', port: 4100 }],
+      rules: [{ path: '/listed' }],
+      weight: 5,
+      state: 'ready',
+      meta: { version: '1.2.3' },
+      registeredAt: expect.any(Number),
+    });
+    await agent.close();
+    await adminClient.close();
+  });
+
+  it('backends.drain drains every backend of an agent: the agent gets drained, the backend leaves', async () => {
+    const key = await fixture.addKey('DRAINME', { scope: { rules: ['/drain'] } });
+    const agent = await fixture.connect(key);
+    const backendId = ((await agent.request(registerFrame(['/drain']))).result as { backendId: string }).backendId;
+    const adminClient = await fixture.connect(admin);
+    const removed = nextEvent<[Backend, RemovalReason]>(fixture.controlPlane, 'backend_removed');
+    expect(await adminClient.request({ type: 'backends.drain', agentId: 'DRAINME' })).toMatchObject({ type: 'ack', result: { backendIds: [backendId] } });
+    await agent.waitFor((frame) => frame.type === 'drained');
+    expect((await removed).slice(1)).toEqual(['drained']);
+    expect(await adminClient.request({ type: 'backends.drain', agentId: 'NOBODY' })).toMatchObject({ type: 'error', code: 'RP_ERR_UNKNOWN_ID' });
+    await agent.close();
+    await adminClient.close();
+  });
+
+  it('lets an admin session stay open without registering', async () => {
+    const adminClient = await fixture.connect(admin);
+    expect(fixture.controlPlane.sessions().some((session) => session.agentId === 'ADMIN' && session.role === 'admin')).toBe(true);
+    expect(await adminClient.request({ type: 'keys.list' })).toMatchObject({ type: 'ack' });
+    await adminClient.close();
+  });
+});
