@@ -63,6 +63,7 @@ export function nextBackoffDelay(attempt: number, options: BackoffOptions = {}, 
   const safeAttempt = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
   // Math.pow overflows to Infinity for large attempts, which min() turns into maxDelayMs.
   const base = Math.min(maxDelayMs, initialDelayMs * Math.pow(factor, safeAttempt));
-  const r = Math.min(Math.max(random(), 0), 1);
+  const drawn = random();
+  const r = Number.isFinite(drawn) ? Math.min(Math.max(drawn, 0), 1) : 0;
   return Math.max(1, Math.round(base * (1 - jitter * r)));
 }

@@ -97,10 +97,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
    * {@link InvalidKeyError}; {@link NotRunningError} after `stop()`.
    */
   start(): Promise<void> {
-    if (this.#startPromise !== undefined) return this.#startPromise;
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       return Promise.reject(new NotRunningError('this ProxyWebServer was stopped; create a new one'));
     }
+    if (this.#startPromise !== undefined) return this.#startPromise;
     this.#state = 'starting';
     const run = this.#start().catch(async (error: unknown) => {
       await this.#rollbackStart();

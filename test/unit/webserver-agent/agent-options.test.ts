@@ -1,0 +1,71 @@
+import { describe, it, expect } from '@jest/globals';
+import http from 'node:http';
+import { resolveAgentOptions, type ProxyWebServerOptions } from '../../../src/webserver-agent/agent-options.js';
+import { normalizePin } from '../../../src/webserver-agent/proxy-tls.js';
+
+const PIN = 'x'.repeat(43) + '=';
+const base: ProxyWebServerOptions = { proxyUrl: 'wss://127.0.0.1:3042', agentId: 'WEB001', key: '/tmp/WEB001.key.json', server: http.createServer(), rules: ['/api'] };
+
+describe('resolveAgentOptions', () => {
+  it('applies the documented defaults and freezes', () => {
+    const resolved = resolveAgentOptions(base);
+    expect(resolved).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      audience: 'inteli-proxy',
+      requestTimeoutMs: 10_000,
+      drainTimeoutMs: 30_000,
+      closeGraceMs: 5000,
+      handshakeTimeoutMs: 10_000,
+      idleTimeoutMs: 15_000,
+      tokenTtlSeconds: 60,
+      insecure: false,
+      reconnect: { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.5 },
+    });
+    expect(Object.isFrozen(resolved)).toBe(true);
+  });
+
+  it.each([
+    [{ proxyUrl: 'http://x' }, 'proxyUrl'],
+    [{ proxyUrl: 'not a url' }, 'proxyUrl'],
+    [{ proxyUrl: 'ws://127.0.0.1:1' }, 'proxyUrl'],
+    [{ agentId: '../etc' }, 'invalid id'],
+    [{ key: 42 }, 'key'],
+    [{ rules: [] }, 'rules'],
+    [{ rules: [''] }, 'rules[0]'],
+    [{ rules: [{ path: 5 }] }, 'rules[0].path'],
+    [{ weight: 0 }, 'weight'],
+    [{ port: 70_000 }, 'port'],
+    [{ meta: { a: 1 } }, 'meta.a'],
+    [{ pin: 'short' }, 'pin'],
+    [{ pin: PIN, insecure: true }, 'exclusive'],
+    [{ pin: PIN, ca: 'x.pem' }, 'exclusive'],
+    [{ server: undefined }, 'target'],
+    [{ server: undefined, target: { host: 'h' } }, 'target'],
+    [{ target: { protocol: 'ftp' } }, 'target.protocol'],
+    [{ reconnect: { factor: 0 } }, 'reconnect.factor'],
+    [{ requestTimeoutMs: 1 }, 'requestTimeoutMs'],
+    [{ tokenTtlSeconds: 121 }, 'tokenTtlSeconds'],
+    [{ server: {} }, 'server'],
+  ])('rejects %j (names %s)', (override, name) => {
+    expect(() => resolveAgentOptions({ ...base, ...(override as Partial<ProxyWebServerOptions>) })).toThrow(expect.objectContaining({ message: expect.stringContaining(name) }));
+  });
+
+  it('accepts ws:// with insecure, a target without server, and several pins', () => {
+    expect(resolveAgentOptions({ ...base, proxyUrl: 'ws://127.0.0.1:1', insecure: true }).insecure).toBe(true);
+    expect(resolveAgentOptions({ ...base, server: undefined, target: { host: '127.0.0.1', port: 8080 } }).target).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(resolveAgentOptions({ ...base, pin: [PIN, `sha256//${PIN}`] }).pins).toEqual([PIN, PIN]);
+  });
+});
+
+describe('normalizePin', () => {
+  it('accepts base64 SHA-256 pins with or without sha256//', () => {
+    expect(normalizePin(PIN)).toBe(PIN);
+    expect(normalizePin(`sha256//${PIN}`)).toBe(PIN);
+    expect(normalizePin(` ${PIN} `)).toBe(PIN);
+  });
+
+  it('refuses anything else', () => {
+    for (const value of [undefined, 5, '', 'abc', `${PIN}=`, 'x'.repeat(44)]) expect(normalizePin(value)).toBeUndefined();
+  });
+});
