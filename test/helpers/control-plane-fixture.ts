@@ -10,7 +10,8 @@ import { generateKeyPair, type Ed25519PrivateJwk } from '../../src/shared/identi
 import { signToken } from '../../src/shared/identity/sign-token.js';
 import type { KeyRole, KeyScope } from '../../src/shared/protocol.js';
 import { generateDevCertificate, type PemPair } from '../../src/shared/tls/dev-certificate.js';
-import { ControlClient, dial, tryDial, withTimeout, type DialOptions, type DialOutcome } from './control-plane-client.js';
+import type { ControlClient} from './control-plane-client.js';
+import { dial, tryDial, withTimeout, type DialOptions, type DialOutcome } from './control-plane-client.js';
 
 let pemPair: Promise<PemPair> | undefined;
 

@@ -234,6 +234,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
    * @throws {ListenError} when the port cannot be bound. {@link NotRunningError} after `stop()`.
    */
   start(): Promise<void> {
+    if (this.#stopping !== undefined) return Promise.reject(new NotRunningError('a stopped control plane cannot be started again'));
     if (this.#starting !== undefined) return this.#starting;
     if (this.#state !== 'IDLE') return Promise.reject(new NotRunningError('a stopped control plane cannot be started again'));
     this.#state = 'STARTING';
