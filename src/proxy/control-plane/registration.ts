@@ -74,6 +74,9 @@ export function verifyRegistration(
     targets.set(`${target.protocol}://${target.host}:${target.port}`, target);
   }
   const scope = compileScope(identity.scope);
+  if (scope.rules.length === 0) {
+    throw new ProxyError('RP_ERR_OUT_OF_SCOPE', `key "${identity.id}" has no rules in its scope (scope.rules); a sysadmin must grant some`);
+  }
   for (const rule of rules.values()) {
     if (!ruleInScope(scope, rule)) {
       const shown = rule.host === undefined ? rule.path : `${rule.host}${rule.path}`;

@@ -32,10 +32,8 @@ const cache = new WeakMap<object, CompiledScope>();
 
 /** Parses a scope rule `"/api"` or `"host/api"` into a rule; undefined when it is not valid. */
 export function parseScopeRule(entry: string): RouteRule | undefined {
-  const slash = entry.indexOf('/');
-  if (slash === -1) return undefined;
   try {
-    return slash === 0 ? parseRuleSpec(entry) : parseRuleSpec({ path: entry.slice(slash), host: entry.slice(0, slash) });
+    return parseRuleSpec(entry);
   } catch {
     return undefined;
   }

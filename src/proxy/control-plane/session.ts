@@ -231,7 +231,13 @@ export class Session {
       this.#invalid(undefined, 'binary frames are not part of the protocol; send JSON text');
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    // ws delivers a Buffer (binaryType 'nodebuffer', fragments already joined); the other shapes are
+    // handled for completeness.
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       this.#invalid(parsed.id, parsed.reason);
