@@ -1,0 +1,83 @@
+import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startControlPlane, nextEvent, type ControlPlaneFixture } from '../../helpers/control-plane-fixture.js';
+import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { parsePublicJwk } from '../../../src/shared/identity/jwk.js';
+import { silentLogger } from '../../../src/shared/logger.js';
+import { runAgentCli } from '../../../src/webserver-agent/run-agent-cli.js';
+
+let fixture: ControlPlaneFixture;
+let dir: string;
+let server: http.Server;
+let keyFile: string;
+
+beforeEach(async () => {
+  fixture = await startControlPlane();
+  dir = await mkdtemp(path.join(tmpdir(), 'inteli-agent-'));
+  const written = await writeKeyPair('SIDECAR1', dir);
+  keyFile = written.privatePath;
+  const publicKey = parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8')));
+  await fixture.trustStore.add({ id: 'SIDECAR1', publicKey, scope: { rules: ['/legacy'] } });
+  server = http.createServer((_req, res) => res.end('legacy app'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+});
+
+afterEach(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await fixture.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function io(): { stdout: { write: (s: string) => void }; stderr: { write: (s: string) => void }; err: () => string } {
+  let err = '';
+  return { stdout: { write: () => undefined }, stderr: { write: (s) => (err += s) }, err: () => err };
+}
+
+function argv(extra: string[] = []): string[] {
+  const port = (server.address() as AddressInfo).port;
+  return ['--proxy', fixture.url, '--id', 'SIDECAR1', '--key', keyFile, '--target', `127.0.0.1:${port}`, '--rule', '/legacy', '--pin', fixture.controlPlane.pin!, ...extra];
+}
+
+describe('inteli-agent sidecar', () => {
+  it('registers an existing server, drains it on SIGTERM, exits 0 and leaves the server running', async () => {
+    const signals = new EventEmitter();
+    const exit = manualDeferred<number>();
+    const registered = manualDeferred<void>();
+    void runAgentCli(argv(), io(), { signals, logger: silentLogger(), onRegistered: () => registered.resolve() }).then((code) => exit.resolve(code));
+    await registered.promise;
+    expect(fixture.registry.list()[0]).toMatchObject({ agentId: 'SIDECAR1', targets: [{ port: (server.address() as AddressInfo).port }] });
+    const removed = nextEvent<[unknown, string]>(fixture.controlPlane, 'backend_removed');
+    signals.emit('SIGTERM', 'SIGTERM');
+    expect(await exit.promise).toBe(0);
+    expect((await removed)[1]).toBe('drained');
+    expect(server.listening).toBe(true);
+    expect(signals.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('exits 1 with one line when the proxy refuses the registration (rule out of scope)', async () => {
+    const out = io();
+    const code = await runAgentCli([...argv(), '--rule', '/'], out, { signals: new EventEmitter(), logger: silentLogger() });
+    expect(code).toBe(1);
+    expect(out.err().trim().split('\n')).toHaveLength(1);
+    expect(out.err()).toContain('RP_ERR_OUT_OF_SCOPE');
+  });
+
+  it('exits 1 with one line on an unreadable key file', async () => {
+    const out = io();
+    const args = argv();
+    args[args.indexOf('--key') + 1] = path.join(dir, 'missing.key.json');
+    expect(await runAgentCli(args, out, { signals: new EventEmitter(), logger: silentLogger() })).toBe(1);
+    expect(out.err()).toContain('RP_ERR_INVALID_KEY');
+  });
+});
+
+function manualDeferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
