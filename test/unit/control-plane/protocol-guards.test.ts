@@ -1,0 +1,87 @@
+import { describe, expect, it } from '@jest/globals';
+import { isAdminMessage, parseClientMessage } from '../../../src/shared/protocol-guards.js';
+
+const register = { type: 'register', id: 'r1', targets: [{ host: '127.0.0.1', port: 8080 }], rules: ['/api'] };
+
+function reason(frame: unknown): string {
+  const result = parseClientMessage(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  if (result.ok) throw new Error('expected an invalid frame');
+  return result.reason;
+}
+
+describe('parseClientMessage', () => {
+  it('returns a clean register message with defaults and only known fields', () => {
+    const result = parseClientMessage(JSON.stringify({ ...register, extra: 1, targets: [{ host: 'LOCALHOST', port: 80, junk: true }] }));
+    expect(result).toEqual({ ok: true, message: { type: 'register', id: 'r1', targets: [{ host: 'localhost', port: 80, protocol: 'http' }], rules: ['/api'] } });
+  });
+
+  it('keeps weight, meta and rule objects; strips brackets from IPv6 targets', () => {
+    const result = parseClientMessage(
+      JSON.stringify({ ...register, targets: [{ host: '[::1]', port: 443, protocol: 'https' }], rules: [{ path: '/a', host: 'example.com' }], weight: 7, meta: { version: '1.0' } }),
+    );
+    expect(result).toMatchObject({ ok: true, message: { targets: [{ host: '::1', port: 443, protocol: 'https' }], rules: [{ path: '/a', host: 'example.com' }], weight: 7, meta: { version: '1.0' } } });
+  });
+
+  it('refuses non-JSON and non-object frames', () => {
+    expect(reason('not json')).toMatch(/not valid JSON/);
+    expect(reason('[1]')).toMatch(/JSON object/);
+    expect(reason('null')).toMatch(/JSON object/);
+  });
+
+  it('refuses an unknown type and echoes the id when readable', () => {
+    expect(parseClientMessage(JSON.stringify({ type: 'nope', id: 'x1' }))).toEqual({ ok: false, id: 'x1', reason: expect.stringMatching(/unknown message type/) });
+  });
+
+  it('requires a request id of 1 to 64 printable characters on requests', () => {
+    expect(reason({ ...register, id: undefined })).toMatch(/^id:/);
+    expect(reason({ ...register, id: '' })).toMatch(/^id:/);
+    expect(reason({ ...register, id: 'a'.repeat(65) })).toMatch(/^id:/);
+    expect(reason({ ...register, id: 'has space' })).toMatch(/^id:/);
+  });
+
+  it('refuses empty or oversized target and rule lists', () => {
+    expect(reason({ ...register, targets: [] })).toMatch(/^targets:/);
+    expect(reason({ ...register, rules: [] })).toMatch(/^rules:/);
+    expect(reason({ ...register, rules: Array.from({ length: 257 }, () => '/a') })).toMatch(/^rules:/);
+    expect(reason({ ...register, targets: 'x' })).toMatch(/^targets:/);
+  });
+
+  it('refuses bad target hosts, ports and protocols', () => {
+    expect(reason({ ...register, targets: [{ host: 'a b', port: 80 }] })).toMatch(/targets\[0\]\.host/);
+    expect(reason({ ...register, targets: [{ host: 'h', port: 0 }] })).toMatch(/targets\[0\]\.port/);
+    expect(reason({ ...register, targets: [{ host: 'h', port: 1.5 }] })).toMatch(/targets\[0\]\.port/);
+    expect(reason({ ...register, targets: [{ host: 'h', port: 80, protocol: 'ftp' }] })).toMatch(/targets\[0\]\.protocol/);
+  });
+
+  it('refuses bad rules, weights and meta', () => {
+    expect(reason({ ...register, rules: [42] })).toMatch(/rules\[0\]/);
+    expect(reason({ ...register, rules: [{ path: '' }] })).toMatch(/rules\[0\]\.path/);
+    expect(reason({ ...register, weight: 0 })).toMatch(/^weight/);
+    expect(reason({ ...register, weight: 1001 })).toMatch(/^weight/);
+    expect(reason({ ...register, meta: { a: 1 } })).toMatch(/meta\.a/);
+    expect(reason({ ...register, meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) })).toMatch(/at most 16/);
+  });
+
+  it('refuses a __proto__ meta label (no prototype pollution)', () => {
+    expect(reason(`{"type":"register","id":"r","targets":[{"host":"h","port":1}],"rules":["/a"],"meta":{"__proto__":"x"}}`)).toMatch(/label names/);
+  });
+
+  it('parses events with or without an id and validates the name', () => {
+    expect(parseClientMessage(JSON.stringify({ type: 'event', name: 'a.b', data: [1] }))).toEqual({ ok: true, message: { type: 'event', name: 'a.b', data: [1] } });
+    expect(parseClientMessage(JSON.stringify({ type: 'event', id: 'e', name: 'x' }))).toMatchObject({ ok: true, message: { id: 'e' } });
+    expect(reason({ type: 'event', name: 'bad name' })).toMatch(/^name/);
+  });
+
+  it('parses admin messages and flags them as admin-only', () => {
+    const add = parseClientMessage(JSON.stringify({ type: 'keys.add', id: 'k', keyId: 'WEB1', publicKey: { kty: 'OKP' }, role: 'admin', scope: { rules: ['/a'], hosts: ['10.0.0.0/8'] } }));
+    expect(add).toMatchObject({ ok: true, message: { type: 'keys.add', keyId: 'WEB1', role: 'admin', scope: { rules: ['/a'], hosts: ['10.0.0.0/8'] } } });
+    expect(add.ok && isAdminMessage(add.message)).toBe(true);
+    expect(reason({ type: 'keys.add', id: 'k', keyId: 'WEB1', publicKey: 'pem' })).toMatch(/publicKey/);
+    expect(reason({ type: 'keys.add', id: 'k', keyId: 'WEB1', publicKey: {}, role: 'root' })).toMatch(/^role/);
+    expect(parseClientMessage(JSON.stringify({ type: 'keys.remove', id: 'k', keyId: 'WEB1' }))).toMatchObject({ ok: true });
+    expect(parseClientMessage(JSON.stringify({ type: 'backends.drain', id: 'k', agentId: 'WEB1' }))).toMatchObject({ ok: true });
+    expect(reason({ type: 'backends.drain', id: 'k' })).toMatch(/^agentId/);
+    const drain = parseClientMessage(JSON.stringify({ type: 'drain', id: 'd' }));
+    expect(drain.ok && isAdminMessage(drain.message)).toBe(false);
+  });
+});

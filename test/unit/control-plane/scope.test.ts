@@ -1,0 +1,113 @@
+import { describe, expect, it } from '@jest/globals';
+import { AddressMatcher, isLoopback, normalizeIp, parseCidr } from '../../../src/proxy/control-plane/address.js';
+import { compileScope, isWithinPath, ruleInScope, targetInScope } from '../../../src/proxy/control-plane/scope.js';
+
+describe('normalizeIp', () => {
+  it('normalises mapped, bracketed, zoned and long-form addresses', () => {
+    expect(normalizeIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(normalizeIp('::FFFF:7f00:1')).toBe('127.0.0.1');
+    expect(normalizeIp('[::1]')).toBe('::1');
+    expect(normalizeIp('fe80::1%eth0')).toBe('fe80::1');
+    expect(normalizeIp('2001:0db8:0000:0000:0000:0000:0000:0001')).toBe('2001:db8::1');
+  });
+
+  it('returns undefined for names', () => {
+    expect(normalizeIp('localhost')).toBeUndefined();
+    expect(normalizeIp('10.0.0.256')).toBeUndefined();
+  });
+});
+
+describe('parseCidr and AddressMatcher', () => {
+  it('parses IPv4 and IPv6 networks and refuses bad prefixes', () => {
+    expect(parseCidr('10.0.0.0/8')).toEqual({ network: '10.0.0.0', prefix: 8, family: 'ipv4' });
+    expect(parseCidr('fd00::/8')).toEqual({ network: 'fd00::', prefix: 8, family: 'ipv6' });
+    expect(parseCidr('10.0.0.0/33')).toBeUndefined();
+    expect(parseCidr('10.0.0.0/x')).toBeUndefined();
+    expect(parseCidr('10.0.0.0')).toBeUndefined();
+  });
+
+  it('matches addresses and networks of both families', () => {
+    const matcher = new AddressMatcher();
+    expect(matcher.add('10.1.0.0/16')).toBe(true);
+    expect(matcher.add('fd00::/8')).toBe(true);
+    expect(matcher.add('192.168.1.7')).toBe(true);
+    expect(matcher.add('backend.local')).toBe(false);
+    expect(matcher.has('10.1.200.3')).toBe(true);
+    expect(matcher.has('10.2.0.1')).toBe(false);
+    expect(matcher.has('fd12::5')).toBe(true);
+    expect(matcher.has('fe80::1')).toBe(false);
+    expect(matcher.has('192.168.1.7')).toBe(true);
+    expect(matcher.has('192.168.1.8')).toBe(false);
+  });
+
+  it('knows loopback', () => {
+    expect(isLoopback('127.0.0.1')).toBe(true);
+    expect(isLoopback('127.9.9.9')).toBe(true);
+    expect(isLoopback('::1')).toBe(true);
+    expect(isLoopback('10.0.0.1')).toBe(false);
+  });
+});
+
+describe('rule scope', () => {
+  const scope = compileScope({ rules: ['/api', 'shop.example.com/cart', 'bad rule'] });
+
+  it('matches on segment boundaries only', () => {
+    expect(isWithinPath('/api', '/api')).toBe(true);
+    expect(isWithinPath('/api/v1', '/api')).toBe(true);
+    expect(isWithinPath('/apix', '/api')).toBe(false);
+    expect(isWithinPath('/anything', '/')).toBe(true);
+  });
+
+  it('allows rules below a scope rule, for any host when the scope rule has none', () => {
+    expect(ruleInScope(scope, { path: '/api/v2' })).toBe(true);
+    expect(ruleInScope(scope, { path: '/api', host: 'x.example.com' })).toBe(true);
+    expect(ruleInScope(scope, { path: '/' })).toBe(false);
+    expect(ruleInScope(scope, { path: '/apix' })).toBe(false);
+  });
+
+  it('requires the host when the scope rule names one', () => {
+    expect(ruleInScope(scope, { path: '/cart/1', host: 'shop.example.com' })).toBe(true);
+    expect(ruleInScope(scope, { path: '/cart' })).toBe(false);
+    expect(ruleInScope(scope, { path: '/cart', host: 'evil.example.com' })).toBe(false);
+  });
+
+  it('drops entries that do not parse and allows nothing without rules', () => {
+    expect(scope.rules).toHaveLength(2);
+    expect(ruleInScope(compileScope({}), { path: '/api' })).toBe(false);
+  });
+
+  it('compiles a scope object once', () => {
+    const frozen = Object.freeze({ rules: ['/a'] });
+    expect(compileScope(frozen)).toBe(compileScope(frozen));
+  });
+});
+
+describe('target scope', () => {
+  it('defaults to the agent socket address only', () => {
+    const scope = compileScope({});
+    expect(targetInScope(scope, { host: '10.0.0.7' }, '10.0.0.7')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.0.7' }, '::ffff:10.0.0.7')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.0.8' }, '10.0.0.7')).toBe(false);
+    expect(targetInScope(scope, { host: 'localhost' }, '10.0.0.7')).toBe(false);
+    expect(targetInScope(scope, { host: '10.0.0.7' }, undefined)).toBe(false);
+  });
+
+  it('lets a loopback agent name any loopback address or localhost, and nothing else', () => {
+    const scope = compileScope({});
+    for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2', '::ffff:127.0.0.1']) {
+      expect(targetInScope(scope, { host }, '::ffff:127.0.0.1')).toBe(true);
+    }
+    expect(targetInScope(scope, { host: '169.254.169.254' }, '127.0.0.1')).toBe(false);
+    expect(targetInScope(scope, { host: 'metadata.internal' }, '127.0.0.1')).toBe(false);
+  });
+
+  it('uses the listed names, addresses and networks instead of the default when hosts are given', () => {
+    const scope = compileScope({ hosts: ['10.0.0.0/24', 'fd00::/8', 'api.internal', 'Backend.Example.'] });
+    expect(targetInScope(scope, { host: '10.0.0.99' }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.1.1' }, '10.0.1.1')).toBe(false);
+    expect(targetInScope(scope, { host: 'fd00::1' }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'api.internal' }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'backend.example' }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'other.internal' }, '192.168.0.1')).toBe(false);
+  });
+});
