@@ -154,8 +154,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       this.#listenedByUs = true;
     }
     await this.#connectAndRegister();
-    if (this.#state !== 'starting') throw new NotRunningError('stopped while starting');
-    this.#state = 'running';
+    // When stop() was called meanwhile, the registration stays in place so stop() can drain it.
+    if (this.#state === 'starting') this.#state = 'running';
   }
 
   async #rollbackStart(): Promise<void> {

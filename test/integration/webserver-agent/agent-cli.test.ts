@@ -59,6 +59,14 @@ describe('inteli-agent sidecar', () => {
     expect(signals.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('drains (not just leaves) when SIGTERM arrives while the registration is being acknowledged', async () => {
+    const signals = new EventEmitter();
+    fixture.controlPlane.once('backend_added', () => signals.emit('SIGTERM', 'SIGTERM'));
+    const removed = nextEvent<[unknown, string]>(fixture.controlPlane, 'backend_removed');
+    expect(await runAgentCli(argv(), io(), { signals, logger: silentLogger() })).toBe(0);
+    expect((await removed)[1]).toBe('drained');
+  });
+
   it('exits 1 with one line when the proxy refuses the registration (rule out of scope)', async () => {
     const out = io();
     const code = await runAgentCli([...argv(), '--rule', '/'], out, { signals: new EventEmitter(), logger: silentLogger() });

@@ -135,6 +135,17 @@ describe('ProxyWebServer against the real control plane', () => {
     await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_NOT_RUNNING' });
   });
 
+  it('stop() called while start() is in progress still drains the registration', async () => {
+    const web = agent();
+    const removed = nextEvent<[Backend, string]>(fixture.controlPlane, 'backend_removed');
+    const starting = web.start();
+    const stopping = web.stop();
+    await starting;
+    await stopping;
+    expect((await removed)[1]).toBe('drained');
+    expect(web.state).toBe('stopped');
+  });
+
   it('stop() lets a request in flight finish with 200 before the server closes', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
