@@ -58,16 +58,19 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   readonly #logger: Logger;
   readonly #pending = new Map<string, Pending>();
   readonly #closed: Promise<void>;
+  readonly #localAddress: string | undefined;
   #nextId = 0;
   #idleTimer: NodeJS.Timeout | undefined;
+  #lastSeen = Date.now();
 
-  private constructor(ws: WebSocket, idleTimeoutMs: number, logger: Logger) {
+  private constructor(ws: WebSocket, idleTimeoutMs: number, localAddress: string | undefined, logger: Logger) {
     super();
     this.#ws = ws;
     this.#logger = logger;
+    this.#localAddress = localAddress;
     this.#closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
-        if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+        if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
         const text = reason.toString('utf8').slice(0, 200);
         for (const [id, pending] of this.#pending) {
           clearTimeout(pending.timer);
@@ -80,16 +83,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
     });
     ws.on('error', (error) => this.#logger.debug({ err: error.message }, 'control connection error'));
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    if (idleTimeoutMs > 0) {
-      this.#idleTimer = setTimeout(() => {
-        this.#logger.warn({ idleTimeoutMs }, 'no ping or frame from the proxy in time; dropping the connection');
-        ws.terminate();
-      }, idleTimeoutMs);
-      const refresh = (): void => void this.#idleTimer?.refresh();
-      ws.on('ping', refresh);
-      ws.on('pong', refresh);
-      ws.on('message', refresh);
-    }
+    if (idleTimeoutMs > 0) this.#watchIdle(idleTimeoutMs);
   }
 
   /**
@@ -118,6 +112,11 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       };
       const ws = new WebSocket(url, SUBPROTOCOL, clientOptions);
       let refusedStatus: number | undefined;
+      let localAddress: string | undefined;
+      ws.once('upgrade', (response) => {
+        const address = response.socket.localAddress;
+        localAddress = address?.startsWith('::ffff:') === true ? address.slice(7) : address;
+      });
       const fail = (error: Error): void => {
         ws.removeAllListeners();
         ws.on('error', () => undefined);
@@ -148,7 +147,8 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
         }
         ws.removeAllListeners('error');
         ws.removeAllListeners('unexpected-response');
-        resolve(new ControlConnection(ws, idleTimeoutMs, logger));
+        ws.removeAllListeners('upgrade');
+        resolve(new ControlConnection(ws, idleTimeoutMs, localAddress, logger));
       });
     });
   }
@@ -160,8 +160,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
 
   /** Local address of the control socket (as the proxy probably sees this host), without an IPv4-mapped prefix. */
   get localAddress(): string | undefined {
-    const address = (this.#ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress;
-    return address?.startsWith('::ffff:') === true ? address.slice(7) : address;
+    return this.#localAddress;
   }
 
   /**
@@ -222,6 +221,31 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   terminate(): Promise<void> {
     this.#ws.terminate();
     return this.#closed;
+  }
+
+  /**
+   * Liveness from the agent's side: any frame, ping or pong counts as a sign of life. After a third of
+   * `idleTimeoutMs` of silence the agent pings itself, so the check also works against a proxy whose
+   * heartbeat interval is longer than `idleTimeoutMs`; after `idleTimeoutMs` the socket is cut (a
+   * half-open TCP connection would otherwise never report the loss) and the owner reconnects.
+   */
+  #watchIdle(idleTimeoutMs: number): void {
+    const seen = (): void => {
+      this.#lastSeen = Date.now();
+    };
+    this.#ws.on('ping', seen);
+    this.#ws.on('pong', seen);
+    this.#ws.on('message', seen);
+    const step = Math.max(1, Math.floor(idleTimeoutMs / 3));
+    this.#idleTimer = setInterval(() => {
+      const silentMs = Date.now() - this.#lastSeen;
+      if (silentMs >= idleTimeoutMs) {
+        this.#logger.warn({ idleTimeoutMs }, 'no sign of life from the proxy in time; dropping the connection');
+        this.#ws.terminate();
+      } else if (silentMs >= step && this.#ws.readyState === WebSocket.OPEN) {
+        this.#ws.ping();
+      }
+    }, step);
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {

@@ -28,9 +28,9 @@ afterEach(async () => {
 });
 
 /** A stub proxy: records every dial and answers `register` with `ack` unless told otherwise. */
-async function stubProxy(options: { answer?: boolean; server?: http.Server | https.Server } = {}): Promise<{ url: string; dials: Dial[]; nextDial: () => Promise<Dial> }> {
+async function stubProxy(options: { answer?: boolean; server?: http.Server | https.Server; autoPong?: boolean } = {}): Promise<{ url: string; dials: Dial[]; nextDial: () => Promise<Dial> }> {
   const server = options.server ?? http.createServer();
-  const wss = new WebSocketServer({ server, handleProtocols: (protocols) => (protocols.has('inteli.v2') ? 'inteli.v2' : false) });
+  const wss = new WebSocketServer({ server, autoPong: options.autoPong ?? true, handleProtocols: (protocols) => (protocols.has('inteli.v2') ? 'inteli.v2' : false) });
   const dials: Dial[] = [];
   const waiting: Array<(dial: Dial) => void> = [];
   wss.on('connection', (socket, request) => {
@@ -151,14 +151,34 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
     expect(proxy.dials).toEqual([]);
   });
 
-  it('drops a silent connection after idleTimeoutMs and reconnects', async () => {
-    const proxy = await stubProxy();
+  it('drops a silent connection (no ping, no pong) after idleTimeoutMs and reconnects', async () => {
+    const proxy = await stubProxy({ autoPong: false });
     const web = await agent(proxy.url, { idleTimeoutMs: 150 });
     await web.start();
     const [info] = await nextEvent<[{ code: number }]>(web, 'disconnected', 3000);
     expect(info.code).toBe(1006);
     await nextEvent(web, 'registered', 3000);
     expect(proxy.dials.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps a connection whose proxy never pings but answers its pings (slow proxy heartbeat)', async () => {
+    const proxy = await stubProxy();
+    const web = await agent(proxy.url, { idleTimeoutMs: 90 });
+    let disconnected = false;
+    web.on('disconnected', () => (disconnected = true));
+    await web.start();
+    const socket = proxy.dials[0]!.socket;
+    // Four agent pings span more than idleTimeoutMs: answered pings keep the connection.
+    await new Promise<void>((resolve) => {
+      let pings = 0;
+      socket.on('ping', () => {
+        pings += 1;
+        if (pings === 4) resolve();
+      });
+    });
+    expect(disconnected).toBe(false);
+    expect(web.registered).toBe(true);
+    expect(proxy.dials).toHaveLength(1);
   });
 
   it('does not crash when the proxy sends garbage frames', async () => {
