@@ -26,6 +26,7 @@ export interface RegisterResult {
 
 function reject(context: ControlContext, session: Session, error: unknown): never {
   if (isProxyError(error)) {
+    context.counters.registrationRefused(error.code);
     context.backendRejected({ agentId: session.identity.id, code: error.code, reason: error.message });
     context.logger.warn({ agentId: session.identity.id, code: error.code, reason: error.message }, 'registration refused');
   }
@@ -62,6 +63,7 @@ export async function handleRegister(context: ControlContext, session: Session, 
   const targetKey = targetSetKey(registration.targets);
   session.markRegistered(backend.id, targetKey);
   context.sessions.linkBackend(backend.id, session);
+  context.counters.registered();
   context.backendAdded(backend);
   context.logger.info(
     { agentId: registration.agentId, backendId: backend.id, rules: registration.rules, targets: registration.targets },
@@ -69,7 +71,7 @@ export async function handleRegister(context: ControlContext, session: Session, 
   );
   if (previous !== undefined) context.registry.remove(previous, 'superseded');
   for (const other of context.sessions.forKey(registration.agentId)) {
-    if (other !== session && other.backendId !== undefined && other.targetKey === targetKey) {
+    if (other !== session && other.backendId !== undefined && other.targetKey === targetKey && !other.closing) {
       other.close(CloseCode.SUPERSEDED, 'superseded by a newer session of the same agent', 'superseded');
     }
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { Backend } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
+import type { ControlPlaneCounters } from './control-plane-stats.js';
 import type { SessionIndex } from './session-index.js';
 import type { TrustStore } from './trust-store.js';
 
@@ -39,6 +40,7 @@ export interface ControlContext {
   readonly options: ResolvedControlPlaneOptions;
   readonly whenIdle: (backendId: string) => Promise<void>;
   readonly logger: Logger;
+  readonly counters: ControlPlaneCounters;
   /** A backend of this control plane joined the registry. */
   backendAdded(backend: Backend): void;
   /** A registration was refused. */

@@ -23,6 +23,7 @@ import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { AgentEvent, BackendRejection, ControlContext } from './control-context.js';
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
+import { ControlPlaneCounters, type ControlPlaneStats } from './control-plane-stats.js';
 import { createMessageHandler } from './message-handler.js';
 import { SessionIndex } from './session-index.js';
 import { ControlSocket, Session, type SessionState } from './session.js';
@@ -33,6 +34,7 @@ import { UpgradeHandler } from './upgrade-handler.js';
 export type { ControlPlaneOptions, ControlPlaneLimits, ControlPlaneTls } from './control-plane-options.js';
 export type { AgentEvent, BackendRejection } from './control-context.js';
 export type { Gatekeeper, Registration } from './registration.js';
+export type { ControlPlaneStats } from './control-plane-stats.js';
 
 /** Lifecycle state of a {@link ControlPlane}. */
 export type ControlPlaneState = 'IDLE' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -75,6 +77,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #verifier: TokenVerifier;
   readonly #logger: Logger;
   readonly #sessions = new SessionIndex();
+  readonly #counters = new ControlPlaneCounters();
   readonly #sockets = new Set<Socket>();
   readonly #server: Server;
   readonly #wss: WsServer<typeof ControlSocket>;
@@ -95,6 +98,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (session === undefined) return;
     this.#sessions.unlinkBackend(backend.id);
     if (session.backendId === backend.id) session.forgetBackend();
+    this.#counters.backendRemoved(reason);
     this.#emitSafely('backend_removed', backend, reason);
   };
 
@@ -154,6 +158,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       options: this.#options,
       whenIdle: options.whenIdle ?? (() => Promise.resolve()),
       logger: this.#logger,
+      counters: this.#counters,
       backendAdded: (backend) => this.#emitSafely('backend_added', backend),
       backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
       agentEvent: (event) => this.#emitSafely('message', event),
@@ -166,6 +171,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       sessions: this.#sessions,
       limits,
       logger: this.#logger,
+      counters: this.#counters,
       isRunning: () => this.#state === 'RUNNING',
       onSession: (ws, identity, remoteAddress) => this.#onSession(ws, identity, remoteAddress),
       onRefused: (identity, code, reason) => this.#refused(identity, code, reason),
@@ -202,6 +208,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Upgrade requests being authenticated right now. */
   get pendingHandshakes(): number {
     return this.#upgrades.pending;
+  }
+
+  /** Counters for metrics, plus the current number of sessions and pending handshakes. */
+  stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } {
+    return { ...this.#counters.snapshot(), sessions: this.#sessions.size, pendingHandshakes: this.#upgrades.pending };
   }
 
   /** The live sessions (for status pages). */
@@ -330,17 +341,24 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       missedPongs: this.#options.missedPongs,
       handler: this.#handler,
       logger: this.#logger,
+      counters: this.#counters,
     });
     this.#sessions.add(session);
     this.#logger.info({ agentId: identity.id, role: identity.role, fingerprint: identity.fingerprint, session: session.id, remoteAddress }, 'session opened');
   }
 
-  readonly #handler = createMessageHandler(() => this.#context, (session, reason) => this.#sessionClosed(session, reason));
+  readonly #handler = createMessageHandler(() => this.#context, {
+    closing: (session, reason) => this.#removeBackendOf(session, reason),
+    closed: (session, reason) => {
+      this.#removeBackendOf(session, reason);
+      this.#sessions.delete(session);
+    },
+  });
 
-  #sessionClosed(session: Session, reason: RemovalReason): void {
+  #removeBackendOf(session: Session, reason: RemovalReason): void {
     const backendId = session.backendId;
+    // The registry's `removed` listener unlinks the backend and emits backend_removed.
     if (backendId !== undefined) this.#registry.remove(backendId, reason);
-    this.#sessions.delete(session);
   }
 
   #revokeKey(keyId: string): number {

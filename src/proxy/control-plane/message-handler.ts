@@ -9,11 +9,19 @@ import { handleDrain, handleEvent, handleRegister, startDrain } from './agent-ha
 import type { ControlContext } from './control-context.js';
 import type { Session, SessionHandler } from './session.js';
 
+/** Session lifecycle callbacks the control plane implements. */
+export interface SessionLifecycle {
+  /** The proxy started closing the session (remove its backend now). */
+  closing(session: Session, reason: RemovalReason): void;
+  /** The session is closed (remove its backend if still there, forget the session). */
+  closed(session: Session, reason: RemovalReason): void;
+}
+
 /**
  * Builds the {@link SessionHandler} of a control plane. `context` is read lazily so the control plane
- * can create the handler before its context is complete; `closed` runs when a session ends.
+ * can create the handler before its context is complete.
  */
-export function createMessageHandler(context: () => ControlContext, closed: (session: Session, reason: RemovalReason) => void): SessionHandler {
+export function createMessageHandler(context: () => ControlContext, lifecycle: SessionLifecycle): SessionHandler {
   return {
     async handle(session: Session, message: ClientMessage): Promise<unknown> {
       const ctx = context();
@@ -41,6 +49,7 @@ export function createMessageHandler(context: () => ControlContext, closed: (ses
       // `drained` must follow the drain's ack, even when the backend is idle already.
       if (message.type === 'drain') startDrain(context(), session);
     },
-    closed,
+    closing: (session, reason) => lifecycle.closing(session, reason),
+    closed: (session, reason) => lifecycle.closed(session, reason),
   };
 }

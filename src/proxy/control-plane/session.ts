@@ -22,6 +22,7 @@ import { CloseCode, type ClientMessage, type ServerMessage } from '../../shared/
 import { isAdminMessage, parseClientMessage } from '../../shared/protocol-guards.js';
 import type { RemovalReason } from '../registry/backend.js';
 import type { ResolvedLimits } from './control-plane-options.js';
+import type { ControlPlaneCounters, LimitBreach } from './control-plane-stats.js';
 import { TokenBucket, type MonotonicClock } from './token-bucket.js';
 import type { VerifiedIdentity } from './token-verifier.js';
 
@@ -34,6 +35,11 @@ export interface SessionHandler {
   handle(session: Session, message: ClientMessage): Promise<unknown>;
   /** Runs after the `ack` of `message` was queued, for work that must follow the ack (drain). */
   acknowledged(session: Session, message: ClientMessage): void;
+  /**
+   * The proxy started closing the session with `reason`: its backend leaves the registry now, not
+   * after the close handshake, so a revoked, superseded or misbehaving agent gets no further request.
+   */
+  closing(session: Session, reason: RemovalReason): void;
   /** The session closed; `reason` says why (its backend, if any, is to be removed with it). */
   closed(session: Session, reason: RemovalReason): void;
 }
@@ -46,6 +52,7 @@ export interface SessionOptions {
   readonly missedPongs: number;
   readonly handler: SessionHandler;
   readonly logger: Logger;
+  readonly counters: ControlPlaneCounters;
   /** Clock for the token bucket. Default `performance.now`. */
   readonly now?: MonotonicClock;
 }
@@ -79,6 +86,7 @@ export class Session {
   readonly #missedPongs: number;
   readonly #handler: SessionHandler;
   readonly #logger: Logger;
+  readonly #counters: ControlPlaneCounters;
   readonly #bucket: TokenBucket;
   #state: SessionState = 'AUTHENTICATED';
   #backendId: string | undefined;
@@ -100,6 +108,7 @@ export class Session {
     this.#missedPongs = options.missedPongs;
     this.#handler = options.handler;
     this.#logger = options.logger.child({ agentId: options.identity.id, session: this.id });
+    this.#counters = options.counters;
     this.#bucket = new TokenBucket(options.limits.messagesPerSecond, options.limits.burst, options.now);
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -113,7 +122,7 @@ export class Session {
     // Admin sessions do short request/response exchanges and never register; only agents get a deadline.
     if (options.identity.role === 'agent') {
       this.#registerTimer = setTimeout(() => {
-        if (this.#state === 'AUTHENTICATED') this.close(CloseCode.LIMIT_EXCEEDED, 'registration deadline exceeded', 'timeout');
+        if (this.#state === 'AUTHENTICATED') this.#breach('register_deadline', 'registration deadline exceeded', 'timeout');
       }, options.limits.registerTimeoutMs);
     }
   }
@@ -165,7 +174,7 @@ export class Session {
   send(message: ServerMessage): void {
     if (this.closing || this.#ws.readyState !== WebSocket.OPEN) return;
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
-      this.close(CloseCode.LIMIT_EXCEEDED, 'peer is not reading', 'error');
+      this.#breach('slow_reader', 'peer is not reading', 'error');
       return;
     }
     this.#ws.send(JSON.stringify(message), (error) => {
@@ -187,6 +196,7 @@ export class Session {
     this.#closeReason = reason;
     this.#logger.info({ code, reason, message }, 'closing session');
     clearTimeout(this.#registerTimer);
+    this.#release(reason);
     try {
       this.#ws.close(code, message);
     } catch (error) {
@@ -199,6 +209,7 @@ export class Session {
   terminate(reason: RemovalReason): void {
     if (this.#state === 'CLOSED') return;
     this.#closeReason ??= reason;
+    this.#release(this.#closeReason);
     this.#ws.terminate();
   }
 
@@ -210,6 +221,7 @@ export class Session {
     if (this.#state === 'CLOSED') return;
     if (this.#unansweredPings >= this.#missedPongs) {
       this.#logger.warn({ missedPongs: this.#unansweredPings }, 'heartbeat lost; evicting session');
+      this.#counters.evicted();
       this.terminate('timeout');
       return;
     }
@@ -224,7 +236,7 @@ export class Session {
   #onMessage(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
     if (!this.#bucket.take()) {
-      this.close(CloseCode.LIMIT_EXCEEDED, 'message rate limit exceeded', 'error');
+      this.#breach('rate', 'message rate limit exceeded', 'error');
       return;
     }
     if (isBinary) {
@@ -281,6 +293,7 @@ export class Session {
     this.#invalidFrames += 1;
     this.#logger.debug({ reason, invalidFrames: this.#invalidFrames }, 'invalid frame');
     if (this.#invalidFrames > this.#limits.maxInvalidFrames) {
+      this.#counters.limitBreached('invalid_frames');
       this.close(CloseCode.PROTOCOL_ERROR, 'too many invalid frames', 'error');
       return;
     }
@@ -289,11 +302,29 @@ export class Session {
 
   #onError(error: Error & { code?: string }): void {
     if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.#counters.limitBreached('frame_size');
       this.#logger.warn({ maxFrameBytes: this.#limits.maxFrameBytes }, 'frame too large; session closed with 4008');
     } else {
       this.#logger.warn({ err: error }, 'control connection error');
     }
-    this.#closeReason ??= 'error';
+    // ws closes (or destroys) the connection itself after an error; the backend leaves right away.
+    if (this.#closeReason === undefined) {
+      this.#closeReason = 'error';
+      this.#release('error');
+    }
+  }
+
+  #breach(limit: LimitBreach, message: string, reason: RemovalReason): void {
+    this.#counters.limitBreached(limit);
+    this.close(CloseCode.LIMIT_EXCEEDED, message, reason);
+  }
+
+  #release(reason: RemovalReason): void {
+    try {
+      this.#handler.closing(this, reason);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'session closing handler threw');
+    }
   }
 
   #onClose(code: number): void {

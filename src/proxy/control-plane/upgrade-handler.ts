@@ -15,6 +15,7 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { SUBPROTOCOL, type KeyRole } from '../../shared/protocol.js';
 import type { ResolvedLimits } from './control-plane-options.js';
+import type { ControlPlaneCounters, UpgradeRefusal } from './control-plane-stats.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import type { SessionIndex } from './session-index.js';
 import type { ControlSocket } from './session.js';
@@ -32,6 +33,7 @@ export interface UpgradeHandlerOptions {
   readonly sessions: SessionIndex;
   readonly limits: ResolvedLimits;
   readonly logger: Logger;
+  readonly counters: ControlPlaneCounters;
   /** True while new sessions are accepted. */
   readonly isRunning: () => boolean;
   /** Called with the new WebSocket and the identity bound to it. */
@@ -68,19 +70,19 @@ export class UpgradeHandler {
     // while the token is being verified must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error }, 'upgrade socket error'));
     if (!this.#options.isRunning()) {
-      rejectUpgrade(socket, 503, 'the control plane is stopping');
+      this.#refuse(socket, 'stopping', 503, 'the control plane is stopping');
       return;
     }
     if (this.#pending >= limits.maxPendingHandshakes) {
       logger.warn({ pending: this.#pending }, 'too many pending handshakes; upgrade refused');
-      rejectUpgrade(socket, 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
+      this.#refuse(socket, 'pending_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
       return;
     }
     this.#pending += 1;
     this.#authenticate(request, socket, head)
       .catch((error: unknown) => {
         logger.error({ err: error }, 'unexpected error during upgrade');
-        rejectUpgrade(socket, 500, 'internal error');
+        this.#refuse(socket, 'internal', 500, 'internal error');
       })
       .finally(() => {
         this.#pending -= 1;
@@ -92,17 +94,17 @@ export class UpgradeHandler {
     const remoteAddress = request.socket.remoteAddress;
     const upgrade = request.headers.upgrade;
     if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket') {
-      rejectUpgrade(socket, 400, 'only WebSocket upgrades are served here');
+      this.#refuse(socket, 'bad_request', 400, 'only WebSocket upgrades are served here');
       return;
     }
     if (!offeredProtocols(request.headers['sec-websocket-protocol']).includes(SUBPROTOCOL)) {
       logger.info({ remoteAddress }, 'upgrade without the inteli.v2 sub-protocol refused');
-      rejectUpgrade(socket, 400, `sub-protocol "${SUBPROTOCOL}" is required`);
+      this.#refuse(socket, 'subprotocol', 400, `sub-protocol "${SUBPROTOCOL}" is required`);
       return;
     }
     const token = extractBearer(request.headers.authorization);
     if (token === undefined) {
-      rejectUpgrade(socket, 401, 'missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+      this.#refuse(socket, 'unauthorized', 401, 'missing bearer token', { 'WWW-Authenticate': 'Bearer' }, 'missing');
       return;
     }
     let identity: VerifiedIdentity;
@@ -111,38 +113,46 @@ export class UpgradeHandler {
     } catch (error) {
       const reason = error instanceof TokenRejectedError ? error.reason : 'malformed';
       logger.warn({ remoteAddress, reason }, 'upgrade refused: unauthorized');
-      rejectUpgrade(socket, 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      this.#refuse(socket, 'unauthorized', 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' }, reason);
       return;
     }
     if (socket.destroyed) return;
     if (!this.#options.isRunning()) {
-      rejectUpgrade(socket, 503, 'the control plane is stopping');
+      this.#refuse(socket, 'stopping', 503, 'the control plane is stopping');
       return;
     }
     if (trustStore.get(identity.id)?.fingerprint !== identity.fingerprint) {
       logger.warn({ agentId: identity.id, reason: 'revoked' }, 'upgrade refused: key removed during verification');
-      rejectUpgrade(socket, 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      this.#refuse(socket, 'revoked', 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
       return;
     }
     if (!ALLOWED_ROLES.has(identity.role)) {
       this.#options.onRefused(identity, 'RP_ERR_FORBIDDEN', `role "${identity.role}" may not open a control session`);
-      rejectUpgrade(socket, 403, 'this key may not open a control session');
+      this.#refuse(socket, 'forbidden', 403, 'this key may not open a control session');
       return;
     }
     if (sessions.countForKey(identity.id) >= limits.maxSessionsPerKey) {
       const reason = `key "${identity.id}" already has ${limits.maxSessionsPerKey} sessions`;
       logger.warn({ agentId: identity.id }, 'upgrade refused: sessions per key exceeded');
       this.#options.onRefused(identity, 'RP_ERR_LIMIT_EXCEEDED', reason);
-      rejectUpgrade(socket, 429, reason, { 'Retry-After': '5' });
+      this.#refuse(socket, 'sessions_per_key', 429, reason, { 'Retry-After': '5' });
       return;
     }
     sessions.reserve(identity.id);
     try {
       // Without async verifyClient or extensions, ws completes the handshake synchronously; the
       // reservation covers it either way and is released right after.
-      wss.handleUpgrade(request, socket, head, (ws) => this.#options.onSession(ws, identity, remoteAddress));
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        this.#options.counters.upgradeAccepted();
+        this.#options.onSession(ws, identity, remoteAddress);
+      });
     } finally {
       sessions.release(identity.id);
     }
+  }
+
+  #refuse(socket: Duplex, reason: UpgradeRefusal, status: number, body: string, headers?: Record<string, string>, tokenReason?: string): void {
+    this.#options.counters.upgradeRefused(reason, tokenReason);
+    rejectUpgrade(socket, status, body, headers);
   }
 }

@@ -53,6 +53,7 @@ describe('control plane authentication', () => {
     expect(first.ok).toBe(true);
     const second = await fixture.tryConnect({ token });
     expect(second).toMatchObject({ ok: false, status: 401 });
+    expect(fixture.controlPlane.stats().unauthorized.replay).toBe(1);
   });
 
   it('refuses an expired token with 401', async () => {

@@ -45,6 +45,7 @@ describe('control plane limits and liveness', () => {
     const [backend, reason] = await nextEvent<[Backend, RemovalReason]>(fx.controlPlane, 'backend_removed', (2 + 1) * 50 + 1000);
     expect([backend.id, reason]).toEqual([backendId, 'timeout']);
     expect(await frozen.closeCode()).toBe(1006);
+    expect(fx.controlPlane.stats()).toMatchObject({ evictions: 1, backendsRemoved: { timeout: 1 } });
   });
 
   it('evicts an agent whose socket stopped reading (paused, like SIGSTOP), while a live agent stays', async () => {
@@ -65,6 +66,7 @@ describe('control plane limits and liveness', () => {
     const key = await fx.addKey('SLOW', { scope: { rules: ['/s'] } });
     const slow = await fx.connect(key);
     expect(await slow.closeCode()).toBe(4008);
+    expect(fx.controlPlane.stats().limitBreaches).toEqual({ register_deadline: 1 });
     expect(fx.registry.listByAgent('SLOW')).toEqual([]);
   });
 
@@ -73,6 +75,7 @@ describe('control plane limits and liveness', () => {
     const flooder = await fx.connect(offender);
     for (let index = 0; index < 50; index += 1) flooder.sendRaw({ type: 'event', name: 'spam', data: index });
     expect(await flooder.closeCode()).toBe(4008);
+    expect(fx.controlPlane.stats().limitBreaches).toEqual({ rate: 1 });
     await expectBystanderUnharmed(fx, bystander, bystanderBackend);
   });
 
@@ -84,6 +87,7 @@ describe('control plane limits and liveness', () => {
     big.sendRaw({ type: 'event', name: 'big', data: 'x'.repeat(4096) });
     expect(await big.closeCode()).toBe(4008);
     expect((await removed)[0].id).toBe(backendId);
+    expect(fx.controlPlane.stats().limitBreaches).toEqual({ frame_size: 1 });
     await expectBystanderUnharmed(fx, bystander, bystanderBackend);
   });
 
@@ -99,6 +103,7 @@ describe('control plane limits and liveness', () => {
     ]);
     garbage.sendRaw(Buffer.from([1, 2, 3]));
     expect(await garbage.closeCode()).toBe(4002);
+    expect(fx.controlPlane.stats().limitBreaches).toEqual({ invalid_frames: 1 });
     await expectBystanderUnharmed(fx, bystander, bystanderBackend);
   });
 
@@ -109,6 +114,7 @@ describe('control plane limits and liveness', () => {
     await fx.connect(key);
     await fx.connect(key);
     expect(await fx.tryConnect({ token: await fx.token(key) })).toMatchObject({ ok: false, status: 429 });
+    expect(fx.controlPlane.stats()).toMatchObject({ upgradesAccepted: 2, upgradesRefused: { sessions_per_key: 1 }, sessions: 2 });
   });
 
   it('refuses upgrades beyond maxPendingHandshakes with 429 while others are being verified', async () => {
