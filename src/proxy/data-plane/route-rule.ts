@@ -14,6 +14,11 @@ export const MAX_RULE_HOST_LENGTH = 253;
 
 /** Characters a rule path may contain besides `%XX` escapes: RFC 3986 pchar plus `/`. */
 const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+/**
+ * Characters that suggest a regular expression. The original's rules were regular expressions; here a
+ * rule is a literal prefix, so such a rule is refused with a hint rather than silently matching nothing.
+ */
+const REGEX_CHARS = /[*()^$|+]/;
 /** A DNS name, an IPv4 address, or a bracketed IPv6 address, lower case, without port. */
 const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
 const HOST_IPV6 = /^\[[0-9a-f:.]+\]$/;
@@ -53,6 +58,7 @@ function parseHost(input: unknown, raw: string): string {
 function parsePath(input: unknown, raw: string): string {
   if (!raw.startsWith('/')) fail(input, 'the path must start with "/"');
   if (raw.length > MAX_RULE_PATH_LENGTH) fail(input, `the path is longer than ${MAX_RULE_PATH_LENGTH} characters`);
+  if (REGEX_CHARS.test(raw)) fail(input, 'rules are literal path prefixes, not regular expressions (remove * ( ) ^ $ | +)');
   if (!PATH_CHARS.test(raw)) fail(input, 'the path contains characters that are not allowed in a URL path');
   if (raw.split('/').some((segment) => segment === '.' || segment === '..')) fail(input, 'the path contains dot segments');
   const normalized = normalizePath(raw);
@@ -70,6 +76,7 @@ function parsePath(input: unknown, raw: string): string {
  */
 export function parseRule(input: RuleInput): RouteRule {
   if (typeof input === 'string') {
+    if (input.startsWith('^')) fail(input, 'rules are literal path prefixes, not regular expressions');
     const slash = input.indexOf('/');
     if (slash === -1) fail(input, 'a rule needs a path starting with "/"');
     const host = slash === 0 ? undefined : parseHost(input, input.slice(0, slash));

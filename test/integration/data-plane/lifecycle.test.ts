@@ -129,7 +129,7 @@ describe('data plane lifecycle', () => {
     // The first response has started (as keep-alive) when the stop begins, so its connection stays
     // open; a second request sent on it after stop() began must get 503 and Connection: close.
     const socket = connect(port, '127.0.0.1');
-    cleanup.push(() => socket.destroy());
+    cleanup.push(() => void socket.destroy());
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     const closed = once(socket, 'close');
