@@ -51,6 +51,10 @@ export interface ControlPlaneEvents {
   backend_rejected: [rejection: BackendRejection];
   /** An agent sent a custom event. */
   message: [event: AgentEvent];
+  /** An authenticated session opened (agent or admin). */
+  session_opened: [session: SessionInfo];
+  /** A session closed; `reason` is the removal reason its backend (if any) left with. */
+  session_closed: [session: SessionInfo, reason: RemovalReason];
   /** A runtime failure that did not stop the control plane (emitted only when someone listens). */
   error: [error: Error];
 }
@@ -64,6 +68,18 @@ export interface SessionInfo {
   readonly state: SessionState;
   readonly remoteAddress: string | undefined;
   readonly backendId: string | undefined;
+}
+
+function describe(session: Session): SessionInfo {
+  return {
+    id: session.id,
+    agentId: session.identity.id,
+    role: session.identity.role,
+    fingerprint: session.identity.fingerprint,
+    state: session.state,
+    remoteAddress: session.remoteAddress,
+    backendId: session.backendId,
+  };
 }
 
 /** The WSS control plane. */
@@ -217,15 +233,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   /** The live sessions (for status pages). */
   sessions(): SessionInfo[] {
-    return this.#sessions.all().map((session) => ({
-      id: session.id,
-      agentId: session.identity.id,
-      role: session.identity.role,
-      fingerprint: session.identity.fingerprint,
-      state: session.state,
-      remoteAddress: session.remoteAddress,
-      backendId: session.backendId,
-    }));
+    return this.#sessions.all().map(describe);
   }
 
   /** Sends a custom event to every live session of an agent; returns how many got it. */
@@ -345,6 +353,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     });
     this.#sessions.add(session);
     this.#logger.info({ agentId: identity.id, role: identity.role, fingerprint: identity.fingerprint, session: session.id, remoteAddress }, 'session opened');
+    this.#emitSafely('session_opened', describe(session));
   }
 
   readonly #handler = createMessageHandler(() => this.#context, {
@@ -352,6 +361,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     closed: (session, reason) => {
       this.#removeBackendOf(session, reason);
       this.#sessions.delete(session);
+      this.#emitSafely('session_closed', describe(session), reason);
     },
   });
 

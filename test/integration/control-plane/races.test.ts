@@ -1,0 +1,114 @@
+/**
+ * Races between authentication, registration and revocation: a key removed while its token is being
+ * verified, or while a gatekeeper examines its registration, never ends with a live session or a
+ * registered backend; a session that goes away during registration leaves nothing behind.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { TokenVerifier, type VerifiedIdentity } from '../../../src/proxy/control-plane/token-verifier.js';
+import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { withTimeout } from '../../helpers/control-plane-client.js';
+import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture } from '../../helpers/control-plane-fixture.js';
+
+/** A latch: `wait()` resolves once `open()` was called; `reached` resolves when someone waits. */
+function latch(): { wait: () => Promise<void>; open: () => void; reached: Promise<void> } {
+  let open: () => void = () => undefined;
+  let reach: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const reached = new Promise<void>((resolve) => {
+    reach = resolve;
+  });
+  return {
+    wait: () => {
+      reach();
+      return opened;
+    },
+    open: () => open(),
+    reached: withTimeout(reached, 5000, 'the latch to be reached'),
+  };
+}
+
+describe('control plane races', () => {
+  let fixture: ControlPlaneFixture | undefined;
+
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  it('refuses with 401 an upgrade whose key is removed while its token is being verified', async () => {
+    const trustStore = TrustStore.inMemory();
+    const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
+    const gate = latch();
+    const verifier = {
+      async verify(token: string): Promise<VerifiedIdentity> {
+        const identity = await real.verify(token);
+        await gate.wait();
+        return identity;
+      },
+    } as unknown as TokenVerifier;
+    fixture = await startControlPlane({ trustStore, verifier });
+    const key = await fixture.addKey('RACER', { scope: { rules: ['/r'] } });
+    const outcome = fixture.tryConnect({ token: await fixture.token(key) });
+    await gate.reached;
+    await trustStore.remove('RACER');
+    gate.open();
+    expect(await outcome).toMatchObject({ ok: false, status: 401 });
+    expect(fixture.controlPlane.sessionCount).toBe(0);
+  });
+
+  it('registers nothing when the key is removed while a gatekeeper runs; the session is closed with 4003', async () => {
+    const gate = latch();
+    fixture = await startControlPlane({ gatekeepers: [() => gate.wait()] });
+    const key = await fixture.addKey('GATED', { scope: { rules: ['/g'] } });
+    const client = await fixture.connect(key);
+    client.sendRaw({ ...registerFrame(['/g']), id: 'reg' });
+    await gate.reached;
+    await fixture.trustStore.remove('GATED');
+    gate.open();
+    expect(await client.closeCode()).toBe(4003);
+    expect(fixture.registry.listByAgent('GATED')).toEqual([]);
+    expect(client.frames.some((frame) => frame.type === 'ack')).toBe(false);
+  });
+
+  it('registers nothing when the agent disconnects while a gatekeeper runs', async () => {
+    const gate = latch();
+    fixture = await startControlPlane({ gatekeepers: [() => gate.wait()] });
+    const key = await fixture.addKey('LEAVER', { scope: { rules: ['/l'] } });
+    const client = await fixture.connect(key);
+    client.sendRaw({ ...registerFrame(['/l']), id: 'reg' });
+    await gate.reached;
+    const closed = nextEvent(fixture.controlPlane, 'session_closed');
+    await client.close();
+    await closed;
+    gate.open();
+    // The registration resumes in microtasks once the gate opens; setImmediate runs after all of them.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fixture.registry.listByAgent('LEAVER')).toEqual([]);
+  });
+
+  it('answers 503 to an upgrade still being verified when stop() begins', async () => {
+    const trustStore = TrustStore.inMemory();
+    const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
+    const gate = latch();
+    const verifier = {
+      async verify(token: string): Promise<VerifiedIdentity> {
+        const identity = await real.verify(token);
+        await gate.wait();
+        return identity;
+      },
+    } as unknown as TokenVerifier;
+    fixture = await startControlPlane({ trustStore, verifier });
+    const key = await fixture.addKey('LATE', { scope: { rules: ['/late'] } });
+    const outcome = fixture.tryConnect({ token: await fixture.token(key) }).catch((error: Error) => error);
+    await gate.reached;
+    const stopping = fixture.controlPlane.stop();
+    gate.open();
+    const result = await outcome;
+    // Either the 503 answer arrives, or the socket is already destroyed by the stop: never a session.
+    if (!(result instanceof Error)) expect(result).toMatchObject({ ok: false, status: 503 });
+    await stopping;
+    expect(fixture.controlPlane.sessionCount).toBe(0);
+  });
+});
