@@ -1,59 +1,30 @@
 /**
  * The trust store: which public keys may open a control-plane session, with which role and scope.
  *
- * One JSON file, `<dir>/trust-store.json`, replaces the original's file-per-id layout, whose ids were
- * concatenated into paths (path traversal). Ids are validated and never become part of a path. Every
- * write is atomic (tmp file in the same directory, fsync, rename; mode 0600) so a crash leaves either the
- * old or the new file, and a corrupt file is an error naming the file, never an empty store.
+ * One JSON file, `<dir>/trust-store.json` (see `trust-store-file.ts`), replaces the original's
+ * file-per-id layout, whose ids were concatenated into paths (path traversal). Ids are validated and
+ * never become part of a path. A corrupt file is an error naming the file, never an empty store.
  *
  * Mutations run one at a time through a promise queue, so concurrent `add`/`remove` calls never lose an
  * entry. Each mutation first re-reads the file (emitting the diff), so an edit made by another process
- * (the `inteli-sysadmin` CLI working offline) is not overwritten. `added`/`removed` events let the control
- * plane close the sessions of a removed key at once.
+ * (the `inteli-sysadmin` CLI working offline) is not overwritten; `watch()` picks such edits up as they
+ * happen. `added`/`removed` events let the control plane close the sessions of a removed key at once.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { watch as watchDirectory, type FSWatcher } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ProxyError, TrustStoreError, InvalidOptionError } from '../../shared/errors.js';
-import { assertValidAgentId } from '../../shared/identity/agent-id.js';
-import { parsePublicJwk, type Ed25519PublicJwk } from '../../shared/identity/jwk.js';
-import { fingerprint as thumbprint } from '../../shared/identity/fingerprint.js';
-import type { KeyRole, KeyScope } from '../../shared/protocol.js';
+import { InvalidOptionError, ProxyError, TrustStoreError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
-import { parseKeyScope } from './key-scope.js';
+import { readTrustStoreFile, TRUST_STORE_FILE, writeTrustStoreFile } from './trust-store-file.js';
+import { buildTrustedKey, byId, sameGrant, type AddKeyInput, type TrustedKey } from './trusted-key.js';
 
 export type { KeyRole, KeyScope } from '../../shared/protocol.js';
+export type { AddKeyInput, TrustedKey } from './trusted-key.js';
+export { MAX_TRUSTED_KEYS, TRUST_STORE_FILE, TRUST_STORE_VERSION } from './trust-store-file.js';
 
-/** Name of the store file inside the store directory. */
-export const TRUST_STORE_FILE = 'trust-store.json';
-/** Format version written into the file. */
-export const TRUST_STORE_VERSION = 1;
-/** Most keys one store holds; a bound so a hostile or broken file cannot exhaust memory. */
-export const MAX_TRUSTED_KEYS = 10_000;
-
-/** One trusted key. Frozen; a change replaces the object. */
-export interface TrustedKey {
-  readonly id: string;
-  readonly publicKey: Ed25519PublicJwk;
-  /** RFC 7638 SHA-256 thumbprint of `publicKey`, base64url. */
-  readonly fingerprint: string;
-  readonly role: KeyRole;
-  readonly scope: Readonly<KeyScope>;
-  /** ISO 8601 time the key was added. */
-  readonly createdAt: string;
-}
-
-/** Input of {@link TrustStore.add}. */
-export interface AddKeyInput {
-  id: string;
-  /** Ed25519 public JWK (validated at run time; a JWK with `d` is refused). */
-  publicKey: unknown;
-  /** Default `agent`. */
-  role?: KeyRole;
-  /** Default `{}`: no rules beyond what the proxy allows by default, targets on the agent's own address. */
-  scope?: KeyScope;
-}
+/** Default quiet time before a file change seen by `watch()` is reloaded, in milliseconds. */
+export const DEFAULT_WATCH_DEBOUNCE_MS = 100;
 
 /** Options of {@link TrustStore.add}. */
 export interface AddKeyOptions {
@@ -63,7 +34,7 @@ export interface AddKeyOptions {
 
 /** Options of {@link TrustStore.open} and {@link TrustStore.inMemory}. */
 export interface TrustStoreOptions {
-  /** Logger for listener failures. Default silent. */
+  /** Logger for listener and reload failures. Default silent. */
   logger?: Logger;
   /** Clock for `createdAt`, for tests. Default `Date.now`. */
   now?: () => number;
@@ -73,26 +44,6 @@ export interface TrustStoreOptions {
 export interface TrustStoreEvents {
   added: [key: TrustedKey];
   removed: [key: TrustedKey];
-}
-
-const ROLES: ReadonlySet<string> = new Set(['agent', 'admin']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Builds a frozen {@link TrustedKey} from untrusted input; throws a ProxyError naming the problem. */
-async function buildKey(input: AddKeyInput, createdAt: string): Promise<TrustedKey> {
-  const id = assertValidAgentId(input.id);
-  const publicKey = parsePublicJwk(input.publicKey);
-  const role = input.role ?? 'agent';
-  if (!ROLES.has(role)) throw new InvalidOptionError(`role: expected "agent" or "admin", got ${JSON.stringify(String(role)).slice(0, 40)}`);
-  const scope = parseKeyScope(input.scope ?? {});
-  return Object.freeze({ id, publicKey, fingerprint: await thumbprint(publicKey), role, scope, createdAt });
-}
-
-function sameKey(a: TrustedKey, b: TrustedKey): boolean {
-  return a.fingerprint === b.fingerprint && a.role === b.role && JSON.stringify(a.scope) === JSON.stringify(b.scope);
 }
 
 /**
@@ -106,6 +57,8 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
   readonly #now: () => number;
   #keys = new Map<string, TrustedKey>();
   #queue: Promise<unknown> = Promise.resolve();
+  #watcher: FSWatcher | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
 
   private constructor(file: string | undefined, options: TrustStoreOptions) {
     super();
@@ -130,7 +83,7 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
       throw new TrustStoreError(`cannot create trust store directory ${resolved}: ${(error as Error).message}`, { cause: error });
     }
     const store = new TrustStore(path.join(resolved, TRUST_STORE_FILE), options);
-    store.#keys = await store.#readFile();
+    store.#keys = await readTrustStoreFile(store.#file as string);
     return store;
   }
 
@@ -151,7 +104,7 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
 
   /** Every key, sorted by id. */
   list(): TrustedKey[] {
-    return [...this.#keys.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.#keys.values()].sort(byId);
   }
 
   /** Number of keys. */
@@ -168,8 +121,8 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
    */
   async add(input: AddKeyInput, options: AddKeyOptions = {}): Promise<TrustedKey> {
     // Validation happens before queueing so bad input never touches the file system.
-    if (!isRecord(input)) throw new InvalidOptionError('add: expected { id, publicKey, role?, scope? }');
-    const key = await buildKey(input, new Date(this.#now()).toISOString());
+    if (typeof input !== 'object' || input === null) throw new InvalidOptionError('add: expected { id, publicKey, role?, scope? }');
+    const key = await buildTrustedKey(input, new Date(this.#now()).toISOString());
     return this.#enqueue(async () => {
       await this.#sync();
       const previous = this.#keys.get(key.id);
@@ -178,7 +131,7 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
       }
       const next = new Map(this.#keys);
       next.set(key.id, key);
-      await this.#write(next);
+      if (this.#file !== undefined) await writeTrustStoreFile(this.#file, next);
       this.#keys = next;
       if (previous !== undefined) this.#emit('removed', previous);
       this.#emit('added', key);
@@ -199,7 +152,7 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
       if (previous === undefined) return false;
       const next = new Map(this.#keys);
       next.delete(id);
-      await this.#write(next);
+      if (this.#file !== undefined) await writeTrustStoreFile(this.#file, next);
       this.#keys = next;
       this.#emit('removed', previous);
       return true;
@@ -216,6 +169,38 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
     await this.#enqueue(() => this.#sync());
   }
 
+  /**
+   * Reloads whenever the file changes on disk (edits by another process), after `debounceMs` of quiet
+   * (default 100, 0 to 60000). A failed reload is logged and the loaded keys stay. Idempotent; stop with
+   * {@link TrustStore.unwatch}. No-op for an in-memory store.
+   */
+  watch(options: { debounceMs?: number } = {}): void {
+    const debounceMs = options.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS;
+    if (!Number.isInteger(debounceMs) || debounceMs < 0 || debounceMs > 60_000) {
+      throw new InvalidOptionError(`debounceMs: expected an integer from 0 to 60000, got ${String(debounceMs)}`);
+    }
+    if (this.#file === undefined || this.#watcher !== undefined) return;
+    // The directory is watched, not the file: an atomic write replaces the file (a new inode).
+    const watcher = watchDirectory(path.dirname(this.#file), { persistent: false }, (_event, name) => {
+      if (name !== null && name !== TRUST_STORE_FILE) return;
+      clearTimeout(this.#watchTimer);
+      this.#watchTimer = setTimeout(() => {
+        this.#watchTimer = undefined;
+        this.reload().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'trust store reload failed; keeping the loaded keys'));
+      }, debounceMs);
+    });
+    watcher.on('error', (error) => this.#logger.error({ err: error.message }, 'trust store watcher failed'));
+    this.#watcher = watcher;
+  }
+
+  /** Stops {@link TrustStore.watch} and clears its timer. Idempotent. */
+  unwatch(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearTimeout(this.#watchTimer);
+    this.#watchTimer = undefined;
+  }
+
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(task, task);
     // The queue itself must never reject, or every later task would be skipped.
@@ -225,16 +210,16 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
 
   async #sync(): Promise<void> {
     if (this.#file === undefined) return;
-    const loaded = await this.#readFile();
+    const loaded = await readTrustStoreFile(this.#file);
     const previous = this.#keys;
     this.#keys = loaded;
     for (const [id, old] of previous) {
       const now = loaded.get(id);
-      if (now === undefined || !sameKey(old, now)) this.#emit('removed', old);
+      if (now === undefined || !sameGrant(old, now)) this.#emit('removed', old);
     }
     for (const [id, now] of loaded) {
       const old = previous.get(id);
-      if (old === undefined || !sameKey(old, now)) this.#emit('added', now);
+      if (old === undefined || !sameGrant(old, now)) this.#emit('added', now);
     }
   }
 
@@ -243,84 +228,6 @@ export class TrustStore extends EventEmitter<TrustStoreEvents> {
       this.emit(event, key);
     } catch (error) {
       this.#logger.error({ err: error, event, keyId: key.id }, 'trust store listener threw');
-    }
-  }
-
-  async #readFile(): Promise<Map<string, TrustedKey>> {
-    const file = this.#file as string;
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-      throw new TrustStoreError(`cannot read trust store ${file}: ${(error as Error).message}`, { cause: error });
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new TrustStoreError(`trust store ${file} is corrupt (not JSON); fix or restore it, it was not modified`, { cause: error });
-    }
-    if (!isRecord(parsed) || parsed.version !== TRUST_STORE_VERSION || !Array.isArray(parsed.keys)) {
-      throw new TrustStoreError(`trust store ${file} is corrupt: expected { "version": ${TRUST_STORE_VERSION}, "keys": [...] }`);
-    }
-    if (parsed.keys.length > MAX_TRUSTED_KEYS) {
-      throw new TrustStoreError(`trust store ${file} holds more than ${MAX_TRUSTED_KEYS} keys`);
-    }
-    const keys = new Map<string, TrustedKey>();
-    for (const [index, entry] of parsed.keys.entries()) {
-      try {
-        if (!isRecord(entry)) throw new TrustStoreError('not an object');
-        if (typeof entry.createdAt !== 'string' || Number.isNaN(Date.parse(entry.createdAt))) {
-          throw new TrustStoreError('createdAt is not an ISO date');
-        }
-        const key = await buildKey(
-          { id: entry.id as string, publicKey: entry.publicKey, role: entry.role as KeyRole, scope: entry.scope as KeyScope },
-          entry.createdAt,
-        );
-        if (keys.has(key.id)) throw new TrustStoreError(`duplicate id "${key.id}"`);
-        keys.set(key.id, key);
-      } catch (error) {
-        throw new TrustStoreError(`trust store ${file} is corrupt: entry ${index}: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    return keys;
-  }
-
-  async #write(keys: Map<string, TrustedKey>): Promise<void> {
-    const file = this.#file;
-    if (file === undefined) return;
-    const dir = path.dirname(file);
-    const entries = [...keys.values()]
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map(({ id, publicKey, fingerprint, role, scope, createdAt }) => ({ id, role, scope, publicKey, fingerprint, createdAt }));
-    const body = `${JSON.stringify({ version: TRUST_STORE_VERSION, keys: entries }, null, 2)}\n`;
-    // The tmp name comes from random bytes, never from an id, and lives in the same directory so the
-    // rename is atomic (same file system).
-    const tmp = path.join(dir, `.${TRUST_STORE_FILE}.${randomBytes(8).toString('hex')}.tmp`);
-    try {
-      const handle = await open(tmp, 'wx', 0o600);
-      try {
-        await handle.writeFile(body, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, file);
-    } catch (error) {
-      await unlink(tmp).catch(() => undefined);
-      throw new TrustStoreError(`cannot write trust store ${file}: ${(error as Error).message}`, { cause: error });
-    }
-    // fsync the directory so the rename itself survives a power loss; not every platform allows it.
-    try {
-      const handle = await open(dir, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch {
-      // Best effort only.
     }
   }
 }

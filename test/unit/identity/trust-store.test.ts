@@ -145,6 +145,32 @@ describe('TrustStore (file)', () => {
     expect((await TrustStore.open(dir)).list().map((k) => k.id)).toEqual(['external', 'local']);
   });
 
+  it('watch() picks up an edit made by another process and emits it; unwatch() stops', async () => {
+    const store = await TrustStore.open(dir);
+    store.watch({ debounceMs: 10 });
+    store.watch();
+    const added = new Promise<TrustedKey>((resolve) => store.once('added', resolve));
+    const other = await TrustStore.open(dir);
+    await other.add({ id: 'from-cli', publicKey });
+    expect((await added).id).toBe('from-cli');
+    expect(store.get('from-cli')).toBeDefined();
+    store.unwatch();
+    store.unwatch();
+  });
+
+  it('watch() keeps the loaded keys when the file becomes corrupt', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'a', publicKey });
+    store.watch({ debounceMs: 0 });
+    let removed = 0;
+    store.on('removed', () => (removed += 1));
+    await writeFile(path.join(dir, TRUST_STORE_FILE), 'garbage');
+    await expect(store.reload()).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE' });
+    expect(store.get('a')).toBeDefined();
+    expect(removed).toBe(0);
+    store.unwatch();
+  });
+
   it('survives a throwing listener', async () => {
     const store = TrustStore.inMemory();
     store.on('added', () => {

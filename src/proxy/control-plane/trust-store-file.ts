@@ -1,0 +1,106 @@
+/**
+ * The trust store's file: `{ "version": 1, "keys": [...] }`, read with full validation and written
+ * atomically (tmp file in the same directory, fsync, rename, fsync of the directory; mode 0600). A crash
+ * leaves the old or the new file, never half of one; a corrupt file is an error naming the file.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { TrustStoreError } from '../../shared/errors.js';
+import type { KeyRole, KeyScope } from '../../shared/protocol.js';
+import { buildTrustedKey, byId, type TrustedKey } from './trusted-key.js';
+
+/** Name of the store file inside the store directory. */
+export const TRUST_STORE_FILE = 'trust-store.json';
+/** Format version written into the file. */
+export const TRUST_STORE_VERSION = 1;
+/** Most keys one store holds; a bound so a hostile or broken file cannot exhaust memory. */
+export const MAX_TRUSTED_KEYS = 10_000;
+/** Largest store file read, in bytes (10,000 keys with scopes fit easily). */
+export const MAX_TRUST_STORE_BYTES = 64 * 1024 * 1024;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads and validates the store file; a missing file is an empty store.
+ *
+ * @throws {TrustStoreError} naming the file (and the entry) when it is unreadable or corrupt.
+ */
+export async function readTrustStoreFile(file: string): Promise<Map<string, TrustedKey>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new TrustStoreError(`cannot read trust store ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (text.length > MAX_TRUST_STORE_BYTES) throw new TrustStoreError(`trust store ${file} is larger than ${MAX_TRUST_STORE_BYTES} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new TrustStoreError(`trust store ${file} is corrupt (not JSON); fix or restore it, it was not modified`, { cause: error });
+  }
+  if (!isRecord(parsed) || parsed.version !== TRUST_STORE_VERSION || !Array.isArray(parsed.keys)) {
+    throw new TrustStoreError(`trust store ${file} is corrupt: expected { "version": ${TRUST_STORE_VERSION}, "keys": [...] }`);
+  }
+  if (parsed.keys.length > MAX_TRUSTED_KEYS) throw new TrustStoreError(`trust store ${file} holds more than ${MAX_TRUSTED_KEYS} keys`);
+  const keys = new Map<string, TrustedKey>();
+  for (const [index, entry] of parsed.keys.entries()) {
+    try {
+      if (!isRecord(entry)) throw new TrustStoreError('not an object');
+      if (typeof entry.createdAt !== 'string' || Number.isNaN(Date.parse(entry.createdAt))) throw new TrustStoreError('createdAt is not an ISO date');
+      const key = await buildTrustedKey(
+        { id: entry.id as string, publicKey: entry.publicKey, role: entry.role as KeyRole, scope: entry.scope as KeyScope },
+        entry.createdAt,
+      );
+      if (keys.has(key.id)) throw new TrustStoreError(`duplicate id "${key.id}"`);
+      keys.set(key.id, key);
+    } catch (error) {
+      throw new TrustStoreError(`trust store ${file} is corrupt: entry ${index}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return keys;
+}
+
+/**
+ * Writes the keys atomically with mode 0600.
+ *
+ * @throws {TrustStoreError} when the file cannot be written (the old file is untouched, no tmp file stays).
+ */
+export async function writeTrustStoreFile(file: string, keys: ReadonlyMap<string, TrustedKey>): Promise<void> {
+  const dir = path.dirname(file);
+  const entries = [...keys.values()]
+    .sort(byId)
+    .map(({ id, publicKey, fingerprint, role, scope, createdAt }) => ({ id, role, scope, publicKey, fingerprint, createdAt }));
+  const body = `${JSON.stringify({ version: TRUST_STORE_VERSION, keys: entries }, null, 2)}\n`;
+  // The tmp name comes from random bytes, never from an id, and lives in the same directory so the
+  // rename is atomic (same file system).
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+  try {
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(body, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw new TrustStoreError(`cannot write trust store ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  // fsync the directory so the rename itself survives a power loss; not every platform allows it.
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Best effort only.
+  }
+}
