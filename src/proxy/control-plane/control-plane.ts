@@ -10,23 +10,21 @@
  * server and clears every timer.
  */
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import { createSecureContext } from 'node:tls';
-import { WebSocketServer, type Server as WsServer, type ServerOptions as WsServerOptions } from 'ws';
-import { InvalidOptionError, ListenError, NotRunningError, TlsError, type ErrorCode } from '../../shared/errors.js';
+import type { AddressInfo } from 'node:net';
+import { InvalidOptionError, NotRunningError, type ErrorCode } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
-import { CloseCode, SUBPROTOCOL } from '../../shared/protocol.js';
-import { publicKeyPin } from '../../shared/tls/public-key-pin.js';
+import { CloseCode } from '../../shared/protocol.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
-import type { AgentEvent, BackendRejection, ControlContext } from './control-context.js';
+import type { ControlContext } from './control-context.js';
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
 import { ControlPlaneCounters, type ControlPlaneStats } from './control-plane-stats.js';
 import { createMessageHandler } from './message-handler.js';
 import { SessionIndex } from './session-index.js';
-import { ControlSocket, Session, type SessionState } from './session.js';
+import { ControlServer } from './control-server.js';
+import type { ControlSocket } from './control-socket.js';
+import type { ControlPlaneEvents } from './control-plane-events.js';
+import { Session, type SessionInfo } from './session.js';
 import { TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
 import type { TrustStore, TrustedKey } from './trust-store.js';
 import { UpgradeHandler } from './upgrade-handler.js';
@@ -35,52 +33,11 @@ export type { ControlPlaneOptions, ControlPlaneLimits, ControlPlaneTls } from '.
 export type { AgentEvent, BackendRejection } from './control-context.js';
 export type { Gatekeeper, Registration } from './registration.js';
 export type { ControlPlaneStats } from './control-plane-stats.js';
+export type { ControlPlaneEvents } from './control-plane-events.js';
+export type { SessionInfo, SessionState } from './session.js';
 
 /** Lifecycle state of a {@link ControlPlane}. */
 export type ControlPlaneState = 'IDLE' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
-
-/** Events of {@link ControlPlane}. */
-export interface ControlPlaneEvents {
-  /** The server listens. */
-  listening: [address: AddressInfo];
-  /** A backend registered through this control plane joined the registry. */
-  backend_added: [backend: Backend];
-  /** A backend of this control plane left the registry. */
-  backend_removed: [backend: Backend, reason: RemovalReason];
-  /** An authenticated agent's registration (or session) was refused. */
-  backend_rejected: [rejection: BackendRejection];
-  /** An agent sent a custom event. */
-  message: [event: AgentEvent];
-  /** An authenticated session opened (agent or admin). */
-  session_opened: [session: SessionInfo];
-  /** A session closed; `reason` is the removal reason its backend (if any) left with. */
-  session_closed: [session: SessionInfo, reason: RemovalReason];
-  /** A runtime failure that did not stop the control plane (emitted only when someone listens). */
-  error: [error: Error];
-}
-
-/** A live session as the status API shows it. */
-export interface SessionInfo {
-  readonly id: string;
-  readonly agentId: string;
-  readonly role: VerifiedIdentity['role'];
-  readonly fingerprint: string;
-  readonly state: SessionState;
-  readonly remoteAddress: string | undefined;
-  readonly backendId: string | undefined;
-}
-
-function describe(session: Session): SessionInfo {
-  return {
-    id: session.id,
-    agentId: session.identity.id,
-    role: session.identity.role,
-    fingerprint: session.identity.fingerprint,
-    state: session.state,
-    remoteAddress: session.remoteAddress,
-    backendId: session.backendId,
-  };
-}
 
 /** The WSS control plane. */
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
@@ -94,9 +51,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #logger: Logger;
   readonly #sessions = new SessionIndex();
   readonly #counters = new ControlPlaneCounters();
-  readonly #sockets = new Set<Socket>();
-  readonly #server: Server;
-  readonly #wss: WsServer<typeof ControlSocket>;
+  readonly #server: ControlServer;
   readonly #upgrades: UpgradeHandler;
   readonly #context: ControlContext;
   #state: ControlPlaneState = 'IDLE';
@@ -134,39 +89,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#trustStore = options.trustStore;
     this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
-    const { limits, tls } = this.#options;
+    const { limits } = this.#options;
 
-    if (tls !== undefined) {
-      try {
-        createSecureContext({ cert: tls.cert, key: tls.key });
-      } catch (error) {
-        throw new TlsError(`control plane certificate or key is unusable: ${(error as Error).message}`, { cause: error });
-      }
-      this.pin = publicKeyPin(tls.cert);
-    }
-    const serverOptions = {
-      // Bound every phase before the upgrade so half-open or silent connections cannot pile up.
-      headersTimeout: limits.handshakeTimeoutMs,
-      requestTimeout: limits.handshakeTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, limits.handshakeTimeoutMs),
-      maxHeaderSize: 16 * 1024,
-    };
-    this.#server =
-      tls === undefined
-        ? createHttpServer(serverOptions)
-        : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.handshakeTimeoutMs });
-    // `closeTimeout` (ws >= 8.19) is missing from @types/ws, hence the widened options object.
-    const wsOptions: WsServerOptions<typeof ControlSocket> & { closeTimeout: number } = {
-      noServer: true,
-      WebSocket: ControlSocket,
-      maxPayload: limits.maxFrameBytes,
-      // Compression would let a small frame inflate past every limit and costs CPU per frame.
-      perMessageDeflate: false,
-      clientTracking: false,
-      closeTimeout: this.#options.closeTimeoutMs,
-      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-    };
-    this.#wss = new WebSocketServer<typeof ControlSocket>(wsOptions);
+    this.#server = new ControlServer({ tls: this.#options.tls, limits, closeTimeoutMs: this.#options.closeTimeoutMs, logger: this.#logger });
+    this.pin = this.#server.pin;
     this.#context = {
       registry: this.#registry,
       trustStore: this.#trustStore,
@@ -181,7 +107,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       revokeKey: (keyId) => this.#revokeKey(keyId),
     };
     this.#upgrades = new UpgradeHandler({
-      wss: this.#wss,
+      wss: this.#server.wss,
       verifier: this.#verifier,
       trustStore: this.#trustStore,
       sessions: this.#sessions,
@@ -233,7 +159,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   /** The live sessions (for status pages). */
   sessions(): SessionInfo[] {
-    return this.#sessions.all().map(describe);
+    return this.#sessions.all().map((session) => session.info());
   }
 
   /** Sends a custom event to every live session of an agent; returns how many got it. */
@@ -268,38 +194,21 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   async #listen(): Promise<void> {
-    const server = this.#server;
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.#onPlainRequest(request, response));
-    server.on('upgrade', (request, socket, head) => this.#upgrades.handle(request, socket, head));
-    server.on('clientError', (error, socket) => {
-      this.#logger.debug({ err: error }, 'client error before the upgrade');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      socket.destroy();
-    });
-    server.on('tlsClientError', (error) => this.#logger.debug({ err: error }, 'TLS handshake failed'));
     this.#trustStore.on('removed', this.#onKeyRemoved);
     this.#registry.on('removed', this.#onBackendRemoved);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#options.port, this.#options.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      this.#address = await this.#server.listen(
+        this.#options.port,
+        this.#options.host,
+        (request, socket, head) => this.#upgrades.handle(request, socket, head),
+        (error) => this.#reportError(error),
+      );
     } catch (error) {
       this.#trustStore.off('removed', this.#onKeyRemoved);
       this.#registry.off('removed', this.#onBackendRemoved);
       this.#state = 'STOPPED';
-      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-      throw new ListenError(`control plane cannot listen on ${this.#options.host}:${this.#options.port} (${code})`, { cause: error });
+      throw error;
     }
-    server.on('error', (error) => this.#reportError(error));
-    this.#address = server.address() as AddressInfo;
     this.#heartbeat = setInterval(() => this.#tick(), this.#options.heartbeatIntervalMs);
     if (this.#stopping !== undefined) return;
     this.#state = 'RUNNING';
@@ -317,7 +226,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#state = 'STOPPING';
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const serverClosed = this.#server.stopAccepting();
     const sessions = this.#sessions.all();
     for (const session of sessions) session.close(CloseCode.GOING_AWAY, 'proxy stopping', 'stopped');
     // ws destroys a socket whose peer does not answer the close within closeTimeoutMs; this bound is a
@@ -332,8 +241,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     clearTimeout(guard);
     for (const session of this.#sessions.all()) session.terminate('stopped');
     await Promise.all(this.#sessions.all().map((session) => session.closed));
-    for (const socket of this.#sockets) socket.destroy();
-    this.#server.closeAllConnections?.();
+    this.#server.destroySockets();
     await serverClosed;
     this.#trustStore.off('removed', this.#onKeyRemoved);
     this.#registry.off('removed', this.#onBackendRemoved);
@@ -353,7 +261,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     });
     this.#sessions.add(session);
     this.#logger.info({ agentId: identity.id, role: identity.role, fingerprint: identity.fingerprint, session: session.id, remoteAddress }, 'session opened');
-    this.#emitSafely('session_opened', describe(session));
+    this.#emitSafely('session_opened', session.info());
   }
 
   readonly #handler = createMessageHandler(() => this.#context, {
@@ -361,7 +269,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     closed: (session, reason) => {
       this.#removeBackendOf(session, reason);
       this.#sessions.delete(session);
-      this.#emitSafely('session_closed', describe(session), reason);
+      this.#emitSafely('session_closed', session.info(), reason);
     },
   });
 
@@ -388,18 +296,6 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   #tick(): void {
     for (const session of this.#sessions.all()) session.heartbeat();
-  }
-
-  #onPlainRequest(request: IncomingMessage, response: ServerResponse): void {
-    request.resume();
-    const body = `this port serves the inteli-proxy control plane: a WebSocket with sub-protocol ${SUBPROTOCOL}\n`;
-    response.writeHead(426, {
-      Connection: 'close',
-      Upgrade: 'websocket',
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    response.end(body);
   }
 
   #reportError(error: Error): void {

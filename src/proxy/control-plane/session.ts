@@ -29,6 +29,22 @@ import type { VerifiedIdentity } from './token-verifier.js';
 /** Lifecycle state of a {@link Session}. */
 export type SessionState = 'AUTHENTICATED' | 'REGISTERED' | 'DRAINING' | 'CLOSED';
 
+/** A session as status pages and events show it: plain data. */
+export interface SessionInfo {
+  /** Process-unique session id. */
+  readonly id: string;
+  /** The authenticated key id. */
+  readonly agentId: string;
+  readonly role: VerifiedIdentity['role'];
+  /** Thumbprint of the key. */
+  readonly fingerprint: string;
+  readonly state: SessionState;
+  /** Peer address as the proxy sees it. */
+  readonly remoteAddress: string | undefined;
+  /** Registry id of the session's backend, if registered. */
+  readonly backendId: string | undefined;
+}
+
 /** What a session delegates to its owner. Neither method may throw out (errors are caught and logged). */
 export interface SessionHandler {
   /** Handles one valid request; the resolved value is the `ack` result, a rejection the `error` reply. */
@@ -55,17 +71,6 @@ export interface SessionOptions {
   readonly counters: ControlPlaneCounters;
   /** Clock for the token bucket. Default `performance.now`. */
   readonly now?: MonotonicClock;
-}
-
-/**
- * The WebSocket class the control plane's server instantiates. ws closes a connection whose frame is
- * above `maxPayload` with 1009; the protocol promises 4008 for every limit, so that one code is mapped.
- */
-export class ControlSocket extends WebSocket {
-  override close(code?: number, data?: string | Buffer): void {
-    if (code === 1009) super.close(CloseCode.LIMIT_EXCEEDED, 'frame too large');
-    else super.close(code, data);
-  }
 }
 
 let nextSessionNumber = 0;
@@ -145,6 +150,19 @@ export class Session {
   /** True once a close has been initiated (by either side) or completed. */
   get closing(): boolean {
     return this.#closeReason !== undefined || this.#state === 'CLOSED';
+  }
+
+  /** A plain-data snapshot of the session. */
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      agentId: this.identity.id,
+      role: this.identity.role,
+      fingerprint: this.identity.fingerprint,
+      state: this.#state,
+      remoteAddress: this.remoteAddress,
+      backendId: this.#backendId,
+    };
   }
 
   /** Records a registration (or a replacement of it): AUTHENTICATED/REGISTERED -> REGISTERED. */

@@ -18,7 +18,7 @@ import type { ResolvedLimits } from './control-plane-options.js';
 import type { ControlPlaneCounters, UpgradeRefusal } from './control-plane-stats.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import type { SessionIndex } from './session-index.js';
-import type { ControlSocket } from './session.js';
+import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
 import type { TrustStore } from './trust-store.js';
 
