@@ -13,8 +13,6 @@
  * two agents answering each other's takeovers would flap forever; the server keeps serving.
  */
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import tls from 'node:tls';
 import { ControlError, InvalidOptionError, NotRunningError, isProxyError, type ProxyError } from '../shared/errors.js';
 import type { Ed25519PrivateJwk } from '../shared/identity/jwk.js';
 import { signToken } from '../shared/identity/sign-token.js';
@@ -22,9 +20,12 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { CloseCode, type ServerMessage, type TargetSpec } from '../shared/protocol.js';
 import { resolveAgentOptions, type ProxyWebServerOptions, type ResolvedAgentOptions } from './agent-options.js';
 import { nextBackoffDelay } from './backoff.js';
+import { advertisedTarget } from './advertised-target.js';
 import { ControlConnection } from './control-connection.js';
+import { drainSession } from './drain-session.js';
 import { loadPrivateKey } from './private-key-source.js';
 import type { ProxyVerification } from './proxy-tls.js';
+import { resolveProxyVerification } from './proxy-verification.js';
 import { EVENT_NAME_PATTERN } from './server-message.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
 
@@ -49,10 +50,6 @@ export interface ProxyWebServerEvents {
 
 const REFUSAL_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN]);
 
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
-}
-
 /** The agent: registers a web server with the proxy and keeps it registered. */
 export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   readonly #options: ResolvedAgentOptions;
@@ -65,7 +62,6 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectRun: Promise<void> | undefined;
-  #drainedWaiter: (() => void) | undefined;
   #startPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -148,7 +144,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   async #start(): Promise<void> {
     const options = this.#options;
     this.#key = await loadPrivateKey(options.key, this.#logger);
-    this.#verification = await this.#resolveVerification();
+    this.#verification = await resolveProxyVerification(options, this.#logger);
     if (options.server !== undefined && !options.server.listening) {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
@@ -169,22 +165,6 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     if (this.#state === 'starting') this.#state = 'idle';
   }
 
-  async #resolveVerification(): Promise<ProxyVerification> {
-    const { pins, ca, insecure, proxyUrl } = this.#options;
-    if (insecure) {
-      this.#logger.warn({ proxyUrl: proxyUrl.origin }, proxyUrl.protocol === 'ws:' ? 'INSECURE: plain ws, the token travels unencrypted (development only)' : 'INSECURE: the proxy certificate is not verified (development only)');
-      return { mode: 'insecure' };
-    }
-    if (pins !== undefined) return { mode: 'pin', pins };
-    if (ca === undefined) return { mode: 'system' };
-    if (Buffer.isBuffer(ca) || ca.includes('-----BEGIN')) return { mode: 'ca', ca };
-    try {
-      return { mode: 'ca', ca: await readFile(ca) };
-    } catch (error) {
-      throw new InvalidOptionError(`ca: cannot read ${ca}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
   /** Dials, registers and installs the connection; throws when either step fails (the connection is closed). */
   async #connectAndRegister(): Promise<void> {
     const options = this.#options;
@@ -202,7 +182,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     let target: TargetSpec;
     let result: unknown;
     try {
-      target = this.#target(connection);
+      target = advertisedTarget(options.target, options.server, connection.localAddress);
       const frame: Record<string, unknown> = { type: 'register', targets: [target], rules: options.rules };
       if (options.weight !== undefined) frame.weight = options.weight;
       if (options.meta !== undefined) frame.meta = options.meta;
@@ -218,22 +198,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#safeEmit('registered', { target, result });
   }
 
-  #target(connection: ControlConnection): TargetSpec {
-    const { target = {}, server } = this.#options;
-    const address = server?.address();
-    const bound = typeof address === 'object' && address !== null ? address : undefined;
-    const port = target.port ?? bound?.port;
-    let host = target.host ?? bound?.address;
-    if (host !== undefined && host.startsWith('::ffff:')) host = host.slice(7);
-    if (host === undefined || isWildcard(host)) host = connection.localAddress ?? '127.0.0.1';
-    if (port === undefined) throw new InvalidOptionError('target.port: the server is not listening on a TCP port; give target { host, port }');
-    return { host, port, protocol: target.protocol ?? (server instanceof tls.Server ? 'https' : 'http') };
-  }
-
   #onFrame(message: ServerMessage): void {
-    if (message.type === 'drained') {
-      this.#drainedWaiter?.();
-    } else if (message.type === 'event') {
+    if (message.type === 'event') {
       this.#safeEmit('event', message.name, message.data);
     } else if (message.type === 'error') {
       this.#emitError(new ControlError(message.code, `the proxy reported: ${message.message}`));
@@ -242,7 +208,6 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
 
   #onClose(connection: ControlConnection, code: number, reason: string): void {
     if (this.#connection === connection) this.#connection = undefined;
-    this.#drainedWaiter?.();
     if (this.#state !== 'running') return;
     this.#logger.warn({ code, reason }, 'control connection lost; the server keeps serving');
     this.#safeEmit('disconnected', { code, reason });
@@ -301,7 +266,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     // A dial in progress finishes (bounded by the handshake and request timeouts) and closes itself.
     await this.#reconnectRun;
     const connection = this.#connection;
-    if (connection?.isOpen === true) await this.#drain(connection);
+    if (connection?.isOpen === true) await drainSession(connection, this.#options, this.#logger);
     this.#connection = undefined;
     await connection?.close(CloseCode.NORMAL, 'agent stopping');
     const server = this.#options.server;
@@ -309,24 +274,6 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await closeServer(server, this.#options.closeGraceMs);
     }
     this.#state = 'stopped';
-  }
-
-  async #drain(connection: ControlConnection): Promise<void> {
-    const { drainTimeoutMs, requestTimeoutMs } = this.#options;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = new Promise<boolean>((resolve) => {
-      this.#drainedWaiter = () => resolve(true);
-      timer = setTimeout(() => resolve(false), drainTimeoutMs);
-    });
-    try {
-      await connection.request({ type: 'drain' }, Math.min(requestTimeoutMs, Math.max(drainTimeoutMs, 10)));
-      if (!(await drained)) this.#logger.warn({ drainTimeoutMs }, 'the proxy did not confirm the drain in time; closing anyway');
-    } catch (error) {
-      this.#logger.warn({ err: (error as Error).message }, 'drain failed; closing anyway');
-    } finally {
-      clearTimeout(timer);
-      this.#drainedWaiter = undefined;
-    }
   }
 
   #emitError(error: ProxyError): void {
