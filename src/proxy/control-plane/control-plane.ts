@@ -221,8 +221,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#starting !== undefined) await this.#starting.catch(() => undefined);
-    if (this.#state === 'STOPPED') return;
+    if (this.#state === 'STARTING') await this.#starting?.catch(() => undefined);
+    if (this.#state === 'IDLE' || this.#state === 'STOPPED') {
+      this.#state = 'STOPPED';
+      return;
+    }
     this.#state = 'STOPPING';
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
