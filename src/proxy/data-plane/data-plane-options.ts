@@ -65,7 +65,10 @@ export interface DataPlaneOptions {
   trustedProxies?: readonly string[];
   /** Upstream connect timeout in ms (exceeded -> 502). Default 5000. */
   connectTimeoutMs?: number;
-  /** Upstream response-headers timeout in ms (exceeded -> 504). Default 60000. */
+  /**
+   * Upstream response-headers timeout in ms (exceeded -> 504). Default 60000. undici checks its timers
+   * about once a second, so a timeout fires up to about a second late.
+   */
   responseTimeoutMs?: number;
   /** Longest silence between upstream body chunks in ms. Default 60000. */
   bodyTimeoutMs?: number;

@@ -64,7 +64,20 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   #addresses: DataPlaneAddresses = {};
   #startPromise: Promise<DataPlaneAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
+  #rebuildPending = false;
+  /**
+   * Registry changes are coalesced into one rebuild per microtask checkpoint: a burst of synchronous
+   * changes costs one rebuild, and since requests arrive from I/O callbacks, which run after pending
+   * microtasks, every request still sees every change made before it.
+   */
   readonly #onChange = (): void => {
+    if (this.#rebuildPending) return;
+    this.#rebuildPending = true;
+    queueMicrotask(this.#rebuild);
+  };
+  readonly #rebuild = (): void => {
+    if (!this.#rebuildPending) return;
+    this.#rebuildPending = false;
     try {
       this.#routing.rebuild(this.#registry.list());
     } catch (error) {
@@ -126,9 +139,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (this.#state !== 'idle') return Promise.reject(new NotRunningError('the data plane was stopped and cannot start again'));
     this.#state = 'starting';
     this.#startPromise = this.#start().catch(async (error: unknown) => {
+      this.#registry.off('change', this.#onChange);
+      this.#rebuildPending = false;
       await Promise.all(this.#servers.map(closeServer));
       this.#servers = [];
-      this.#registry.off('change', this.#onChange);
+      this.#routing.clear();
+      await this.#forwarder.destroy();
       this.#state = 'stopped';
       throw error;
     });
@@ -153,6 +169,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   /** A plain copy of the routes, upstreams and counters. */
   snapshot(): DataPlaneSnapshot {
+    this.#rebuild();
     return { state: this.#state, inFlight: this.#routing.load.inFlight, tunnels: this.#tunnels.size, routes: this.#routing.snapshot() };
   }
 
@@ -174,7 +191,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       }
     }
     this.#registry.on('change', this.#onChange);
-    this.#onChange();
+    this.#rebuildPending = true;
+    this.#rebuild();
     const httpServer = createHttpServer(serverOptions);
     httpServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
     httpServer.on('request', this.#handler.onHttpRequest);
@@ -207,6 +225,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#handler.stopping = true;
     this.#forwarder.stopping = true;
     this.#registry.off('change', this.#onChange);
+    this.#rebuild();
     const servers = this.#servers;
     const closed = Promise.all(servers.map(closeServer));
     const sweep = (): void => {

@@ -91,7 +91,8 @@ export function buildRequestHead(req: IncomingMessage, encrypted: boolean, trust
     headers.push(name, value);
   }
   if (connection !== undefined) stripConnectionNamed(headers, connection);
-  const clientAddress = peer ?? '';
+  // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; backends expect the IPv4 form.
+  const clientAddress = peer === undefined ? '' : peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
   headers.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
   headers.push('x-forwarded-proto', forwardedProto ?? (encrypted ? 'https' : 'http'));
   const xfHost = forwardedHost ?? host;

@@ -24,6 +24,12 @@ export interface RouteSnapshot {
   readonly upstreams: readonly UpstreamSnapshot[];
 }
 
+/** A backend's registry record and the upstreams built for it. */
+interface BackendEntry {
+  readonly backend: Backend;
+  readonly upstreams: readonly Upstream[];
+}
+
 /** The live routing state of a data plane. */
 export class RoutingState {
   /** The current table; replaced, never mutated. */
@@ -33,7 +39,7 @@ export class RoutingState {
   readonly #selector: ProxySelectorFactory;
   readonly #ejection: EjectionPolicy;
   readonly #forwarder: Forwarder;
-  #upstreams = new Map<string, Upstream>();
+  #byBackend = new Map<string, BackendEntry>();
   #routes = new Map<string, Route>();
   readonly #loads = new Map<string, LoadCounter>();
   readonly #retire = (upstream: Upstream): void => this.#forwarder.release(upstream.origin);
@@ -44,38 +50,35 @@ export class RoutingState {
     this.#forwarder = forwarder;
   }
 
-  /** Rebuilds the table from the registry's backends and swaps it in. */
+  /**
+   * Rebuilds the table from the registry's backends and swaps it in. A backend whose registry record is
+   * unchanged (the registry freezes records and replaces them on change) keeps its upstream list as is,
+   * so a rebuild costs O(backends + rule memberships), not a pass over every target's address.
+   */
   rebuild(backends: readonly Backend[]): void {
-    const upstreams = new Map<string, Upstream>();
+    const byBackend = new Map<string, BackendEntry>();
     const members = new Map<string, { rule: Backend['rules'][number]; upstreams: Upstream[] }>();
-    const liveBackends = new Set<string>();
     for (const backend of backends) {
-      liveBackends.add(backend.id);
-      const load = this.#loadOf(backend.id);
-      const own: Upstream[] = [];
-      for (const target of backend.targets) {
-        const origin = targetOrigin(target);
-        const key = `${backend.id}|${origin}`;
-        if (upstreams.has(key)) continue;
-        let upstream = this.#upstreams.get(key);
-        if (upstream === undefined) {
-          this.#forwarder.retain(origin, target);
-          upstream = new Upstream(backend, target, origin, load, this.#ejection, this.#retire);
-        } else {
-          upstream.update(backend);
-        }
-        upstreams.set(key, upstream);
-        own.push(upstream);
-      }
+      const entry = this.#entryOf(backend);
+      byBackend.set(backend.id, entry);
+      const ownRules = new Set<string>();
       for (const rule of backend.rules) {
         const key = ruleKey(rule);
+        // A rule listed twice must not double the backend's share of the rotation.
+        if (ownRules.has(key)) continue;
+        ownRules.add(key);
         let member = members.get(key);
         if (member === undefined) members.set(key, (member = { rule, upstreams: [] }));
-        for (const upstream of own) if (!member.upstreams.includes(upstream)) member.upstreams.push(upstream);
+        for (const upstream of entry.upstreams) member.upstreams.push(upstream);
       }
     }
-    for (const [key, upstream] of this.#upstreams) if (!upstreams.has(key)) upstream.remove();
-    for (const [id, load] of this.#loads) if (!liveBackends.has(id) && load.inFlight === 0) this.#loads.delete(id);
+    for (const [id, entry] of this.#byBackend) {
+      const next = byBackend.get(id);
+      if (next?.upstreams === entry.upstreams) continue;
+      const kept = new Set(next?.upstreams);
+      for (const upstream of entry.upstreams) if (!kept.has(upstream)) upstream.remove();
+      if (next === undefined && this.#loads.get(id)?.inFlight === 0) this.#loads.delete(id);
+    }
 
     const routes = new Map<string, Route>();
     for (const [key, member] of members) {
@@ -89,7 +92,7 @@ export class RoutingState {
       }
       routes.set(key, Object.freeze({ key, rule: member.rule, upstreams: member.upstreams, selector }));
     }
-    this.#upstreams = upstreams;
+    this.#byBackend = byBackend;
     this.#routes = routes;
     this.table = new RouteTable([...routes.values()]);
   }
@@ -104,9 +107,9 @@ export class RoutingState {
     return this.#loads.get(backendId)?.inFlight ?? 0;
   }
 
-  /** Every upstream, live or retiring. */
+  /** Every live upstream. */
   upstreams(): Upstream[] {
-    return [...this.#upstreams.values()];
+    return [...this.#byBackend.values()].flatMap((entry) => entry.upstreams);
   }
 
   /** A plain copy of the routes and their upstreams. */
@@ -122,6 +125,35 @@ export class RoutingState {
   /** Removes every upstream (stop); pools are released as their work ends. */
   clear(): void {
     this.rebuild([]);
+  }
+
+  /** The upstreams of a backend: reused when its record is unchanged, updated when only its state changed. */
+  #entryOf(backend: Backend): BackendEntry {
+    const previous = this.#byBackend.get(backend.id);
+    if (previous !== undefined && previous.backend === backend) return previous;
+    if (previous !== undefined && previous.backend.targets === backend.targets) {
+      for (const upstream of previous.upstreams) upstream.update(backend);
+      return { backend, upstreams: previous.upstreams };
+    }
+    const known = new Map<string, Upstream>();
+    for (const upstream of previous?.upstreams ?? []) known.set(upstream.origin, upstream);
+    const load = this.#loadOf(backend.id);
+    const upstreams: Upstream[] = [];
+    const origins = new Set<string>();
+    for (const target of backend.targets) {
+      const origin = targetOrigin(target);
+      if (origins.has(origin)) continue;
+      origins.add(origin);
+      let upstream = known.get(origin);
+      if (upstream === undefined) {
+        this.#forwarder.retain(origin, target);
+        upstream = new Upstream(backend, target, origin, load, this.#ejection, this.#retire);
+      } else {
+        upstream.update(backend);
+      }
+      upstreams.push(upstream);
+    }
+    return { backend, upstreams };
   }
 
   #loadOf(backendId: string): LoadCounter {

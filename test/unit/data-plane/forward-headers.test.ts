@@ -77,7 +77,7 @@ describe('buildRequestHead', () => {
       false,
     );
     const headers = asObject(head.headers);
-    expect(headers['x-forwarded-for']).toEqual(['1.1.1.1, 2.2.2.2, ::ffff:10.1.2.3']);
+    expect(headers['x-forwarded-for']).toEqual(['1.1.1.1, 2.2.2.2, 10.1.2.3']);
     expect(headers['x-forwarded-proto']).toEqual(['https']);
     expect(headers['x-forwarded-host']).toEqual(['front']);
   });
