@@ -58,6 +58,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   #key: Ed25519PrivateJwk | undefined;
   #verification: ProxyVerification = { mode: 'system' };
   #connection: ControlConnection | undefined;
+  /** The connection whose registration the proxy acknowledged (the current one, when registered). */
+  #acknowledged: ControlConnection | undefined;
   #listenedByUs = false;
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -79,7 +81,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
 
   /** True while a registration is acknowledged and its connection is open. */
   get registered(): boolean {
-    return this.#connection?.isOpen === true;
+    const connection = this.#connection;
+    return connection !== undefined && connection === this.#acknowledged && connection.isOpen;
   }
 
   /**
@@ -193,6 +196,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await connection.close(CloseCode.NORMAL, 'registration failed');
       throw error;
     }
+    this.#acknowledged = connection;
     connection.once('close', (code, reason) => this.#onClose(connection, code, reason));
     this.#logger.info({ target, rules: options.rules }, 'registered with the proxy');
     this.#safeEmit('registered', { target, result });
@@ -208,6 +212,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
 
   #onClose(connection: ControlConnection, code: number, reason: string): void {
     if (this.#connection === connection) this.#connection = undefined;
+    if (this.#acknowledged === connection) this.#acknowledged = undefined;
     if (this.#state !== 'running') return;
     this.#logger.warn({ code, reason }, 'control connection lost; the server keeps serving');
     this.#safeEmit('disconnected', { code, reason });

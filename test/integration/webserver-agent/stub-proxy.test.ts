@@ -127,7 +127,11 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
     const proxy = await stubProxy({ answer: false });
     const server = http.createServer();
     const web = await agent(proxy.url, { server, requestTimeoutMs: 100 });
-    await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_TIMEOUT' });
+    const dialled = proxy.nextDial();
+    const starting = web.start();
+    await dialled;
+    expect(web.registered).toBe(false);
+    await expect(starting).rejects.toMatchObject({ code: 'RP_ERR_TIMEOUT' });
     expect(server.listening).toBe(false);
   });
 
