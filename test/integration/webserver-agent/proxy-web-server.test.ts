@@ -6,6 +6,8 @@ import { withTimeout } from '../../helpers/control-plane-client.js';
 import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../../src/webserver-agent/proxy-web-server.js';
 import type { Backend } from '../../../src/proxy/registry/backend.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { Writable } from 'node:stream';
 
 let fixture: ControlPlaneFixture;
 let key: TestKey;
@@ -216,6 +218,26 @@ describe('ProxyWebServer against the real control plane', () => {
     const registered = nextEvent(web, 'registered');
     await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'] } });
     await registered;
+  });
+
+  it('never logs its token or private key, even at trace level and on failures', async () => {
+    let logs = '';
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logs += chunk.toString();
+        callback();
+      },
+    });
+    const logger = createLogger({ level: 'trace', destination });
+    const web = agent({ logger });
+    await web.start();
+    await fixture.trustStore.remove('WEB001');
+    await nextEvent(web, 'reconnecting');
+    await web.stop();
+    await agent({ logger, rules: ['/'] }).start().catch(() => undefined);
+    expect(logs).toContain('registered with the proxy');
+    expect(logs).not.toMatch(/Bearer|eyJ/);
+    expect(logs).not.toContain(key.privateJwk.d);
   });
 
   it('send(type, action, payload) reaches the proxy as a custom event (original API)', async () => {
