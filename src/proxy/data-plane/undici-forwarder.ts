@@ -146,7 +146,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const failure = statusError(error, this.#requestSent);
     const upstream = this.upstream;
     const logger = this.#forwarder.logger;
-    if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED') {
+    // A client that vanished mid-upload surfaces as a body error (ECONNRESET); never blame the upstream.
+    if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED' || this.#req.socket.destroyed) {
       logger.debug({ code: 'RP_ERR_CLIENT_ABORTED', status: 499, upstream: upstream.origin, requestId: this.#head.requestId }, 'client aborted');
       this.#finish();
       return;
@@ -154,7 +155,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const connectFailure = isConnectFailure(failure, this.#requestSent);
     if (connectFailure) upstream.connectFailed(failure.message);
     else upstream.failed(failure.message);
-    if (connectFailure && !this.#retried && !this.#responseStarted && this.#forwarder.retry && RETRYABLE_METHODS.has(this.#req.method ?? '')) {
+    if (connectFailure && this.#canRetry()) {
       const next = this.#route.selector.select(upstream);
       if (next !== undefined) {
         logger.debug({ code: failure.code, upstream: upstream.origin, retry: next.origin, requestId: this.#head.requestId }, 'retrying on another upstream');
@@ -168,6 +169,17 @@ class Exchange implements Dispatcher.DispatchHandler {
     // After the response has started, sendError destroys the client connection: never a clean short answer.
     sendError(this.#res, failure.statusCode ?? 502, failure.code, this.#head.requestId);
     this.#finish();
+  }
+
+  /** Only once, only idempotent methods, and only while the request body has not been touched. */
+  #canRetry(): boolean {
+    return (
+      !this.#retried &&
+      !this.#responseStarted &&
+      this.#forwarder.retry &&
+      RETRYABLE_METHODS.has(this.#req.method ?? '') &&
+      (!this.#head.hasBody || !this.#req.readableDidRead)
+    );
   }
 
   /** The client connection closed; aborts the upstream request unless the response was complete. */

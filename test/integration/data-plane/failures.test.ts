@@ -61,6 +61,21 @@ describe('data plane failures', () => {
     expect(live.hits()).toBe(1);
   });
 
+  it('retries a PUT with its body intact after a connect failure', async () => {
+    const echo = await backend('echo', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => res.end(Buffer.concat(chunks)));
+    });
+    const { proxy, port } = await proxyWith();
+    registerPort(proxy, 'dead', await closedPort());
+    register(proxy, echo);
+    const response = await send(port, '/api', { method: 'PUT', body: 'the body' });
+    expect(response.status).toBe(200);
+    expect(response.body).toBe('the body');
+    expect(echo.hits()).toBe(1);
+  });
+
   it('never sends a POST twice: a connect failure is answered 502', async () => {
     const live = await backend('live');
     const { proxy, port } = await proxyWith();
