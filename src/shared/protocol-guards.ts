@@ -77,6 +77,11 @@ function string(frame: Record<string, unknown>, field: string, max: number): str
   return value;
 }
 
+/** True when `value` is a valid custom event name. */
+export function isEventName(value: unknown): value is string {
+  return typeof value === 'string' && EVENT_NAME.test(value);
+}
+
 /** Validates a target host: a DNS name or an IP literal (brackets around IPv6 are removed). */
 export function isTargetHost(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_HOST_LENGTH && HOST.test(value);

@@ -15,7 +15,7 @@ import type {
   KeysRemoveMessage,
 } from '../../shared/protocol.js';
 import type { Backend } from '../registry/backend.js';
-import { startDrain } from './agent-handlers.js';
+import { drainAgent } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
 import type { Session } from './session.js';
 import type { TrustedKey } from './trust-store.js';
@@ -86,13 +86,8 @@ export function handleBackendsList(context: ControlContext): { backends: Backend
 
 /** Handles `backends.drain`: drains every backend this control plane holds for an agent. */
 export function handleBackendsDrain(context: ControlContext, session: Session, message: BackendsDrainMessage): { backendIds: string[] } {
-  const sessions = context.sessions.forKey(message.agentId).filter((other) => other.backendId !== undefined && !other.closing);
-  if (sessions.length === 0) throw new ProxyError('RP_ERR_UNKNOWN_ID', `no registered backend for agent "${message.agentId.slice(0, 64)}"`);
-  const backendIds: string[] = [];
-  for (const other of sessions) {
-    const backendId = other.state === 'REGISTERED' ? startDrain(context, other) : other.backendId;
-    if (backendId !== undefined) backendIds.push(backendId);
-  }
+  const backendIds = drainAgent(context, message.agentId);
+  if (backendIds.length === 0) throw new ProxyError('RP_ERR_UNKNOWN_ID', `no registered backend for agent "${message.agentId.slice(0, 64)}"`);
   audit(context, session, 'backends.drain', { agentId: message.agentId, backendIds });
   return { backendIds };
 }

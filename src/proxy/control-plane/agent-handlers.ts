@@ -17,7 +17,7 @@ import { ProxyError, isProxyError } from '../../shared/errors.js';
 import { CloseCode, type DrainMessage, type EventMessage, type RegisterMessage } from '../../shared/protocol.js';
 import type { ControlContext } from './control-context.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';
-import type { Session } from './session.js';
+import type { Session, SessionState } from './session.js';
 
 /** Result of a successful `register` (the `ack` result). */
 export interface RegisterResult {
@@ -43,8 +43,13 @@ export async function handleRegister(context: ControlContext, session: Session, 
   } catch (error) {
     return reject(context, session, error);
   }
-  // The key may have been revoked, or the session closed, while the gatekeepers ran.
+  // The key may have been revoked, the session closed, or an admin may have drained the session's
+  // previous backend while the gatekeepers ran; everything below is synchronous.
   if (session.closing) throw new ProxyError('RP_ERR_DISCONNECTED', 'the session closed during registration');
+  // (The cast undoes TypeScript's narrowing from the check before the await: the state may have moved.)
+  if ((session.state as SessionState) === 'DRAINING') {
+    throw new ProxyError('RP_ERR_INVALID_MESSAGE', 'the session started draining during registration');
+  }
   let backend;
   try {
     backend = context.registry.add({
@@ -114,6 +119,20 @@ export function startDrain(context: ControlContext, session: Session): string | 
     })
     .catch((error: unknown) => context.logger.error({ err: error, backendId }, 'drain completion failed'));
   return backendId;
+}
+
+/**
+ * Drains every backend the control plane holds for an agent (admin `backends.drain`, or the
+ * programmatic `ControlPlane.drainAgent`). Returns the ids of the backends now draining.
+ */
+export function drainAgent(context: ControlContext, agentId: string): string[] {
+  const ids: string[] = [];
+  for (const session of context.sessions.forKey(agentId)) {
+    if (session.closing || session.backendId === undefined) continue;
+    const id = session.state === 'REGISTERED' ? startDrain(context, session) : session.backendId;
+    if (id !== undefined) ids.push(id);
+  }
+  return ids;
 }
 
 /** Handles a custom `event`: delivered as the control plane's `message` event. */

@@ -14,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { InvalidOptionError, NotRunningError, type ErrorCode } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { CloseCode } from '../../shared/protocol.js';
+import { isEventName } from '../../shared/protocol-guards.js';
+import { drainAgent } from './agent-handlers.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ControlContext } from './control-context.js';
@@ -162,8 +164,13 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return this.#sessions.all().map((session) => session.info());
   }
 
-  /** Sends a custom event to every live session of an agent; returns how many got it. */
+  /**
+   * Sends a custom event to every live session of an agent; returns how many got it.
+   *
+   * @throws {InvalidOptionError} when `name` is not an event name (`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`).
+   */
   sendEvent(agentId: string, name: string, data?: unknown): number {
+    if (!isEventName(name)) throw new InvalidOptionError(`name: expected an event name of 1 to 64 letters, digits, ".", "_", ":" or "-"`);
     let sent = 0;
     for (const session of this.#sessions.forKey(agentId)) {
       if (session.closing) continue;
@@ -171,6 +178,15 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       sent += 1;
     }
     return sent;
+  }
+
+  /**
+   * Drains every backend this control plane holds for an agent, as the admin `backends.drain` does:
+   * each is marked draining, and once idle its agent gets `drained` and the backend leaves the
+   * registry. Returns the ids of the backends draining (empty when the agent has none).
+   */
+  drainAgent(agentId: string): string[] {
+    return drainAgent(this.#context, agentId);
   }
 
   /**

@@ -121,6 +121,16 @@ describe('control plane admin messages', () => {
     await adminClient.close();
   });
 
+  it('ControlPlane.drainAgent drains programmatically like backends.drain', async () => {
+    const key = await fixture.addKey('PROGDRAIN', { scope: { rules: ['/pd'] } });
+    const agent = await fixture.connect(key);
+    const backendId = ((await agent.request(registerFrame(['/pd']))).result as { backendId: string }).backendId;
+    expect(fixture.controlPlane.drainAgent('PROGDRAIN')).toEqual([backendId]);
+    await agent.waitFor((frame) => frame.type === 'drained');
+    expect(fixture.controlPlane.drainAgent('NOBODY')).toEqual([]);
+    await agent.close();
+  });
+
   it('lets an admin session stay open without registering', async () => {
     const adminClient = await fixture.connect(admin);
     expect(fixture.controlPlane.sessions().some((session) => session.agentId === 'ADMIN' && session.role === 'admin')).toBe(true);

@@ -88,6 +88,24 @@ describe('control plane races', () => {
     expect(fixture.registry.listByAgent('LEAVER')).toEqual([]);
   });
 
+  it('refuses a re-registration whose session an admin started draining while a gatekeeper ran', async () => {
+    // The first registration passes straight through; the second waits on the latch.
+    const held: { gate?: ReturnType<typeof latch> } = {};
+    fixture = await startControlPlane({ gatekeepers: [() => held.gate?.wait() ?? Promise.resolve()] });
+    const key = await fixture.addKey('REREG', { scope: { rules: ['/x'] } });
+    const client = await fixture.connect(key);
+    const first = ((await client.request(registerFrame(['/x']))).result as { backendId: string }).backendId;
+    const gate = latch();
+    held.gate = gate;
+    const reply = client.request(registerFrame(['/x/y']));
+    await gate.reached;
+    expect(fixture.controlPlane.drainAgent('REREG')).toEqual([first]);
+    gate.open();
+    expect(await reply).toMatchObject({ type: 'error', code: 'RP_ERR_INVALID_MESSAGE' });
+    await client.waitFor((frame) => frame.type === 'drained');
+    expect(fixture.registry.listByAgent('REREG')).toEqual([]);
+  });
+
   it('answers 503 to an upgrade still being verified when stop() begins', async () => {
     const trustStore = TrustStore.inMemory();
     const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });

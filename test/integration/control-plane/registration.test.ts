@@ -178,6 +178,7 @@ describe('control plane registration', () => {
     const client = await fixture.connect(agent);
     expect(fixture.controlPlane.sendEvent(agent.id, 'config.reload', { v: 2 })).toBe(1);
     expect(await client.waitFor((frame) => frame.type === 'event')).toEqual({ type: 'event', name: 'config.reload', data: { v: 2 } });
+    expect(() => fixture.controlPlane.sendEvent(agent.id, 'bad name')).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION' }));
     await client.close();
   });
 });
