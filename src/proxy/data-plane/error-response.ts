@@ -16,7 +16,7 @@ interface PreparedBody {
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   RP_ERR_NO_ROUTE: 'no route matches this request',
   RP_ERR_NO_TARGET: 'no target is available for this route',
-  RP_ERR_BAD_REQUEST: 'the request target is malformed',
+  RP_ERR_BAD_REQUEST: 'the request is malformed',
   RP_ERR_SHUTTING_DOWN: 'the proxy is shutting down',
   RP_ERR_UPSTREAM_CONNECT: 'the upstream could not be reached',
   RP_ERR_UPSTREAM_TIMEOUT: 'the upstream did not answer in time',

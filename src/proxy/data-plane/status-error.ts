@@ -2,7 +2,8 @@
  * The one place where a forwarding failure becomes an HTTP answer (Caddy's reverseproxy and reply-from
  * do the same): connect refused or reset -> 502 `RP_ERR_UPSTREAM_CONNECT`, no response headers in time
  * -> 504 `RP_ERR_UPSTREAM_TIMEOUT`, an invalid or truncated response -> 502 `RP_ERR_UPSTREAM_RESPONSE`,
- * the client went away -> 499 `RP_ERR_CLIENT_ABORTED` (logged at debug, never sent).
+ * the client went away -> 499 `RP_ERR_CLIENT_ABORTED` (logged at debug, never sent), a request the
+ * forwarding library refuses to send (a malformed header) -> 400 `RP_ERR_BAD_REQUEST`.
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 
@@ -46,6 +47,10 @@ export function statusError(error: unknown, requestSent: boolean): ProxyError {
   const detail = error instanceof Error ? error.message : String(error);
   if (code !== undefined && ABORT_CODES.has(code)) {
     return new ProxyError('RP_ERR_CLIENT_ABORTED', 'the client went away before the response was complete', { cause: error });
+  }
+  if (code === 'UND_ERR_INVALID_ARG' && !requestSent) {
+    // The forwarding library refused the request before sending it: a header or target the client sent.
+    return new ProxyError('RP_ERR_BAD_REQUEST', `the request cannot be forwarded: ${detail}`, { cause: error });
   }
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
     return new ProxyError('RP_ERR_UPSTREAM_TIMEOUT', `the upstream did not answer in time (${code})`, { cause: error });

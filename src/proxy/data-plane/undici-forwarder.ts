@@ -101,7 +101,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         this,
       );
     } catch (error) {
-      // undici validates headers synchronously; a value it refuses is the client's fault, answered as 502.
+      // undici validates headers synchronously; a value it refuses is the client's fault (400).
       this.onResponseError(undefined, error as Error);
     }
   }
@@ -154,7 +154,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const connectFailure = isConnectFailure(failure, this.#requestSent);
     if (connectFailure) upstream.connectFailed(failure.message);
-    else upstream.failed(failure.message);
+    else if (failure.code !== 'RP_ERR_BAD_REQUEST') upstream.failed(failure.message);
     if (connectFailure && this.#canRetry()) {
       const next = this.#route.selector.select(upstream);
       if (next !== undefined) {

@@ -19,6 +19,7 @@ describe('statusError', () => {
     ['HPE_INVALID_CONSTANT', true, 'RP_ERR_UPSTREAM_RESPONSE', 502],
     ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', true, 'RP_ERR_UPSTREAM_RESPONSE', 502],
     ['UND_ERR_ABORTED', true, 'RP_ERR_CLIENT_ABORTED', 499],
+    ['UND_ERR_INVALID_ARG', false, 'RP_ERR_BAD_REQUEST', 400],
   ])('maps %s (request sent: %s) to %s', (code, sent, expected, status) => {
     const error = coded(code);
     const mapped = statusError(error, sent);
