@@ -34,7 +34,7 @@ export interface ControlPlaneFixture {
   readonly trustStore: TrustStore;
   readonly cert: PemPair;
   readonly url: string;
-  /** Trusts a new key pair. Default role `agent`, scope `{ rules: ['/'] }`-free: pass one. */
+  /** Trusts a new key pair. Default role `agent` and scope `{}` (no rules: pass `scope.rules` to register). */
   addKey(id: string, options?: { role?: KeyRole; scope?: KeyScope }): Promise<TestKey>;
   /** A fresh token for a key. */
   token(key: TestKey, options?: { audience?: string; ttlSeconds?: number; now?: () => number }): Promise<string>;
