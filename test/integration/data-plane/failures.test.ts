@@ -160,6 +160,22 @@ describe('data plane failures', () => {
     expect((await send(port, '/api', { method: 'POST', body: 'again' })).status).toBe(200);
   });
 
+  it('relays a response that carries trailers without its Trailer header', async () => {
+    const trailing = await backend('trailing', (req, res) => {
+      req.resume();
+      res.writeHead(200, { trailer: 'x-checksum', 'content-type': 'text/plain' });
+      res.write('body');
+      res.addTrailers({ 'x-checksum': 'abc' });
+      res.end();
+    });
+    const { proxy, port } = await proxyWith();
+    register(proxy, trailing);
+    const response = await send(port, '/api');
+    expect(response.status).toBe(200);
+    expect(response.body).toBe('body');
+    expect(response.headers.trailer).toBeUndefined();
+  });
+
   it('streams a request body to the backend', async () => {
     const echo = await backend('echo', (req, res) => {
       let size = 0;
