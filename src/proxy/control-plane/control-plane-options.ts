@@ -4,6 +4,7 @@
  */
 import { InvalidOptionError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Gatekeeper } from './registration.js';
 import type { TokenVerifier } from './token-verifier.js';
@@ -100,6 +101,11 @@ export interface ControlPlaneOptions {
   insecure?: boolean;
   /** Resolves once no request is in flight to the backend (drain). Default resolves at once. */
   whenIdle?: (backendId: string) => Promise<void>;
+  /**
+   * Roles that may open a session; a verified key of another role gets 403. Default both. Use
+   * `['agent']` to keep key management off the network (the sysadmin CLI then edits the store file).
+   */
+  allowedRoles?: readonly KeyRole[];
   /** Run in order on every verified registration; a rejection refuses it with its message. Default none. */
   gatekeepers?: readonly Gatekeeper[];
   /** Interval between pings, in ms, 10 to 600000. Default 5000. */
@@ -127,6 +133,7 @@ export interface ResolvedControlPlaneOptions {
   readonly missedPongs: number;
   readonly closeTimeoutMs: number;
   readonly gatekeepers: readonly Gatekeeper[];
+  readonly allowedRoles: ReadonlySet<KeyRole>;
   readonly limits: ResolvedLimits;
 }
 
@@ -185,6 +192,10 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
   if (!Array.isArray(gatekeepers) || gatekeepers.some((gatekeeper) => typeof gatekeeper !== 'function')) {
     throw new InvalidOptionError('gatekeepers: expected an array of async functions (identity, registration) => void');
   }
+  const roles = options.allowedRoles ?? ['agent', 'admin'];
+  if (!Array.isArray(roles) || roles.length === 0 || roles.some((role) => role !== 'agent' && role !== 'admin')) {
+    throw new InvalidOptionError('allowedRoles: expected a non-empty array of "agent" and/or "admin"');
+  }
   return Object.freeze({
     audience,
     host,
@@ -194,6 +205,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
     missedPongs: number('missedPongs', options.missedPongs, DEFAULT_MISSED_PONGS, 1, 100),
     closeTimeoutMs: number('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS, 10, 60_000),
     gatekeepers: Object.freeze([...gatekeepers]),
+    allowedRoles: new Set<KeyRole>(roles),
     limits: resolveLimits(options.limits),
   });
 }

@@ -114,6 +114,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       trustStore: this.#trustStore,
       sessions: this.#sessions,
       limits,
+      allowedRoles: this.#options.allowedRoles,
       logger: this.#logger,
       counters: this.#counters,
       isRunning: () => this.#state === 'RUNNING',

@@ -22,9 +22,6 @@ import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
 import type { TrustStore } from './trust-store.js';
 
-/** Roles that may open a control session. */
-const ALLOWED_ROLES: ReadonlySet<KeyRole> = new Set<KeyRole>(['agent', 'admin']);
-
 /** What the upgrade handler needs from its owner. */
 export interface UpgradeHandlerOptions {
   readonly wss: WsServer<typeof ControlSocket>;
@@ -32,6 +29,8 @@ export interface UpgradeHandlerOptions {
   readonly trustStore: TrustStore;
   readonly sessions: SessionIndex;
   readonly limits: ResolvedLimits;
+  /** Roles that may open a session (others get 403). */
+  readonly allowedRoles: ReadonlySet<KeyRole>;
   readonly logger: Logger;
   readonly counters: ControlPlaneCounters;
   /** True while new sessions are accepted. */
@@ -126,7 +125,8 @@ export class UpgradeHandler {
       this.#refuse(socket, 'revoked', 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
       return;
     }
-    if (!ALLOWED_ROLES.has(identity.role)) {
+    if (!this.#options.allowedRoles.has(identity.role)) {
+      logger.warn({ agentId: identity.id, role: identity.role }, 'upgrade refused: role not allowed');
       this.#options.onRefused(identity, 'RP_ERR_FORBIDDEN', `role "${identity.role}" may not open a control session`);
       this.#refuse(socket, 'forbidden', 403, 'this key may not open a control session');
       return;

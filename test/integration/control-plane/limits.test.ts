@@ -117,6 +117,16 @@ describe('control plane limits and liveness', () => {
     expect(fx.controlPlane.stats()).toMatchObject({ upgradesAccepted: 2, upgradesRefused: { sessions_per_key: 1 }, sessions: 2 });
   });
 
+  it('refuses with 403 a verified key whose role may not connect (allowedRoles)', async () => {
+    const fx = await startControlPlane({ allowedRoles: ['agent'] });
+    fixture = fx;
+    const admin = await fx.addKey('REMOTE-ADMIN', { role: 'admin' });
+    const rejected = nextEvent<[{ agentId: string; code: string }]>(fx.controlPlane, 'backend_rejected');
+    expect(await fx.tryConnect({ token: await fx.token(admin) })).toMatchObject({ ok: false, status: 403 });
+    expect((await rejected)[0]).toMatchObject({ agentId: 'REMOTE-ADMIN', code: 'RP_ERR_FORBIDDEN' });
+    expect(fx.controlPlane.stats().upgradesRefused).toEqual({ forbidden: 1 });
+  });
+
   it('refuses upgrades beyond maxPendingHandshakes with 429 while others are being verified', async () => {
     let release: (() => void) | undefined;
     const gate = new Promise<void>((resolve) => {

@@ -49,6 +49,8 @@ describe('resolveControlPlaneOptions', () => {
     expect(invalid({ limits: { maxRulesPerRegistration: 257 } })).toMatch(/^limits\.maxRulesPerRegistration:/);
     expect(invalid({ limits: { maxPendingHandshakes: 0 } })).toMatch(/^limits\.maxPendingHandshakes:/);
     expect(invalid({ gatekeepers: ['no'] as never })).toMatch(/^gatekeepers:/);
+    expect(invalid({ allowedRoles: [] })).toMatch(/^allowedRoles:/);
+    expect(invalid({ allowedRoles: ['root'] as never })).toMatch(/^allowedRoles:/);
   });
 });
 
