@@ -29,8 +29,15 @@ const CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['close', 'keep-alive', 
  *
  * @param encrypted whether the client connection is TLS (for X-Forwarded-Proto).
  * @param upgrade whether this is an upgrade request (keeps Upgrade and sends `Connection: Upgrade`).
+ * @param authority the authority of an absolute-form target, which replaces the Host header.
  */
-export function buildRequestHead(req: IncomingMessage, encrypted: boolean, trusted: TrustedProxies, upgrade: boolean): RequestHead {
+export function buildRequestHead(
+  req: IncomingMessage,
+  encrypted: boolean,
+  trusted: TrustedProxies,
+  upgrade: boolean,
+  authority?: string,
+): RequestHead {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   const peer = req.socket.remoteAddress;
@@ -50,7 +57,7 @@ export function buildRequestHead(req: IncomingMessage, encrypted: boolean, trust
     switch (lower) {
       case 'host':
         // A second Host header is a smuggling attempt; the first one is what Node routed on.
-        if (host !== undefined) continue;
+        if (host !== undefined || authority !== undefined) continue;
         host = value;
         break;
       case 'connection':
@@ -89,6 +96,10 @@ export function buildRequestHead(req: IncomingMessage, encrypted: boolean, trust
         if (lower.startsWith('proxy-')) continue;
     }
     headers.push(name, value);
+  }
+  if (authority !== undefined) {
+    host = authority;
+    headers.push('host', authority);
   }
   if (connection !== undefined) stripConnectionNamed(headers, connection);
   // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; backends expect the IPv4 form.

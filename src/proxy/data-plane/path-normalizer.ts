@@ -125,3 +125,34 @@ function hidesTraversal(path: string): boolean {
   }
   return false;
 }
+
+/** An absolute-form request target split into its authority and origin-form target. */
+export interface AbsoluteForm {
+  /** `host[:port]` as sent. */
+  readonly authority: string;
+  /** The path and query, starting with `/`. */
+  readonly target: string;
+}
+
+/**
+ * Splits an absolute-form target (`http://host:port/path?q`, RFC 9112 section 3.2.2, which a server must
+ * accept); undefined for anything else. The authority then replaces the Host header.
+ */
+export function splitAbsoluteForm(url: string): AbsoluteForm | undefined {
+  const schemeEnd = url.indexOf('://');
+  if (schemeEnd === -1) return undefined;
+  const scheme = url.slice(0, schemeEnd).toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return undefined;
+  const start = schemeEnd + 3;
+  let end = start;
+  while (end < url.length) {
+    const code = url.charCodeAt(end);
+    if (code === SLASH || code === QUESTION || code === HASH) break;
+    end += 1;
+  }
+  const authority = url.slice(start, end);
+  // Userinfo is deprecated (RFC 9110 section 4.2.4) and a classic way to disguise the real host.
+  if (authority === '' || authority.includes('@')) return undefined;
+  const rest = url.slice(end);
+  return { authority, target: rest.charCodeAt(0) === SLASH ? rest : `/${rest}` };
+}

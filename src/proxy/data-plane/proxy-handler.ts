@@ -11,9 +11,11 @@ import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { sendError, writeSocketError } from './error-response.js';
 import { buildRequestHead } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
-import { normalizeTarget, pathEnd } from './path-normalizer.js';
+import { normalizeTarget, pathEnd, splitAbsoluteForm } from './path-normalizer.js';
 import type { RoutingState } from './routing-state.js';
 import type { WebSocketTunnels } from './websocket-tunnel.js';
+
+const SLASH = 0x2f;
 
 function onSocketError(this: Duplex): void {
   this.destroy();
@@ -52,12 +54,19 @@ export class ProxyHandler {
         sendError(res, 503, 'RP_ERR_SHUTTING_DOWN', undefined, true);
         return;
       }
-      const target = normalizeTarget(req.url ?? '');
+      let url = req.url ?? '';
+      let authority: string | undefined;
+      if (url.charCodeAt(0) !== SLASH) {
+        const absolute = splitAbsoluteForm(url);
+        authority = absolute?.authority;
+        url = absolute?.target ?? url;
+      }
+      const target = normalizeTarget(url);
       if (target === undefined) {
         sendError(res, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false);
+      const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false, authority);
       const route = this.#routing.table.match(head.host, target, pathEnd(target));
       if (route === undefined) {
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_ROUTE', head.requestId);
@@ -84,12 +93,19 @@ export class ProxyHandler {
         writeSocketError(socket, 503, 'RP_ERR_SHUTTING_DOWN', undefined);
         return;
       }
-      const target = normalizeTarget(req.url ?? '');
+      let url = req.url ?? '';
+      let authority: string | undefined;
+      if (url.charCodeAt(0) !== SLASH) {
+        const absolute = splitAbsoluteForm(url);
+        authority = absolute?.authority;
+        url = absolute?.target ?? url;
+      }
+      const target = normalizeTarget(url);
       if (target === undefined) {
         writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true);
+      const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true, authority);
       const route = this.#routing.table.match(requestHead.host, target, pathEnd(target));
       const upstream = route?.selector.select();
       if (upstream === undefined) {

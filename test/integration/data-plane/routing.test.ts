@@ -134,6 +134,14 @@ describe('data plane routing', () => {
     expect(JSON.parse(response.body)).toEqual({ error: 'NO_TARGET', message: expect.any(String) });
   });
 
+  it('accepts an absolute-form target and routes on its authority, which replaces Host', async () => {
+    register(proxy, a, ['/api']);
+    proxy.registry.add({ agentId: 'B', targets: [{ protocol: 'http', host: '127.0.0.1', port: b.port }], rules: [{ path: '/api', host: 'b.example' }] });
+    const response = await send(port, 'http://b.example/api/x?y=1', { headers: { host: 'a.example' } });
+    expect(JSON.parse(response.body)).toEqual({ name: 'B', url: '/api/x?y=1' });
+    expect(b.seen[b.seen.length - 1]?.headers.host).toBe('b.example');
+  });
+
   it('prefers a host-specific rule over an any-host rule of the same path', async () => {
     register(proxy, a, ['/api']);
     proxy.registry.add({ agentId: 'B', targets: [{ protocol: 'http', host: '127.0.0.1', port: b.port }], rules: [{ path: '/api', host: 'b.example' }] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizePath, normalizeTarget, pathEnd } from '../../../src/proxy/data-plane/path-normalizer.js';
+import { normalizePath, normalizeTarget, pathEnd, splitAbsoluteForm } from '../../../src/proxy/data-plane/path-normalizer.js';
 
 describe('normalizeTarget', () => {
   it('returns a clean target unchanged (the same string)', () => {
@@ -65,5 +65,20 @@ describe('pathEnd and normalizePath', () => {
 
   it('normalises a bare path', () => {
     expect(normalizePath('/x/./y/../z')).toBe('/x/z');
+  });
+});
+
+describe('splitAbsoluteForm', () => {
+  it('splits http and https absolute-form targets', () => {
+    expect(splitAbsoluteForm('http://Shop.example:8080/a/b?q=1')).toEqual({ authority: 'Shop.example:8080', target: '/a/b?q=1' });
+    expect(splitAbsoluteForm('HTTPS://shop.example')).toEqual({ authority: 'shop.example', target: '/' });
+    expect(splitAbsoluteForm('http://shop.example?x')).toEqual({ authority: 'shop.example', target: '/?x' });
+  });
+
+  it('refuses other schemes, empty authorities and userinfo', () => {
+    expect(splitAbsoluteForm('ftp://a/b')).toBeUndefined();
+    expect(splitAbsoluteForm('http:///b')).toBeUndefined();
+    expect(splitAbsoluteForm('http://user@evil.example/b')).toBeUndefined();
+    expect(splitAbsoluteForm('*')).toBeUndefined();
   });
 });

@@ -31,3 +31,24 @@ describe('LeastInFlightSelector', () => {
     expect(selector.select()?.key).toBe('Z');
   });
 });
+
+describe('LeastInFlightSelector on large routes (power of two choices)', () => {
+  it('takes the less loaded of two random picks', () => {
+    const upstreams = pool(...Array.from({ length: 40 }, (_, index) => `U${index}`));
+    upstreams.forEach((upstream, index) => (upstream.inFlight = index));
+    // Probes land on index 30, then index 10: U10 is less loaded.
+    const draws = [30 / 40, 10 / 40];
+    const selector = new LeastInFlightSelector(upstreams, () => draws.shift() ?? 0);
+    expect(selector.select()?.key).toBe('U10');
+  });
+
+  it('falls back to a scan when probes keep hitting unavailable upstreams', () => {
+    const upstreams = pool(...Array.from({ length: 40 }, (_, index) => `U${index}`));
+    for (const upstream of upstreams) upstream.available = false;
+    upstreams[37]!.available = true;
+    const selector = new LeastInFlightSelector(upstreams, () => 0);
+    expect(selector.select()?.key).toBe('U37');
+    upstreams[37]!.available = false;
+    expect(selector.select()).toBeUndefined();
+  });
+});
