@@ -4,7 +4,7 @@
  */
 
 /** Every contender the bench knows, in table order. */
-export const ALL_CONTENDERS = ['direct', 'inteli', 'inteli-10k', 'undici-bare', 'http-proxy-ka', 'http-proxy', 'nginx', 'haproxy'] as const;
+export const ALL_CONTENDERS = ['direct', 'inteli', 'inteli-10k', 'inteli-x2', 'undici-bare', 'http-proxy-ka', 'http-proxy', 'nginx', 'haproxy'] as const;
 
 /** Seconds per measurement (each contender, concurrency and round). */
 export const DEFAULT_DURATION_SECONDS = 3;

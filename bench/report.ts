@@ -110,6 +110,14 @@ function table(header: readonly string[], body: readonly (readonly string[])[]):
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+/**
+ * Proxy CPU time per request in microseconds. On a shared 2-core machine throughput moves with the
+ * neighbours' load; CPU per request moves much less and is the fairer way to compare proxies.
+ */
+export function cpuMicrosPerRequest(row: HttpRow): number | undefined {
+  return row.cpuPercent === undefined || row.rps === 0 ? undefined : (row.cpuPercent / 100 / row.rps) * 1e6;
+}
+
 /** The HTTP table with ratios to direct and nginx at the same concurrency. */
 export function formatHttpTable(rows: readonly HttpRow[]): string {
   const rpsOf = (name: string, c: number): number | undefined => rows.find((r) => r.contender === name && r.connections === c)?.rps;
@@ -120,12 +128,13 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     fixed(row.p50Ms, 3),
     fixed(row.p99Ms, 3),
     fixed(row.cpuPercent, 0),
+    fixed(cpuMicrosPerRequest(row), 1),
     fixed(row.rssMb, 1),
     fixed(ratio(row.rps, rpsOf('direct', row.connections)), 2),
     fixed(ratio(row.rps, rpsOf('nginx', row.connections)), 2),
     row.failures === 0 ? '' : `${row.failures} failed`,
   ]);
-  return table(['contender', 'c', 'req/s', 'p50 ms', 'p99 ms', 'CPU%', 'RSS MB', '/direct', '/nginx', ''], body);
+  return table(['contender', 'c', 'req/s', 'p50 ms', 'p99 ms', 'CPU%', 'us/req', 'RSS MB', '/direct', '/nginx', ''], body);
 }
 
 /** The WebSocket echo table. */
@@ -152,6 +161,8 @@ export interface Headline {
   readonly undici: number | undefined;
   readonly haproxy: number | undefined;
   readonly scale: number | undefined;
+  /** `inteli-x2` (two cluster workers) / nginx. */
+  readonly clusterNginx: number | undefined;
 }
 
 /** Computes the headline ratios. */
@@ -167,6 +178,7 @@ export function headline(rows: readonly HttpRow[]): Headline {
     undici: ratio(inteli, rps('undici-bare')),
     haproxy: ratio(inteli, rps('haproxy')),
     scale: ratio(rps('inteli-10k'), inteli),
+    clusterNginx: ratio(rps('inteli-x2'), rps('nginx')),
   };
 }
 

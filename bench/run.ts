@@ -15,6 +15,7 @@ import {
   httpProxyContender,
   httpProxyKeepAliveContender,
   inteliContender,
+  inteliClusterContender,
   inteliScaleContender,
   undiciContender,
 } from './contenders/node-contenders.js';
@@ -39,6 +40,7 @@ const SPECS: readonly ContenderSpec[] = [
   directContender,
   inteliContender,
   inteliScaleContender,
+  inteliClusterContender,
   undiciContender,
   httpProxyKeepAliveContender,
   httpProxyContender,
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
   const show = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));
   lines.push(
     `goals (c=${head.connections}): inteli/nginx=${show(head.nginx)} (>=0.65)  inteli/http-proxy-ka=${show(head.httpProxy)} (>=2)  ` +
-      `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
+      `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-x2/nginx=${show(head.clusterNginx)} (>=1)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
       `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,
   );
   if (soakResult !== undefined) {

@@ -14,7 +14,7 @@ runChild<ForwarderReady>(async () => {
   await proxy.start();
   let note = `inteli: backends registered via ${REGISTRATION_MODE === 'registry' ? 'proxy.registry.add' : 'ProxyWebServer agents'}`;
   if (scaleTargets > 0) {
-    const ms = registerScale(proxy, scaleTargets, scaleRules);
+    const ms = await registerScale(proxy, scaleTargets, scaleRules);
     note = `inteli-10k: ${scaleTargets} extra targets over ${scaleRules} rules registered in ${ms.toFixed(0)} ms`;
   }
   registerDirectly(proxy, backendPorts);

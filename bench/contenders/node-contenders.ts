@@ -41,6 +41,8 @@ export const directContender: ContenderSpec = {
 export const inteliContender = nodeForwarder('inteli', './inteli-child.js', {}, true);
 /** inteli-proxy with 10,000 more targets over 1,000 more rules; must cost the same per request. */
 export const inteliScaleContender = nodeForwarder('inteli-10k', './inteli-child.js', { scaleTargets: SCALE_TARGETS, scaleRules: SCALE_RULES }, false);
+/** inteli-proxy in 2 cluster workers sharing the port (both cores). */
+export const inteliClusterContender = nodeForwarder('inteli-x2', './inteli-cluster-child.js', {}, true);
 /** The bare undici Pool forwarder. */
 export const undiciContender = nodeForwarder('undici-bare', './undici-forwarder-child.js', {}, false);
 /** http-proxy 1.18.1 with a keep-alive agent. */

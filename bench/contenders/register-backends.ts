@@ -29,10 +29,11 @@ export function registerDirectly(proxy: ProxyServer, backendPorts: readonly numb
 
 /**
  * The scale scenario: `rules` extra backends, each with its own rule `/svc-<i>` and `targets / rules`
- * targets that are never contacted (no request matches their rules). Returns the milliseconds the
- * registrations took, which includes every routing-table rebuild they trigger.
+ * targets that are never contacted (no request matches their rules). Resolves to the milliseconds the
+ * registrations took, including the routing-table rebuilds they trigger (the data plane coalesces
+ * registry changes per microtask, so the clock stops after the next macrotask).
  */
-export function registerScale(proxy: ProxyServer, targets: number, rules: number): number {
+export async function registerScale(proxy: ProxyServer, targets: number, rules: number): Promise<number> {
   const perRule = Math.max(1, Math.round(targets / rules));
   const startedAt = performance.now();
   for (let rule = 0; rule < rules; rule += 1) {
@@ -43,5 +44,6 @@ export function registerScale(proxy: ProxyServer, targets: number, rules: number
     }));
     proxy.registry.add({ agentId: `bench-scale-${rule}`, targets: fakeTargets, rules: [{ path: `/svc-${rule}` }] });
   }
+  await new Promise((resolve) => setImmediate(resolve));
   return performance.now() - startedAt;
 }

@@ -13,6 +13,8 @@ export function childArgs<T>(): T {
 /** Sends a typed message to the parent. */
 export function sendToParent(type: string, payload: unknown): void {
   if (process.send !== undefined && process.connected) process.send({ type, payload });
+  // Started by hand (no IPC, e.g. under perf or strace): say it on stdout instead.
+  else if (process.send === undefined) console.log(JSON.stringify({ type, payload }));
 }
 
 /**

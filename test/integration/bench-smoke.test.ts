@@ -35,7 +35,7 @@ describe('npm run bench --quick', () => {
   it('prints the table and ends with the inteli ratio line', () => {
     const { code, stdout, stderr } = run;
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toMatch(/^contender\s+c\s+req\/s\s+p50 ms\s+p99 ms\s+CPU%\s+RSS MB\s+\/direct\s+\/nginx$/m);
+    expect(stdout).toMatch(/^contender\s+c\s+req\/s\s+p50 ms\s+p99 ms\s+CPU%\s+us\/req\s+RSS MB\s+\/direct\s+\/nginx$/m);
     expect(stdout).toMatch(/^direct\s+50\s+\d+/m);
     expect(stdout).toMatch(/^inteli\s+50\s+\d+/m);
     const lines = stdout.trimEnd().split('\n');
