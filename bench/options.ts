@@ -3,6 +3,8 @@
  * BENCH_* environment variables, which win over the defaults.
  */
 
+import { DEFAULT_REGISTRATION_MODE, type RegistrationMode } from './contenders/register-backends.js';
+
 /** Every contender the bench knows, in table order. */
 export const ALL_CONTENDERS = ['direct', 'inteli', 'inteli-10k', 'inteli-x2', 'undici-bare', 'http-proxy-ka', 'http-proxy', 'nginx', 'haproxy'] as const;
 
@@ -32,6 +34,8 @@ export interface BenchOptions {
   readonly profile: readonly string[];
   readonly outDir: string | undefined;
   readonly quick: boolean;
+  /** How inteli registers the backends: real agents over the control plane, or `proxy.registry.add`. */
+  readonly register: RegistrationMode;
   /** Seconds of the inteli memory soak at the highest concurrency after the rounds; 0 = off. */
   readonly soakSeconds: number;
 }
@@ -46,6 +50,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --contenders L     subset of ${ALL_CONTENDERS.join(',')}
   --profile L        run these Node contenders with --cpu-prof (e.g. --profile inteli)
   --out DIR          results directory (default bench/results)
+  --register M       agent | registry: how inteli's backends register (default ${DEFAULT_REGISTRATION_MODE})
   --soak S           then load inteli for S seconds and sample its RSS (memory flat? try 300; default off)
   --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
 `;
@@ -80,6 +85,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let profile: string[] = [];
   let outDir: string | undefined;
   let soakSeconds = 0;
+  let register: RegistrationMode = DEFAULT_REGISTRATION_MODE;
   if (env.BENCH_DURATION !== undefined) durationSeconds = positive('duration', env.BENCH_DURATION, { integer: true, min: 1 });
   if (env.BENCH_ROUNDS !== undefined) rounds = positive('rounds', env.BENCH_ROUNDS, { integer: true, min: 1 });
   for (let i = 0; i < argv.length; i += 1) {
@@ -130,6 +136,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       case '--out':
         outDir = value();
         break;
+      case '--register': {
+        const raw = value();
+        if (raw !== 'agent' && raw !== 'registry') fail(`--register must be agent or registry, got '${raw}'`);
+        register = raw;
+        break;
+      }
       case '--soak':
         soakSeconds = positive('soak', value(), { integer: true, min: 0 });
         break;
@@ -151,5 +163,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     outDir,
     quick,
     soakSeconds,
+    register,
   });
 }

@@ -8,6 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendsArgs, BackendsReady } from './backends/backends-child.js';
 import type { ContenderSpec, RunningContender } from './contenders/contender.js';
+import type { AgentCredentials } from './contenders/register-backends.js';
 import { haproxyContender } from './contenders/haproxy.js';
 import { nginxContender } from './contenders/nginx.js';
 import {
@@ -115,7 +116,19 @@ async function main(): Promise<void> {
     backends = await startChild<BackendsReady>(new URL('./backends/backends-child.js', import.meta.url), {
       count: BACKEND_COUNT,
     } satisfies BackendsArgs);
-    const context = { backendPorts: backends.ready.ports, tmpDir, profileDir, profile: options.profile };
+    const backendsChild = backends;
+    const context = {
+      backendPorts: backends.ready.ports,
+      tmpDir,
+      profileDir,
+      profile: options.profile,
+      register: options.register,
+      registerAgents: async (credentials: AgentCredentials): Promise<void> => {
+        const registered = backendsChild.next<number>('agents-registered', 20_000);
+        backendsChild.send({ type: 'agents', payload: credentials });
+        await registered;
+      },
+    };
     for (const spec of SPECS) {
       if (!options.contenders.includes(spec.name)) continue;
       const reason = spec.unavailable();

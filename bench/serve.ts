@@ -19,6 +19,7 @@ import {
   inteliScaleContender,
   undiciContender,
 } from './contenders/node-contenders.js';
+import { DEFAULT_REGISTRATION_MODE } from './contenders/register-backends.js';
 import { startChild } from './lib/child-process.js';
 
 const SPECS = [directContender, inteliContender, inteliScaleContender, inteliClusterContender, undiciContender, httpProxyKeepAliveContender, httpProxyContender, nginxContender, haproxyContender];
@@ -31,7 +32,18 @@ async function main(): Promise<void> {
   console.log(`backends pid=${backends.pid} ports=${backends.ready.ports.join(',')}`);
   const running: RunningContender[] = [];
   for (const spec of SPECS.filter((s) => names.includes(s.name))) {
-    const started = await spec.start({ backendPorts: backends.ready.ports, tmpDir, profileDir: profile.length > 0 ? tmpDir : undefined, profile });
+    const started = await spec.start({
+      backendPorts: backends.ready.ports,
+      tmpDir,
+      profileDir: profile.length > 0 ? tmpDir : undefined,
+      profile,
+      register: process.argv.includes('--registry') ? 'registry' : DEFAULT_REGISTRATION_MODE,
+      registerAgents: async (credentials) => {
+        const registered = backends.next<number>('agents-registered', 20_000);
+        backends.send({ type: 'agents', payload: credentials });
+        await registered;
+      },
+    });
     running.push(started);
     console.log(`${spec.name} pid=${started.pid ?? '-'} url=${started.url}${spec.path}`);
   }

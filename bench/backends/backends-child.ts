@@ -1,11 +1,15 @@
 /**
  * The bench backends: small Node HTTP servers in one child process, each answering every request with a
  * 12-byte "hello world" over keep-alive, and echoing WebSocket messages. They listen on 127.0.0.1 port 0
- * and report their ports to the parent.
+ * and report their ports to the parent. On an `agents` message they register with inteli-proxy through
+ * real agents and answer `agents-registered`.
  */
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { childArgs, runChild } from '../lib/child-runtime.js';
+import type { ProxyWebServer } from '../../src/webserver-agent/proxy-web-server.js';
+import type { AgentCredentials } from '../contenders/register-backends.js';
+import { childArgs, runChild, sendToParent } from '../lib/child-runtime.js';
+import { startAgents } from './agents.js';
 
 /** Arguments from the parent. */
 export interface BackendsArgs {
@@ -50,9 +54,25 @@ function startBackend(): Promise<{ server: Server; wss: WebSocketServer; port: n
 runChild<BackendsReady>(async () => {
   const { count } = childArgs<BackendsArgs>();
   const backends = await Promise.all(Array.from({ length: count }, () => startBackend()));
+  let agents: ProxyWebServer[] = [];
+  process.on('message', (message: unknown) => {
+    const typed = message as { type?: unknown; payload?: AgentCredentials } | null;
+    if (typed === null || typeof typed !== 'object' || typed.type !== 'agents' || typed.payload === undefined) return;
+    startAgents(
+      backends.map((backend) => backend.server),
+      typed.payload,
+    ).then(
+      (started) => {
+        agents = started;
+        sendToParent('agents-registered', started.length);
+      },
+      (error: unknown) => sendToParent('error', `agent registration failed: ${String(error)}`),
+    );
+  });
   return {
     ready: { ports: backends.map((backend) => backend.port) },
     stop: async () => {
+      await Promise.all(agents.map((agent) => agent.stop()));
       for (const { server, wss } of backends) {
         for (const client of wss.clients) client.terminate();
         wss.close();

@@ -1,5 +1,6 @@
 /** What the bench knows about a contender: how to start it and where to send load. */
 
+
 /** A started contender. */
 export interface RunningContender {
   /** Base URL for HTTP load, e.g. `http://127.0.0.1:40123`. */
@@ -12,8 +13,14 @@ export interface RunningContender {
   stop(): Promise<void>;
 }
 
+import type { AgentCredentials, RegistrationMode } from './register-backends.js';
+
 /** Everything a contender may need to start. */
 export interface ContenderContext {
+  /** How inteli registers the backends. */
+  readonly register: RegistrationMode;
+  /** Has the backends child register through agents with these credentials; resolves once acknowledged. */
+  registerAgents(credentials: AgentCredentials): Promise<void>;
   /** Backend ports on 127.0.0.1. */
   readonly backendPorts: number[];
   /** Temporary directory for generated configs, pid files and logs. */

@@ -1,4 +1,5 @@
 /** Arguments and ready message shared by the Node forwarder children (undici, http-proxy, inteli). */
+import type { AgentCredentials, RegistrationMode } from './register-backends.js';
 
 /** Arguments every forwarder child receives. */
 export interface ForwarderArgs {
@@ -10,6 +11,8 @@ export interface ForwarderArgs {
   readonly scaleTargets?: number;
   /** inteli only: number of extra rules in the scale scenario. */
   readonly scaleRules?: number;
+  /** inteli only: how the backends get registered. Default `registry`. */
+  readonly register?: RegistrationMode;
 }
 
 /** What a forwarder child reports when ready. */
@@ -18,4 +21,6 @@ export interface ForwarderReady {
   readonly port: number;
   /** Free-form note shown in the report (e.g. how backends were registered). */
   readonly note?: string;
+  /** inteli in agent mode: what the backends' agents need to register. */
+  readonly agents?: AgentCredentials;
 }

@@ -6,19 +6,32 @@
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { childArgs, runChild } from '../lib/child-runtime.js';
 import type { ForwarderArgs, ForwarderReady } from './forwarder-args.js';
-import { REGISTRATION_MODE, registerDirectly, registerScale } from './register-backends.js';
+import { registerDirectly, registerScale, startControlPlane } from './register-backends.js';
 
 runChild<ForwarderReady>(async () => {
-  const { backendPorts, scaleTargets = 0, scaleRules = 0 } = childArgs<ForwarderArgs>();
+  const { backendPorts, scaleTargets = 0, scaleRules = 0, register = 'registry' } = childArgs<ForwarderArgs>();
   const proxy = new ProxyServer({ host: '127.0.0.1', port: 0 });
   await proxy.start();
-  let note = `inteli: backends registered via ${REGISTRATION_MODE === 'registry' ? 'proxy.registry.add' : 'ProxyWebServer agents'}`;
-  if (scaleTargets > 0) {
-    const ms = await registerScale(proxy, scaleTargets, scaleRules);
-    note = `inteli-10k: ${scaleTargets} extra targets over ${scaleRules} rules registered in ${ms.toFixed(0)} ms`;
-  }
-  registerDirectly(proxy, backendPorts);
   const port = proxy.addresses.http?.port;
   if (port === undefined) throw new Error('ProxyServer reported no HTTP address');
-  return { ready: { port, note }, stop: () => proxy.stop() };
+  if (scaleTargets > 0) {
+    const ms = await registerScale(proxy, scaleTargets, scaleRules);
+    registerDirectly(proxy, backendPorts);
+    return {
+      ready: { port, note: `inteli-10k: ${scaleTargets} extra targets over ${scaleRules} rules registered in ${ms.toFixed(0)} ms` },
+      stop: () => proxy.stop(),
+    };
+  }
+  if (register === 'agent') {
+    const control = await startControlPlane(proxy, backendPorts.length);
+    return {
+      ready: { port, note: 'inteli: backends registered by ProxyWebServer agents over the control plane', agents: control.credentials },
+      stop: async () => {
+        await control.stop();
+        await proxy.stop();
+      },
+    };
+  }
+  registerDirectly(proxy, backendPorts);
+  return { ready: { port, note: 'inteli: backends registered with proxy.registry.add' }, stop: () => proxy.stop() };
 });

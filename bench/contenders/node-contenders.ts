@@ -19,9 +19,17 @@ function nodeForwarder(name: string, script: string, args: Omit<ForwarderArgs, '
       const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', context.profileDir!, '--cpu-prof-name', `${name}.cpuprofile`] : [];
       const child = await startChild<ForwarderReady>(
         new URL(script, import.meta.url),
-        { ...args, backendPorts: context.backendPorts } satisfies ForwarderArgs,
+        { register: context.register, ...args, backendPorts: context.backendPorts } satisfies ForwarderArgs,
         { execArgv, readyTimeoutMs: 60_000 },
       );
+      if (child.ready.agents !== undefined) {
+        try {
+          await context.registerAgents(child.ready.agents);
+        } catch (error) {
+          await child.stop();
+          throw error;
+        }
+      }
       return { url: `http://127.0.0.1:${child.ready.port}`, pid: child.pid, note: child.ready.note, stop: () => child.stop() };
     },
   };
@@ -40,9 +48,9 @@ export const directContender: ContenderSpec = {
 /** inteli-proxy with the two backends. */
 export const inteliContender = nodeForwarder('inteli', './inteli-child.js', {}, true);
 /** inteli-proxy with 10,000 more targets over 1,000 more rules; must cost the same per request. */
-export const inteliScaleContender = nodeForwarder('inteli-10k', './inteli-child.js', { scaleTargets: SCALE_TARGETS, scaleRules: SCALE_RULES }, false);
+export const inteliScaleContender = nodeForwarder('inteli-10k', './inteli-child.js', { scaleTargets: SCALE_TARGETS, scaleRules: SCALE_RULES, register: 'registry' }, false);
 /** inteli-proxy in 2 cluster workers sharing the port (both cores). */
-export const inteliClusterContender = nodeForwarder('inteli-x2', './inteli-cluster-child.js', {}, true);
+export const inteliClusterContender = nodeForwarder('inteli-x2', './inteli-cluster-child.js', { register: 'registry' }, true);
 /** The bare undici Pool forwarder. */
 export const undiciContender = nodeForwarder('undici-bare', './undici-forwarder-child.js', {}, false);
 /** http-proxy 1.18.1 with a keep-alive agent. */

@@ -1,22 +1,35 @@
 /**
  * How the bench backends get into inteli-proxy's registry. This is the one place to switch between the
  * two ways:
- * - `registry`: the proxy child calls `proxy.registry.add(...)` directly (no control plane in the path);
- * - `agent`: the backends child runs one real `ProxyWebServer` agent per backend that dials the proxy's
- *   control plane, authenticates and registers (what users do).
+ * - `agent` (default): the proxy child trusts one generated key per backend and runs a control plane on
+ *   the proxy's registry; the backends child then runs one real `ProxyWebServer` agent per backend that
+ *   dials it, authenticates and registers (what users do). Until `ProxyServer` hosts the control plane
+ *   itself, {@link startControlPlane} builds one on `proxy.registry`; when it does, only that function
+ *   changes (use the proxy's control plane and its trust store).
+ * - `registry`: the proxy child calls `proxy.registry.add(...)` directly (no control plane involved).
+ * The scale scenario's fake targets and the cluster workers always use `registry`.
  */
+import { ControlPlane } from '../../src/proxy/control-plane/control-plane.js';
+import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
+import { generateKeyPair, type Ed25519PrivateJwk } from '../../src/shared/identity/key-pair.js';
 
 /** Which registration path the bench uses. */
 export type RegistrationMode = 'registry' | 'agent';
 
-/** The mode in use; see the module comment. */
-export const REGISTRATION_MODE: RegistrationMode = 'registry';
+/** The mode in use unless `--register` says otherwise; see the module comment. */
+export const DEFAULT_REGISTRATION_MODE: RegistrationMode = 'agent';
+
+/** What the backends child needs to run agents: the control-plane URL and one key per backend. */
+export interface AgentCredentials {
+  readonly url: string;
+  readonly agents: readonly { readonly id: string; readonly privateJwk: Ed25519PrivateJwk }[];
+}
 
 /** First port of the never-contacted fake targets of the scale scenario (below the ephemeral range). */
 const FAKE_PORT_BASE = 20_000;
 
-/** Registers the real backends (catch-all rule `/`, round-robin over both). */
+/** Registers the real backends directly (catch-all rule `/`, round-robin over both). */
 export function registerDirectly(proxy: ProxyServer, backendPorts: readonly number[]): void {
   backendPorts.forEach((port, index) => {
     proxy.registry.add({
@@ -25,6 +38,26 @@ export function registerDirectly(proxy: ProxyServer, backendPorts: readonly numb
       rules: [{ path: '/' }],
     });
   });
+}
+
+/**
+ * Starts a control plane that writes to `proxy.registry` and trusts `count` fresh agent keys allowed to
+ * register rule `/` on 127.0.0.1. Plain ws on loopback: the bench measures the data plane, and TLS on the
+ * control connection would only slow the start. Returns the credentials and a stop function.
+ */
+export async function startControlPlane(proxy: ProxyServer, count: number): Promise<{ credentials: AgentCredentials; stop: () => Promise<void> }> {
+  const trustStore = TrustStore.inMemory();
+  const controlPlane = new ControlPlane({ registry: proxy.registry, trustStore, host: '127.0.0.1', port: 0, insecure: true });
+  await controlPlane.start();
+  const agents = await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const id = `bench-agent-${index}`;
+      const { privateJwk, publicJwk } = await generateKeyPair(id);
+      await trustStore.add({ id, publicKey: publicJwk, role: 'agent', scope: { rules: ['/'], hosts: ['127.0.0.1'] } });
+      return { id, privateJwk };
+    }),
+  );
+  return { credentials: { url: controlPlane.url, agents }, stop: () => controlPlane.stop() };
 }
 
 /**
