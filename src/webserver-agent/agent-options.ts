@@ -10,7 +10,7 @@ import type { Ed25519PrivateJwk } from '../shared/identity/jwk.js';
 import type { Logger } from '../shared/logger.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
-import { normalizePin } from './proxy-tls.js';
+import { normalizePin } from '../shared/control-client/proxy-tls.js';
 
 /** Default token audience (the proxy's default). */
 export const DEFAULT_AGENT_AUDIENCE = 'inteli-proxy';
@@ -28,10 +28,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
 /** Default lifetime of each dial's token, in seconds. */
 export const DEFAULT_AGENT_TOKEN_TTL_SECONDS = 60;
-/** Largest frame the agent accepts from the proxy, in bytes. */
-export const MAX_INCOMING_FRAME_BYTES = 1024 * 1024;
-/** Largest frame the agent sends (the proxy's default limit). */
-export const MAX_OUTGOING_FRAME_BYTES = 64 * 1024;
+export { MAX_INCOMING_FRAME_BYTES, MAX_OUTGOING_FRAME_BYTES } from '../shared/control-client/control-connection.js';
 
 /** The address the proxy should forward to. */
 export interface AdvertisedTarget {

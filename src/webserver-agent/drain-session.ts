@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../shared/logger.js';
 import type { ServerMessage } from '../shared/protocol.js';
-import type { ControlConnection } from './control-connection.js';
+import type { ControlConnection } from '../shared/control-client/control-connection.js';
 
 /** Drains the session; resolves true when the proxy confirmed `drained` in time. Never rejects. */
 export async function drainSession(

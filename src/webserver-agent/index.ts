@@ -17,6 +17,6 @@ export {
 export type { AdvertisedTarget, ProxyWebServerOptions, ResolvedAgentOptions } from './agent-options.js';
 export { nextBackoffDelay, resolveBackoffOptions } from './backoff.js';
 export type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
-export { parseServerMessage } from './server-message.js';
+export { parseServerMessage } from '../shared/control-client/server-message.js';
 export { runAgentCli } from './run-agent-cli.js';
 export type { AgentCliIo, AgentCliDependencies } from './run-agent-cli.js';

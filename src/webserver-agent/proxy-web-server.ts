@@ -21,12 +21,12 @@ import { CloseCode, type ServerMessage, type TargetSpec } from '../shared/protoc
 import { resolveAgentOptions, type ProxyWebServerOptions, type ResolvedAgentOptions } from './agent-options.js';
 import { nextBackoffDelay } from './backoff.js';
 import { advertisedTarget } from './advertised-target.js';
-import { ControlConnection } from './control-connection.js';
+import { ControlConnection } from '../shared/control-client/control-connection.js';
 import { drainSession } from './drain-session.js';
-import { loadPrivateKey } from './private-key-source.js';
-import type { ProxyVerification } from './proxy-tls.js';
-import { resolveProxyVerification } from './proxy-verification.js';
-import { EVENT_NAME_PATTERN } from './server-message.js';
+import { loadPrivateKey } from '../shared/control-client/private-key-source.js';
+import type { ProxyVerification } from '../shared/control-client/proxy-tls.js';
+import { resolveProxyVerification } from '../shared/control-client/proxy-verification.js';
+import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import http from 'node:http';
 import { resolveAgentOptions, type ProxyWebServerOptions } from '../../../src/webserver-agent/agent-options.js';
-import { normalizePin } from '../../../src/webserver-agent/proxy-tls.js';
+import { normalizePin } from '../../../src/shared/control-client/proxy-tls.js';
 
 const PIN = 'x'.repeat(43) + '=';
 const base: ProxyWebServerOptions = { proxyUrl: 'wss://127.0.0.1:3042', agentId: 'WEB001', key: '/tmp/WEB001.key.json', server: http.createServer(), rules: ['/api'] };

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { parseServerMessage } from '../../../src/webserver-agent/server-message.js';
+import { parseServerMessage } from '../../../src/shared/control-client/server-message.js';
 
 describe('parseServerMessage', () => {
   it('parses an ack with and without a result', () => {

@@ -1,10 +1,10 @@
 /**
- * Turns the agent's `pin` / `ca` / `insecure` options into one {@link ProxyVerification}, reading a CA
+ * Turns a client's `pin` / `ca` / `insecure` options into one {@link ProxyVerification}, reading a CA
  * file when a path was given. Skipping verification is allowed only explicitly, and always logged.
  */
 import { readFile } from 'node:fs/promises';
-import { InvalidOptionError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { InvalidOptionError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { ProxyVerification } from './proxy-tls.js';
 
 /** The verification-related resolved options. */

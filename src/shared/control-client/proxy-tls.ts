@@ -1,6 +1,6 @@
 /**
- * How the agent verifies the proxy before it sends its token: a SHA-256 pin of the proxy's public key
- * (what the proxy prints at start), a CA certificate, or, explicitly, nothing (development).
+ * How a client (agent or admin) verifies the proxy before it sends its token: a SHA-256 pin of the
+ * proxy's public key (what the proxy prints at start), a CA certificate, or, explicitly, nothing (development).
  *
  * The TLS connection is made here and handed to `ws` only after the check passed, through the
  * `createConnection` callback of `http.request`. Verifying in a later event would be too late: the
@@ -10,8 +10,8 @@ import { timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
-import { TimeoutError, TlsError } from '../shared/errors.js';
-import { peerCertificatePin } from '../shared/tls/public-key-pin.js';
+import { TimeoutError, TlsError } from '../errors.js';
+import { peerCertificatePin } from '../tls/public-key-pin.js';
 
 /** How the proxy is verified; exactly one mode. */
 export type ProxyVerification =

@@ -1,9 +1,9 @@
 /**
- * Runtime guards for the frames the proxy sends to an agent. The proxy is authenticated by TLS, but a
- * frame is still parsed defensively: a buggy or newer proxy must not crash the agent's process.
+ * Runtime guards for the frames the proxy sends to a client (agent or admin). The proxy is authenticated
+ * by TLS, but a frame is still parsed defensively: a buggy or newer proxy must not crash the client's process.
  */
-import { ERROR_CATALOG, type ErrorCode } from '../shared/errors.js';
-import type { ServerMessage } from '../shared/protocol.js';
+import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import type { ServerMessage } from '../protocol.js';
 
 /** Longest request id the agent accepts in a reply. */
 const MAX_ID_LENGTH = 64;

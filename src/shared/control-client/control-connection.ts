@@ -1,17 +1,21 @@
 /**
- * One authenticated control-plane connection of an agent: the dial (token in the upgrade request, after
- * the proxy was verified), request/reply matching by `id`, and an idle watchdog. It knows nothing about
- * reconnecting or web servers; {@link ProxyWebServer} builds those on top.
+ * One authenticated control-plane connection of a client (an agent or an admin): the dial (token in the
+ * upgrade request, after the proxy was verified), request/reply matching by `id`, and an idle watchdog. It knows nothing about
+ * reconnecting or web servers; `ProxyWebServer` and `ProxySysAdmin` build on top of it.
  */
 import { EventEmitter } from 'node:events';
 import type { createConnection } from 'node:net';
 import WebSocket from 'ws';
-import { ControlError, ProxyError, TimeoutError, type ErrorCode } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { SUBPROTOCOL, type ServerMessage } from '../shared/protocol.js';
-import { MAX_INCOMING_FRAME_BYTES, MAX_OUTGOING_FRAME_BYTES } from './agent-options.js';
+import { ControlError, ProxyError, TimeoutError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { SUBPROTOCOL, type ServerMessage } from '../protocol.js';
 import { createVerifiedConnector, type ProxyVerification } from './proxy-tls.js';
 import { parseServerMessage } from './server-message.js';
+
+/** Largest frame a client accepts from the proxy, in bytes (a `backends.list` answer can be large). */
+export const MAX_INCOMING_FRAME_BYTES = 1024 * 1024;
+/** Largest frame a client sends (the proxy's default limit). */
+export const MAX_OUTGOING_FRAME_BYTES = 64 * 1024;
 
 /** How long a graceful close waits for the proxy's close frame before the socket is cut, in ms. */
 export const CONTROL_CLOSE_TIMEOUT_MS = 2000;

@@ -1,11 +1,11 @@
 /**
- * Loads the agent's private key from a JWK object or a `<id>.key.json` file (as written by
- * `inteli-sysadmin keygen`). The key material is never logged; only the file name and mode are.
+ * Loads a client's (agent's or admin's) private key from a JWK object or a `<id>.key.json` file (as
+ * written by `inteli-sysadmin keygen`). The key material is never logged; only the file name and mode are.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { InvalidKeyError } from '../shared/errors.js';
-import { parsePrivateJwk, type Ed25519PrivateJwk } from '../shared/identity/jwk.js';
-import type { Logger } from '../shared/logger.js';
+import { InvalidKeyError } from '../errors.js';
+import { parsePrivateJwk, type Ed25519PrivateJwk } from '../identity/jwk.js';
+import type { Logger } from '../logger.js';
 
 /** Largest key file read, in bytes (a JWK is ~200). */
 const MAX_KEY_FILE_BYTES = 16 * 1024;
