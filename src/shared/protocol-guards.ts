@@ -198,6 +198,10 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
       };
       if (frame.role !== undefined) message.role = role(frame.role);
       if (frame.scope !== undefined) message.scope = scope(frame.scope);
+      if (frame.replace !== undefined) {
+        if (typeof frame.replace !== 'boolean') fail('replace: expected a boolean');
+        message.replace = frame.replace;
+      }
       return message;
     }
     case 'keys.remove':

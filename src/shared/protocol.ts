@@ -84,6 +84,11 @@ export interface KeysAddMessage {
   publicKey: Record<string, unknown>;
   role?: KeyRole;
   scope?: KeyScope;
+  /**
+   * Replace an existing key with this id (its live sessions are closed with 4003, as on removal).
+   * Default false: an existing id is refused with `RP_ERR_ALREADY_EXISTS`.
+   */
+  replace?: boolean;
 }
 
 /** Admin: remove a key; its live sessions are closed with 4003 at once. */

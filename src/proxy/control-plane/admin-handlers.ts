@@ -48,13 +48,29 @@ function audit(context: ControlContext, session: Session, action: string, detail
   context.logger.info({ audit: true, actor: session.identity.id, actorFingerprint: session.identity.fingerprint, action, ...details }, `audit: ${action}`);
 }
 
-/** Handles `keys.add`: validates and trusts a public key. */
+/**
+ * Handles `keys.add`: validates and trusts a public key. With `replace`, an existing key of that id is
+ * replaced; the trust store's `removed` event closes the old key's sessions, so an agent holding the
+ * old key cannot stay connected under a grant that no longer exists.
+ */
 export async function handleKeysAdd(context: ControlContext, session: Session, message: KeysAddMessage): Promise<KeySummary> {
   const input: { id: string; publicKey: unknown; role?: KeyRole; scope?: KeyScope } = { id: message.keyId, publicKey: message.publicKey };
   if (message.role !== undefined) input.role = message.role;
   if (message.scope !== undefined) input.scope = message.scope;
-  const key = await context.trustStore.add(input);
-  audit(context, session, 'keys.add', { keyId: key.id, role: key.role, fingerprint: key.fingerprint, scope: key.scope });
+  const replace = message.replace === true;
+  if (replace && message.keyId === session.identity.id) {
+    // Replacing closes the old key's sessions, this one included, before the answer could be sent.
+    throw new ProxyError('RP_ERR_FORBIDDEN', 'an admin cannot replace the key of its own session; use another admin key');
+  }
+  const previous = replace ? context.trustStore.get(input.id) : undefined;
+  const key = await context.trustStore.add(input, { replace });
+  audit(context, session, 'keys.add', {
+    keyId: key.id,
+    role: key.role,
+    fingerprint: key.fingerprint,
+    scope: key.scope,
+    ...(previous === undefined ? {} : { replaced: previous.fingerprint }),
+  });
   return summarize(context, key);
 }
 
