@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
+import { normalizePin } from './control-client/proxy-tls.js';
 import { InvalidEnvError } from './errors.js';
+import { isValidAgentId } from './identity/agent-id.js';
 
 /** Log levels pino accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -137,4 +139,73 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     trustedProxies: Object.freeze(list(vars, 'PROXY_TRUSTED_PROXIES')),
     logLevel: logLevel(vars),
   });
+}
+
+/**
+ * The connection settings of `inteli-sysadmin`, from the environment. Every field is optional: the CLI's
+ * flags win over these, and the CLI reports what is still missing.
+ */
+export interface SysadminEnv {
+  /** `PROXY_WS_URL`: the proxy's control-plane URL (`wss://host:port`, `ws://` for development). */
+  readonly proxyUrl?: string;
+  /** `INTELI_ADMIN_ID`: the admin key's id. */
+  readonly adminId?: string;
+  /** `INTELI_ADMIN_KEY`: path of the admin's private key file (`<id>.key.json`). */
+  readonly adminKey?: string;
+  /** `INTELI_PROXY_PIN`: SHA-256 pin of the proxy's public key (base64, as the proxy prints it). */
+  readonly pin?: string;
+}
+
+function optional(source: Source, name: string): string | undefined {
+  const value = source[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/**
+ * Reads and validates `PROXY_WS_URL`, `INTELI_ADMIN_ID`, `INTELI_ADMIN_KEY` and `INTELI_PROXY_PIN`
+ * (by default from `process.env`, after loading `.env` when present). Unset or empty variables are
+ * absent from the result.
+ *
+ * @throws {InvalidEnvError} naming the first invalid variable.
+ */
+export function readSysadminEnv(source?: Source, cwd: string = process.cwd()): SysadminEnv {
+  let vars = source;
+  if (vars === undefined) {
+    const dotenvPath = path.join(cwd, '.env');
+    if (existsSync(dotenvPath)) loadDotenv({ path: dotenvPath, quiet: true });
+    vars = process.env;
+  }
+  const out: { proxyUrl?: string; adminId?: string; adminKey?: string; pin?: string } = {};
+  const url = optional(vars, 'PROXY_WS_URL');
+  if (url !== undefined) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol !== 'wss:' && protocol !== 'ws:') {
+      throw new InvalidEnvError('PROXY_WS_URL', `expected a wss://host:port URL, got ${JSON.stringify(url.slice(0, 80))}`);
+    }
+    out.proxyUrl = url;
+  }
+  const id = optional(vars, 'INTELI_ADMIN_ID');
+  if (id !== undefined) {
+    if (!isValidAgentId(id)) {
+      throw new InvalidEnvError('INTELI_ADMIN_ID', `expected an id matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got ${JSON.stringify(vars.INTELI_ADMIN_ID?.slice(0, 80))}`);
+    }
+    out.adminId = id;
+  }
+  const key = optional(vars, 'INTELI_ADMIN_KEY');
+  if (key !== undefined) {
+    if (key.includes('\0')) throw new InvalidEnvError('INTELI_ADMIN_KEY', 'a path may not contain NUL');
+    out.adminKey = key;
+  }
+  const pin = optional(vars, 'INTELI_PROXY_PIN');
+  if (pin !== undefined) {
+    const normalized = normalizePin(pin);
+    if (normalized === undefined) throw new InvalidEnvError('INTELI_PROXY_PIN', 'expected a base64 SHA-256 public-key pin (44 characters)');
+    out.pin = normalized;
+  }
+  return Object.freeze(out);
 }
