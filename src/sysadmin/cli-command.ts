@@ -3,6 +3,7 @@
  * `keys add`, `init` or `backends list` is one new file and one table entry.
  */
 import type { ParseArgsConfig } from 'node:util';
+import type { SysadminEnv } from '../shared/env.js';
 
 /** Where a command writes. `process.stdout`/`process.stderr` fit; tests pass string collectors. */
 export interface CliIo {
@@ -19,6 +20,13 @@ export interface CliContext {
   /** True when `--json` was given: print one JSON document on stdout. */
   readonly json: boolean;
   readonly io: CliIo;
+  /**
+   * The connection settings from the environment, validated when first called (a bad variable fails
+   * only the commands that connect, not `keygen` or `--help`).
+   *
+   * @throws {InvalidEnvError} naming the bad variable.
+   */
+  readonly env: () => SysadminEnv;
 }
 
 /** What a command returns: a result for `--json`, and the human text otherwise. */

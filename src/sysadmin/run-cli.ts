@@ -4,9 +4,16 @@
  * `process.exit` and never reads `process.argv`, so tests run it in-process.
  */
 import { parseArgs } from 'node:util';
+import type { SysadminEnv } from '../shared/env.js';
 import { isProxyError } from '../shared/errors.js';
 import type { CliCommand, CliIo } from './cli-command.js';
+import { backendsDrainCommand } from './commands/backends-drain-command.js';
+import { backendsListCommand } from './commands/backends-list-command.js';
+import { initCommand } from './commands/init-command.js';
 import { keygenCommand } from './commands/keygen-command.js';
+import { keysAddCommand } from './commands/keys-add-command.js';
+import { keysListCommand } from './commands/keys-list-command.js';
+import { keysRemoveCommand } from './commands/keys-remove-command.js';
 
 export type { CliCommand, CliIo } from './cli-command.js';
 
@@ -14,11 +21,33 @@ export type { CliCommand, CliIo } from './cli-command.js';
 export const EXIT_OK = 0;
 /** Exit code of a failed command (the one-line reason is on stderr). */
 export const EXIT_FAILURE = 1;
-/** Exit code of bad usage (unknown command or option, wrong arguments). */
+/** Exit code of bad usage (unknown command or option, wrong arguments, invalid option or variable values). */
 export const EXIT_USAGE = 2;
 
 /** Every command. Multi-word names (`keys add`) are matched before shorter ones. */
-export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([keygenCommand]);
+export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([
+  initCommand,
+  keygenCommand,
+  keysAddCommand,
+  keysRemoveCommand,
+  keysListCommand,
+  backendsListCommand,
+  backendsDrainCommand,
+]);
+
+/** Options of {@link runCli}. */
+export interface RunCliOptions {
+  /**
+   * The connection settings from the environment; called (and so validated) only by commands that
+   * connect. The bin entry passes `() => readSysadminEnv()`. Default: no variables set.
+   */
+  env?: () => SysadminEnv;
+  /** The command table. Default {@link SYSADMIN_COMMANDS}. */
+  commands?: readonly CliCommand[];
+}
+
+/** Error codes that mean the invocation itself was wrong: exit {@link EXIT_USAGE}. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['RP_ERR_INVALID_OPTION', 'RP_ERR_INVALID_ENV']);
 
 const PROGRAM = 'inteli-sysadmin';
 
@@ -53,9 +82,11 @@ function oneLine(error: unknown): string {
 
 /**
  * Runs `inteli-sysadmin` with `argv` (without `node` and the script) and returns the exit code:
- * 0 success, 1 failure, 2 usage error.
+ * 0 success, 1 failure, 2 usage error (also an invalid option value or environment variable).
  */
-export async function runCli(argv: readonly string[], io: CliIo, commands: readonly CliCommand[] = SYSADMIN_COMMANDS): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo, options: RunCliOptions = {}): Promise<number> {
+  const commands = options.commands ?? SYSADMIN_COMMANDS;
+  const env = options.env ?? ((): SysadminEnv => ({}));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     (argv.length === 0 ? io.stderr : io.stdout).write(`${mainHelp(commands)}\n`);
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
@@ -89,12 +120,12 @@ export async function runCli(argv: readonly string[], io: CliIo, commands: reado
   }
   const json = values.json === true;
   try {
-    const result = await command.run({ positionals, values, json, io });
+    const result = await command.run({ positionals, values, json, io, env });
     io.stdout.write(json ? `${JSON.stringify(result.data)}\n` : `${result.text}\n`);
     return EXIT_OK;
   } catch (error) {
     if (json) io.stdout.write(`${JSON.stringify({ error: { code: isProxyError(error) ? error.code : 'ERROR', message: oneLine(error) } })}\n`);
     io.stderr.write(`${PROGRAM} ${command.name}: ${oneLine(error)}\n`);
-    return EXIT_FAILURE;
+    return isProxyError(error) && USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
