@@ -5,6 +5,7 @@
  * the client's `IncomingMessage`, and a full client socket pauses the upstream response.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { ProxyError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -61,6 +62,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   upstream: Upstream;
   readonly #forwarder: UndiciForwarder;
   readonly #req: IncomingMessage;
+  /**
+   * The client connection, kept because undici destroys a failed request's body (`req`), and a destroyed
+   * `IncomingMessage` no longer references its socket although the client is still waiting.
+   */
+  readonly #socket: Socket;
   readonly #res: TaggedResponse;
   readonly #route: Route;
   readonly #target: string;
@@ -74,6 +80,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead) {
     this.#forwarder = forwarder;
     this.#req = req;
+    this.#socket = req.socket;
     this.#res = res;
     this.#route = route;
     this.upstream = upstream;
@@ -143,11 +150,22 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     if (this.#done) return;
+    try {
+      this.#fail(error);
+    } catch (unexpected) {
+      // Nothing may escape into undici's socket callbacks: that would be an uncaught exception.
+      this.#forwarder.logger.error({ err: (unexpected as Error).message, requestId: this.#head.requestId }, 'error handling failed');
+      this.#res.destroy();
+      this.#finish();
+    }
+  }
+
+  #fail(error: Error): void {
     const failure = statusError(error, this.#requestSent);
     const upstream = this.upstream;
     const logger = this.#forwarder.logger;
     // A client that vanished mid-upload surfaces as a body error (ECONNRESET); never blame the upstream.
-    if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED' || this.#req.socket.destroyed) {
+    if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED' || this.#socket.destroyed) {
       logger.debug({ code: 'RP_ERR_CLIENT_ABORTED', status: 499, upstream: upstream.origin, requestId: this.#head.requestId }, 'client aborted');
       this.#finish();
       return;

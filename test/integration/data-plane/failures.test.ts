@@ -123,6 +123,18 @@ describe('data plane failures', () => {
     expect(proxy.snapshot().inFlight).toBe(0);
   });
 
+  it('answers 502 to a POST whose backend closes the connection without answering (regression: hang)', async () => {
+    const closing = await backend('closing', (req) => {
+      req.socket.destroy();
+    });
+    const { proxy, port } = await proxyWith();
+    register(proxy, closing);
+    const response = await send(port, '/api', { method: 'POST', body: 'payload' });
+    expect(response.status).toBe(502);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'UPSTREAM_RESPONSE' });
+    expect(closing.hits()).toBe(1);
+  });
+
   it('destroys the client connection when the backend resets mid-response', async () => {
     const resetting = await backend('reset', (_req, res) => {
       res.writeHead(200, { 'content-length': '100' });
