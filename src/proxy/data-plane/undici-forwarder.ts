@@ -48,6 +48,7 @@ function onClientClose(this: TaggedResponse): void {
   this[kExchange]?.clientClosed();
 }
 function onClientDrain(this: TaggedResponse): void {
+  // resume() is a no-op unless the upstream response was paused.
   this[kExchange]?.controller?.resume();
 }
 
@@ -75,6 +76,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #responseStarted = false;
   #retried = false;
   #clientGone = false;
+  #drainListening = false;
   #done = false;
 
   constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead) {
@@ -87,7 +89,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#target = target;
     this.#head = head;
     this.#res[kExchange] = this;
-    res.once('close', onClientClose);
+    // `on`, not `once`: a response closes once, and `once` would allocate a wrapper per request.
+    res.on('close', onClientClose);
   }
 
   /** Dispatches the request to `upstream`. */
@@ -139,7 +142,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) return;
     if (!this.#res.write(chunk)) {
       controller.pause();
-      this.#res.once('drain', onClientDrain);
+      if (!this.#drainListening) {
+        this.#drainListening = true;
+        this.#res.on('drain', onClientDrain);
+      }
     }
   }
 
