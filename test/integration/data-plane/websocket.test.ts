@@ -130,4 +130,11 @@ describe('data plane WebSocket tunnels', () => {
     expect(failed.statusCode).toBe(502);
     expect((await send(port, '/nothing')).status).toBe(403);
   });
+
+  it('answers 400 to an upgrade with a malformed target', async () => {
+    const { port } = await setup();
+    const bad = client(`ws://127.0.0.1:${port}/ws/..%2Fadmin`);
+    const [, refused] = (await once(bad, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(refused.statusCode).toBe(400);
+  });
 });
