@@ -21,9 +21,9 @@ const FLAG_NAMES: ReadonlyArray<readonly [RegExp, string]> = [
 function hint(error: ControlError, adminId: string): string | undefined {
   switch (error.code) {
     case 'RP_ERR_TLS':
-      return 'check --pin (the proxy prints its pin at start) or --ca';
+      return 'check --pin, which the proxy prints at start, or --ca';
     case 'RP_ERR_UNAUTHORIZED':
-      return `is the key "${adminId}" trusted by this proxy, and is --key its private half?`;
+      return `is the key "${adminId}" trusted by this proxy, and --key its private half?`;
     case 'RP_ERR_DISCONNECTED':
       return 'is the proxy running, and is --proxy its control-plane URL?';
     default:
@@ -52,7 +52,7 @@ export async function withSysAdmin<T>(context: CliContext, task: (admin: ProxySy
   } catch (error) {
     if (error instanceof ControlError) {
       const extra = hint(error, options.adminId);
-      if (extra !== undefined) throw new ControlError(error.code, `${error.message} (${extra})`, { cause: error });
+      if (extra !== undefined) throw new ControlError(error.code, `${error.message}; ${extra}`, { cause: error });
     }
     throw error;
   } finally {

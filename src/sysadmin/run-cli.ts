@@ -72,10 +72,10 @@ function findCommand(argv: readonly string[], commands: readonly CliCommand[]): 
   return undefined;
 }
 
-/** Makes an error one printable line (control characters removed). */
-function oneLine(error: unknown): string {
+/** Makes an error one printable line (control characters removed), by default followed by its code. */
+function oneLine(error: unknown, withCode = true): string {
   const message = error instanceof Error ? error.message : String(error);
-  const code = isProxyError(error) ? ` [${error.code}]` : '';
+  const code = withCode && isProxyError(error) ? ` [${error.code}]` : '';
   const printable = [...message].map((char) => (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f ? ' ' : char)).join('');
   return `${printable.replace(/ {2,}/g, ' ').trim()}${code}`;
 }
@@ -124,7 +124,7 @@ export async function runCli(argv: readonly string[], io: CliIo, options: RunCli
     io.stdout.write(json ? `${JSON.stringify(result.data)}\n` : `${result.text}\n`);
     return EXIT_OK;
   } catch (error) {
-    if (json) io.stdout.write(`${JSON.stringify({ error: { code: isProxyError(error) ? error.code : 'ERROR', message: oneLine(error) } })}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ error: { code: isProxyError(error) ? error.code : 'ERROR', message: oneLine(error, false) } })}\n`);
     io.stderr.write(`${PROGRAM} ${command.name}: ${oneLine(error)}\n`);
     return isProxyError(error) && USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILURE;
   }
