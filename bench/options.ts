@@ -36,6 +36,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** How inteli registers the backends: real agents over the control plane, or `proxy.registry.add`. */
   readonly register: RegistrationMode;
+  /** Extra Node/V8 flags for the inteli children, e.g. `--max-semi-space-size=16`. Default none. */
+  readonly inteliFlags: readonly string[];
   /** Seconds of the inteli memory soak at the highest concurrency after the rounds; 0 = off. */
   readonly soakSeconds: number;
 }
@@ -51,6 +53,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --profile L        run these Node contenders with --cpu-prof (e.g. --profile inteli)
   --out DIR          results directory (default bench/results)
   --register M       agent | registry: how inteli's backends register (default ${DEFAULT_REGISTRATION_MODE})
+  --inteli-flags F   Node flags for the inteli processes, space-separated (e.g. "--max-semi-space-size=16")
   --soak S           then load inteli for S seconds and sample its RSS (memory flat? try 300; default off)
   --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
 `;
@@ -86,6 +89,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let outDir: string | undefined;
   let soakSeconds = 0;
   let register: RegistrationMode = DEFAULT_REGISTRATION_MODE;
+  let inteliFlags: string[] = [];
   if (env.BENCH_DURATION !== undefined) durationSeconds = positive('duration', env.BENCH_DURATION, { integer: true, min: 1 });
   if (env.BENCH_ROUNDS !== undefined) rounds = positive('rounds', env.BENCH_ROUNDS, { integer: true, min: 1 });
   for (let i = 0; i < argv.length; i += 1) {
@@ -142,6 +146,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
         register = raw;
         break;
       }
+      case '--inteli-flags':
+        inteliFlags = value().split(' ').filter((flag) => flag !== '');
+        for (const flag of inteliFlags) if (!flag.startsWith('--')) fail(`--inteli-flags takes Node flags starting with --, got '${flag}'`);
+        break;
       case '--soak':
         soakSeconds = positive('soak', value(), { integer: true, min: 0 });
         break;
@@ -164,5 +172,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     quick,
     soakSeconds,
     register,
+    inteliFlags: Object.freeze(inteliFlags),
   });
 }

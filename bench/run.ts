@@ -4,7 +4,7 @@
  * the other, interleaved over rounds (rotating the order), and the table shows medians.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendsArgs, BackendsReady } from './backends/backends-child.js';
 import type { ContenderSpec, RunningContender } from './contenders/contender.js';
@@ -91,7 +91,9 @@ async function main(): Promise<void> {
   const wrkPath = options.tool === 'autocannon' ? undefined : which('wrk');
   if (options.tool === 'wrk' && wrkPath === undefined) throw new Error('--tool wrk: wrk is not installed (apt-get install wrk)');
   const toolName = wrkPath === undefined ? 'autocannon' : 'wrk -t1';
+  const loadAtStart = loadavg()[0]!;
   const notes: string[] = [];
+  if (options.inteliFlags.length > 0) notes.push(`inteli processes run with ${options.inteliFlags.join(' ')}`);
   const skipped: string[] = [];
   if (wrkPath === undefined && options.tool === 'auto') skipped.push('wrk: not installed (apt-get install wrk); load from autocannon');
   if (wrkPath === undefined) notes.push('autocannon latencies have 1 ms resolution (p50/p99 of 0 or 1 mean "under a millisecond")');
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
       tmpDir,
       profileDir,
       profile: options.profile,
+      inteliFlags: options.inteliFlags,
       register: options.register,
       registerAgents: async (credentials: AgentCredentials): Promise<void> => {
         const registered = backendsChild.next<number>('agents-registered', 20_000);
@@ -190,7 +193,8 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push(
     `HTTP: ${toolName}, ${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
-      `${BACKEND_COUNT} Node backends; ${cpus().length} CPUs; Node ${process.version}`,
+      `${BACKEND_COUNT} Node backends; ${cpus().length} CPUs; Node ${process.version}; ` +
+      `1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`,
   );
   lines.push(formatHttpTable(rows));
   if (ws.length > 0) {
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
   const resultPath = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     resultPath,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, tool: toolName, options, rows, websocket: ws, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: [loadAtStart, loadavg()[0]], tool: toolName, options, rows, websocket: ws, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
   );
   lines.push(`results: ${resultPath}`);
   lines.push(lastLine(head));

@@ -29,6 +29,8 @@ export interface ContenderContext {
   readonly profileDir?: string | undefined;
   /** Names of the contenders to profile. */
   readonly profile: readonly string[];
+  /** Extra Node flags for the inteli processes. Default none. */
+  readonly inteliFlags?: readonly string[];
 }
 
 /** A contender the bench can run. */

@@ -17,6 +17,7 @@ function nodeForwarder(name: string, script: string, args: Omit<ForwarderArgs, '
     async start(context: ContenderContext): Promise<RunningContender> {
       const profile = context.profileDir !== undefined && context.profile.includes(name);
       const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', context.profileDir!, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+      if (name.startsWith('inteli')) execArgv.push(...(context.inteliFlags ?? []));
       const child = await startChild<ForwarderReady>(
         new URL(script, import.meta.url),
         { register: context.register, ...args, backendPorts: context.backendPorts } satisfies ForwarderArgs,
