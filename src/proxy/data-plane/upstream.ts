@@ -16,15 +16,25 @@ export interface EjectionPolicy {
 
 /** Read-only view of an upstream for status pages and tests. */
 export interface UpstreamSnapshot {
+  /** `backendId|origin`. */
   readonly key: string;
+  /** Registry id of the backend. */
   readonly backendId: string;
+  /** The agent (key) that registered the backend. */
   readonly agentId: string;
+  /** `protocol://host:port`. */
   readonly origin: string;
+  /** Weight for the weighted policy. */
   readonly weight: number;
+  /** `draining` (backend draining), `ejected` (passive health) or `ready`. */
   readonly state: 'ready' | 'draining' | 'ejected';
+  /** Requests and tunnels in flight. */
   readonly inFlight: number;
+  /** Connect failures in a row. */
   readonly consecutiveFailures: number;
+  /** Epoch ms when an ejected upstream is re-admitted. */
   readonly ejectedUntil: number | undefined;
+  /** The last forwarding error, for status pages. */
   readonly lastError: string | undefined;
 }
 
