@@ -18,8 +18,10 @@ const FLAG_NAMES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^pin, ca and insecure are exclusive/, '--pin, --ca and --insecure are exclusive'],
 ];
 
-function hint(error: ControlError, adminId: string): string | undefined {
+function hint(error: ControlError, adminId: string, connecting: boolean): string | undefined {
   switch (error.code) {
+    case 'RP_ERR_INVALID_KEY':
+      return connecting ? 'pass --key FILE or set INTELI_ADMIN_KEY (inteli-sysadmin init makes a key)' : undefined;
     case 'RP_ERR_TLS':
       return 'check --pin, which the proxy prints at start, or --ca';
     case 'RP_ERR_UNAUTHORIZED':
@@ -46,12 +48,14 @@ export async function withSysAdmin<T>(context: CliContext, task: (admin: ProxySy
     const message = FLAG_NAMES.reduce((text, [pattern, flag]) => text.replace(pattern, flag), error.message);
     throw new InvalidOptionError(message, { cause: error });
   }
+  let connecting = true;
   try {
     await admin.start();
+    connecting = false;
     return await task(admin);
   } catch (error) {
     if (error instanceof ControlError) {
-      const extra = hint(error, options.adminId);
+      const extra = hint(error, options.adminId, connecting);
       if (extra !== undefined) throw new ControlError(error.code, `${error.message}; ${extra}`, { cause: error });
     }
     throw error;
