@@ -116,6 +116,24 @@ describe('ProxySysAdmin key management', () => {
     expect(replaced).toMatchObject({ fingerprint: await fingerprint(second.publicJwk), scope: { rules: ['/y'] } });
   });
 
+  it('replacing a key closes its live sessions; the agent gets back in under the new scope', async () => {
+    const agentKey = await fixture.addKey('API008', { scope: { rules: ['/old'] } });
+    const web = new ProxyWebServer({ proxyUrl: fixture.url, agentId: agentKey.id, key: agentKey.privateJwk, server: helloServer(), rules: ['/new'], pin: fixture.controlPlane.pin, reconnect: { initialDelayMs: 20, maxDelayMs: 50 } });
+    web.on('error', () => undefined);
+    cleanups.push(() => web.stop());
+    await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_OUT_OF_SCOPE' });
+    const sysadmin = await started();
+    const publicJwk = fixture.trustStore.get('API008')!.publicKey;
+    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new'] }, { replace: true });
+    await web.start();
+    const disconnected = nextEvent<[{ code: number }]>(web, 'disconnected');
+    const registered = nextEvent(web, 'registered');
+    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new', '/more'] }, { replace: true });
+    expect((await disconnected)[0].code).toBe(4003);
+    await registered;
+    expect(fixture.registry.list().filter((item) => item.agentId === 'API008')).toHaveLength(1);
+  });
+
   it('rejects bad input with the code of the problem', async () => {
     const sysadmin = await started();
     const { privateJwk, publicJwk } = await generateKeyPair();
@@ -128,6 +146,7 @@ describe('ProxySysAdmin key management', () => {
     expect((await rejection(sysadmin.drainBackend('NOPE'))).code).toBe('RP_ERR_UNKNOWN_ID');
     expect((await rejection(sysadmin.addPublicKey('API005', publicJwk, { rules: ['no-slash'] }))).code).toBe('RP_ERR_INVALID_OPTION');
     expect((await rejection(sysadmin.removePublicKey('ops'))).code).toBe('RP_ERR_FORBIDDEN');
+    expect((await rejection(sysadmin.addPublicKey('ops', publicJwk, undefined, { role: 'admin', replace: true }))).code).toBe('RP_ERR_FORBIDDEN');
     expect(fixture.trustStore.get('API005')).toBeUndefined();
   });
 
