@@ -1,34 +1,78 @@
 /**
  * Options of {@link ProxyServer}: defaults, validation, freeze. The data plane's options are flat on
  * `ProxyServerOptions` (documented with their defaults in `data-plane/data-plane-options.ts`); the
- * control plane's will join them. Options of the original `inteli-reverse-proxy` that no longer exist
- * fail with a hint instead of being ignored.
+ * control plane's sit under `control` (documented in `control-plane/control-plane-options.ts`). Options
+ * of the original `inteli-reverse-proxy` that no longer exist fail with a hint instead of being ignored.
  */
 import { InvalidOptionError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
+import type { TrustStore } from './control-plane/trust-store.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
+
+/** Default directory of the trust store when no `trustStore` object is given. */
+export const DEFAULT_CERTSTORE_DIR = 'certstore';
+
+/**
+ * Control-plane options as `ProxyServer` takes them: the registry, trust store, drain hook and logger
+ * are the proxy's own. `tls` defaults to the data plane's certificate.
+ */
+export type ProxyControlOptions = Omit<ControlPlaneOptions, 'registry' | 'trustStore' | 'whenIdle' | 'logger'>;
 
 /** Options of a {@link ProxyServer}. Every field is optional and states its default. */
 export interface ProxyServerOptions extends DataPlaneOptions {
   /** pino logger; every component logs through a child. Default silent. */
   logger?: Logger;
+  /**
+   * The WSS control plane where agents register. `false` runs the data plane alone (backends are then
+   * added through `proxy.registry`). Default enabled on `0.0.0.0:3042` with the data plane's `tls`;
+   * without any certificate it needs `control.insecure: true` (development only).
+   */
+  control?: ProxyControlOptions | false;
+  /** Trusted keys. Default: the file store in `certstore`, opened at start and watched for edits. */
+  trustStore?: TrustStore;
+  /** Directory of the trust store, used when `trustStore` is not given. Default `certstore`. */
+  certstore?: string;
 }
 
 /** The validated, frozen options, grouped per part. */
 export interface ResolvedProxyOptions {
   readonly logger: Logger;
   readonly dataPlane: ResolvedDataPlaneOptions;
+  /** Control-plane options with `tls` filled in from the data plane, or undefined when disabled. */
+  readonly control: Readonly<ProxyControlOptions> | undefined;
+  readonly trustStore: TrustStore | undefined;
+  readonly certstore: string;
 }
 
 /** Options of the original that were removed, with what to use instead. */
 const REMOVED_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
   proxySelector: 'use `selector` (a name or a ProxySelectorFactory)',
-  proxyMsgHandler: 'listen to ProxyServer events instead',
-  inteliConfig: 'pass the options directly (host, port, tlsPort, tls, ...)',
+  proxyMsgHandler: 'listen to the `message` event instead',
+  inteliConfig: 'pass the options directly (host, port, tlsPort, tls, control, ...)',
   closeTimeout: 'use `shutdownTimeoutMs`',
   ignoreXForwardedFor: 'use `trustedProxies`',
   disableNagleAlgorithm: 'Nagle is always disabled',
+  wsServerMount: 'use `control` (heartbeatIntervalMs, missedPongs, limits)',
 });
+
+function resolveControl(options: ProxyServerOptions, dataPlane: ResolvedDataPlaneOptions): ProxyControlOptions | undefined {
+  const control = options.control === undefined ? {} : options.control;
+  if (control === false) return undefined;
+  if (typeof control !== 'object' || control === null || Array.isArray(control)) {
+    throw new InvalidOptionError('control: expected an options object or false');
+  }
+  // The same certificate serves HTTPS and WSS unless the control plane is given its own. The control
+  // plane validates the rest of its options itself when it is built at start().
+  const tls = control.tls ?? (control.insecure === true ? undefined : dataPlane.tls);
+  if (tls === undefined && control.insecure !== true) {
+    throw new InvalidOptionError(
+      'control: the control plane needs a certificate: pass `tls` (shared with HTTPS) or `control.tls`, ' +
+        '`control: { insecure: true }` for local development, or `control: false` to run the data plane alone',
+    );
+  }
+  return Object.freeze({ ...control, tls });
+}
 
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedProxyOptions {
@@ -39,6 +83,20 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
   for (const [name, hint] of Object.entries(REMOVED_OPTIONS)) {
     if (Object.hasOwn(options, name)) throw new InvalidOptionError(`option "${name}" was removed: ${hint}`);
   }
+  if (options.trustStore !== undefined && typeof options.trustStore.get !== 'function') {
+    throw new InvalidOptionError('trustStore: expected a TrustStore');
+  }
+  const certstore = options.certstore ?? DEFAULT_CERTSTORE_DIR;
+  if (typeof certstore !== 'string' || certstore === '' || certstore.includes('\0')) {
+    throw new InvalidOptionError('certstore: expected a directory path');
+  }
   const logger = options.logger ?? silentLogger();
-  return Object.freeze({ logger, dataPlane: resolveDataPlaneOptions({ ...options, logger }) });
+  const dataPlane = resolveDataPlaneOptions({ ...options, logger });
+  return Object.freeze({
+    logger,
+    dataPlane,
+    control: resolveControl(options, dataPlane),
+    trustStore: options.trustStore,
+    certstore,
+  });
 }

@@ -1,23 +1,39 @@
 /**
- * `ProxyServer`: a thin composition of the proxy's parts around one backend registry. Today that is the
- * data plane; the control plane and the admin listener join it the same way (constructed from the
- * resolved options, started and stopped in order). It adds nothing to the request path.
+ * `ProxyServer`: a thin composition of the proxy's parts around one backend registry: the data plane
+ * (HTTP/HTTPS forwarding) and the control plane (WSS, where agents register). Parts are built from the
+ * resolved options, started in order (data plane first, so a registration acked by the control plane is
+ * routable at once) and stopped in reverse. It adds nothing to the request path.
  */
 import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { NotRunningError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
+import { TrustStore } from './control-plane/trust-store.js';
 import { DataPlane, type DataPlaneAddresses, type DataPlaneSnapshot } from './data-plane/data-plane.js';
 import { type ProxyServerOptions, type ResolvedProxyOptions, resolveProxyOptions } from './proxy-options.js';
 import { BackendRegistry } from './registry/backend-registry.js';
+import type { Backend, RemovalReason } from './registry/backend.js';
 
 /** Bound addresses of the proxy's listeners, known after `start()`. */
-export type ProxyAddresses = DataPlaneAddresses;
+export interface ProxyAddresses extends DataPlaneAddresses {
+  /** The control plane, when enabled. */
+  readonly control?: AddressInfo | undefined;
+}
 
 /** Events of a {@link ProxyServer}. */
 export interface ProxyServerEvents {
   /** All listeners are bound. */
   listening: [addresses: ProxyAddresses];
-  /** A listener failed after start. Without a listener it is only logged (never thrown). */
+  /** A backend joined the registry (through the control plane or the registry API). */
+  backend_added: [backend: Backend];
+  /** A backend left, with the reason (left, drained, timeout, revoked, superseded, error, stopped). */
+  backend_removed: [backend: Backend, reason: RemovalReason];
+  /** The control plane refused a verified agent's registration (scope, gatekeeper, limits). */
+  backend_rejected: [rejection: BackendRejection];
+  /** A custom event from an agent. */
+  message: [event: AgentEvent];
+  /** A part failed after start. Without a listener it is only logged (never thrown). */
   error: [error: Error];
 }
 
@@ -30,6 +46,9 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** The resolved, frozen options. */
   readonly options: ResolvedProxyOptions;
   readonly #logger: Logger;
+  #controlPlane: ControlPlane | undefined;
+  #trustStore: TrustStore | undefined;
+  #ownsTrustStore = false;
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -40,40 +59,104 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.#logger = this.options.logger.child({ component: 'proxy-server' });
     this.registry = new BackendRegistry();
     this.dataPlane = new DataPlane(this.registry, this.options.dataPlane);
-    this.dataPlane.on('error', (error) => {
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-    });
+    this.dataPlane.on('error', (error) => this.#emitError(error));
+    this.registry.on('added', (backend) => this.emit('backend_added', backend));
+    this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
   }
 
-  /** Bound addresses (`http`, and `https` when a certificate is configured); empty before start. */
+  /** Bound addresses (`http`, `https` with a certificate, `control` when enabled); empty before start. */
   get addresses(): ProxyAddresses {
-    return this.dataPlane.addresses;
+    const control = this.#controlPlane?.state === 'RUNNING' ? this.#controlPlane.address : undefined;
+    return { ...this.dataPlane.addresses, control };
+  }
+
+  /** The control plane, once `start()` has built it (undefined when disabled). */
+  get controlPlane(): ControlPlane | undefined {
+    return this.#controlPlane;
+  }
+
+  /** The trust store in use, once `start()` has opened it. */
+  get trustStore(): TrustStore | undefined {
+    return this.#trustStore;
+  }
+
+  /** Base64 SHA-256 pin of the control plane's certificate public key (agents verify the proxy by it). */
+  get pin(): string | undefined {
+    return this.#controlPlane?.pin;
   }
 
   /**
-   * Starts every part; idempotent (a second call returns the same promise).
+   * Starts every part; idempotent (a second call returns the same promise). A part that fails to start
+   * stops the parts already started, so a failed start leaves no listener behind.
    *
    * @throws {ListenError} (`RP_ERR_LISTEN`) when a port cannot be bound, naming host:port.
    * @throws {TlsError} (`RP_ERR_TLS`) when the certificate or key is unusable.
+   * @throws {TrustStoreError} (`RP_ERR_TRUST_STORE`) when the trust store cannot be read.
    * @throws {NotRunningError} (`RP_ERR_NOT_RUNNING`) after `stop()`.
    */
   start(): Promise<ProxyAddresses> {
     if (this.#stopPromise !== undefined) return Promise.reject(new NotRunningError('the proxy was stopped and cannot start again'));
-    this.#startPromise ??= this.dataPlane.start().then((addresses) => {
-      this.#logger.info({ addresses }, 'proxy listening');
-      this.emit('listening', addresses);
-      return addresses;
-    });
+    this.#startPromise ??= this.#start();
     return this.#startPromise;
   }
 
-  /** Gracefully stops every part; idempotent. Backends are removed with reason `stopped`. */
+  async #start(): Promise<ProxyAddresses> {
+    try {
+      await this.dataPlane.start();
+      if (this.options.control !== undefined) await this.#startControlPlane();
+    } catch (error) {
+      await this.#stopParts();
+      throw error;
+    }
+    const addresses = this.addresses;
+    this.#logger.info({ addresses, pin: this.pin }, 'proxy listening');
+    this.emit('listening', addresses);
+    return addresses;
+  }
+
+  async #startControlPlane(): Promise<void> {
+    const control = this.options.control;
+    if (control === undefined) return;
+    if (this.options.trustStore === undefined) {
+      this.#trustStore = await TrustStore.open(this.options.certstore, { logger: this.options.logger });
+      this.#ownsTrustStore = true;
+      // Keys added or removed by the offline CLI reach the running proxy without a restart.
+      this.#trustStore.watch();
+    } else {
+      this.#trustStore = this.options.trustStore;
+    }
+    const controlPlane = new ControlPlane({
+      ...control,
+      registry: this.registry,
+      trustStore: this.#trustStore,
+      whenIdle: (backendId) => this.dataPlane.whenIdle(backendId),
+      logger: this.options.logger,
+    });
+    controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));
+    controlPlane.on('message', (event) => this.emit('message', event));
+    controlPlane.on('error', (error) => this.#emitError(error));
+    this.#controlPlane = controlPlane;
+    await controlPlane.start();
+  }
+
+  /**
+   * Gracefully stops every part; idempotent. The control plane closes first (agents see 1001 and start
+   * reconnecting), then the data plane lets in-flight requests finish within `shutdownTimeoutMs`.
+   * Backends are removed with reason `stopped`.
+   */
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
-      await this.dataPlane.stop();
-      this.registry.clear('stopped');
+      await this.#startPromise?.catch(() => undefined);
+      await this.#stopParts();
     })();
     return this.#stopPromise;
+  }
+
+  async #stopParts(): Promise<void> {
+    await this.#controlPlane?.stop();
+    if (this.#ownsTrustStore) this.#trustStore?.unwatch();
+    await this.dataPlane.stop();
+    this.registry.clear('stopped');
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */
@@ -84,5 +167,10 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** A read-only copy of routes, upstreams and counters (for the admin status API and tests). */
   snapshot(): DataPlaneSnapshot {
     return this.dataPlane.snapshot();
+  }
+
+  #emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.#logger.error({ err: error }, 'proxy part failed');
   }
 }

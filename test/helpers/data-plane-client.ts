@@ -52,7 +52,7 @@ export async function whoAnswers(port: number, path: string): Promise<string> {
 
 /** Starts a proxy on 127.0.0.1 port 0 with test-friendly options. */
 export async function startProxy(options: ProxyServerOptions = {}): Promise<{ proxy: ProxyServer; port: number }> {
-  const proxy = new ProxyServer({ host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2_000, ...options });
+  const proxy = new ProxyServer({ host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2_000, control: false, ...options });
   const addresses = await proxy.start();
   return { proxy, port: addresses.http?.port ?? 0 };
 }

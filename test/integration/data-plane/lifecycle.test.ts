@@ -47,7 +47,7 @@ describe('data plane lifecycle', () => {
   });
 
   it('start() and stop() are idempotent and emit listening once', async () => {
-    const proxy = new Proxy({ host: '127.0.0.1', port: 0 });
+    const proxy = new Proxy({ host: '127.0.0.1', port: 0, control: false });
     let listening = 0;
     proxy.on('listening', () => (listening += 1));
     const first = proxy.start();
@@ -62,14 +62,14 @@ describe('data plane lifecycle', () => {
   });
 
   it('stop() before start() resolves', async () => {
-    const proxy = new Proxy({ host: '127.0.0.1', port: 0 });
+    const proxy = new Proxy({ host: '127.0.0.1', port: 0, control: false });
     await proxy.stop();
     expect(proxy.dataPlane.state).toBe('stopped');
   });
 
   it('rejects with RP_ERR_LISTEN naming host:port when the port is in use', async () => {
     const { port } = await proxyWith();
-    const second = new Proxy({ host: '127.0.0.1', port });
+    const second = new Proxy({ host: '127.0.0.1', port, control: false });
     const error = await second.start().catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'RP_ERR_LISTEN', name: 'ListenError' });
     expect((error as Error).message).toContain(`127.0.0.1:${port}`);
@@ -91,7 +91,7 @@ describe('data plane lifecycle', () => {
   });
 
   it('rejects with RP_ERR_TLS on a bad certificate', async () => {
-    const proxy = new Proxy({ host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'not a cert', key: 'not a key' } });
+    const proxy = new Proxy({ host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'not a cert', key: 'not a key' }, control: false });
     await expect(proxy.start()).rejects.toMatchObject({ code: 'RP_ERR_TLS', name: 'TlsError' });
     await proxy.stop();
   });

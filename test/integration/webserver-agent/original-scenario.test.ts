@@ -1,11 +1,11 @@
 /**
- * The original inteli-reverse-proxy scenario, end to end with real parts: the data plane
- * (`ProxyServer`), the WSS control plane on the same registry, and two `ProxyWebServer` agents.
+ * The original inteli-reverse-proxy scenario, end to end with real parts: one `ProxyServer` (data plane
+ * and WSS control plane) and two `ProxyWebServer` agents.
  * Plus the drain guarantee: a request in flight completes, no new request reaches the draining target.
  */
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import http from 'node:http';
-import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
+import type { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
 import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
@@ -20,23 +20,16 @@ let trustStore: TrustStore;
 const agents: ProxyWebServer[] = [];
 
 beforeEach(async () => {
-  ({ proxy, port: proxyPort } = await startProxy());
   trustStore = TrustStore.inMemory();
-  controlPlane = new ControlPlane({
-    host: '127.0.0.1',
-    port: 0,
-    tls: await testCertificate(),
-    registry: proxy.registry,
+  ({ proxy, port: proxyPort } = await startProxy({
     trustStore,
-    whenIdle: (backendId) => proxy.whenIdle(backendId),
-    heartbeatIntervalMs: 1000,
-  });
-  await controlPlane.start();
+    control: { host: '127.0.0.1', port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
+  }));
+  controlPlane = proxy.controlPlane!;
 });
 
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((agent) => agent.stop()));
-  await controlPlane.stop();
   await proxy.stop();
 });
 
@@ -49,7 +42,7 @@ async function webServer(id: string, rule: string, handler: http.RequestListener
     key: privateJwk,
     server: http.createServer(handler),
     rules: [rule],
-    pin: controlPlane.pin,
+    pin: proxy.pin,
     drainTimeoutMs: 5000,
   });
   agents.push(agent);
@@ -105,7 +98,7 @@ describe('drain', () => {
     expect(refused.status).toBe(403);
     expect(requests).toBe(1);
 
-    const removed = nextEvent<[unknown, string]>(controlPlane, 'backend_removed');
+    const removed = nextEvent<[unknown, string]>(proxy, 'backend_removed');
     release();
     await expect(inFlight).resolves.toMatchObject({ status: 200, body: 'finished' });
     expect((await removed)[1]).toBe('drained');

@@ -39,7 +39,7 @@ describe('data-plane options', () => {
 
 describe('proxy options', () => {
   it('groups the data-plane options', () => {
-    const options = resolveProxyOptions({ port: 0 });
+    const options = resolveProxyOptions({ port: 0, control: false });
     expect(options.dataPlane.port).toBe(0);
     expect(Object.isFrozen(options)).toBe(true);
   });

@@ -1,0 +1,42 @@
+/**
+ * First start: when the trust store is empty, nobody could ever manage the proxy over the network, so
+ * the proxy creates an admin key pair for local use (the same operation as `inteli-sysadmin init`) and
+ * says where it is. It never overwrites anything: an existing key file or store entry leaves both alone.
+ */
+import path from 'node:path';
+import { isProxyError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { DEFAULT_ADMIN_ID, initAdmin, type InitAdminResult } from '../sysadmin/init-admin.js';
+import { TrustStore } from './control-plane/trust-store.js';
+
+/** Default directory of the bootstrap admin key pair, beside (never inside) the certstore. */
+export const DEFAULT_BOOTSTRAP_KEY_DIR = 'keys';
+
+/** What the bootstrap did. */
+export type BootstrapOutcome =
+  | { readonly created: true; readonly result: InitAdminResult }
+  | { readonly created: false; readonly reason: 'store-not-empty' | 'key-file-exists' };
+
+/**
+ * Creates and trusts an admin key when the store in `certstore` is empty.
+ *
+ * @throws {TrustStoreError} when the store cannot be read or written.
+ */
+export async function bootstrapAdminKey(certstore: string, keyDir: string, logger: Logger): Promise<BootstrapOutcome> {
+  const store = await TrustStore.open(certstore);
+  if (store.size > 0) return { created: false, reason: 'store-not-empty' };
+  try {
+    const result = await initAdmin({ certstore, out: keyDir, id: DEFAULT_ADMIN_ID });
+    logger.warn(
+      { privateKeyFile: result.privatePath, fingerprint: result.fingerprint },
+      'empty trust store: created the admin key pair; keep the private key file safe',
+    );
+    return { created: true, result };
+  } catch (error) {
+    if (isProxyError(error, 'RP_ERR_ALREADY_EXISTS')) {
+      logger.warn({ keyDir: path.resolve(keyDir) }, 'empty trust store but an admin key file already exists; trust it with `inteli-sysadmin keys add` or `init --id`');
+      return { created: false, reason: 'key-file-exists' };
+    }
+    throw error;
+  }
+}
