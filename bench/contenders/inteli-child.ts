@@ -6,11 +6,12 @@
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { childArgs, runChild } from '../lib/child-runtime.js';
 import type { ForwarderArgs, ForwarderReady } from './forwarder-args.js';
-import { registerDirectly, registerScale, startControlPlane } from './register-backends.js';
+import { proxyOptions, registerDirectly, registerScale, trustAgents } from './register-backends.js';
 
 runChild<ForwarderReady>(async () => {
   const { backendPorts, scaleTargets = 0, scaleRules = 0, register = 'registry' } = childArgs<ForwarderArgs>();
-  const proxy = new ProxyServer({ host: '127.0.0.1', port: 0 });
+  const mode = scaleTargets > 0 ? 'registry' : register;
+  const proxy = new ProxyServer(proxyOptions(mode));
   await proxy.start();
   const port = proxy.addresses.http?.port;
   if (port === undefined) throw new Error('ProxyServer reported no HTTP address');
@@ -22,14 +23,11 @@ runChild<ForwarderReady>(async () => {
       stop: () => proxy.stop(),
     };
   }
-  if (register === 'agent') {
-    const control = await startControlPlane(proxy, backendPorts.length);
+  if (mode === 'agent') {
+    const agents = await trustAgents(proxy, backendPorts.length);
     return {
-      ready: { port, note: 'inteli: backends registered by ProxyWebServer agents over the control plane', agents: control.credentials },
-      stop: async () => {
-        await control.stop();
-        await proxy.stop();
-      },
+      ready: { port, note: 'inteli: backends registered by ProxyWebServer agents over the control plane', agents },
+      stop: () => proxy.stop(),
     };
   }
   registerDirectly(proxy, backendPorts);

@@ -8,7 +8,7 @@ import cluster from 'node:cluster';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { childArgs, runChild } from '../lib/child-runtime.js';
 import type { ForwarderArgs, ForwarderReady } from './forwarder-args.js';
-import { registerDirectly } from './register-backends.js';
+import { proxyOptions, registerDirectly } from './register-backends.js';
 
 /** Worker processes; this machine class has 2 cores. */
 const DEFAULT_WORKERS = 2;
@@ -48,7 +48,7 @@ if (cluster.isPrimary) {
   });
 } else {
   const { backendPorts } = childArgs<ForwarderArgs>();
-  const proxy = new ProxyServer({ host: '127.0.0.1', port: 0 });
+  const proxy = new ProxyServer(proxyOptions('registry'));
   registerDirectly(proxy, backendPorts);
   const stop = (): void => {
     void proxy.stop().finally(() => process.exit(0));

@@ -1,15 +1,13 @@
 /**
  * How the bench backends get into inteli-proxy's registry. This is the one place to switch between the
  * two ways:
- * - `agent` (default): the proxy child trusts one generated key per backend and runs a control plane on
- *   the proxy's registry; the backends child then runs one real `ProxyWebServer` agent per backend that
- *   dials it, authenticates and registers (what users do). Until `ProxyServer` hosts the control plane
- *   itself, {@link startControlPlane} builds one on `proxy.registry`; when it does, only that function
- *   changes (use the proxy's control plane and its trust store).
- * - `registry`: the proxy child calls `proxy.registry.add(...)` directly (no control plane involved).
+ * - `agent` (default): the proxy runs its control plane (plain ws on loopback) with an in-memory trust
+ *   store that trusts one generated key per backend; the backends child then runs one real
+ *   `ProxyWebServer` agent per backend that dials it, authenticates and registers (what users do).
+ * - `registry`: the proxy runs without a control plane and the bench calls `proxy.registry.add(...)`.
  * The scale scenario's fake targets and the cluster workers always use `registry`.
  */
-import { ControlPlane } from '../../src/proxy/control-plane/control-plane.js';
+import type { ProxyServerOptions } from '../../src/proxy/proxy-options.js';
 import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../src/shared/identity/key-pair.js';
@@ -40,15 +38,21 @@ export function registerDirectly(proxy: ProxyServer, backendPorts: readonly numb
   });
 }
 
+/** `ProxyServer` options for a mode: data plane on 127.0.0.1 port 0, control plane only for agents. */
+export function proxyOptions(mode: RegistrationMode): ProxyServerOptions {
+  if (mode === 'registry') return { host: '127.0.0.1', port: 0, control: false };
+  // Plain ws on loopback: the bench measures the data plane, and TLS would only slow the agents' start.
+  return { host: '127.0.0.1', port: 0, control: { host: '127.0.0.1', port: 0, insecure: true }, trustStore: TrustStore.inMemory() };
+}
+
 /**
- * Starts a control plane that writes to `proxy.registry` and trusts `count` fresh agent keys allowed to
- * register rule `/` on 127.0.0.1. Plain ws on loopback: the bench measures the data plane, and TLS on the
- * control connection would only slow the start. Returns the credentials and a stop function.
+ * Trusts `count` fresh agent keys, allowed to register rule `/` on 127.0.0.1, in the started proxy's trust
+ * store, and returns what the agents need to dial its control plane.
  */
-export async function startControlPlane(proxy: ProxyServer, count: number): Promise<{ credentials: AgentCredentials; stop: () => Promise<void> }> {
-  const trustStore = TrustStore.inMemory();
-  const controlPlane = new ControlPlane({ registry: proxy.registry, trustStore, host: '127.0.0.1', port: 0, insecure: true });
-  await controlPlane.start();
+export async function trustAgents(proxy: ProxyServer, count: number): Promise<AgentCredentials> {
+  const trustStore = proxy.trustStore;
+  const url = proxy.controlPlane?.url;
+  if (trustStore === undefined || url === undefined) throw new Error('the proxy runs no control plane');
   const agents = await Promise.all(
     Array.from({ length: count }, async (_, index) => {
       const id = `bench-agent-${index}`;
@@ -57,7 +61,7 @@ export async function startControlPlane(proxy: ProxyServer, count: number): Prom
       return { id, privateJwk };
     }),
   );
-  return { credentials: { url: controlPlane.url, agents }, stop: () => controlPlane.stop() };
+  return { url, agents };
 }
 
 /**
