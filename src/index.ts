@@ -1,11 +1,26 @@
 /**
- * The public face of inteli-proxy. Agents (`ProxyWebServer`) and the sysadmin client (`ProxySysAdmin`)
- * are exported from here as they land.
+ * The public face of inteli-proxy: the proxy (`ProxyServer`), the embedded agent (`ProxyWebServer`), the
+ * sysadmin client (`ProxySysAdmin`), the selection policies, the identity helpers and the error catalog.
  */
 export { ProxyServer } from './proxy/proxy-server.js';
 export type { ProxyAddresses, ProxyServerEvents } from './proxy/proxy-server.js';
-export { resolveProxyOptions } from './proxy/proxy-options.js';
-export type { ProxyServerOptions, ResolvedProxyOptions } from './proxy/proxy-options.js';
+export { resolveProxyOptions, DEFAULT_CERTSTORE_DIR } from './proxy/proxy-options.js';
+export type { ProxyControlOptions, ProxyServerOptions, ResolvedProxyOptions } from './proxy/proxy-options.js';
+export { ControlPlane } from './proxy/control-plane/control-plane.js';
+export type {
+  AgentEvent,
+  BackendRejection,
+  ControlPlaneLimits,
+  ControlPlaneOptions,
+  ControlPlaneStats,
+  Gatekeeper,
+  Registration,
+  SessionInfo,
+} from './proxy/control-plane/control-plane.js';
+export { TrustStore } from './proxy/control-plane/trust-store.js';
+export type { TrustedKey } from './proxy/control-plane/trust-store.js';
+export { TokenVerifier } from './proxy/control-plane/token-verifier.js';
+export type { VerifiedIdentity } from './proxy/control-plane/token-verifier.js';
 export type { DataPlaneOptions, TlsOptions } from './proxy/data-plane/data-plane-options.js';
 export type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from './proxy/data-plane/data-plane.js';
 export type { RouteSnapshot } from './proxy/data-plane/routing-state.js';
@@ -24,5 +39,15 @@ export {
 export type { ProxySelector, ProxySelectorFactory, ProxySelectorName, SelectableUpstream } from './proxy/data-plane/selectors/index.js';
 export { BackendRegistry } from './proxy/registry/backend-registry.js';
 export type { Backend, BackendInput, BackendState, RemovalReason, RouteRule, TargetAddress } from './proxy/registry/backend.js';
-export { ProxyError, isProxyError, ERROR_CATALOG } from './shared/errors.js';
+export * from './webserver-agent/index.js';
+export * from './sysadmin/index.js';
+export { generateKeyPair, publicKeyFromPem } from './shared/identity/key-pair.js';
+export type { Ed25519PrivateJwk, Ed25519PublicJwk } from './shared/identity/key-pair.js';
+export { fingerprint } from './shared/identity/fingerprint.js';
+export { signToken } from './shared/identity/sign-token.js';
+export { publicKeyPin } from './shared/tls/public-key-pin.js';
+export { generateDevCertificate } from './shared/tls/dev-certificate.js';
+export { SUBPROTOCOL, CloseCode } from './shared/protocol.js';
+export type { KeyRole, KeyScope, RuleSpec, TargetSpec } from './shared/protocol.js';
+export { ProxyError, ControlError, isProxyError, ERROR_CATALOG } from './shared/errors.js';
 export type { ErrorCode } from './shared/errors.js';
