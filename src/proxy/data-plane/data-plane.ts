@@ -17,7 +17,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { closeServer, listen } from './listen.js';
-import { ProxyHandler } from './proxy-handler.js';
+import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
 import { UndiciForwarder } from './undici-forwarder.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
@@ -180,6 +180,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       headersTimeout: options.clientHeadersTimeoutMs,
       keepAliveTimeout: options.clientKeepAliveTimeoutMs,
       maxHeaderSize: options.maxHeaderSize,
+      // The handler answers a missing Host itself so it can also refuse what was pipelined behind it.
+      requireHostHeader: false,
       noDelay: true,
     };
     let httpsServer: HttpsServer | undefined;
@@ -195,6 +197,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#rebuild();
     const httpServer = createHttpServer(serverOptions);
     httpServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+    // One more than the handler accepts, so a longer header list is detected instead of silently cut.
+    httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('request', this.#handler.onHttpRequest);
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     this.#servers.push(httpServer);
@@ -203,6 +207,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     let https: AddressInfo | undefined;
     if (httpsServer !== undefined) {
       httpsServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+      httpsServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       httpsServer.on('request', this.#handler.onHttpsRequest);
       httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
       this.#servers.push(httpsServer);

@@ -1,0 +1,52 @@
+/**
+ * Request tally of the hostile suite. Every case counts the requests it sends, the ones answered (any
+ * complete HTTP response, including the expected 400s) and the ones lost (no answer where one was
+ * owed). Each test file flushes its counts to one JSON file in {@link TALLY_DIR} after its tests; the
+ * summary reporter (`test/hostile/summary-reporter.js`) adds them up at the end of the run. A file per
+ * test file keeps it correct whether jest runs the files in one process or in several workers.
+ */
+import { afterAll } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+/** Where the per-file counts go; the reporter empties it when a run starts. */
+export const TALLY_DIR = join(tmpdir(), 'inteli-hostile-tally');
+
+/** Counts of one test file. */
+export interface TallyCounts {
+  sent: number;
+  answered: number;
+  lost: number;
+}
+
+const counts: TallyCounts = { sent: 0, answered: 0, lost: 0 };
+let registered = false;
+
+/** Adds to the counts of this test file. */
+export function tally(delta: Partial<TallyCounts>): void {
+  counts.sent += delta.sent ?? 0;
+  counts.answered += delta.answered ?? 0;
+  counts.lost += delta.lost ?? 0;
+}
+
+/** Counts one request sent and, unless `lost`, answered. */
+export function tallyOne(answered: boolean): void {
+  tally({ sent: 1, answered: answered ? 1 : 0, lost: answered ? 0 : 1 });
+}
+
+/** The counts so far (a copy). */
+export function tallyCounts(): TallyCounts {
+  return { ...counts };
+}
+
+/** Call once at the top of a hostile test file: flushes its counts after its last test. */
+export function useTally(): void {
+  if (registered) return;
+  registered = true;
+  afterAll(() => {
+    mkdirSync(TALLY_DIR, { recursive: true });
+    writeFileSync(join(TALLY_DIR, `${process.pid}-${randomUUID()}.json`), JSON.stringify(counts));
+  });
+}
