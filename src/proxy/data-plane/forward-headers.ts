@@ -19,6 +19,11 @@ export interface RequestHead {
   readonly hasBody: boolean;
   /** The kept or generated request id. */
   readonly requestId: string;
+  /**
+   * True when the request carries more than one Host header: RFC 9112 section 3.2 requires a 400, and
+   * forwarding it would let the proxy and the backend disagree on the host (a smuggling shape).
+   */
+  readonly duplicateHost: boolean;
 }
 
 /** Connection options that name no header. */
@@ -50,15 +55,20 @@ export function buildRequestHead(
   let forwardedHost: string | undefined;
   let requestId: string | undefined;
   let hasBody = false;
+  let duplicateHost = false;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
     const value = raw[index + 1] as string;
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host':
-        // A second Host header is a smuggling attempt; the first one is what Node routed on.
-        if (host !== undefined || authority !== undefined) continue;
+        // A second Host header is a smuggling attempt: the caller answers 400 (RFC 9112 section 3.2).
+        if (host !== undefined) {
+          duplicateHost = true;
+          continue;
+        }
         host = value;
+        if (authority !== undefined) continue;
         break;
       case 'connection':
         connection = connection === undefined ? value : `${connection},${value}`;
@@ -98,6 +108,7 @@ export function buildRequestHead(
     headers.push(name, value);
   }
   if (authority !== undefined) {
+    // The authority of an absolute-form target replaces the Host header (RFC 9112 section 3.2.2).
     host = authority;
     headers.push('host', authority);
   }
@@ -111,7 +122,7 @@ export function buildRequestHead(
   requestId ??= generateRequestId();
   headers.push('x-request-id', requestId);
   if (upgrade && upgradeValue !== undefined) headers.push('connection', 'Upgrade', 'upgrade', upgradeValue);
-  return { headers, host, hasBody, requestId };
+  return { headers, host, hasBody, requestId, duplicateHost };
 }
 
 /** Removes the headers a Connection header names (only non-standard options name headers). */

@@ -17,6 +17,14 @@ import type { WebSocketTunnels } from './websocket-tunnel.js';
 
 const SLASH = 0x2f;
 
+/**
+ * Most request headers accepted. Node keeps at most `server.maxHeadersCount` headers and drops the rest
+ * silently, so the listeners keep one more than this and a request that reaches it is refused with 431
+ * instead of being forwarded with a truncated header list.
+ */
+export const MAX_REQUEST_HEADERS = 2000;
+const MAX_RAW_HEADERS = 2 * MAX_REQUEST_HEADERS;
+
 function onSocketError(this: Duplex): void {
   this.destroy();
 }
@@ -30,6 +38,12 @@ export class ProxyHandler {
   readonly #tunnels: WebSocketTunnels;
   readonly #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
+  /**
+   * Client connections answered with a 400 and `Connection: close`. Node still emits the requests that
+   * were pipelined behind the refused one; they must not reach a backend (their answers would never be
+   * sent, but their side effects would happen).
+   */
+  readonly #refused = new WeakSet<object>();
 
   /** `request` listener of the HTTP listener. */
   readonly onHttpRequest = (req: IncomingMessage, res: ServerResponse): void => this.#request(req, res, false);
@@ -54,6 +68,10 @@ export class ProxyHandler {
         sendError(res, 503, 'RP_ERR_SHUTTING_DOWN', undefined, true);
         return;
       }
+      if (this.#refused.has(req.socket) || req.rawHeaders.length > MAX_RAW_HEADERS) {
+        this.#refuse(req, res, this.#refused.has(req.socket) ? 400 : 431, undefined);
+        return;
+      }
       let url = req.url ?? '';
       let authority: string | undefined;
       if (url.charCodeAt(0) !== SLASH) {
@@ -67,13 +85,21 @@ export class ProxyHandler {
         return;
       }
       const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false, authority);
+      // RFC 9112 section 3.2: an HTTP/1.1 request without a Host, or with two, is answered 400 (the
+      // listeners leave the missing-Host check to this handler so the connection is marked refused).
+      if (head.duplicateHost || (head.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1)) {
+        this.#refuse(req, res, 400, head.requestId);
+        return;
+      }
       const route = this.#routing.table.match(head.host, target, pathEnd(target));
       if (route === undefined) {
+        this.#routing.stats.noRoute += 1;
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_ROUTE', head.requestId);
         return;
       }
       const upstream = route.selector.select();
       if (upstream === undefined) {
+        this.#routing.stats.noTarget += 1;
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
@@ -106,9 +132,19 @@ export class ProxyHandler {
         return;
       }
       const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true, authority);
+      if (req.rawHeaders.length > MAX_RAW_HEADERS) {
+        writeSocketError(socket, 431, 'RP_ERR_BAD_REQUEST', undefined);
+        return;
+      }
+      if (requestHead.duplicateHost || requestHead.host === undefined) {
+        writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', requestHead.requestId);
+        return;
+      }
       const route = this.#routing.table.match(requestHead.host, target, pathEnd(target));
       const upstream = route?.selector.select();
       if (upstream === undefined) {
+        if (route === undefined) this.#routing.stats.noRoute += 1;
+        else this.#routing.stats.noTarget += 1;
         writeSocketError(socket, this.#options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
         return;
       }
@@ -117,6 +153,12 @@ export class ProxyHandler {
       this.#logger.error({ err: (error as Error).message, url: req.url }, 'upgrade handling failed');
       socket.destroy();
     }
+  }
+
+  /** Answers 400 or 431 with `Connection: close` and refuses whatever was pipelined behind the request. */
+  #refuse(req: IncomingMessage, res: ServerResponse, status: number, requestId: string | undefined): void {
+    this.#refused.add(req.socket);
+    sendError(res, status, 'RP_ERR_BAD_REQUEST', requestId, true);
   }
 
   #logAccess(req: IncomingMessage, res: ServerResponse, target: string, origin: string, requestId: string): void {
