@@ -86,9 +86,15 @@ export interface DataPlaneOptions {
   shutdownTimeoutMs?: number;
   /** Log one line per forwarded request at info level. Default false. */
   accessLog?: boolean;
-  /** Time a client has to send a whole request, in ms (Node `requestTimeout`). Default 300000. */
+  /**
+   * Time a client has to send a whole request, in ms (Node `requestTimeout`); a slow body is cut within
+   * this deadline plus at most 1 s and its upstream request aborted. Default 300000.
+   */
   clientRequestTimeoutMs?: number;
-  /** Time a client has to send the request headers, in ms (Node `headersTimeout`). Default 60000. */
+  /**
+   * Time a client has to send the request headers, in ms (Node `headersTimeout`); a slowloris client is
+   * cut within this deadline plus at most 1 s (the sweep interval). Default 60000.
+   */
   clientHeadersTimeoutMs?: number;
   /** Idle time of client keep-alive connections, in ms. Default 5000. */
   clientKeepAliveTimeoutMs?: number;

@@ -49,6 +49,10 @@ export interface DataPlaneEvents {
 
 /** How often idle connections are closed while a stop waits for in-flight work, in milliseconds. */
 const STOP_SWEEP_INTERVAL_MS = 25;
+/** Longest interval between sweeps for clients past their headers or request deadline, in ms. */
+const MAX_CLIENT_DEADLINE_SWEEP_MS = 1000;
+/** Shortest such interval, in ms (tests use deadlines of a few hundred ms). */
+const MIN_CLIENT_DEADLINE_SWEEP_MS = 50;
 
 /** The forwarding half of the proxy. */
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
@@ -182,6 +186,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       maxHeaderSize: options.maxHeaderSize,
       // The handler answers a missing Host itself so it can also refuse what was pipelined behind it.
       requireHostHeader: false,
+      // Node enforces the two client deadlines only when it sweeps its connections, every 30 s by default:
+      // a slowloris client would hold its socket up to 30 s past `clientHeadersTimeoutMs`. Sweep at a
+      // quarter of the headers deadline, at most once a second, so a slow client is cut within its
+      // deadline plus at most 1 s.
+      connectionsCheckingInterval: Math.min(MAX_CLIENT_DEADLINE_SWEEP_MS, Math.max(MIN_CLIENT_DEADLINE_SWEEP_MS, Math.floor(options.clientHeadersTimeoutMs / 4))),
       noDelay: true,
     };
     let httpsServer: HttpsServer | undefined;

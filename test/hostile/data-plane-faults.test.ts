@@ -1,0 +1,227 @@
+/**
+ * Slow clients, misbehaving backends and client aborts against the data plane. The proxy runs with
+ * small client deadlines here (headers 500 ms, whole request 1,000 ms); the defaults are 60 s and 300 s
+ * (`clientHeadersTimeoutMs`, `clientRequestTimeoutMs`).
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { startBackend, type TestBackend } from '../helpers/data-plane-backends.js';
+import { register, send, startProxy } from '../helpers/data-plane-client.js';
+import { startScriptedBackend, type ScriptedBackend } from '../helpers/hostile-backends.js';
+import { expectServing, openSocket, rawExchange, readUntilClose } from '../helpers/hostile-raw.js';
+import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
+import type { ProxyServer } from '../../src/proxy/proxy-server.js';
+
+useTally();
+
+const HEADERS_TIMEOUT_MS = 500;
+const REQUEST_TIMEOUT_MS = 1000;
+/** Node checks the client deadlines on a timer; the bound allows for one check interval and slack. */
+const CUT_BOUND_MS = REQUEST_TIMEOUT_MS + 2500;
+
+let proxy: ProxyServer;
+let port: number;
+let backend: TestBackend;
+let scripted: ScriptedBackend;
+let streaming: TestBackend;
+const streamingClosed = { requests: 0, aborted: 0 };
+
+beforeAll(async () => {
+  backend = await startBackend('ok');
+  scripted = await startScriptedBackend((socket) => socket.end());
+  streaming = await startBackend('stream', (req, res) => {
+    // Long download or upload: never finishes on its own; counts requests that ended without completing.
+    streamingClosed.requests += 1;
+    let finished = false;
+    res.on('finish', () => {
+      finished = true;
+    });
+    res.on('close', () => {
+      if (!finished) streamingClosed.aborted += 1;
+    });
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => res.write(Buffer.alloc(16_384, 0x61)), 5);
+      res.on('close', () => clearInterval(timer));
+    } else {
+      req.on('data', () => undefined);
+    }
+  });
+  ({ proxy, port } = await startProxy({ clientHeadersTimeoutMs: HEADERS_TIMEOUT_MS, clientRequestTimeoutMs: REQUEST_TIMEOUT_MS }));
+  register(proxy, backend, ['/api']);
+  proxy.registry.add({ agentId: 'scripted', targets: [{ protocol: 'http', host: '127.0.0.1', port: scripted.port }], rules: [{ path: '/bad' }] });
+  register(proxy, streaming, ['/stream']);
+});
+
+afterAll(async () => {
+  await proxy.stop();
+  await Promise.all([backend.close(), scripted.close(), streaming.close()]);
+});
+
+/** Trickles `bytes` one byte every `everyMs` until the socket closes; resolves with the close. */
+async function trickle(bytes: string, everyMs: number, prefix = ''): Promise<{ ms: number; closedByPeer: boolean; text: string }> {
+  const socket: Socket = await openSocket(port);
+  const started = performance.now();
+  const reply = readUntilClose(socket, CUT_BOUND_MS + 3000, started);
+  if (prefix !== '') socket.write(prefix);
+  let index = 0;
+  const timer = setInterval(() => {
+    if (socket.destroyed || index >= bytes.length) return;
+    socket.write(bytes[index] ?? '');
+    index += 1;
+  }, everyMs);
+  const result = await reply;
+  clearInterval(timer);
+  return result;
+}
+
+describe('slow clients are cut within the deadline while others are served', () => {
+  it('slowloris: 30 connections trickling headers are closed within the headers deadline', async () => {
+    const attackers = Array.from({ length: 30 }, () => trickle(`GET /api/x HTTP/1.1\r\nHost: a\r\n${'X-Slow: a\r\n'.repeat(500)}\r\n`, 50));
+    let served = 0;
+    const during = (async () => {
+      for (let i = 0; i < 10; i += 1) {
+        await expectServing(port);
+        served += 1;
+      }
+    })();
+    const results = await Promise.all(attackers);
+    await during;
+    tally({ sent: results.length, answered: results.filter((r) => r.text.startsWith('HTTP/1.1 408')).length, lost: 0 });
+    for (const result of results) {
+      expect(result.closedByPeer).toBe(true);
+      expect(result.ms).toBeLessThan(CUT_BOUND_MS);
+      expect(result.text === '' || result.text.startsWith('HTTP/1.1 408')).toBe(true);
+    }
+    expect(served).toBe(10);
+    await expectServing(port);
+  }, 15_000);
+
+  it('slow POST: bodies trickled below the request deadline are cut, and the upstream request is aborted', async () => {
+    const before = { ...streamingClosed };
+    const attackers = Array.from({ length: 10 }, () =>
+      trickle('x'.repeat(1000), 100, 'POST /stream/up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n'),
+    );
+    const results = await Promise.all(attackers);
+    tally({ sent: results.length, answered: results.filter((r) => r.text.startsWith('HTTP/1.1 ')).length, lost: 0 });
+    for (const result of results) {
+      expect(result.closedByPeer).toBe(true);
+      expect(result.ms).toBeLessThan(CUT_BOUND_MS);
+      expect(result.text).not.toMatch(/^HTTP\/1\.1 2/);
+    }
+    await expectServing(port);
+    // Every upstream request that was started ended without completing (aborted upstream).
+    expect(streamingClosed.requests - before.requests).toBe(streamingClosed.aborted - before.aborted);
+  }, 15_000);
+});
+
+describe('misbehaving backends', () => {
+  it('a backend that resets mid-response (Content-Length): the client sees a truncated response and a closed connection', async () => {
+    scripted.script = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'a'.repeat(100)}`, () => socket.resetAndDestroy());
+    };
+    const reply = await rawExchange(port, 'GET /bad/x HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(reply.closedByPeer).toBe(true);
+    if (reply.status === 200) {
+      const body = reply.text.slice(reply.text.indexOf('\r\n\r\n') + 4);
+      expect(body.length).toBeLessThan(1000);
+    } else {
+      expect(reply.status === 502 || reply.status === 0).toBe(true);
+    }
+    await expectServing(port);
+  });
+
+  it('a backend that resets mid-response (chunked): the client never sees the last chunk', async () => {
+    scripted.script = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n${'a'.repeat(100)}\r\n`, () => socket.resetAndDestroy());
+    };
+    const reply = await rawExchange(port, 'GET /bad/x HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(reply.closedByPeer).toBe(true);
+    expect(reply.text).not.toMatch(/\r\n0\r\n\r\n$/);
+    await expectServing(port);
+  });
+
+  it('a node client sees an error, never a clean short 200, when the backend resets mid-response', async () => {
+    scripted.script = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'a'.repeat(100)}`, () => socket.resetAndDestroy());
+    };
+    const outcome = await send(port, '/bad/x').then(
+      (response) => `status ${response.status} length ${response.body.length}`,
+      (error: Error) => `error ${error.message}`,
+    );
+    tallyOne(true);
+    expect(outcome).toMatch(/^error|^status 502/);
+    await expectServing(port);
+  });
+
+  it.each([
+    ['not HTTP at all', 'HELLO WORLD\r\n\r\n'],
+    ['two different Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'],
+    ['Content-Length and Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
+    ['a NUL in a header', 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n'],
+    ['an invalid status code', 'HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n'],
+    ['a header name with a space', 'HTTP/1.1 200 OK\r\nX A: b\r\nContent-Length: 0\r\n\r\n'],
+  ])('a backend that sends an invalid response (%s): 502', async (_name, bytes) => {
+    scripted.script = (socket) => socket.end(bytes);
+    const reply = await rawExchange(port, 'GET /bad/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(reply.status).toBe(502);
+    await expectServing(port);
+  });
+});
+
+describe('client aborts abort the upstream request every time', () => {
+  it('30 long downloads aborted by the client abort 30 upstream requests', async () => {
+    const before = { ...streamingClosed };
+    for (let i = 0; i < 30; i += 1) {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/stream/down', agent: false }, (res) => {
+          let received = 0;
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (received > 50_000) req.destroy();
+          });
+          res.on('error', () => undefined);
+        });
+        req.on('error', () => undefined);
+        req.on('close', () => resolve());
+        req.on('timeout', () => reject(new Error('download never started')));
+      });
+      tallyOne(true);
+    }
+    await expectServing(port);
+    const started = streamingClosed.requests - before.requests;
+    expect(started).toBe(30);
+    // Each aborted download must end its upstream response early; wait for the last ones to close.
+    const deadline = Date.now() + 3000;
+    while (streamingClosed.aborted - before.aborted < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(streamingClosed.aborted - before.aborted).toBe(30);
+    expect(proxy.dataPlane.inFlight()).toBe(0);
+  }, 20_000);
+
+  it('30 uploads aborted by the client abort 30 upstream requests', async () => {
+    const before = { ...streamingClosed };
+    for (let i = 0; i < 30; i += 1) {
+      await new Promise<void>((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port, path: '/stream/up', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+        req.on('error', () => undefined);
+        req.on('close', () => resolve());
+        req.write(Buffer.alloc(65_536, 0x62));
+        // Abort once the upstream request has started.
+        const check = setInterval(() => {
+          if (streamingClosed.requests - before.requests > i) {
+            clearInterval(check);
+            req.destroy();
+          }
+        }, 5);
+      });
+      tallyOne(true);
+    }
+    const deadline = Date.now() + 3000;
+    while (streamingClosed.aborted - before.aborted < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(streamingClosed.requests - before.requests).toBe(30);
+    expect(streamingClosed.aborted - before.aborted).toBe(30);
+    await expectServing(port);
+    expect(proxy.dataPlane.inFlight()).toBe(0);
+  }, 20_000);
+});
