@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { type Server as HttpServer, type ServerOptions, createServer as createHttpServer } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { NotRunningError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
@@ -19,7 +19,9 @@ import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { closeServer, listen } from './listen.js';
 import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
+import { TrafficStats } from './traffic-stats.js';
 import { UndiciForwarder } from './undici-forwarder.js';
+import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 
 /** Lifecycle states of a {@link DataPlane}. */
@@ -63,6 +65,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly #tunnels: WebSocketTunnels;
   readonly #routing: RoutingState;
   readonly #handler: ProxyHandler;
+  readonly #stats = new TrafficStats();
+  /** Open client connections, for the byte counters (tracked per connection, never per request). */
+  readonly #connections = new Set<Socket>();
   #state: DataPlaneState = 'idle';
   #servers: (HttpServer | HttpsServer)[] = [];
   #addresses: DataPlaneAddresses = {};
@@ -88,6 +93,14 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       // A rebuild never throws by design; if it did, keep serving the previous table.
       this.#logger.error({ err: (error as Error).message }, 'route rebuild failed; keeping the previous table');
     }
+  };
+  readonly #onConnection = (socket: Socket): void => {
+    this.#connections.add(socket);
+    socket.once('close', () => {
+      this.#connections.delete(socket);
+      this.#stats.closedBytesIn += socket.bytesRead;
+      this.#stats.closedBytesOut += socket.bytesWritten;
+    });
   };
   readonly #onServerError = (error: Error): void => {
     this.#logger.error({ err: error.message }, 'listener error');
@@ -117,7 +130,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       ...upstreamTls,
       logger: this.#logger.child({ component: 'tunnel' }),
     });
-    this.#routing = new RoutingState(options.selector, { failures: options.ejectAfterFailures, durationMs: options.ejectDurationMs }, this.#forwarder);
+    const ejection = {
+      failures: options.ejectAfterFailures,
+      durationMs: options.ejectDurationMs,
+      onEjected: (upstream: Upstream) => this.#stats.ejected(upstream.backend.agentId),
+    };
+    this.#routing = new RoutingState(options.selector, ejection, this.#forwarder, this.#stats);
     this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger);
   }
 
@@ -171,6 +189,22 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return backendId === undefined ? this.#routing.load.inFlight : this.#routing.inFlight(backendId);
   }
 
+  /** Traffic counters (plain integers; read at scrape time by the admin metrics). */
+  get stats(): TrafficStats {
+    return this.#stats;
+  }
+
+  /** Bytes read from and written to clients so far, over closed and open connections (TCP payload). */
+  clientBytes(): { readonly bytesIn: number; readonly bytesOut: number } {
+    let bytesIn = this.#stats.closedBytesIn;
+    let bytesOut = this.#stats.closedBytesOut;
+    for (const socket of this.#connections) {
+      bytesIn += socket.bytesRead;
+      bytesOut += socket.bytesWritten;
+    }
+    return { bytesIn, bytesOut };
+  }
+
   /** A plain copy of the routes, upstreams and counters. */
   snapshot(): DataPlaneSnapshot {
     this.#rebuild();
@@ -208,6 +242,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     httpServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
     // One more than the handler accepts, so a longer header list is detected instead of silently cut.
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
+    httpServer.on('connection', this.#onConnection);
     httpServer.on('request', this.#handler.onHttpRequest);
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     this.#servers.push(httpServer);
@@ -217,6 +252,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (httpsServer !== undefined) {
       httpsServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
       httpsServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
+      httpsServer.on('connection', this.#onConnection);
       httpsServer.on('request', this.#handler.onHttpsRequest);
       httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
       this.#servers.push(httpsServer);

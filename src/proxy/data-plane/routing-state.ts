@@ -13,6 +13,7 @@ import { ruleKey } from './route-rule.js';
 import type { Route } from './route.js';
 import { RouteTable } from './route-table.js';
 import type { ProxySelectorFactory } from './selectors/proxy-selector.js';
+import { TrafficStats } from './traffic-stats.js';
 import { type EjectionPolicy, Upstream, type UpstreamSnapshot } from './upstream.js';
 
 /** A route as status pages see it. */
@@ -36,6 +37,8 @@ export class RoutingState {
   table = new RouteTable([]);
   /** Counter of everything in flight on the data plane. */
   readonly load = new LoadCounter('*');
+  /** Traffic counters (plain integers, read by the admin metrics at scrape time). */
+  readonly stats: TrafficStats;
   readonly #selector: ProxySelectorFactory;
   readonly #ejection: EjectionPolicy;
   readonly #forwarder: Forwarder;
@@ -44,7 +47,9 @@ export class RoutingState {
   readonly #loads = new Map<string, LoadCounter>();
   readonly #retire = (upstream: Upstream): void => this.#forwarder.release(upstream.origin);
 
-  constructor(selector: ProxySelectorFactory, ejection: EjectionPolicy, forwarder: Forwarder) {
+  /** @param stats where traffic is counted; default a new {@link TrafficStats}. */
+  constructor(selector: ProxySelectorFactory, ejection: EjectionPolicy, forwarder: Forwarder, stats: TrafficStats = new TrafficStats()) {
+    this.stats = stats;
     this.#selector = selector;
     this.#ejection = ejection;
     this.#forwarder = forwarder;
@@ -69,7 +74,10 @@ export class RoutingState {
         ownRules.add(key);
         let member = members.get(key);
         if (member === undefined) members.set(key, (member = { rule, upstreams: [] }));
-        for (const upstream of entry.upstreams) member.upstreams.push(upstream);
+        for (const upstream of entry.upstreams) {
+          member.upstreams.push(upstream);
+          if (!upstream.routeStats.has(key)) upstream.routeStats.set(key, this.stats.pair(key, backend.agentId));
+        }
       }
     }
     for (const [id, entry] of this.#byBackend) {

@@ -78,6 +78,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #clientGone = false;
   #drainListening = false;
   #done = false;
+  /** `performance.now()` when the request was dispatched to the current upstream (for the latency metric). */
+  #sentAt = 0;
 
   constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead) {
     this.#forwarder = forwarder;
@@ -98,6 +100,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.upstream = upstream;
     this.controller = undefined;
     this.#requestSent = false;
+    this.#sentAt = performance.now();
     upstream.acquire();
     const pool = this.#forwarder.poolOf(upstream.origin);
     if (pool === undefined) {
@@ -127,6 +130,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200 || this.#clientGone) return;
     this.#responseStarted = true;
     this.upstream.succeeded();
+    const stats = this.upstream.routeStats.get(this.#route.key);
+    if (stats !== undefined) {
+      stats.answered(statusCode);
+      stats.observeLatency((performance.now() - this.#sentAt) / 1000);
+    }
     const res = this.#res;
     if (this.#forwarder.stopping) res.shouldKeepAlive = false;
     try {
@@ -173,6 +181,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // A client that vanished mid-upload surfaces as a body error (ECONNRESET); never blame the upstream.
     if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED' || this.#socket.destroyed) {
       logger.debug({ code: 'RP_ERR_CLIENT_ABORTED', status: 499, upstream: upstream.origin, requestId: this.#head.requestId }, 'client aborted');
+      if (!this.#responseStarted) upstream.routeStats.get(this.#route.key)?.answered(0);
       this.#finish();
       return;
     }
@@ -184,12 +193,15 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (next !== undefined) {
         logger.debug({ code: failure.code, upstream: upstream.origin, retry: next.origin, requestId: this.#head.requestId }, 'retrying on another upstream');
         this.#retried = true;
+        const stats = upstream.routeStats.get(this.#route.key);
+        if (stats !== undefined) stats.retries += 1;
         upstream.release();
         this.send(next);
         return;
       }
     }
     logger.warn({ code: failure.code, status: failure.statusCode, upstream: upstream.origin, requestId: this.#head.requestId, err: failure.message }, 'forwarding failed');
+    if (!this.#responseStarted) upstream.routeStats.get(this.#route.key)?.answered(failure.statusCode ?? 502);
     // After the response has started, sendError destroys the client connection: never a clean short answer.
     sendError(this.#res, failure.statusCode ?? 502, failure.code, this.#head.requestId);
     this.#finish();

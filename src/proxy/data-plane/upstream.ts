@@ -5,6 +5,7 @@
  */
 import type { Backend, TargetAddress } from '../registry/backend.js';
 import type { LoadCounter } from './load-counter.js';
+import type { RouteTargetStats } from './traffic-stats.js';
 
 /** Passive-health settings every upstream applies. */
 export interface EjectionPolicy {
@@ -12,6 +13,8 @@ export interface EjectionPolicy {
   readonly failures: number;
   /** How long an ejected upstream is skipped, in milliseconds. */
   readonly durationMs: number;
+  /** Called when an upstream is ejected (for the ejection metric). Must not throw. */
+  readonly onEjected?: ((upstream: Upstream) => void) | undefined;
 }
 
 /** Read-only view of an upstream for status pages and tests. */
@@ -58,6 +61,11 @@ export class Upstream {
   lastError: string | undefined;
   draining = false;
   removed = false;
+  /**
+   * Traffic counters per route key this upstream serves, filled when the routing table is rebuilt, so
+   * the forwarder finds its counters with one map lookup instead of building a label key per request.
+   */
+  readonly routeStats = new Map<string, RouteTargetStats>();
   readonly #ejection: EjectionPolicy;
   readonly #retired: (upstream: Upstream) => void;
   #ejectionTimer: NodeJS.Timeout | undefined;
@@ -121,6 +129,7 @@ export class Upstream {
     this.#ejectionTimer = setTimeout(() => this.#readmit(), durationMs);
     this.#ejectionTimer.unref();
     this.#refresh();
+    this.#ejection.onEjected?.(this);
   }
 
   /** Records an error that is not a connect failure (for status pages). */
