@@ -140,8 +140,9 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   }
 
   /**
-   * Gracefully stops every part; idempotent. The control plane closes first (agents see 1001 and start
-   * reconnecting), then the data plane lets in-flight requests finish within `shutdownTimeoutMs`.
+   * Gracefully stops every part; idempotent. The data plane stops accepting (new requests get 503 and
+   * `Connection: close`) and lets in-flight requests finish within `shutdownTimeoutMs` while the control
+   * plane closes (agents see 1001 and start reconnecting).
    * Backends are removed with reason `stopped`.
    */
   stop(): Promise<void> {
@@ -153,9 +154,12 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   }
 
   async #stopParts(): Promise<void> {
+    // The data plane starts its graceful stop first: closing the control plane removes every backend,
+    // and requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
+    const dataPlaneStopped = this.dataPlane.stop();
     await this.#controlPlane?.stop();
     if (this.#ownsTrustStore) this.#trustStore?.unwatch();
-    await this.dataPlane.stop();
+    await dataPlaneStopped;
     this.registry.clear('stopped');
   }
 
