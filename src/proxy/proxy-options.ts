@@ -6,6 +6,7 @@
  */
 import { InvalidOptionError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } from './admin/admin-options.js';
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
 import type { TrustStore } from './control-plane/trust-store.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
@@ -33,6 +34,13 @@ export interface ProxyServerOptions extends DataPlaneOptions {
   trustStore?: TrustStore;
   /** Directory of the trust store, used when `trustStore` is not given. Default `certstore`. */
   certstore?: string;
+  /**
+   * The admin listener: `/healthz`, `/readyz`, `/metrics`, `/api/status` and the status page (see
+   * `admin/admin-options.ts`). Default `false` in the library, so that several proxies in one process
+   * never collide on its port; `npm start` enables it on `PROXY_ADMIN_HOST:PROXY_ADMIN_PORT`
+   * (`127.0.0.1:3090`). Metrics are kept either way (`proxy.metrics`).
+   */
+  admin?: AdminOptions | false;
 }
 
 /** The validated, frozen options, grouped per part. */
@@ -43,6 +51,8 @@ export interface ResolvedProxyOptions {
   readonly control: Readonly<ProxyControlOptions> | undefined;
   readonly trustStore: TrustStore | undefined;
   readonly certstore: string;
+  /** Admin listener options, or undefined when disabled. */
+  readonly admin: ResolvedAdminOptions | undefined;
 }
 
 /** Options of the original that were removed, with what to use instead. */
@@ -98,5 +108,6 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
     control: resolveControl(options, dataPlane),
     trustStore: options.trustStore,
     certstore,
+    admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
   });
 }

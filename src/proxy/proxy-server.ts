@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { NotRunningError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { AdminServer, type AdminSource } from './admin/admin-server.js';
+import { ProxyMetrics } from './admin/proxy-metrics.js';
 import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
 import { TrustStore } from './control-plane/trust-store.js';
 import { DataPlane, type DataPlaneAddresses, type DataPlaneSnapshot } from './data-plane/data-plane.js';
@@ -19,6 +21,8 @@ import type { Backend, RemovalReason } from './registry/backend.js';
 export interface ProxyAddresses extends DataPlaneAddresses {
   /** The control plane, when enabled. */
   readonly control?: AddressInfo | undefined;
+  /** The admin listener (health, metrics, status), when enabled. */
+  readonly admin?: AddressInfo | undefined;
 }
 
 /** Events of a {@link ProxyServer}. */
@@ -45,8 +49,12 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly dataPlane: DataPlane;
   /** The resolved, frozen options. */
   readonly options: ResolvedProxyOptions;
+  /** Prometheus metrics on a registry of this proxy's own (served by the admin listener at `/metrics`). */
+  readonly metrics: ProxyMetrics;
   readonly #logger: Logger;
   #controlPlane: ControlPlane | undefined;
+  #admin: AdminServer | undefined;
+  #ready = false;
   #trustStore: TrustStore | undefined;
   #ownsTrustStore = false;
   #startPromise: Promise<ProxyAddresses> | undefined;
@@ -62,12 +70,31 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.dataPlane.on('error', (error) => this.#emitError(error));
     this.registry.on('added', (backend) => this.emit('backend_added', backend));
     this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
+    this.metrics = new ProxyMetrics(
+      {
+        snapshot: () => this.dataPlane.snapshot(),
+        trafficStats: this.dataPlane.stats,
+        clientBytes: () => this.dataPlane.clientBytes(),
+        controlStats: () => this.#controlPlane?.stats(),
+      },
+      this.registry,
+    );
   }
 
   /** Bound addresses (`http`, `https` with a certificate, `control` when enabled); empty before start. */
   get addresses(): ProxyAddresses {
     const control = this.#controlPlane?.state === 'RUNNING' ? this.#controlPlane.address : undefined;
-    return { ...this.dataPlane.addresses, control };
+    return { ...this.dataPlane.addresses, control, admin: this.#admin?.boundAddress };
+  }
+
+  /** True once every listener is up, false again as soon as `stop()` is called (`/readyz`). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The admin listener, once `start()` has built it (undefined when disabled). */
+  get admin(): AdminServer | undefined {
+    return this.#admin;
   }
 
   /** The control plane, once `start()` has built it (undefined when disabled). */
@@ -104,11 +131,16 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     try {
       await this.dataPlane.start();
       if (this.options.control !== undefined) await this.#startControlPlane();
+      if (this.options.admin !== undefined) {
+        this.#admin = new AdminServer(this.options.admin, this.#adminSource(), this.options.logger);
+        await this.#admin.start();
+      }
     } catch (error) {
       await this.#stopParts();
       throw error;
     }
     const addresses = this.addresses;
+    this.#ready = this.#stopPromise === undefined;
     this.#logger.info({ addresses, pin: this.pin }, 'proxy listening');
     this.emit('listening', addresses);
     return addresses;
@@ -146,6 +178,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
    * Backends are removed with reason `stopped`.
    */
   stop(): Promise<void> {
+    // Readiness flips first, so load balancers stop sending before anything closes.
+    this.#ready = false;
     this.#stopPromise ??= (async () => {
       await this.#startPromise?.catch(() => undefined);
       await this.#stopParts();
@@ -161,6 +195,29 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     if (this.#ownsTrustStore) this.#trustStore?.unwatch();
     await dataPlaneStopped;
     this.registry.clear('stopped');
+    // Last, so that /readyz answers 503 (and /metrics stays scrapable) while the proxy drains.
+    await this.#admin?.stop();
+  }
+
+  #adminSource(): AdminSource {
+    const trustStore = (): TrustStore | undefined => this.#trustStore ?? this.options.trustStore;
+    const isReady = (): boolean => this.#ready;
+    return {
+      registry: this.registry,
+      metrics: this.metrics,
+      trafficStats: this.dataPlane.stats,
+      events: this,
+      sessionEvents: this.#controlPlane,
+      get ready(): boolean {
+        return isReady();
+      },
+      snapshot: () => this.dataPlane.snapshot(),
+      listenerAddresses: () => ({ ...this.addresses }),
+      trustedKeys: () => trustStore()?.list(),
+      controlSessions: () => this.#controlPlane?.sessions() ?? [],
+      trustStore,
+      controlStats: () => this.#controlPlane?.stats(),
+    };
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */

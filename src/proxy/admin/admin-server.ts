@@ -1,0 +1,309 @@
+/**
+ * The admin listener (loopback by default, port 3090): `/healthz`, `/readyz`, `/metrics`,
+ * `/api/status` and the status page at `/`. It is started after the data and control planes and stopped
+ * last, so `/readyz` answers 503 while the proxy drains.
+ *
+ * It owns one timer, the rate sampler's, started and cleared with the listener; and it subscribes to the
+ * proxy's backend and session events for the recent-events log while it runs.
+ *
+ * Access: when `requireAuth` is on (always for a non-loopback host), `/metrics` and `/api/*` need an
+ * admin bearer token ({@link AdminAuth}); `/healthz` and `/readyz` stay open because probes cannot sign
+ * tokens and reveal only a boolean; `/` is the page shell, which carries no data and asks for a token.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ListenError, NotRunningError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { BackendRejection } from '../control-plane/control-context.js';
+import type { SessionInfo } from '../control-plane/session.js';
+import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
+import { targetOrigin, type Backend, type RemovalReason } from '../registry/backend.js';
+import { ruleKey } from '../data-plane/route-rule.js';
+import { AdminAuth } from './admin-auth.js';
+import type { ResolvedAdminOptions } from './admin-options.js';
+import { EventLog } from './event-log.js';
+import type { ProxyMetrics } from './proxy-metrics.js';
+import { RateSampler } from './rate-sampler.js';
+import { buildStatusReport, type StatusSource } from './status-report.js';
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import type { TrafficStats } from '../data-plane/traffic-stats.js';
+import type { TrustStore } from '../control-plane/trust-store.js';
+
+/** How many removed backends the status API lists. */
+const REMOVED_LIMIT = 50;
+/** Bound on closing the listener's connections at stop, in milliseconds. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
+/** The events the admin listener logs, as emitted by the proxy and its control plane. */
+export interface AdminEventSource {
+  on(event: 'backend_added', listener: (backend: Backend) => void): unknown;
+  on(event: 'backend_removed', listener: (backend: Backend, reason: RemovalReason) => void): unknown;
+  on(event: 'backend_rejected', listener: (rejection: BackendRejection) => void): unknown;
+  off(event: 'backend_added', listener: (backend: Backend) => void): unknown;
+  off(event: 'backend_removed', listener: (backend: Backend, reason: RemovalReason) => void): unknown;
+  off(event: 'backend_rejected', listener: (rejection: BackendRejection) => void): unknown;
+}
+
+/** The control plane's session events. */
+export interface SessionEventSource {
+  on(event: 'session_opened', listener: (session: SessionInfo) => void): unknown;
+  on(event: 'session_closed', listener: (session: SessionInfo, reason: RemovalReason) => void): unknown;
+  off(event: 'session_opened', listener: (session: SessionInfo) => void): unknown;
+  off(event: 'session_closed', listener: (session: SessionInfo, reason: RemovalReason) => void): unknown;
+}
+
+/** What the admin listener reads. `ProxyServer` builds it. */
+export interface AdminSource extends StatusSource {
+  readonly metrics: ProxyMetrics;
+  readonly trafficStats: TrafficStats;
+  readonly events: AdminEventSource;
+  /** The control plane's session events, when it runs. */
+  readonly sessionEvents: SessionEventSource | undefined;
+  /** The trust store admin tokens are checked against. */
+  trustStore(): TrustStore | undefined;
+  /** The control plane's counters (auth failures are logged as events from their increase). */
+  controlStats(): ControlPlaneStats | undefined;
+}
+
+type AdminState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+function describe(backend: Backend): { rules: string[]; origins: string[] } {
+  return { rules: backend.rules.map((rule) => ruleKey(rule)), origins: backend.targets.map((target) => targetOrigin(target)) };
+}
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The admin HTTP listener. */
+export class AdminServer {
+  readonly #options: ResolvedAdminOptions;
+  readonly #source: AdminSource;
+  readonly #logger: Logger;
+  readonly #auth: AdminAuth;
+  readonly #events: EventLog;
+  readonly #rates: RateSampler;
+  readonly #server: Server;
+  #state: AdminState = 'idle';
+  #address: AddressInfo | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #startPromise: Promise<AddressInfo> | undefined;
+  #stopPromise: Promise<void> | undefined;
+  #startedAt: number | undefined;
+  #authSeen = new Map<string, number>();
+
+  readonly #onAdded = (backend: Backend): void => {
+    this.#events.add({ type: 'backend_added', agentId: backend.agentId, backendId: backend.id, ...describe(backend) });
+  };
+  readonly #onRemoved = (backend: Backend, reason: RemovalReason): void => {
+    this.#events.add({ type: 'backend_removed', agentId: backend.agentId, backendId: backend.id, reason, ...describe(backend) });
+  };
+  readonly #onRejected = (rejection: BackendRejection): void => {
+    this.#events.add({ type: 'backend_rejected', agentId: rejection.agentId, reason: rejection.code, detail: rejection.reason });
+  };
+  readonly #onSessionOpened = (session: SessionInfo): void => {
+    this.#events.add({ type: 'session_opened', agentId: session.agentId, detail: `${session.role} session ${session.id}` });
+  };
+  readonly #onSessionClosed = (session: SessionInfo, reason: RemovalReason): void => {
+    this.#events.add({ type: 'session_closed', agentId: session.agentId, reason, detail: `${session.role} session ${session.id}` });
+  };
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handle(req, res).catch((error: unknown) => {
+      this.#logger.error({ err: (error as Error).message, path: req.url }, 'admin request failed');
+      if (!res.headersSent) this.#send(res, 500, 'application/json; charset=utf-8', JSON.stringify({ error: 'INTERNAL' }));
+      else res.destroy();
+    });
+  };
+
+  /** @param options resolved with `resolveAdminOptions`. */
+  constructor(options: ResolvedAdminOptions, source: AdminSource, logger: Logger) {
+    this.#options = options;
+    this.#source = source;
+    this.#logger = logger.child({ component: 'admin' });
+    this.#auth = new AdminAuth(options.requireAuth, options.audience, () => source.trustStore());
+    this.#events = new EventLog(options.eventBufferSize);
+    this.#rates = new RateSampler(options.historySamples, () => source.trafficStats.pairs());
+    this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, this.#onRequest);
+  }
+
+  /** The bound address. @throws {NotRunningError} when not listening. */
+  get address(): AddressInfo {
+    if (this.#address === undefined || this.#state !== 'running') throw new NotRunningError('the admin listener is not running');
+    return this.#address;
+  }
+
+  /** The bound address, or undefined when not listening. */
+  get boundAddress(): AddressInfo | undefined {
+    return this.#state === 'running' ? this.#address : undefined;
+  }
+
+  /** Recent events, newest first (also in the status API). */
+  events(): ReturnType<EventLog['list']> {
+    return this.#events.list();
+  }
+
+  /** Listens; idempotent. @throws {ListenError} naming host:port. */
+  start(): Promise<AddressInfo> {
+    if (this.#stopPromise !== undefined) return Promise.reject(new NotRunningError('the admin listener was stopped'));
+    this.#startPromise ??= this.#start();
+    return this.#startPromise;
+  }
+
+  async #start(): Promise<AddressInfo> {
+    const { host, port } = this.#options;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new ListenError(`admin listener cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
+      this.#server.once('error', onError);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#server.on('error', (error) => this.#logger.error({ err: error.message }, 'admin listener error'));
+    this.#address = this.#server.address() as AddressInfo;
+    this.#state = 'running';
+    this.#startedAt = Date.now();
+    this.#subscribe();
+    this.#authSeen = this.#authTotals();
+    this.#timer = setInterval(() => this.#tick(), this.#options.sampleIntervalMs);
+    this.#timer.unref();
+    this.#logger.info({ address: `${this.#address.address}:${this.#address.port}`, auth: this.#options.requireAuth }, 'admin listener up');
+    return this.#address;
+  }
+
+  /** Stops listening and clears the sampler; idempotent. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= (async () => {
+      await this.#startPromise?.catch(() => undefined);
+      if (this.#state !== 'running') {
+        this.#state = 'stopped';
+        return;
+      }
+      this.#state = 'stopping';
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#unsubscribe();
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      this.#server.closeIdleConnections();
+      const guard = setTimeout(() => this.#server.closeAllConnections(), CLOSE_TIMEOUT_MS);
+      await closed;
+      clearTimeout(guard);
+      this.#state = 'stopped';
+    })();
+    return this.#stopPromise;
+  }
+
+  #subscribe(): void {
+    const events = this.#source.events;
+    events.on('backend_added', this.#onAdded);
+    events.on('backend_removed', this.#onRemoved);
+    events.on('backend_rejected', this.#onRejected);
+    this.#source.sessionEvents?.on('session_opened', this.#onSessionOpened);
+    this.#source.sessionEvents?.on('session_closed', this.#onSessionClosed);
+  }
+
+  #unsubscribe(): void {
+    const events = this.#source.events;
+    events.off('backend_added', this.#onAdded);
+    events.off('backend_removed', this.#onRemoved);
+    events.off('backend_rejected', this.#onRejected);
+    this.#source.sessionEvents?.off('session_opened', this.#onSessionOpened);
+    this.#source.sessionEvents?.off('session_closed', this.#onSessionClosed);
+  }
+
+  /** Samples request rates and logs control-plane auth failures that happened since the last tick. */
+  #tick(): void {
+    try {
+      this.#rates.sample();
+      const totals = this.#authTotals();
+      for (const [reason, total] of totals) {
+        const delta = total - (this.#authSeen.get(reason) ?? 0);
+        if (delta > 0) this.#events.add({ type: 'auth_failure', reason, count: delta, detail: `control-plane upgrade refused (${reason})` });
+      }
+      this.#authSeen = totals;
+    } catch (error) {
+      this.#logger.error({ err: (error as Error).message }, 'admin sampler failed');
+    }
+  }
+
+  /** Control-plane refusals by reason: token reasons, and the non-token refusals (revoked, forbidden, ...). */
+  #authTotals(): Map<string, number> {
+    const stats = this.#source.controlStats();
+    const totals = new Map<string, number>();
+    if (stats === undefined) return totals;
+    for (const [reason, count] of Object.entries(stats.unauthorized)) totals.set(reason, count);
+    for (const reason of ['revoked', 'forbidden'] as const) {
+      const count = stats.upgradesRefused[reason];
+      if (count !== undefined) totals.set(reason, count);
+    }
+    return totals;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      this.#json(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        this.#json(res, 200, { status: 'ok' });
+        return;
+      case '/readyz': {
+        const ready = this.#source.ready;
+        this.#json(res, ready ? 200 : 503, { ready });
+        return;
+      }
+      case '/':
+      case '/index.html':
+        res.setHeader('content-security-policy', STATUS_PAGE_CSP);
+        res.setHeader('x-frame-options', 'DENY');
+        this.#send(res, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML);
+        return;
+      case '/metrics':
+      case '/api/status':
+        break;
+      default:
+        this.#json(res, 404, { error: 'NOT_FOUND' });
+        return;
+    }
+    const verdict = await this.#auth.check(req);
+    if (!verdict.ok) {
+      this.#source.metrics.adminAuthFailed(verdict.reason);
+      this.#events.add({ type: 'admin_auth_failure', reason: verdict.reason, detail: `${path}: ${verdict.message}` });
+      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer realm="inteli-proxy-admin"');
+      this.#json(res, verdict.status, { error: verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: verdict.message });
+      return;
+    }
+    if (path === '/metrics') {
+      const { contentType, body } = await this.#source.metrics.exposition();
+      this.#send(res, 200, contentType, body);
+      return;
+    }
+    const report = buildStatusReport(this.#source, {
+      events: this.#events.list(),
+      samples: this.#rates.list(),
+      intervalMs: this.#options.sampleIntervalMs,
+      startedAt: this.#startedAt,
+      authRequired: this.#auth.required,
+      removedLimit: REMOVED_LIMIT,
+    });
+    this.#json(res, 200, report);
+  }
+
+  #json(res: ServerResponse, status: number, value: unknown): void {
+    this.#send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+  }
+
+  #send(res: ServerResponse, status: number, contentType: string, body: string): void {
+    const payload = Buffer.from(body, 'utf8');
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': contentType, 'content-length': String(payload.length) });
+    res.end(res.req.method === 'HEAD' ? undefined : payload);
+  }
+}

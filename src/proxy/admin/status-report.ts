@@ -1,0 +1,150 @@
+/**
+ * The JSON document of `GET /api/status`: the proxy's state, every rule with its targets (state, weight,
+ * in-flight, last error, registered since, agent id, key fingerprint), recently removed backends, the
+ * trusted keys (never key material), the live control sessions, recent control events and the request
+ * rates behind the status page's chart. Built from plain snapshots; nothing here touches a socket.
+ */
+import type { AddressInfo } from 'node:net';
+import type { SessionInfo } from '../control-plane/session.js';
+import type { TrustedKey } from '../control-plane/trusted-key.js';
+import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
+import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { AdminEvent } from './event-log.js';
+import type { RateSample } from './rate-sampler.js';
+
+/** What the status report reads. A narrow view of `ProxyServer`. */
+export interface StatusSource {
+  readonly registry: BackendRegistry;
+  /** True while every listener is up and the proxy is not stopping. */
+  readonly ready: boolean;
+  snapshot(): DataPlaneSnapshot;
+  /** Bound listener addresses. */
+  listenerAddresses(): Readonly<Record<string, AddressInfo | undefined>>;
+  /** Trusted keys, or undefined without a trust store. */
+  trustedKeys(): readonly TrustedKey[] | undefined;
+  /** Live control sessions (empty without a control plane). */
+  controlSessions(): readonly SessionInfo[];
+}
+
+/** One target as the status API shows it. */
+export interface TargetStatus {
+  readonly backendId: string;
+  readonly agentId: string;
+  readonly fingerprint: string | undefined;
+  readonly origin: string;
+  readonly state: 'ready' | 'draining' | 'ejected';
+  readonly weight: number;
+  readonly inFlight: number;
+  readonly consecutiveFailures: number;
+  readonly ejectedUntil: string | undefined;
+  readonly lastError: string | undefined;
+  /** ISO 8601 time of the registration. */
+  readonly registeredAt: string | undefined;
+  readonly meta: Readonly<Record<string, string>>;
+}
+
+/** One rule and its targets. */
+export interface RuleStatus {
+  readonly rule: string;
+  readonly path: string;
+  readonly host: string | undefined;
+  /** Targets in state `ready`; 0 means requests for the rule get 403 NO_TARGET. */
+  readonly readyTargets: number;
+  readonly targets: readonly TargetStatus[];
+}
+
+/** The whole document. */
+export interface StatusReport {
+  readonly generatedAt: string;
+  readonly proxy: {
+    readonly ready: boolean;
+    readonly state: string;
+    readonly startedAt: string | undefined;
+    readonly listeners: Readonly<Record<string, string>>;
+    readonly inFlight: number;
+    readonly tunnels: number;
+    readonly authRequired: boolean;
+  };
+  readonly rules: readonly RuleStatus[];
+  /** Backends that left recently (newest first), so a page can show them as gone. */
+  readonly removed: readonly AdminEvent[];
+  readonly keys: readonly { id: string; role: string; fingerprint: string; createdAt: string; scope: unknown }[] | undefined;
+  readonly sessions: readonly SessionInfo[];
+  readonly events: readonly AdminEvent[];
+  readonly rates: { readonly intervalMs: number; readonly samples: readonly RateSample[] };
+}
+
+/** Extra inputs of {@link buildStatusReport}. */
+export interface StatusExtras {
+  readonly events: readonly AdminEvent[];
+  readonly samples: readonly RateSample[];
+  readonly intervalMs: number;
+  readonly startedAt: number | undefined;
+  readonly authRequired: boolean;
+  /** How many removed backends to list. */
+  readonly removedLimit: number;
+}
+
+function formatAddress(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+/** Builds the status document. */
+export function buildStatusReport(source: StatusSource, extras: StatusExtras): StatusReport {
+  const snapshot = source.snapshot();
+  const rules: RuleStatus[] = snapshot.routes.map((route) => {
+    const targets = route.upstreams.map((upstream): TargetStatus => {
+      const backend = source.registry.get(upstream.backendId);
+      return {
+        backendId: upstream.backendId,
+        agentId: upstream.agentId,
+        fingerprint: backend?.fingerprint,
+        origin: upstream.origin,
+        state: upstream.state,
+        weight: upstream.weight,
+        inFlight: upstream.inFlight,
+        consecutiveFailures: upstream.consecutiveFailures,
+        ejectedUntil: upstream.ejectedUntil === undefined ? undefined : new Date(upstream.ejectedUntil).toISOString(),
+        lastError: upstream.lastError,
+        registeredAt: backend === undefined ? undefined : new Date(backend.registeredAt).toISOString(),
+        meta: backend?.meta ?? {},
+      };
+    });
+    return {
+      rule: route.rule,
+      path: route.path,
+      host: route.host,
+      readyTargets: targets.filter((target) => target.state === 'ready').length,
+      targets,
+    };
+  });
+  const listeners: Record<string, string> = {};
+  for (const [name, address] of Object.entries(source.listenerAddresses())) {
+    if (address !== undefined) listeners[name] = formatAddress(address);
+  }
+  const keys = source.trustedKeys()?.map((key) => ({
+    id: key.id,
+    role: key.role,
+    fingerprint: key.fingerprint,
+    createdAt: key.createdAt,
+    scope: key.scope,
+  }));
+  return {
+    generatedAt: new Date().toISOString(),
+    proxy: {
+      ready: source.ready,
+      state: snapshot.state,
+      startedAt: extras.startedAt === undefined ? undefined : new Date(extras.startedAt).toISOString(),
+      listeners,
+      inFlight: snapshot.inFlight,
+      tunnels: snapshot.tunnels,
+      authRequired: extras.authRequired,
+    },
+    rules,
+    removed: extras.events.filter((event) => event.type === 'backend_removed').slice(0, extras.removedLimit),
+    keys,
+    sessions: source.controlSessions(),
+    events: extras.events,
+    rates: { intervalMs: extras.intervalMs, samples: extras.samples },
+  };
+}
