@@ -1,0 +1,167 @@
+/**
+ * Faults that need real processes: a backend process killed with SIGKILL under load, an agent process
+ * frozen with SIGSTOP, and 2,000 WebSocket tunnels through a proxy process whose file descriptors and
+ * memory are read afterwards. The children run the compiled sources (see hostile-processes.ts).
+ */
+import { describe, it, expect, beforeAll, afterEach } from '@jest/globals';
+import type { ChildProcess } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js';
+import { startLoad } from '../helpers/hostile-load.js';
+import { expectServing } from '../helpers/hostile-raw.js';
+import { ensureChildBuild, forkFixture, killChild, nextMessage } from '../helpers/hostile-processes.js';
+import { tally, useTally } from '../helpers/hostile-tally.js';
+import type { TestKey } from '../helpers/control-plane-fixture.js';
+import type { Backend, RemovalReason } from '../../src/proxy/registry/backend.js';
+
+useTally();
+
+const HEARTBEAT_MS = 200;
+const MISSED_PONGS = 2;
+/** Eviction bound: heartbeatIntervalMs x (missedPongs + 1), plus scheduling slack. */
+const EVICTION_BOUND_MS = HEARTBEAT_MS * (MISSED_PONGS + 1) + 1000;
+
+let cluster: HostileCluster | undefined;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  ensureChildBuild();
+}, 60_000);
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGCONT');
+    await killChild(child);
+  }
+  await cluster?.close();
+  cluster = undefined;
+});
+
+async function agentChild(c: HostileCluster, key: TestKey, rules: string[], delayMs: number): Promise<ChildProcess> {
+  const child = forkFixture('agent-child.mjs', [JSON.stringify({ proxyUrl: c.url, ca: c.cert.cert, agentId: key.id, privateJwk: key.privateJwk, rules, delayMs })]);
+  children.push(child);
+  await nextMessage<{ port?: number }>(child, (message) => typeof message.port === 'number', 20_000, 'the agent child to register');
+  return child;
+}
+
+function removal(c: HostileCluster, agentId: string): Promise<number> {
+  return new Promise((resolve) => {
+    const listener = (backend: Backend, _reason: RemovalReason): void => {
+      if (backend.agentId !== agentId) return;
+      c.proxy.off('backend_removed', listener);
+      resolve(performance.now());
+    };
+    c.proxy.on('backend_removed', listener);
+  });
+}
+
+describe('backend processes die', () => {
+  it('SIGKILL of a backend process under load: at most the requests in flight to it fail, and it is evicted within the heartbeat bound', async () => {
+    const c = (cluster = await startCluster({ control: { heartbeatIntervalMs: HEARTBEAT_MS, missedPongs: MISSED_PONGS } }));
+    await c.startAgent(await c.addKey('stable', ['/kill']), ['/kill']);
+    const child = await agentChild(c, await c.addKey('victim', ['/kill']), ['/kill'], 20);
+    const concurrency = 6;
+    const load = startLoad({ port: c.port, path: '/kill/x', budget: 20_000, concurrency, deadlineMs: 20_000 });
+    while (load.result.answered < 200) await new Promise((resolve) => setTimeout(resolve, 10));
+    const evicted = removal(c, 'victim');
+    const killedAt = performance.now();
+    child.kill('SIGKILL');
+    const evictedAt = await evicted;
+    const answeredAtEviction = load.result.answered;
+    while (load.result.answered < answeredAtEviction + 200) await new Promise((resolve) => setTimeout(resolve, 10));
+    const result = await load.stop();
+    const failed = result.non2xx + result.lost;
+    expect(evictedAt - killedAt).toBeLessThan(EVICTION_BOUND_MS);
+    expect(failed).toBeLessThanOrEqual(concurrency);
+    expect(result.lost).toBe(0);
+    await expectServing(c.port, '/kill/x');
+  }, 40_000);
+
+  it('SIGSTOP of an agent process: evicted within heartbeatIntervalMs x (missedPongs + 1)', async () => {
+    const c = (cluster = await startCluster({ control: { heartbeatIntervalMs: HEARTBEAT_MS, missedPongs: MISSED_PONGS } }));
+    await c.startAgent(await c.addKey('awake', ['/frozen']), ['/frozen']);
+    const child = await agentChild(c, await c.addKey('frozen', ['/frozen']), ['/frozen'], 0);
+    const evicted = removal(c, 'frozen');
+    const stoppedAt = performance.now();
+    child.kill('SIGSTOP');
+    const evictedAt = await evicted;
+    expect(evictedAt - stoppedAt).toBeLessThan(EVICTION_BOUND_MS);
+    expect(c.proxy.registry.list().map((backend) => backend.agentId)).toEqual(['awake']);
+    for (let i = 0; i < 5; i += 1) await expectServing(c.port, '/frozen/x');
+  }, 30_000);
+});
+
+describe('WebSocket tunnels leave nothing behind', () => {
+  it('2,000 upgraded connections aborted from either side: no extra file descriptors, memory back near the baseline', async () => {
+    const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => echo.once('listening', () => resolve()));
+    echo.on('connection', (ws) => {
+      ws.on('error', () => undefined);
+      ws.on('message', (data) => {
+        if (data.toString() === 'die') ws.terminate();
+        else ws.send(data);
+      });
+    });
+    const proxyChild = forkFixture('proxy-child.mjs', [], ['--expose-gc']);
+    children.push(proxyChild);
+    try {
+      const { port } = await nextMessage<{ type: string; port: number }>(proxyChild, (message) => message.type === 'listening', 20_000, 'proxy child');
+      proxyChild.send({ type: 'register', port: (echo.address() as AddressInfo).port, path: '/ws' });
+      await nextMessage<{ type: string }>(proxyChild, (message) => message.type === 'registered');
+      type Probe = { type: string; fds: number; rss: number; tunnels: number; inFlight: number };
+      const probe = async (): Promise<Probe> => {
+        proxyChild.send({ type: 'probe' });
+        return nextMessage<Probe>(proxyChild, (message) => message.type === 'probe');
+      };
+      const batch = async (size: number): Promise<number> => {
+        let answered = 0;
+        await Promise.all(
+          Array.from({ length: size }, async (_, index) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+            ws.on('error', () => undefined);
+            const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+            const opened = await Promise.race([new Promise<boolean>((resolve) => ws.once('open', () => resolve(true))), closed.then(() => false)]);
+            if (opened) {
+              answered += 1;
+              if (index % 2 === 0) ws.terminate();
+              else ws.send('die');
+            }
+            await closed;
+          }),
+        );
+        tally({ sent: size, answered, lost: size - answered });
+        return answered;
+      };
+      await batch(20);
+      const waitIdle = async (): Promise<Probe> => {
+        for (;;) {
+          const state = await probe();
+          if (state.tunnels === 0 && state.inFlight === 0) return state;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
+      const baseline = await waitIdle();
+      let opened = 0;
+      for (let round = 0; round < 20; round += 1) opened += await batch(100);
+      expect(opened).toBe(2000);
+      const after = await waitIdle();
+      expect(after.fds).toBeLessThanOrEqual(baseline.fds + 4);
+      expect(after.rss).toBeLessThan(baseline.rss + 64 * 1024 * 1024);
+      // Still serving: one more tunnel echoes.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const echoed = await new Promise<string>((resolve, reject) => {
+        ws.once('open', () => ws.send('ping'));
+        ws.once('message', (data) => resolve(data.toString()));
+        ws.once('error', reject);
+      });
+      ws.terminate();
+      tally({ sent: 1, answered: 1 });
+      expect(echoed).toBe('ping');
+    } finally {
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
+      for (const client of echo.clients) client.terminate();
+    }
+  }, 60_000);
+});
+
