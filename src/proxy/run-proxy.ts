@@ -2,7 +2,8 @@
  * What `npm start` / `inteli-proxy` does, as a function so it can be tested in-process: read the
  * validated environment, make sure a certificate exists (a development pair is generated into `tsl/`
  * when none is configured), bootstrap the first admin key on an empty trust store, then start a
- * `ProxyServer` with the data plane, HTTPS and the WSS control plane.
+ * `ProxyServer` with the data plane, HTTPS, the WSS control plane and the admin listener (health,
+ * metrics, status page; loopback-only unless `PROXY_ADMIN_HOST` says otherwise, then token-protected).
  */
 import { readFile } from 'node:fs/promises';
 import type { Env } from '../shared/env.js';
@@ -48,12 +49,13 @@ export async function runProxy(env: Env, options: RunProxyOptions): Promise<Prox
     trustedProxies: env.trustedProxies,
     certstore: env.certstore,
     control: { host: env.wsHost, port: env.wsPort },
+    admin: { host: env.adminHost, port: env.adminPort },
     logger: options.logger,
   });
   await proxy.start();
-  const { http, https, control } = proxy.addresses;
+  const { http, https, control, admin } = proxy.addresses;
   logger.info(
-    { http: http?.port, https: https?.port, control: control?.port, pin: proxy.pin },
+    { http: http?.port, https: https?.port, control: control?.port, admin: admin === undefined ? undefined : `${admin.address}:${admin.port}`, pin: proxy.pin },
     'inteli-proxy is running; agents verify it with the pin (sha256 of the certificate public key)',
   );
   if (bootstrap.created) {
