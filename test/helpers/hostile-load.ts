@@ -89,7 +89,7 @@ export function startLoad(options: LoadOptions): Load {
   };
   const done = Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker)).then(() => {
     agent.destroy();
-    tally({ sent: result.sent, answered: result.answered, lost: result.lost });
+    tally({ sent: result.sent, answered: result.answered, lost: result.lost, refused: result.refused + result.resetWhileStopping });
     return result;
   });
   return {

@@ -1,7 +1,7 @@
 /**
  * Request tally of the hostile suite. Every case counts the requests it sends, the ones answered (any
- * complete HTTP response, including the expected 400s) and the ones lost (no answer where one was
- * owed). Each test file flushes its counts to one JSON file in {@link TALLY_DIR} after its tests; the
+ * complete HTTP response, including the expected 400s), the ones lost (no answer where one was
+ * owed) and the ones refused (never taken by a stopping proxy). Each test file flushes its counts to one JSON file in {@link TALLY_DIR} after its tests; the
  * summary reporter (`test/hostile/summary-reporter.js`) adds them up at the end of the run. A file per
  * test file keeps it correct whether jest runs the files in one process or in several workers.
  */
@@ -19,9 +19,11 @@ export interface TallyCounts {
   sent: number;
   answered: number;
   lost: number;
+  /** Requests the proxy never took (connection refused or reset before it read them, while stopping). */
+  refused: number;
 }
 
-const counts: TallyCounts = { sent: 0, answered: 0, lost: 0 };
+const counts: TallyCounts = { sent: 0, answered: 0, lost: 0, refused: 0 };
 let registered = false;
 
 /** Adds to the counts of this test file. */
@@ -29,6 +31,7 @@ export function tally(delta: Partial<TallyCounts>): void {
   counts.sent += delta.sent ?? 0;
   counts.answered += delta.answered ?? 0;
   counts.lost += delta.lost ?? 0;
+  counts.refused += delta.refused ?? 0;
 }
 
 /** Counts one request sent and, unless `lost`, answered. */
@@ -40,6 +43,12 @@ export function tallyOne(answered: boolean): void {
 export function tallyCounts(): TallyCounts {
   return { ...counts };
 }
+
+/**
+ * Scale of the soak run: `HOSTILE_SOAK=<n>` multiplies the churn cycles and WebSocket rounds
+ * (`npm run test:soak` sets 10). Default 1.
+ */
+export const SOAK_FACTOR = Math.max(1, Math.min(1000, Number.parseInt(process.env.HOSTILE_SOAK ?? '1', 10) || 1));
 
 /** Call once at the top of a hostile test file: flushes its counts after its last test. */
 export function useTally(): void {

@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from '@jest/globals';
 import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js';
 import { startLoad } from '../helpers/hostile-load.js';
 import { expectServing } from '../helpers/hostile-raw.js';
-import { useTally } from '../helpers/hostile-tally.js';
+import { SOAK_FACTOR, useTally } from '../helpers/hostile-tally.js';
 import { withTimeout } from '../helpers/control-plane-client.js';
 
 useTally();
@@ -35,8 +35,8 @@ describe('churn under load', () => {
     const stable = await cluster.addKey('stable', ['/churn']);
     const churner = await cluster.addKey('churner', ['/churn']);
     await cluster.startAgent(stable, ['/churn']);
-    const load = startLoad({ port: cluster.port, path: '/churn/x', budget: 20_000, concurrency: 6, deadlineMs: 40_000 });
-    for (let i = 0; i < 100; i += 1) {
+    const load = startLoad({ port: cluster.port, path: '/churn/x', budget: 20_000 * SOAK_FACTOR, concurrency: 6, deadlineMs: 40_000 * SOAK_FACTOR });
+    for (let i = 0; i < 100 * SOAK_FACTOR; i += 1) {
       const agent = await cluster.startAgent(churner, ['/churn'], { drainTimeoutMs: 3000 });
       await agent.stop();
     }
@@ -44,7 +44,7 @@ describe('churn under load', () => {
     expect({ non2xx: result.non2xx, lost: result.lost, refused: result.refused, errors: result.errors }).toEqual({ non2xx: 0, lost: 0, refused: 0, errors: [] });
     expect(result.ok2xx).toBeGreaterThan(100);
     await expectServing(cluster.port, '/churn/x');
-  }, 60_000);
+  }, 60_000 * SOAK_FACTOR);
 
   it('the proxy restarts on the same ports and trust store: agents reconnect and every route serves again', async () => {
     cluster = await startCluster();

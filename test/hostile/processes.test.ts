@@ -11,7 +11,7 @@ import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js
 import { startLoad } from '../helpers/hostile-load.js';
 import { expectServing } from '../helpers/hostile-raw.js';
 import { ensureChildBuild, forkFixture, killChild, nextMessage } from '../helpers/hostile-processes.js';
-import { tally, useTally } from '../helpers/hostile-tally.js';
+import { SOAK_FACTOR, tally, useTally } from '../helpers/hostile-tally.js';
 import type { TestKey } from '../helpers/control-plane-fixture.js';
 import type { Backend, RemovalReason } from '../../src/proxy/registry/backend.js';
 
@@ -143,8 +143,8 @@ describe('WebSocket tunnels leave nothing behind', () => {
       };
       const baseline = await waitIdle();
       let opened = 0;
-      for (let round = 0; round < 20; round += 1) opened += await batch(100);
-      expect(opened).toBe(2000);
+      for (let round = 0; round < 20 * SOAK_FACTOR; round += 1) opened += await batch(100);
+      expect(opened).toBe(2000 * SOAK_FACTOR);
       const after = await waitIdle();
       expect(after.fds).toBeLessThanOrEqual(baseline.fds + 4);
       expect(after.rss).toBeLessThan(baseline.rss + 64 * 1024 * 1024);
@@ -162,6 +162,6 @@ describe('WebSocket tunnels leave nothing behind', () => {
       await new Promise<void>((resolve) => echo.close(() => resolve()));
       for (const client of echo.clients) client.terminate();
     }
-  }, 60_000);
+  }, 60_000 * SOAK_FACTOR);
 });
 

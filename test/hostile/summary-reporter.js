@@ -36,7 +36,7 @@ export default class HostileSummaryReporter {
         if (test.failing === true) failingAsExpected += 1;
       }
     }
-    const totals = { sent: 0, answered: 0, lost: 0 };
+    const totals = { sent: 0, answered: 0, lost: 0, refused: 0 };
     let entries = [];
     try {
       entries = readdirSync(TALLY_DIR);
@@ -49,6 +49,7 @@ export default class HostileSummaryReporter {
         totals.sent += counts.sent;
         totals.answered += counts.answered;
         totals.lost += counts.lost;
+        totals.refused += counts.refused ?? 0;
       } catch {
         // A half-written file from an interrupted run is ignored.
       }
@@ -62,6 +63,7 @@ export default class HostileSummaryReporter {
       `  requests sent:     ${totals.sent}`,
       `  requests answered: ${totals.answered}`,
       `  requests lost:     ${totals.lost}`,
+      `  requests refused:  ${totals.refused} (never taken by a stopping proxy)`,
       `  wall time:         ${seconds} s`,
       '',
     ];
