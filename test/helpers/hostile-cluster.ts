@@ -23,6 +23,8 @@ export interface HostileCluster {
   readonly url: string;
   readonly trustStore: TrustStore;
   readonly cert: { cert: string; key: string };
+  /** Requests served per agent name (the agent id unless `meta.name` is given). */
+  readonly hits: Map<string, number>;
   addKey(id: string, rules?: string[], role?: KeyRole): Promise<TestKey>;
   token(key: TestKey, ttlSeconds?: number): Promise<string>;
   /** Starts an agent serving `{ name, url }` for `rules`; it is stopped by `close()` unless stopped before. */
@@ -37,6 +39,7 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
   const cert = await testCertificate();
   const trustStore = TrustStore.inMemory();
   const agents = new Set<ProxyWebServer>();
+  const hits = new Map<string, number>();
   const controlOptions = options.control === false ? {} : (options.control ?? {});
   const make = (port: number, controlPort: number): ProxyServer =>
     new ProxyServer({
@@ -58,6 +61,7 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
     },
     trustStore,
     cert,
+    hits,
     async addKey(id, rules = [], role = 'agent') {
       const { privateJwk, publicJwk } = await generateKeyPair(id);
       await trustStore.add({ id, publicKey: publicJwk, role, scope: { rules, hosts: ['127.0.0.1'] } });
@@ -69,6 +73,7 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
       const server = http.createServer((req, res) => {
         req.resume();
         req.on('end', () => {
+          hits.set(name, (hits.get(name) ?? 0) + 1);
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify({ name, url: req.url }));
         });

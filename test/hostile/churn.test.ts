@@ -43,6 +43,9 @@ describe('churn under load', () => {
     const result = await load.stop();
     expect({ non2xx: result.non2xx, lost: result.lost, refused: result.refused, errors: result.errors }).toEqual({ non2xx: 0, lost: 0, refused: 0, errors: [] });
     expect(result.ok2xx).toBeGreaterThan(100);
+    // The churning agent really took part of the traffic between its joins and leaves.
+    expect(cluster.hits.get('churner') ?? 0).toBeGreaterThan(0);
+    expect(cluster.hits.get('stable') ?? 0).toBeGreaterThan(0);
     await expectServing(cluster.port, '/churn/x');
   }, 60_000 * SOAK_FACTOR);
 
@@ -51,9 +54,13 @@ describe('churn under load', () => {
     const rules = ['/r1', '/r2', '/r3'];
     for (const rule of rules) await cluster.startAgent(await cluster.addKey(`agent${rule.slice(1)}`, [rule]), [rule]);
     for (const rule of rules) await expectServing(cluster.port, `${rule}/x`);
+    const targets = (): string[] => cluster!.proxy.registry.list().map((backend) => `${backend.agentId} ${backend.targets[0]?.port}`).sort();
+    const before = targets();
     await cluster.restartProxy();
     const proxy = cluster.proxy;
     await waitUntil(() => proxy.registry.list().length === rules.length, 10_000, 'the agents to register again');
+    // The same backend servers (same ports) came back: no backend was restarted.
+    expect(targets()).toEqual(before);
     for (const rule of rules) await expectServing(cluster.port, `${rule}/x`);
   }, 30_000);
 
