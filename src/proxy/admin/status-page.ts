@@ -56,6 +56,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state::before { content: ""; width: 9px; height: 9px; border-radius: 50%; background: currentColor; }
 .state.ready { color: var(--ready); } .state.draining { color: var(--draining); } .state.ejected { color: var(--ejected); } .state.gone { color: var(--gone); }
 tr.gone td { color: var(--gone); }
+tr.note td { border-top: 0; padding-top: 0; }
+.small { font-size: 11px; }
+th.num { text-align: right; }
 .err { color: var(--ejected); font-size: 12.5px; }
 .muted { color: var(--muted); }
 .empty { color: var(--muted); padding: 10px 2px; }
@@ -109,7 +112,7 @@ const SCRIPT = String.raw`
   }
   function clock(iso) { var d = new Date(iso); return d.toTimeString().slice(0, 8); }
   function colorOf(name, names) { return COLORS[names.indexOf(name) % COLORS.length]; }
-  function rate(v) { return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); }
+  function rate(v) { return v === 0 ? '0' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); }
 
   function headers() {
     var token = sessionStorage.getItem('inteli-admin-token');
@@ -197,21 +200,28 @@ const SCRIPT = String.raw`
       card.appendChild(head);
       var table = el('table');
       var hr = el('tr');
-      ['State', 'Backend', 'Target', 'Weight', 'In flight', 'Registered', 'Key', 'Last error'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+      [['State'], ['Backend'], ['Target'], ['Weight', 'num'], ['In flight', 'num'], ['Since']].forEach(function (h) { hr.appendChild(el('th', h[1], h[0])); });
       table.appendChild(hr);
       rule.targets.forEach(function (t) {
         var tr = el('tr');
         tr.setAttribute('data-agent', t.agentId);
         tr.setAttribute('data-state', t.state);
         var st = el('td'); st.appendChild(el('span', 'state ' + t.state, t.state)); tr.appendChild(st);
-        tr.appendChild(el('td', null, t.agentId));
+        var who = el('td', null, t.agentId);
+        if (t.fingerprint) { var fp = el('div', 'mono muted small', t.fingerprint.slice(0, 12) + '…'); fp.title = 'key ' + t.fingerprint; who.appendChild(fp); }
+        tr.appendChild(who);
         tr.appendChild(el('td', 'mono', t.origin));
         tr.appendChild(el('td', 'num', t.weight));
         tr.appendChild(el('td', 'num', t.inFlight));
         var reg = el('td', 'muted', ago(t.registeredAt)); reg.title = t.registeredAt || ''; tr.appendChild(reg);
-        var key = el('td', 'mono muted', t.fingerprint ? t.fingerprint.slice(0, 10) + '…' : '—'); key.title = t.fingerprint || ''; tr.appendChild(key);
-        tr.appendChild(el('td', 'err', t.state === 'ejected' && t.ejectedUntil ? (t.lastError || '') + ' (until ' + clock(t.ejectedUntil) + ')' : (t.lastError || '')));
         table.appendChild(tr);
+        if (t.lastError) {
+          var er = el('tr', 'note');
+          var cell = el('td', 'err', (t.state === 'ejected' && t.ejectedUntil ? 'ejected until ' + clock(t.ejectedUntil) + ': ' : 'last error: ') + t.lastError);
+          cell.colSpan = 6;
+          er.appendChild(cell);
+          table.appendChild(er);
+        }
       });
       (gone[rule.rule] || []).forEach(function (g) {
         var tr = el('tr', 'gone');
@@ -220,11 +230,9 @@ const SCRIPT = String.raw`
         var st = el('td'); st.appendChild(el('span', 'state gone', 'gone')); tr.appendChild(st);
         tr.appendChild(el('td', null, g.agentId));
         tr.appendChild(el('td', 'mono', g.origin));
-        tr.appendChild(el('td', 'num', '—'));
-        tr.appendChild(el('td', 'num', '—'));
-        tr.appendChild(el('td', null, 'left ' + ago(g.time)));
-        tr.appendChild(el('td', null, ''));
-        tr.appendChild(el('td', null, g.reason ? 'removed: ' + g.reason : ''));
+        var why = el('td', null, 'left ' + ago(g.time) + (g.reason ? ' · ' + g.reason : ''));
+        why.colSpan = 3;
+        tr.appendChild(why);
         table.appendChild(tr);
       });
       card.appendChild(table);
@@ -258,11 +266,12 @@ const SCRIPT = String.raw`
     [0, 0.5, 1].forEach(function (f) {
       svgNode.appendChild(svg('line', { x1: L, x2: W - R, y1: y(top * f), y2: y(top * f), 'class': 'axis' }));
       var label = svg('text', { x: L - 4, y: y(top * f) + 3, 'text-anchor': 'end', 'class': 'tick' });
-      label.textContent = rate(top * f);
+      label.textContent = top >= 4 ? String(Math.round(top * f)) : String(Math.round(top * f * 100) / 100);
       svgNode.appendChild(label);
     });
     var minutes = svg('text', { x: W - R, y: H - 4, 'text-anchor': 'end', 'class': 'tick' });
-    minutes.textContent = samples.length > 1 ? 'last ' + Math.round(span / 60000 * 10) / 10 + ' min, req/s' : 'req/s (collecting…)';
+    var secs = Math.round(span / 1000);
+    minutes.textContent = samples.length > 1 ? 'req/s over the last ' + (secs < 120 ? secs + ' s' : Math.round(secs / 60) + ' min') : 'req/s (collecting…)';
     svgNode.appendChild(minutes);
     names.forEach(function (n) {
       var points = samples.map(function (s) { return x(s.time).toFixed(1) + ',' + y(s[field][n] || 0).toFixed(1); });
@@ -273,7 +282,10 @@ const SCRIPT = String.raw`
       item.appendChild(swatch);
       item.appendChild(document.createTextNode(n + ' '));
       var last = samples.length ? samples[samples.length - 1][field][n] || 0 : 0;
+      var peak = 0;
+      samples.forEach(function (s) { peak = Math.max(peak, s[field][n] || 0); });
       item.appendChild(el('b', null, rate(last)));
+      item.appendChild(document.createTextNode(' now · peak ' + rate(peak)));
       legend.appendChild(item);
     });
     if (names.length === 0) legend.appendChild(el('span', null, 'no traffic yet'));
