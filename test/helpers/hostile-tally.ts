@@ -7,12 +7,14 @@
  */
 import { afterAll } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
-/** Where the per-file counts go; the reporter empties it when a run starts. */
-export const TALLY_DIR = join(tmpdir(), 'inteli-hostile-tally');
+/**
+ * Where the per-file counts go (inside the project, so no test that changes TMPDIR or cleans temp
+ * directories can lose them); the reporter empties it when a run starts.
+ */
+export const TALLY_DIR = resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally');
 
 /** Counts of one test file. */
 export interface TallyCounts {

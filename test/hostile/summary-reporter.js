@@ -5,10 +5,9 @@
  * hostile test ran, so it can stay in the shared jest config.
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
-const TALLY_DIR = join(tmpdir(), 'inteli-hostile-tally');
+const TALLY_DIR = resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally');
 const HOSTILE = `${sep}test${sep}hostile${sep}`;
 
 export default class HostileSummaryReporter {
