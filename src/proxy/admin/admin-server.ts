@@ -14,12 +14,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ListenError, NotRunningError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { BackendRejection } from '../control-plane/control-context.js';
-import type { SessionInfo } from '../control-plane/session.js';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
-import { targetOrigin, type Backend, type RemovalReason } from '../registry/backend.js';
-import { ruleKey } from '../data-plane/route-rule.js';
 import { AdminAuth } from './admin-auth.js';
+import { ControlEventRecorder, type BackendEventSource, type SessionEventSource } from './control-event-recorder.js';
 import type { ResolvedAdminOptions } from './admin-options.js';
 import { EventLog } from './event-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
@@ -34,29 +31,11 @@ const REMOVED_LIMIT = 50;
 /** Bound on closing the listener's connections at stop, in milliseconds. */
 const CLOSE_TIMEOUT_MS = 1_000;
 
-/** The events the admin listener logs, as emitted by the proxy and its control plane. */
-export interface AdminEventSource {
-  on(event: 'backend_added', listener: (backend: Backend) => void): unknown;
-  on(event: 'backend_removed', listener: (backend: Backend, reason: RemovalReason) => void): unknown;
-  on(event: 'backend_rejected', listener: (rejection: BackendRejection) => void): unknown;
-  off(event: 'backend_added', listener: (backend: Backend) => void): unknown;
-  off(event: 'backend_removed', listener: (backend: Backend, reason: RemovalReason) => void): unknown;
-  off(event: 'backend_rejected', listener: (rejection: BackendRejection) => void): unknown;
-}
-
-/** The control plane's session events. */
-export interface SessionEventSource {
-  on(event: 'session_opened', listener: (session: SessionInfo) => void): unknown;
-  on(event: 'session_closed', listener: (session: SessionInfo, reason: RemovalReason) => void): unknown;
-  off(event: 'session_opened', listener: (session: SessionInfo) => void): unknown;
-  off(event: 'session_closed', listener: (session: SessionInfo, reason: RemovalReason) => void): unknown;
-}
-
 /** What the admin listener reads. `ProxyServer` builds it. */
 export interface AdminSource extends StatusSource {
   readonly metrics: ProxyMetrics;
   readonly trafficStats: TrafficStats;
-  readonly events: AdminEventSource;
+  readonly events: BackendEventSource;
   /** The control plane's session events, when it runs. */
   readonly sessionEvents: SessionEventSource | undefined;
   /** The trust store admin tokens are checked against. */
@@ -66,10 +45,6 @@ export interface AdminSource extends StatusSource {
 }
 
 type AdminState = 'idle' | 'running' | 'stopping' | 'stopped';
-
-function describe(backend: Backend): { rules: string[]; origins: string[] } {
-  return { rules: backend.rules.map((rule) => ruleKey(rule)), origins: backend.targets.map((target) => targetOrigin(target)) };
-}
 
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
@@ -92,23 +67,8 @@ export class AdminServer {
   #startPromise: Promise<AddressInfo> | undefined;
   #stopPromise: Promise<void> | undefined;
   #startedAt: number | undefined;
-  #authSeen = new Map<string, number>();
+  readonly #recorder: ControlEventRecorder;
 
-  readonly #onAdded = (backend: Backend): void => {
-    this.#events.add({ type: 'backend_added', agentId: backend.agentId, backendId: backend.id, ...describe(backend) });
-  };
-  readonly #onRemoved = (backend: Backend, reason: RemovalReason): void => {
-    this.#events.add({ type: 'backend_removed', agentId: backend.agentId, backendId: backend.id, reason, ...describe(backend) });
-  };
-  readonly #onRejected = (rejection: BackendRejection): void => {
-    this.#events.add({ type: 'backend_rejected', agentId: rejection.agentId, reason: rejection.code, detail: rejection.reason });
-  };
-  readonly #onSessionOpened = (session: SessionInfo): void => {
-    this.#events.add({ type: 'session_opened', agentId: session.agentId, detail: `${session.role} session ${session.id}` });
-  };
-  readonly #onSessionClosed = (session: SessionInfo, reason: RemovalReason): void => {
-    this.#events.add({ type: 'session_closed', agentId: session.agentId, reason, detail: `${session.role} session ${session.id}` });
-  };
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.#handle(req, res).catch((error: unknown) => {
       this.#logger.error({ err: (error as Error).message, path: req.url }, 'admin request failed');
@@ -124,6 +84,7 @@ export class AdminServer {
     this.#logger = logger.child({ component: 'admin' });
     this.#auth = new AdminAuth(options.requireAuth, options.audience, () => source.trustStore());
     this.#events = new EventLog(options.eventBufferSize);
+    this.#recorder = new ControlEventRecorder(this.#events, source.events, source.sessionEvents, () => source.controlStats());
     this.#rates = new RateSampler(options.historySamples, () => source.trafficStats.pairs());
     this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, this.#onRequest);
   }
@@ -165,8 +126,7 @@ export class AdminServer {
     this.#address = this.#server.address() as AddressInfo;
     this.#state = 'running';
     this.#startedAt = Date.now();
-    this.#subscribe();
-    this.#authSeen = this.#authTotals();
+    this.#recorder.start();
     this.#timer = setInterval(() => this.#tick(), this.#options.sampleIntervalMs);
     this.#timer.unref();
     this.#logger.info({ address: `${this.#address.address}:${this.#address.port}`, auth: this.#options.requireAuth }, 'admin listener up');
@@ -184,7 +144,7 @@ export class AdminServer {
       this.#state = 'stopping';
       clearInterval(this.#timer);
       this.#timer = undefined;
-      this.#unsubscribe();
+      this.#recorder.stop();
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#server.closeIdleConnections();
       const guard = setTimeout(() => this.#server.closeAllConnections(), CLOSE_TIMEOUT_MS);
@@ -195,50 +155,14 @@ export class AdminServer {
     return this.#stopPromise;
   }
 
-  #subscribe(): void {
-    const events = this.#source.events;
-    events.on('backend_added', this.#onAdded);
-    events.on('backend_removed', this.#onRemoved);
-    events.on('backend_rejected', this.#onRejected);
-    this.#source.sessionEvents?.on('session_opened', this.#onSessionOpened);
-    this.#source.sessionEvents?.on('session_closed', this.#onSessionClosed);
-  }
-
-  #unsubscribe(): void {
-    const events = this.#source.events;
-    events.off('backend_added', this.#onAdded);
-    events.off('backend_removed', this.#onRemoved);
-    events.off('backend_rejected', this.#onRejected);
-    this.#source.sessionEvents?.off('session_opened', this.#onSessionOpened);
-    this.#source.sessionEvents?.off('session_closed', this.#onSessionClosed);
-  }
-
   /** Samples request rates and logs control-plane auth failures that happened since the last tick. */
   #tick(): void {
     try {
       this.#rates.sample();
-      const totals = this.#authTotals();
-      for (const [reason, total] of totals) {
-        const delta = total - (this.#authSeen.get(reason) ?? 0);
-        if (delta > 0) this.#events.add({ type: 'auth_failure', reason, count: delta, detail: `control-plane upgrade refused (${reason})` });
-      }
-      this.#authSeen = totals;
+      this.#recorder.tick();
     } catch (error) {
       this.#logger.error({ err: (error as Error).message }, 'admin sampler failed');
     }
-  }
-
-  /** Control-plane refusals by reason: token reasons, and the non-token refusals (revoked, forbidden, ...). */
-  #authTotals(): Map<string, number> {
-    const stats = this.#source.controlStats();
-    const totals = new Map<string, number>();
-    if (stats === undefined) return totals;
-    for (const [reason, count] of Object.entries(stats.unauthorized)) totals.set(reason, count);
-    for (const reason of ['revoked', 'forbidden'] as const) {
-      const count = stats.upgradesRefused[reason];
-      if (count !== undefined) totals.set(reason, count);
-    }
-    return totals;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
