@@ -204,6 +204,21 @@ describe('health and readiness', () => {
     expect(page.body).not.toMatch(/@import|url\(/);
   });
 
+  it('fails start() with RP_ERR_LISTEN naming the admin address when the port is taken, leaving no listener', async () => {
+    backend = await startBackend('any');
+    ({ proxy, port } = await startProxy({ admin: { host: '127.0.0.1', port: 0 } }));
+    const taken = proxy.addresses.admin!.port;
+    const { ProxyServer } = await import('../../../src/proxy/proxy-server.js');
+    const second = new ProxyServer({ host: '127.0.0.1', port: 0, control: false, admin: { host: '127.0.0.1', port: taken } });
+    await expect(second.start()).rejects.toMatchObject({ code: 'RP_ERR_LISTEN', message: expect.stringContaining(`127.0.0.1:${taken}`) });
+    // Nothing is left listening: the data plane started first and was closed again.
+    const httpPort = second.dataPlane.addresses.http?.port;
+    if (httpPort !== undefined) await expect(send(httpPort, '/')).rejects.toThrow();
+    expect(second.addresses.admin).toBeUndefined();
+    expect(second.ready).toBe(false);
+    await second.stop();
+  });
+
   it('is off by default and leaves no admin address', async () => {
     backend = await startBackend('any');
     ({ proxy, port } = await startProxy());
