@@ -11,10 +11,11 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
 /**
- * Where the per-file counts go (inside the project, so no test that changes TMPDIR or cleans temp
- * directories can lose them); the reporter empties it when a run starts.
+ * Where the per-file counts go: the directory the summary reporter made for this run (it passes it to
+ * the workers in `INTELI_HOSTILE_TALLY_DIR`, so concurrent jest runs never mix or delete each other's
+ * counts), else a shared one inside the project.
  */
-export const TALLY_DIR = resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally');
+export const TALLY_DIR = process.env.INTELI_HOSTILE_TALLY_DIR ?? resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally', 'default');
 
 /** Counts of one test file. */
 export interface TallyCounts {

@@ -7,19 +7,29 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 
-const TALLY_DIR = resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally');
+const TALLY_BASE = resolve(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'inteli-hostile-tally');
 const HOSTILE = `${sep}test${sep}hostile${sep}`;
 
 export default class HostileSummaryReporter {
+  constructor() {
+    // One directory per run, handed to the test workers (spawned after the reporters are built) through
+    // the environment, so concurrent jest runs never mix or delete each other's counts.
+    this.dir = join(TALLY_BASE, `${process.pid}-${Date.now()}`);
+    process.env.INTELI_HOSTILE_TALLY_DIR = this.dir;
+  }
+
   onRunStart() {
-    rmSync(TALLY_DIR, { recursive: true, force: true });
-    mkdirSync(TALLY_DIR, { recursive: true });
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
     this.started = Date.now();
   }
 
   onRunComplete(_contexts, results) {
     const files = results.testResults.filter((file) => file.testFilePath.includes(HOSTILE));
-    if (files.length === 0) return;
+    if (files.length === 0) {
+      rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
     let tried = 0;
     let passed = 0;
     let failingAsExpected = 0;
@@ -38,13 +48,13 @@ export default class HostileSummaryReporter {
     const totals = { sent: 0, answered: 0, lost: 0, refused: 0 };
     let entries = [];
     try {
-      entries = readdirSync(TALLY_DIR);
+      entries = readdirSync(this.dir);
     } catch {
       entries = [];
     }
     for (const entry of entries) {
       try {
-        const counts = JSON.parse(readFileSync(join(TALLY_DIR, entry), 'utf8'));
+        const counts = JSON.parse(readFileSync(join(this.dir, entry), 'utf8'));
         totals.sent += counts.sent;
         totals.answered += counts.answered;
         totals.lost += counts.lost;
@@ -53,6 +63,7 @@ export default class HostileSummaryReporter {
         // A half-written file from an interrupted run is ignored.
       }
     }
+    rmSync(this.dir, { recursive: true, force: true });
     const seconds = ((Date.now() - (this.started ?? Date.now())) / 1000).toFixed(1);
     const lines = [
       '',
