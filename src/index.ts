@@ -17,6 +17,8 @@ export type {
   Registration,
   SessionInfo,
 } from './proxy/control-plane/control-plane.js';
+export { DEFAULT_ADMIN_AUDIENCE, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from './proxy/admin/admin-options.js';
+export type { AdminOptions } from './proxy/admin/admin-options.js';
 export { TrustStore } from './proxy/control-plane/trust-store.js';
 export type { TrustedKey } from './proxy/control-plane/trust-store.js';
 export { TokenVerifier } from './proxy/control-plane/token-verifier.js';
