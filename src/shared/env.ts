@@ -4,6 +4,7 @@
  * never required, and variables already set in the environment win over it.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { normalizePin } from './control-client/proxy-tls.js';
@@ -41,6 +42,11 @@ export interface Env {
   readonly trustedProxies: readonly string[];
   /** `LOG_LEVEL`: pino level. Default `info`. */
   readonly logLevel: LogLevel;
+  /**
+   * `PROXY_WORKERS`: data-plane worker processes sharing the HTTP/HTTPS ports (Node `cluster`), 1 to 64,
+   * or `auto` for one per available core. Default 1 (a single process, no cluster).
+   */
+  readonly workers: number;
 }
 
 /** Defaults of every variable, as strings exactly as they would be written in `.env`. */
@@ -57,7 +63,11 @@ export const ENV_DEFAULTS = Object.freeze({
   PROXY_CERTSTORE: 'certstore',
   PROXY_TRUSTED_PROXIES: '',
   LOG_LEVEL: 'info',
+  PROXY_WORKERS: '1',
 });
+
+/** Most `PROXY_WORKERS`. */
+export const MAX_PROXY_WORKERS = 64;
 
 /** A variable name this module knows. */
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -112,6 +122,15 @@ function logLevel(source: Source): LogLevel {
   return level;
 }
 
+function workers(source: Source): number {
+  const raw = read(source, 'PROXY_WORKERS');
+  if (raw === 'auto') return Math.min(MAX_PROXY_WORKERS, availableParallelism());
+  if (!/^\d{1,2}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PROXY_WORKERS) {
+    throw new InvalidEnvError('PROXY_WORKERS', `expected an integer from 1 to ${MAX_PROXY_WORKERS} or auto, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
 /**
  * Validates the given variables (by default `process.env`, after loading `.env` when present) and
  * returns them typed and frozen.
@@ -138,6 +157,7 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     certstore: filePath(vars, 'PROXY_CERTSTORE'),
     trustedProxies: Object.freeze(list(vars, 'PROXY_TRUSTED_PROXIES')),
     logLevel: logLevel(vars),
+    workers: workers(vars),
   });
 }
 

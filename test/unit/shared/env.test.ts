@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ENV_DEFAULTS, loadEnv } from '../../../src/shared/env.js';
@@ -30,6 +30,7 @@ describe('loadEnv', () => {
       certstore: 'certstore',
       trustedProxies: [],
       logLevel: 'info',
+      workers: 1,
     });
   });
 
@@ -49,6 +50,18 @@ describe('loadEnv', () => {
       LOG_LEVEL: 'debug',
     });
     expect(env).toMatchObject({ proxyPort: 0, wsHost: '::1', trustedProxies: ['10.0.0.0/8', '127.0.0.1'], logLevel: 'debug' });
+  });
+
+  it('parses PROXY_WORKERS: a count, or auto for one per core (at most 64)', () => {
+    expect(loadEnv({ PROXY_WORKERS: '2' }).workers).toBe(2);
+    expect(loadEnv({ PROXY_WORKERS: '64' }).workers).toBe(64);
+    expect(loadEnv({ PROXY_WORKERS: 'auto' }).workers).toBe(Math.min(64, availableParallelism()));
+  });
+
+  it.each(['0', '65', '-1', '1.5', 'two', 'AUTO'])('rejects PROXY_WORKERS=%s naming the variable and the range', (value) => {
+    const error = envError({ PROXY_WORKERS: value });
+    expect(error.variable).toBe('PROXY_WORKERS');
+    expect(error.message).toContain('1 to 64 or auto');
   });
 
   it.each([
