@@ -93,7 +93,8 @@ export interface DataPlaneOptions {
   clientRequestTimeoutMs?: number;
   /**
    * Time a client has to send the request headers, in ms (Node `headersTimeout`); a slowloris client is
-   * cut within this deadline plus at most 1 s (the sweep interval). Default 60000.
+   * cut within this deadline plus at most 1 s (the sweep interval). It also bounds the TLS handshake on
+   * the HTTPS listener. Default 60000.
    */
   clientHeadersTimeoutMs?: number;
   /** Idle time of client keep-alive connections, in ms. Default 5000. */

@@ -230,7 +230,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     let httpsServer: HttpsServer | undefined;
     if (options.tls !== undefined) {
       try {
-        httpsServer = createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key });
+        // Node bounds the TLS handshake at 120 s by default, and the client deadlines start only once it
+        // is done: a peer that never finishes the handshake would hold its socket that long.
+        httpsServer = createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key });
       } catch (error) {
         throw new TlsError(`the HTTPS certificate or key cannot be used: ${(error as Error).message}`, { cause: error });
       }
