@@ -7,7 +7,7 @@
 import { loadEnv } from '../shared/env.js';
 import { isProxyError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import type { ProxyServer } from './proxy-server.js';
+import { runCluster } from './cluster/run-cluster.js';
 import { runProxy } from './run-proxy.js';
 
 const EXIT_CONFIG = 2;
@@ -32,9 +32,10 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger({ level: env.logLevel });
-  let proxy: ProxyServer;
+  // PROXY_WORKERS > 1: a cluster primary (control plane, admin) and N data-plane workers on shared ports.
+  let proxy: { stop(): Promise<void> };
   try {
-    proxy = await runProxy(env, { logger });
+    proxy = env.workers > 1 ? await runCluster(env, { logger }) : await runProxy(env, { logger });
   } catch (error) {
     fail(error, EXIT_FAILURE);
     return;

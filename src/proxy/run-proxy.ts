@@ -2,16 +2,17 @@
  * What `npm start` / `inteli-proxy` does, as a function so it can be tested in-process: read the
  * validated environment, make sure a certificate exists (a development pair is generated into `tsl/`
  * when none is configured), bootstrap the first admin key on an empty trust store, then start a
- * `ProxyServer` with the data plane, HTTPS, the WSS control plane and the admin listener (health,
- * metrics, status page; loopback-only unless `PROXY_ADMIN_HOST` says otherwise, then token-protected).
+ * `ProxyServer` with the data plane, HTTPS, the WSS control plane and the admin listener (health, metrics,
+ * status page; loopback-only unless `PROXY_ADMIN_HOST` says otherwise, then token-protected). With
+ * `PROXY_WORKERS` > 1 the same startup steps feed a cluster primary instead (`cluster/run-cluster.ts`).
  */
 import { readFile } from 'node:fs/promises';
 import type { Env } from '../shared/env.js';
 import { TlsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
-import { bootstrapAdminKey, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
-import { ProxyServer } from './proxy-server.js';
+import { bootstrapAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
+import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 
 /** Options of {@link runProxy} beyond the environment. */
 export interface RunProxyOptions {
@@ -29,23 +30,59 @@ async function readPem(file: string, what: string): Promise<Buffer> {
   }
 }
 
+/** What every start does once, before any listener: the certificate and the first admin key. */
+export interface ProxyStartup {
+  /** The certificate and key (PEM) of HTTPS and of the control plane. */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer };
+  /** The bootstrap admin key, when this start created it. */
+  readonly bootstrap: BootstrapOutcome;
+}
+
 /**
- * Starts the proxy described by `env` and returns it running.
+ * Makes sure a certificate exists (a development pair is generated when none is configured), reads it,
+ * and bootstraps the first admin key on an empty trust store. In cluster mode the primary runs this once.
  *
- * @throws {TlsError}, {ListenError}, {TrustStoreError} with a message that names the file or port.
+ * @throws {TlsError} naming the unreadable file.
  */
-export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
+export async function prepareProxyStartup(env: Env, options: RunProxyOptions): Promise<ProxyStartup> {
   const logger = options.logger.child({ component: 'startup' });
   if (await ensureDevCertificate(env.tlsCert, env.tlsKey)) {
     logger.warn({ certFile: env.tlsCert, keyFile: env.tlsKey }, 'no certificate configured: generated a self-signed development pair');
   }
   const tls = { cert: await readPem(env.tlsCert, 'certificate'), key: await readPem(env.tlsKey, 'key') };
   const bootstrap = await bootstrapAdminKey(env.certstore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, logger);
+  return { tls, bootstrap };
+}
+
+/** Logs where the started proxy listens, its pin, and how to manage keys after a bootstrap. */
+export function logProxyRunning(env: Env, options: RunProxyOptions, startup: ProxyStartup, proxy: { readonly addresses: ProxyAddresses; readonly pin: string | undefined }): void {
+  const logger = options.logger.child({ component: 'startup' });
+  const { http, https, control, admin } = proxy.addresses;
+  logger.info(
+    { http: http?.port, https: https?.port, control: control?.port, admin: admin === undefined ? undefined : `${admin.address}:${admin.port}`, pin: proxy.pin, workers: env.workers },
+    'inteli-proxy is running; agents verify it with the pin (sha256 of the certificate public key)',
+  );
+  if (startup.bootstrap.created) {
+    logger.info(
+      `manage keys with: inteli-sysadmin --proxy wss://localhost:${control?.port ?? env.wsPort} --id ${startup.bootstrap.result.id} ` +
+        `--key ${startup.bootstrap.result.privatePath} --pin ${proxy.pin ?? '<pin>'} keys list`,
+    );
+  }
+}
+
+/**
+ * Starts the proxy described by `env` (one process; see `cluster/run-cluster.ts` for `PROXY_WORKERS` > 1)
+ * and returns it running.
+ *
+ * @throws {TlsError}, {ListenError}, {TrustStoreError} with a message that names the file or port.
+ */
+export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
+  const startup = await prepareProxyStartup(env, options);
   const proxy = new ProxyServer({
     host: env.proxyHost,
     port: env.proxyPort,
     tlsPort: env.proxyTlsPort,
-    tls,
+    tls: startup.tls,
     trustedProxies: env.trustedProxies,
     certstore: env.certstore,
     control: { host: env.wsHost, port: env.wsPort },
@@ -53,16 +90,6 @@ export async function runProxy(env: Env, options: RunProxyOptions): Promise<Prox
     logger: options.logger,
   });
   await proxy.start();
-  const { http, https, control, admin } = proxy.addresses;
-  logger.info(
-    { http: http?.port, https: https?.port, control: control?.port, admin: admin === undefined ? undefined : `${admin.address}:${admin.port}`, pin: proxy.pin },
-    'inteli-proxy is running; agents verify it with the pin (sha256 of the certificate public key)',
-  );
-  if (bootstrap.created) {
-    logger.info(
-      `manage keys with: inteli-sysadmin --proxy wss://localhost:${control?.port ?? env.wsPort} --id ${bootstrap.result.id} ` +
-        `--key ${bootstrap.result.privatePath} --pin ${proxy.pin ?? '<pin>'} keys list`,
-    );
-  }
+  logProxyRunning(env, options, startup, proxy);
   return proxy;
 }

@@ -24,6 +24,11 @@ export interface BackendRegistryEvents {
   change: [];
 }
 
+/** True when two records hold the same data (records are small plain objects; JSON order is stable here). */
+function sameBackend(a: Backend, b: Backend): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Holds every registered backend. Synchronous: a change is visible to the next request. */
 export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
   readonly #backends = new Map<string, Backend>();
@@ -89,6 +94,35 @@ export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
     this.emit('updated', updated);
     this.emit('change');
     return updated;
+  }
+
+  /**
+   * Puts a backend record exactly as given (id, state and timestamps included), for a replica that mirrors
+   * another registry (cluster workers mirror the primary's, so backend ids, drain and metrics line up).
+   * Emits `added` for a new id, `updated` when the record differs from the one held, nothing otherwise.
+   * Ids made by {@link BackendRegistry.add} on this registry are unaffected.
+   *
+   * @throws {InvalidOptionError} for a weight out of range or a backend without targets or rules.
+   */
+  restore(backend: Backend): Backend {
+    if (!Number.isInteger(backend.weight) || backend.weight < 1 || backend.weight > MAX_BACKEND_WEIGHT) {
+      throw new InvalidOptionError(`weight must be an integer from 1 to ${MAX_BACKEND_WEIGHT}, got ${backend.weight}`);
+    }
+    if (backend.targets.length === 0) throw new InvalidOptionError('a backend needs at least one target');
+    if (backend.rules.length === 0) throw new InvalidOptionError('a backend needs at least one rule');
+    const previous = this.#backends.get(backend.id);
+    const record: Backend = Object.freeze({
+      ...backend,
+      targets: Object.freeze(backend.targets.map((target) => Object.freeze({ ...target }))),
+      rules: Object.freeze(backend.rules.map((rule) => Object.freeze({ ...rule }))),
+      meta: Object.freeze({ ...backend.meta }),
+    });
+    if (previous !== undefined && sameBackend(previous, record)) return previous;
+    this.#backends.set(record.id, record);
+    this.#changed();
+    this.emit(previous === undefined ? 'added' : 'updated', record);
+    this.emit('change');
+    return record;
   }
 
   /** The backend with this id, if registered. */

@@ -1,0 +1,176 @@
+/**
+ * The IPC protocol between the cluster primary and its workers, as plain serializable data, with type
+ * guards: every message is validated on receipt, and a malformed one is logged and ignored, never trusted.
+ *
+ * Primary to worker: `config` (once, first), `snapshot` (the whole registry), `added` / `updated` /
+ * `removed` (each registry change, in order, with the registry version after it), `idle?` (drain: is this
+ * backend idle here?), `report?` (send your counters now) and `stop`.
+ * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening`, `resync` (a version gap was seen: send a snapshot), `idle` (answer to
+ * `idle?`), `report` (data-plane counters and routes).
+ */
+import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
+import type { Backend, RemovalReason, RouteRule, TargetAddress } from '../registry/backend.js';
+import type { WorkerReport } from './worker-report.js';
+import { isWorkerReport } from './worker-report.js';
+
+/** Prefix of every message type, so that unrelated IPC traffic (`process.send` by embedders) is ignored. */
+export const MESSAGE_PREFIX = 'inteli.';
+
+/** What a worker needs to run its data plane. Sent over IPC, so the private key is never written anywhere. */
+export interface WorkerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tlsPort: number;
+  /** PEM certificate and key of the HTTPS listener, when there is one. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  readonly trustedProxies: readonly string[];
+  /** Bound on the worker's graceful stop, in ms. */
+  readonly shutdownTimeoutMs: number;
+  /** How often the worker sends its counters, in ms (0: only when asked). */
+  readonly reportIntervalMs: number;
+  /** pino level of the worker's logger. */
+  readonly logLevel: string;
+}
+
+/** Messages from the primary. */
+export type PrimaryMessage =
+  | { readonly type: 'inteli.config'; readonly config: WorkerConfig }
+  | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[] }
+  | { readonly type: 'inteli.added'; readonly version: number; readonly backend: Backend }
+  | { readonly type: 'inteli.updated'; readonly version: number; readonly backend: Backend }
+  | { readonly type: 'inteli.removed'; readonly version: number; readonly backendId: string; readonly reason: RemovalReason }
+  | { readonly type: 'inteli.idle?'; readonly requestId: number; readonly backendId: string }
+  | { readonly type: 'inteli.report?' }
+  | { readonly type: 'inteli.stop' };
+
+/** Messages from a worker. */
+export type WorkerMessage =
+  | { readonly type: 'inteli.hello' }
+  | { readonly type: 'inteli.listening'; readonly http: number; readonly https: number | undefined }
+  | { readonly type: 'inteli.resync'; readonly version: number }
+  | { readonly type: 'inteli.idle'; readonly requestId: number }
+  | { readonly type: 'inteli.report'; readonly report: WorkerReport };
+
+/** Re-exported so that consumers import the protocol from one place. */
+export type { DataPlaneSnapshot, WorkerReport };
+
+const REMOVAL_REASONS: ReadonlySet<string> = new Set(['left', 'drained', 'timeout', 'revoked', 'superseded', 'error', 'stopped']);
+
+type Fields = Readonly<Record<string, unknown>>;
+
+/** True for a non-null, non-array object. */
+export function isRecord(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isString(value: unknown, max = 4096): value is string {
+  return typeof value === 'string' && value.length <= max;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isPort(value: unknown, min = 1): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= 65535;
+}
+
+function isTarget(value: unknown): value is TargetAddress {
+  return isRecord(value) && (value.protocol === 'http' || value.protocol === 'https') && isString(value.host, 253) && value.host !== '' && isPort(value.port);
+}
+
+function isRule(value: unknown): value is RouteRule {
+  return isRecord(value) && isString(value.path) && value.path.startsWith('/') && (value.host === undefined || isString(value.host, 253));
+}
+
+function isStringRecord(value: unknown): value is Readonly<Record<string, string>> {
+  return isRecord(value) && Object.values(value).every((item) => isString(item));
+}
+
+/** Validates a backend record as the primary's registry makes it. */
+export function isBackend(value: unknown): value is Backend {
+  return (
+    isRecord(value) &&
+    isString(value.id, 256) &&
+    value.id !== '' &&
+    isString(value.agentId, 64) &&
+    (value.fingerprint === undefined || isString(value.fingerprint, 128)) &&
+    Array.isArray(value.targets) &&
+    value.targets.length > 0 &&
+    value.targets.every(isTarget) &&
+    Array.isArray(value.rules) &&
+    value.rules.length > 0 &&
+    value.rules.every(isRule) &&
+    typeof value.weight === 'number' &&
+    Number.isInteger(value.weight) &&
+    value.weight >= 1 &&
+    value.weight <= 1000 &&
+    (value.state === 'ready' || value.state === 'draining') &&
+    isStringRecord(value.meta) &&
+    typeof value.registeredAt === 'number' &&
+    Number.isFinite(value.registeredAt)
+  );
+}
+
+function isWorkerConfig(value: unknown): value is WorkerConfig {
+  if (!isRecord(value)) return false;
+  const tls = value.tls;
+  return (
+    isString(value.host, 253) &&
+    isPort(value.port, 0) &&
+    isPort(value.tlsPort, 0) &&
+    (tls === undefined || (isRecord(tls) && isString(tls.cert, 65536) && isString(tls.key, 65536))) &&
+    Array.isArray(value.trustedProxies) &&
+    value.trustedProxies.every((item) => isString(item, 64)) &&
+    isCount(value.shutdownTimeoutMs) &&
+    isCount(value.reportIntervalMs) &&
+    isString(value.logLevel, 16)
+  );
+}
+
+/** Validates a message from the primary. */
+export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
+  if (!isRecord(value)) return false;
+  switch (value.type) {
+    case 'inteli.config':
+      return isWorkerConfig(value.config);
+    case 'inteli.snapshot':
+      return isCount(value.version) && Array.isArray(value.backends) && value.backends.every(isBackend);
+    case 'inteli.added':
+    case 'inteli.updated':
+      return isCount(value.version) && isBackend(value.backend);
+    case 'inteli.removed':
+      return isCount(value.version) && isString(value.backendId, 256) && isString(value.reason) && REMOVAL_REASONS.has(value.reason);
+    case 'inteli.idle?':
+      return isCount(value.requestId) && isString(value.backendId, 256);
+    case 'inteli.report?':
+    case 'inteli.stop':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Validates a message from a worker. */
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  if (!isRecord(value)) return false;
+  switch (value.type) {
+    case 'inteli.hello':
+      return true;
+    case 'inteli.listening':
+      return isPort(value.http) && (value.https === undefined || isPort(value.https));
+    case 'inteli.resync':
+      return isCount(value.version);
+    case 'inteli.idle':
+      return isCount(value.requestId);
+    case 'inteli.report':
+      return isWorkerReport(value.report);
+    default:
+      return false;
+  }
+}
+
+/** True when a message claims to belong to this protocol (so a malformed one is worth a log line). */
+export function isOurs(value: unknown): boolean {
+  return isRecord(value) && typeof value.type === 'string' && value.type.startsWith(MESSAGE_PREFIX);
+}

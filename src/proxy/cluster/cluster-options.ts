@@ -1,0 +1,155 @@
+/**
+ * Options of {@link ClusterPrimary}: defaults, validation, freeze. The control plane, trust store and
+ * admin options are `ProxyServer`'s (validated by the same code); the data-plane options are the subset a
+ * worker receives over IPC (plain data only: a selector factory or a logger cannot cross processes, so
+ * workers use the default round-robin policy and their own logger at `logLevel`).
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../../shared/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AdminOptions, ResolvedAdminOptions } from '../admin/admin-options.js';
+import type { TrustStore } from '../control-plane/trust-store.js';
+import type { TlsOptions } from '../data-plane/data-plane-options.js';
+import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';
+
+/** Most worker processes. */
+export const MAX_WORKERS = 64;
+/** Default interval of the workers' counter reports to the primary, in ms. */
+export const DEFAULT_REPORT_INTERVAL_MS = 1_000;
+/** Default delay before replacing a dead worker, in ms; doubles while replacements keep dying. */
+export const DEFAULT_RESPAWN_DELAY_MS = 200;
+/** Default longest delay before replacing a dead worker, in ms. */
+export const DEFAULT_RESPAWN_MAX_DELAY_MS = 10_000;
+
+/** Options of a cluster primary. Every field but `workers` is optional and states its default. */
+export interface ClusterOptions {
+  /** Worker processes, 1 to 64, or `'auto'` for `os.availableParallelism()`. Required. */
+  workers: number | 'auto';
+  /** Listen address of the workers' HTTP and HTTPS listeners. Default `0.0.0.0`. */
+  host?: string;
+  /** HTTP port shared by the workers; 0 picks one free port for all. Default 3080. */
+  port?: number;
+  /** HTTPS port shared by the workers (with `tls`). Default 3443. */
+  tlsPort?: number;
+  /** Certificate and key (PEM) of HTTPS and, unless `control.tls` is given, of the control plane. Default none. */
+  tls?: TlsOptions;
+  /** IPs and CIDRs of proxies in front whose X-Forwarded-* headers are kept. Default none. */
+  trustedProxies?: readonly string[];
+  /** Bound on each worker's graceful stop, in ms. Default 10000. */
+  shutdownTimeoutMs?: number;
+  /** The control plane (on the primary), as in `ProxyServer`. Default enabled on `0.0.0.0:3042`. */
+  control?: ProxyControlOptions | false;
+  /** Trusted keys. Default the file store in `certstore`, watched. */
+  trustStore?: TrustStore;
+  /** Directory of the trust store. Default `certstore`. */
+  certstore?: string;
+  /** The admin listener (on the primary), as in `ProxyServer`. Default `false`. */
+  admin?: AdminOptions | false;
+  /** The primary's logger. Default silent. */
+  logger?: Logger;
+  /** pino level of the workers' loggers (they log to the inherited stdout). Default `info`. */
+  logLevel?: LogLevel;
+  /** Interval of the workers' counter reports, in ms, 100 to 60000. Default 1000. */
+  reportIntervalMs?: number;
+  /** First delay before replacing a dead worker, in ms, 10 to 60000. Default 200. */
+  respawnDelayMs?: number;
+  /** Longest such delay, in ms, at least `respawnDelayMs`. Default 10000. */
+  respawnMaxDelayMs?: number;
+  /** Module a worker runs. Default the compiled `worker-main.js` next to this file. */
+  workerExec?: string;
+}
+
+/** The data-plane settings sent to each worker. */
+export interface WorkerDataPlaneOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tlsPort: number;
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  readonly trustedProxies: readonly string[];
+  readonly shutdownTimeoutMs: number;
+}
+
+/** The validated, frozen options. */
+export interface ResolvedClusterOptions {
+  readonly workers: number;
+  readonly dataPlane: WorkerDataPlaneOptions;
+  readonly control: Readonly<ProxyControlOptions> | undefined;
+  readonly trustStore: TrustStore | undefined;
+  readonly certstore: string;
+  readonly admin: ResolvedAdminOptions | undefined;
+  readonly logger: Logger;
+  readonly logLevel: LogLevel;
+  readonly reportIntervalMs: number;
+  readonly respawnDelayMs: number;
+  readonly respawnMaxDelayMs: number;
+  readonly workerExec: string | undefined;
+}
+
+/** Resolves `'auto'` and validates a worker count. @throws {InvalidOptionError} naming `workers`. */
+export function resolveWorkers(workers: unknown): number {
+  const count = workers === 'auto' ? availableParallelism() : workers;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new InvalidOptionError(`workers: expected an integer from 1 to ${MAX_WORKERS} or 'auto', got ${String(workers)}`);
+  }
+  return count;
+}
+
+function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || resolved < min || resolved > max) {
+    throw new InvalidOptionError(`${name}: expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return resolved;
+}
+
+function pemString(value: string | Buffer): string {
+  return typeof value === 'string' ? value : value.toString('utf8');
+}
+
+/** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
+export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('cluster options must be an object');
+  const workers = resolveWorkers(options.workers);
+  const proxy = resolveProxyOptions({
+    host: options.host,
+    port: options.port,
+    tlsPort: options.tlsPort,
+    tls: options.tls,
+    trustedProxies: options.trustedProxies,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    control: options.control,
+    trustStore: options.trustStore,
+    certstore: options.certstore,
+    admin: options.admin,
+    logger: options.logger,
+  });
+  const { dataPlane } = proxy;
+  const respawnDelayMs = integer('respawnDelayMs', options.respawnDelayMs, DEFAULT_RESPAWN_DELAY_MS, 10, 60_000);
+  const logLevel = options.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new InvalidOptionError(`logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);
+  if (options.workerExec !== undefined && (typeof options.workerExec !== 'string' || options.workerExec === '')) {
+    throw new InvalidOptionError('workerExec: expected a module path');
+  }
+  return Object.freeze({
+    workers,
+    dataPlane: Object.freeze({
+      host: dataPlane.host,
+      port: dataPlane.port,
+      tlsPort: dataPlane.tlsPort,
+      tls: dataPlane.tls === undefined ? undefined : Object.freeze({ cert: pemString(dataPlane.tls.cert), key: pemString(dataPlane.tls.key) }),
+      trustedProxies: Object.freeze([...(options.trustedProxies ?? [])]),
+      shutdownTimeoutMs: dataPlane.shutdownTimeoutMs,
+    }),
+    control: proxy.control,
+    trustStore: proxy.trustStore,
+    certstore: proxy.certstore,
+    admin: proxy.admin,
+    logger: proxy.logger,
+    logLevel,
+    reportIntervalMs: integer('reportIntervalMs', options.reportIntervalMs, DEFAULT_REPORT_INTERVAL_MS, 100, 60_000),
+    respawnDelayMs,
+    respawnMaxDelayMs: integer('respawnMaxDelayMs', options.respawnMaxDelayMs, DEFAULT_RESPAWN_MAX_DELAY_MS, respawnDelayMs, 600_000),
+    workerExec: options.workerExec,
+  });
+}
