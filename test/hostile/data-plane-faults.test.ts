@@ -173,6 +173,7 @@ describe('misbehaving backends', () => {
 describe('client aborts abort the upstream request every time', () => {
   it('30 long downloads aborted by the client abort 30 upstream requests', async () => {
     const before = { ...streamingClosed };
+    const socketsBefore = streaming.socketsClosed;
     for (let i = 0; i < 30; i += 1) {
       await new Promise<void>((resolve, reject) => {
         const req = http.get({ host: '127.0.0.1', port, path: '/stream/down', agent: false }, (res) => {
@@ -196,11 +197,15 @@ describe('client aborts abort the upstream request every time', () => {
     const deadline = Date.now() + 3000;
     while (streamingClosed.aborted - before.aborted < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(streamingClosed.aborted - before.aborted).toBe(30);
+    // Each abort closed its upstream connection (a half-read response cannot go back to the pool).
+    while (streaming.socketsClosed - socketsBefore < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(streaming.socketsClosed - socketsBefore).toBe(30);
     expect(proxy.dataPlane.inFlight()).toBe(0);
   }, 20_000);
 
   it('30 uploads aborted by the client abort 30 upstream requests', async () => {
     const before = { ...streamingClosed };
+    const socketsBefore = streaming.socketsClosed;
     for (let i = 0; i < 30; i += 1) {
       await new Promise<void>((resolve) => {
         const req = http.request({ host: '127.0.0.1', port, path: '/stream/up', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
@@ -221,6 +226,8 @@ describe('client aborts abort the upstream request every time', () => {
     while (streamingClosed.aborted - before.aborted < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(streamingClosed.requests - before.requests).toBe(30);
     expect(streamingClosed.aborted - before.aborted).toBe(30);
+    while (streaming.socketsClosed - socketsBefore < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(streaming.socketsClosed - socketsBefore).toBe(30);
     await expectServing(port);
     expect(proxy.dataPlane.inFlight()).toBe(0);
   }, 20_000);
