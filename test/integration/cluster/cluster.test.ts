@@ -1,0 +1,277 @@
+/**
+ * The cluster mode end to end: the compiled `inteli-proxy` with `PROXY_WORKERS=2` on port 0 (Node gives
+ * every worker the same port), an agent in this process registering with the primary's control plane,
+ * requests through the shared port reaching it from both workers, drain across workers, 403 everywhere
+ * after the agent leaves, a SIGKILLed worker replaced, and SIGTERM stopping everything with exit code 0.
+ * Runs `dist/` (built by `npm test` before jest; run `npm run build` first when running this alone).
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
+import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
+const CLI = path.join(ROOT, 'dist', 'src', 'proxy', 'cli.js');
+const WAIT_MS = 10_000;
+
+type LogLine = Readonly<Record<string, unknown>>;
+
+/** Collects the child's JSON log lines and waits for one that matches. */
+class LogWatcher {
+  readonly lines: LogLine[] = [];
+  readonly #waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+
+  constructor(child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        return;
+      }
+      this.lines.push(line);
+      for (const waiter of this.#waiters) {
+        if (waiter.match(line)) {
+          this.#waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      }
+    });
+  }
+
+  /** The first line (already seen or still to come) that matches, within `ms`. */
+  next(match: (line: LogLine) => boolean, what: string, from = 0, ms = WAIT_MS): Promise<LogLine> {
+    const seen = this.lines.slice(from).find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve: (line: LogLine) => (clearTimeout(timer), resolve(line)) };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, ms);
+      this.#waiters.add(waiter);
+    });
+  }
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** One request on a fresh connection (so Node's round-robin spreads them over the workers). */
+function get(port: number, urlPath: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Repeats `get` until the status is `status` (the workers apply a change one IPC hop after the ack). */
+async function untilStatus(port: number, urlPath: string, status: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    if ((await get(port, urlPath)).status === status) return;
+    if (Date.now() > deadline) throw new Error(`${urlPath} never answered ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The cluster's per-worker request gauge from the admin listener's /metrics. */
+async function workerRequests(adminPort: number): Promise<Map<string, number>> {
+  const { body } = await get(adminPort, '/metrics');
+  const counts = new Map<string, number>();
+  for (const match of body.matchAll(/^inteli_cluster_worker_requests\{worker="(\d+)"\} (\d+)$/gm)) counts.set(match[1]!, Number(match[2]));
+  return counts;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let dir: string;
+let child: ChildProcess;
+let logs: LogWatcher;
+let exited: Promise<number | null>;
+let httpPort: number;
+let adminPort: number;
+let controlUrl: string;
+let pin: string;
+let agentKey: Ed25519PrivateJwk;
+const agents: ProxyWebServer[] = [];
+let firstServer: http.Server;
+/** What the first agent's server does; the drain test swaps it for a slow one. */
+let handler: http.RequestListener = (_req, res) => res.end('from the agent');
+
+function agent(server: http.Server): ProxyWebServer {
+  const web = new ProxyWebServer({
+    proxyUrl: controlUrl,
+    agentId: 'CLUSTERWEB',
+    key: agentKey,
+    server,
+    rules: ['/api'],
+    pin,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    closeGraceMs: 2000,
+    drainTimeoutMs: 5000,
+  });
+  agents.push(web);
+  return web;
+}
+
+function workerPids(): number[] {
+  return logs.lines.filter((line) => line.msg === 'worker forked').map((line) => line.pid as number);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  dir = await mkdtemp(path.join(tmpdir(), 'inteli-cluster-'));
+  const store = await TrustStore.open(path.join(dir, 'certstore'));
+  const { privateJwk, publicJwk } = await generateKeyPair('CLUSTERWEB');
+  agentKey = privateJwk;
+  await store.add({ id: 'CLUSTERWEB', publicKey: publicJwk, role: 'agent', scope: { rules: ['/api'] } });
+  child = spawn(process.execPath, [CLI], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      PROXY_WORKERS: '2',
+      PROXY_HOST: '127.0.0.1',
+      PROXY_PORT: '0',
+      PROXY_TLS_PORT: '0',
+      PROXY_WS_HOST: '127.0.0.1',
+      PROXY_WS_PORT: '0',
+      PROXY_ADMIN_PORT: '0',
+      PROXY_TLS_CERT: path.join(dir, 'tsl', 'cert.pem'),
+      PROXY_TLS_KEY: path.join(dir, 'tsl', 'key.pem'),
+      PROXY_CERTSTORE: path.join(dir, 'certstore'),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  logs = new LogWatcher(child);
+  const running = await logs.next((line) => typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running'), 'the cluster to start');
+  httpPort = running.http as number;
+  adminPort = Number(String(running.admin).split(':').pop());
+  controlUrl = `wss://127.0.0.1:${running.control as number}`;
+  pin = running.pin as string;
+}, 30_000);
+
+afterAll(async () => {
+  for (const web of agents) await web.stop().catch(() => undefined);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  for (const pid of workerPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('inteli-proxy with PROXY_WORKERS=2', () => {
+  it('forks two workers that share the same port 0 pick, HTTP and HTTPS', async () => {
+    const listening = logs.lines.filter((line) => line.msg === 'data plane listening');
+    expect(listening).toHaveLength(2);
+    expect(new Set(listening.map((line) => line.worker)).size).toBe(2);
+    expect(new Set(listening.map((line) => line.http))).toEqual(new Set([`127.0.0.1:${httpPort}`]));
+    expect(new Set(listening.map((line) => line.https)).size).toBe(1);
+    expect((await get(adminPort, '/healthz')).status).toBe(200);
+    expect((await get(adminPort, '/readyz')).status).toBe(200);
+  });
+
+  it('routes to an agent registered with the primary from both workers', async () => {
+    firstServer = http.createServer((req, res) => handler(req, res));
+    const web = agent(firstServer);
+    await web.start();
+    await untilStatus(httpPort, '/api', 200);
+    const replies = await Promise.all(Array.from({ length: 40 }, () => get(httpPort, '/api/x')));
+    expect(replies.every((reply) => reply.status === 200 && reply.body === 'from the agent')).toBe(true);
+    // Workers report their counters to the primary every second; both served some of the 40.
+    const deadline = Date.now() + WAIT_MS;
+    let counts = await workerRequests(adminPort);
+    while ([...counts.values()].filter((count) => count > 0).length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      counts = await workerRequests(adminPort);
+    }
+    expect([...counts.values()].filter((count) => count > 0)).toHaveLength(2);
+    const { body } = await get(adminPort, '/metrics');
+    expect(body).toMatch(/^inteli_cluster_workers 2$/m);
+  });
+
+  it('drains across workers: the agent closes its server only after a request in flight on a worker finished', async () => {
+    const web = agents[0]!;
+    let released: (() => void) | undefined;
+    let answered = false;
+    const server = firstServer;
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    handler = (_req, res) => {
+      arrived();
+      released = () => {
+        answered = true;
+        res.end('slow');
+      };
+    };
+    const originalClose = server.close.bind(server);
+    let answeredBeforeClose: boolean | undefined;
+    server.close = ((callback?: (error?: Error) => void) => {
+      answeredBeforeClose = answered;
+      return originalClose(callback);
+    }) as typeof server.close;
+    const slow = get(httpPort, '/api/slow');
+    await inFlight;
+    const stopped = web.stop();
+    // Let the drain request reach the primary and the workers before the response is released.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(answeredBeforeClose).toBeUndefined();
+    released!();
+    expect(await slow).toEqual({ status: 200, body: 'slow' });
+    await stopped;
+    expect(answeredBeforeClose).toBe(true);
+  });
+
+  it('answers 403 from every worker once the agent has left', async () => {
+    await untilStatus(httpPort, '/api', 403);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/api')));
+    expect(replies.map((reply) => reply.status)).toEqual(Array.from({ length: 20 }, () => 403));
+  });
+
+  it('replaces a worker killed with SIGKILL; the replacement gets the registry and routes', async () => {
+    const web = agent(http.createServer((_req, res) => res.end('again')));
+    await web.start();
+    await untilStatus(httpPort, '/api', 200);
+    const [victim] = workerPids();
+    const mark = logs.lines.length;
+    process.kill(victim!, 'SIGKILL');
+    await logs.next((line) => line.msg === 'worker died: forking a replacement' && line.pid === victim, 'the death to be noticed', mark);
+    const forked = await logs.next((line) => line.msg === 'worker forked', 'a replacement', mark);
+    await logs.next((line) => line.msg === 'data plane listening' && line.worker === forked.pid, 'the replacement to listen', mark);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/api')));
+    expect(replies.every((reply) => reply.status === 200 && reply.body === 'again')).toBe(true);
+  });
+
+  it('stops everything on SIGTERM with exit code 0', async () => {
+    const pids = workerPids();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logs.lines.some((line) => line.msg === 'cluster stopped')).toBe(true);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+});
