@@ -88,7 +88,7 @@ export interface ResolvedClusterOptions {
 
 /** Resolves `'auto'` and validates a worker count. @throws {InvalidOptionError} naming `workers`. */
 export function resolveWorkers(workers: unknown): number {
-  const count = workers === 'auto' ? availableParallelism() : workers;
+  const count = workers === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : workers;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
     throw new InvalidOptionError(`workers: expected an integer from 1 to ${MAX_WORKERS} or 'auto', got ${String(workers)}`);
   }

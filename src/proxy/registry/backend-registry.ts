@@ -100,7 +100,8 @@ export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
    * Puts a backend record exactly as given (id, state and timestamps included), for a replica that mirrors
    * another registry (cluster workers mirror the primary's, so backend ids, drain and metrics line up).
    * Emits `added` for a new id, `updated` when the record differs from the one held, nothing otherwise.
-   * Ids made by {@link BackendRegistry.add} on this registry are unaffected.
+   * It does not advance the sequence of {@link BackendRegistry.add}: a registry is either a replica
+   * (only `restore`/`remove`) or an origin (`add`), never both, or ids could collide.
    *
    * @throws {InvalidOptionError} for a weight out of range or a backend without targets or rules.
    */
