@@ -170,6 +170,39 @@ describe('misbehaving backends', () => {
   });
 });
 
+describe('backends that die under a request', () => {
+  it('a connection reset before any response byte: a GET is retried once on another target (200), a POST is never sent twice (502)', async () => {
+    const dying = await startScriptedBackend((socket) => socket.resetAndDestroy());
+    const healthy = await startBackend('healthy');
+    const { proxy: local, port: localPort } = await startProxy({ ejectAfterFailures: 0 });
+    try {
+      local.registry.add({ agentId: 'dying', targets: [{ protocol: 'http', host: '127.0.0.1', port: dying.port }], rules: [{ path: '/die' }] });
+      local.registry.add({ agentId: 'healthy', targets: [{ protocol: 'http', host: '127.0.0.1', port: healthy.port }], rules: [{ path: '/die' }] });
+      const gets: number[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        gets.push((await send(localPort, '/die/get')).status);
+        tallyOne(true);
+      }
+      const posts: number[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        posts.push((await send(localPort, '/die/post', { method: 'POST', body: 'x' })).status);
+        tallyOne(true);
+      }
+      expect(gets).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(posts.filter((status) => status === 502).length).toBeGreaterThan(0);
+      expect(posts.filter((status) => status !== 200 && status !== 502)).toEqual([]);
+      // Every POST reached at most one backend: the dying one saw each at most once.
+      const dyingPosts = dying.heads.filter((head) => head.startsWith('POST')).length;
+      const healthyPosts = healthy.seen.filter((request) => request.method === 'POST').length;
+      expect(dyingPosts + healthyPosts).toBe(6);
+      await expectServing(localPort, '/die/get');
+    } finally {
+      await local.stop();
+      await Promise.all([dying.close(), healthy.close()]);
+    }
+  });
+});
+
 describe('client aborts abort the upstream request every time', () => {
   it('30 long downloads aborted by the client abort 30 upstream requests', async () => {
     const before = { ...streamingClosed };

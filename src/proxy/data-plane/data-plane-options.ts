@@ -76,7 +76,10 @@ export interface DataPlaneOptions {
   upstreamKeepAliveTimeoutMs?: number;
   /** Most connections per upstream origin, 1 to 65536. Default 128. */
   connectionsPerOrigin?: number;
-  /** Retry a connect failure of GET/HEAD/OPTIONS/PUT/DELETE once on another upstream. Default true. */
+  /**
+   * Retry a GET/HEAD/OPTIONS/PUT/DELETE once on another upstream after a connect failure, or after the
+   * upstream connection was reset before any response byte (RFC 9110 section 9.2.2). Default true.
+   */
   retry?: boolean;
   /** Consecutive connect failures that eject an upstream; 0 disables ejection. Default 3. */
   ejectAfterFailures?: number;

@@ -13,7 +13,8 @@ export interface Forwarder {
   /**
    * Forwards one request to `upstream` and streams the answer back into `res`. Never throws: every
    * failure is answered (502/504) or, once the response has started, ends the client connection. A
-   * connect failure on an idempotent request is retried once on another upstream of `route`.
+   * connect failure, or a connection reset before any response byte, on an idempotent request is retried
+   * once on another upstream of `route`.
    *
    * @param target the normalised request target (path and query) to send.
    */

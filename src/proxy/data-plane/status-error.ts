@@ -61,6 +61,20 @@ export function statusError(error: unknown, requestSent: boolean): ProxyError {
   return new ProxyError('RP_ERR_UPSTREAM_RESPONSE', `the upstream sent an invalid or truncated response${code === undefined ? '' : ` (${code})`}: ${detail}`, { cause: error });
 }
 
+/** Socket failures that, before any response byte, mean the connection died under the request. */
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * True when the upstream connection was reset or closed before any byte of the response: a kept-alive
+ * connection that its peer closed (an idle timeout race, or a backend process that just died). RFC 9110
+ * section 9.2.2 lets a proxy retry an idempotent request then; the caller checks the method.
+ */
+export function isResetBeforeResponse(error: unknown, responseStarted: boolean): boolean {
+  if (responseStarted) return false;
+  const code = errorCode(isProxyError(error) ? error.cause : error);
+  return code !== undefined && RESET_CODES.has(code);
+}
+
 /** True for a connect failure that happened before any byte of the request was written: safe to retry. */
 export function isConnectFailure(error: ProxyError, requestSent: boolean): boolean {
   return !requestSent && error.code === 'RP_ERR_UPSTREAM_CONNECT';

@@ -14,7 +14,7 @@ import { sendError } from './error-response.js';
 import { type RequestHead, type ResponseHeaders, rewriteResponseHeaders } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
 import type { Route } from './route.js';
-import { isConnectFailure, statusError } from './status-error.js';
+import { isConnectFailure, isResetBeforeResponse, statusError } from './status-error.js';
 import type { Upstream } from './upstream.js';
 
 /** Settings of {@link UndiciForwarder}, resolved by the data-plane options. */
@@ -188,7 +188,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     const connectFailure = isConnectFailure(failure, this.#requestSent);
     if (connectFailure) upstream.connectFailed(failure.message);
     else if (failure.code !== 'RP_ERR_BAD_REQUEST') upstream.failed(failure.message);
-    if (connectFailure && this.#canRetry()) {
+    // A connection reset before any response byte is retried like a connect failure (idempotent methods
+    // only, once): a backend that was just killed must not fail requests beyond those it was serving.
+    if ((connectFailure || isResetBeforeResponse(error, this.#responseStarted)) && this.#canRetry()) {
       const next = this.#route.selector.select(upstream);
       if (next !== undefined) {
         logger.debug({ code: failure.code, upstream: upstream.origin, retry: next.origin, requestId: this.#head.requestId }, 'retrying on another upstream');
