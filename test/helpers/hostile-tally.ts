@@ -27,6 +27,7 @@ export interface TallyCounts {
 }
 
 const counts: TallyCounts = { sent: 0, answered: 0, lost: 0, refused: 0 };
+const notes: string[] = [];
 let registered = false;
 
 /** Adds to the counts of this test file. */
@@ -35,6 +36,11 @@ export function tally(delta: Partial<TallyCounts>): void {
   counts.answered += delta.answered ?? 0;
   counts.lost += delta.lost ?? 0;
   counts.refused += delta.refused ?? 0;
+}
+
+/** A one-line figure for the closing summary (e.g. how many requests a killed backend took with it). */
+export function note(line: string): void {
+  notes.push(line);
 }
 
 /** Counts one request sent and, unless `lost`, answered. */
@@ -59,6 +65,6 @@ export function useTally(): void {
   registered = true;
   afterAll(() => {
     mkdirSync(TALLY_DIR, { recursive: true });
-    writeFileSync(join(TALLY_DIR, `${process.pid}-${randomUUID()}.json`), JSON.stringify(counts));
+    writeFileSync(join(TALLY_DIR, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ ...counts, notes }));
   });
 }

@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from '@jest/globals';
 import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js';
 import { startLoad } from '../helpers/hostile-load.js';
 import { expectServing } from '../helpers/hostile-raw.js';
-import { SOAK_FACTOR, useTally } from '../helpers/hostile-tally.js';
+import { SOAK_FACTOR, note, useTally } from '../helpers/hostile-tally.js';
 import { withTimeout } from '../helpers/control-plane-client.js';
 
 useTally();
@@ -41,6 +41,7 @@ describe('churn under load', () => {
       await agent.stop();
     }
     const result = await load.stop();
+    note(`churn: ${100 * SOAK_FACTOR} joins and drained leaves, ${result.sent} requests, ${result.non2xx} non-2xx, ${result.lost} lost (churner served ${cluster.hits.get('churner') ?? 0})`);
     expect({ non2xx: result.non2xx, lost: result.lost, refused: result.refused, errors: result.errors }).toEqual({ non2xx: 0, lost: 0, refused: 0, errors: [] });
     expect(result.ok2xx).toBeGreaterThan(100);
     // The churning agent really took part of the traffic between its joins and leaves.
@@ -72,6 +73,7 @@ describe('churn under load', () => {
     load.stopping();
     await cluster.proxy.stop();
     const result = await load.stop();
+    note(`stop() under load: ${result.answered} answered (${result.statuses[503] ?? 0} of them 503 + close), ${result.refused + result.resetWhileStopping} refused, ${result.lost} lost`);
     // A fresh connection reset while the listener closes was never read by the proxy (not accepted).
     expect(result.resetWhileStopping).toBeLessThanOrEqual(8);
     // Answers during the stop are 2xx or the documented 503 + Connection: close; none are lost.

@@ -11,7 +11,7 @@ import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js
 import { startLoad } from '../helpers/hostile-load.js';
 import { expectServing } from '../helpers/hostile-raw.js';
 import { ensureChildBuild, forkFixture, killChild, nextMessage } from '../helpers/hostile-processes.js';
-import { SOAK_FACTOR, tally, useTally } from '../helpers/hostile-tally.js';
+import { SOAK_FACTOR, note, tally, useTally } from '../helpers/hostile-tally.js';
 import type { TestKey } from '../helpers/control-plane-fixture.js';
 import type { Backend, RemovalReason } from '../../src/proxy/registry/backend.js';
 
@@ -65,6 +65,8 @@ describe('backend processes die', () => {
     const load = startLoad({ port: c.port, path: '/kill/x', budget: 20_000, concurrency, deadlineMs: 20_000 });
     while (load.result.answered < 200) await new Promise((resolve) => setTimeout(resolve, 10));
     const evicted = removal(c, 'victim');
+    const victimId = c.proxy.registry.list().find((backend) => backend.agentId === 'victim')?.id ?? '';
+    const inFlightAtKill = c.proxy.dataPlane.inFlight(victimId);
     const killedAt = performance.now();
     child.kill('SIGKILL');
     const evictedAt = await evicted;
@@ -72,8 +74,10 @@ describe('backend processes die', () => {
     while (load.result.answered < answeredAtEviction + 200) await new Promise((resolve) => setTimeout(resolve, 10));
     const result = await load.stop();
     const failed = result.non2xx + result.lost;
+    note(`SIGKILL of a backend under load (${concurrency} clients): ${failed} request(s) failed of ${result.sent} (${inFlightAtKill} in flight to it at the kill), evicted after ${Math.round(evictedAt - killedAt)} ms`);
     expect(evictedAt - killedAt).toBeLessThan(EVICTION_BOUND_MS);
-    expect(failed).toBeLessThanOrEqual(concurrency);
+    // Only the requests in flight to the victim when it died may fail; nothing sent later does.
+    expect(failed).toBeLessThanOrEqual(inFlightAtKill);
     expect(result.lost).toBe(0);
     await expectServing(c.port, '/kill/x');
   }, 40_000);
@@ -86,6 +90,7 @@ describe('backend processes die', () => {
     const stoppedAt = performance.now();
     child.kill('SIGSTOP');
     const evictedAt = await evicted;
+    note(`SIGSTOP of an agent: evicted after ${Math.round(evictedAt - stoppedAt)} ms (bound ${HEARTBEAT_MS} x (${MISSED_PONGS} + 1) = ${HEARTBEAT_MS * (MISSED_PONGS + 1)} ms)`);
     expect(evictedAt - stoppedAt).toBeLessThan(EVICTION_BOUND_MS);
     expect(c.proxy.registry.list().map((backend) => backend.agentId)).toEqual(['awake']);
     for (let i = 0; i < 5; i += 1) await expectServing(c.port, '/frozen/x');
@@ -109,7 +114,7 @@ describe('WebSocket tunnels leave nothing behind', () => {
       const { port } = await nextMessage<{ type: string; port: number }>(proxyChild, (message) => message.type === 'listening', 20_000, 'proxy child');
       proxyChild.send({ type: 'register', port: (echo.address() as AddressInfo).port, path: '/ws' });
       await nextMessage<{ type: string }>(proxyChild, (message) => message.type === 'registered');
-      type Probe = { type: string; fds: number; rss: number; tunnels: number; inFlight: number };
+      type Probe = { type: string; fds: number; rss: number; heapUsed: number; tunnels: number; inFlight: number };
       const probe = async (): Promise<Probe> => {
         proxyChild.send({ type: 'probe' });
         return nextMessage<Probe>(proxyChild, (message) => message.type === 'probe');
@@ -146,7 +151,11 @@ describe('WebSocket tunnels leave nothing behind', () => {
       for (let round = 0; round < 20 * SOAK_FACTOR; round += 1) opened += await batch(100);
       expect(opened).toBe(2000 * SOAK_FACTOR);
       const after = await waitIdle();
+      note(`WebSocket: ${opened} tunnels opened and aborted; proxy fds ${baseline.fds} -> ${after.fds}, RSS ${Math.round(baseline.rss / 1048576)} -> ${Math.round(after.rss / 1048576)} MiB, heap ${Math.round(baseline.heapUsed / 1048576)} -> ${Math.round(after.heapUsed / 1048576)} MiB`);
       expect(after.fds).toBeLessThanOrEqual(baseline.fds + 4);
+      // The live heap returns to the baseline; RSS keeps some allocator slack (about 30 MiB, the same
+      // after 2,000 or 20,000 tunnels, so not a leak), hence the generous bound.
+      expect(after.heapUsed).toBeLessThan(baseline.heapUsed + 8 * 1024 * 1024);
       expect(after.rss).toBeLessThan(baseline.rss + 64 * 1024 * 1024);
       // Still serving: one more tunnel echoes.
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);

@@ -46,6 +46,7 @@ export default class HostileSummaryReporter {
       }
     }
     const totals = { sent: 0, answered: 0, lost: 0, refused: 0 };
+    const notes = [];
     let entries = [];
     try {
       entries = readdirSync(this.dir);
@@ -59,6 +60,7 @@ export default class HostileSummaryReporter {
         totals.answered += counts.answered;
         totals.lost += counts.lost;
         totals.refused += counts.refused ?? 0;
+        for (const line of counts.notes ?? []) notes.push(line);
       } catch {
         // A half-written file from an interrupted run is ignored.
       }
@@ -75,6 +77,7 @@ export default class HostileSummaryReporter {
       `  requests lost:     ${totals.lost}`,
       `  requests refused:  ${totals.refused} (never taken by a stopping proxy)`,
       `  wall time:         ${seconds} s`,
+      ...notes.sort().map((line) => `  - ${line}`),
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
