@@ -214,6 +214,9 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
    */
   stop(): Promise<void> {
     this.#ready = false;
+    // At once, not after the start settles: a Ctrl-C reaches the workers too, and their exits must not
+    // be taken for deaths to replace.
+    this.#stopping = true;
     this.#stopPromise ??= (async () => {
       await this.#startPromise?.catch(() => undefined);
       await this.#stopParts();
