@@ -247,6 +247,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     httpServer.on('connection', this.#onConnection);
     httpServer.on('request', this.#handler.onHttpRequest);
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
+    httpServer.on('connect', this.#handler.onConnect);
     this.#servers.push(httpServer);
     const http = await listen(httpServer, options.port, options.host, 'HTTP');
     httpServer.on('error', this.#onServerError);
@@ -257,6 +258,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       httpsServer.on('connection', this.#onConnection);
       httpsServer.on('request', this.#handler.onHttpsRequest);
       httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
+      httpsServer.on('connect', this.#handler.onConnect);
       this.#servers.push(httpsServer);
       https = await listen(httpsServer, options.tlsPort, options.host, 'HTTPS');
       httpsServer.on('error', this.#onServerError);

@@ -53,6 +53,14 @@ export class ProxyHandler {
   readonly onHttpUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket, head, false);
   /** `upgrade` listener of the HTTPS listener. */
   readonly onHttpsUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket, head, true);
+  /**
+   * `connect` listener of both listeners. A reverse proxy opens no CONNECT tunnels; without a listener Node
+   * closes the socket silently, so the client would get no answer at all.
+   */
+  readonly onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+    socket.on('error', onSocketError);
+    writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', undefined);
+  };
 
   constructor(routing: RoutingState, forwarder: Forwarder, tunnels: WebSocketTunnels, options: ResolvedDataPlaneOptions, logger: Logger) {
     this.#routing = routing;
