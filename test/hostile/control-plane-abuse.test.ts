@@ -12,9 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { dial, tryDial, withTimeout, type ControlClient } from '../helpers/control-plane-client.js';
 import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js';
 import { expectServing, firstStatus } from '../helpers/hostile-raw.js';
-import { tallyOne, useTally } from '../helpers/hostile-tally.js';
+import { note, tallyOne, useTally } from '../helpers/hostile-tally.js';
 import type { TestKey } from '../helpers/control-plane-fixture.js';
 import { CloseCode } from '../../src/shared/protocol.js';
+import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
+import { signToken } from '../../src/shared/identity/sign-token.js';
 
 useTally();
 
@@ -206,6 +208,41 @@ async function rawUpgrade(bytes: string): Promise<number> {
   tallyOne(status > 0);
   return status;
 }
+
+describe('forged-token flood', () => {
+  it('300 upgrades with forged, unsigned, expired or foreign tokens are all refused (401/429) while an agent joins', async () => {
+    const stranger = await generateKeyPair('stranger');
+    const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const forged = [
+      async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.`,
+      async () => `${b64({ alg: 'EdDSA', kid: 'good' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.${randomBytes(64).toString('base64url')}`,
+      async () => signToken(stranger.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 }),
+      async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'someone-else', ttlSeconds: 60 }),
+      async () => signToken(attacker.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 }),
+      async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'inteli-proxy', ttlSeconds: 60, now: () => Date.now() - 3_600_000 }),
+      async () => 'x'.repeat(6000),
+      async () => '',
+    ];
+    const statuses: number[] = [];
+    const joining = (async () => {
+      const late = await cluster.addKey('flood-survivor', ['/survivor']);
+      await cluster.startAgent(late, ['/survivor']);
+    })();
+    for (let batch = 0; batch < 6; batch += 1) {
+      const tokens = await Promise.all(Array.from({ length: 50 }, (_, index) => forged[(batch * 50 + index) % forged.length]!()));
+      statuses.push(...(await Promise.all(tokens.map((token) => rawUpgrade(upgradeRequest(token))))));
+    }
+    await joining;
+    const histogram = new Map<number, number>();
+    for (const status of statuses) histogram.set(status, (histogram.get(status) ?? 0) + 1);
+    note(`forged-token flood: ${[...histogram].sort((a, b) => a[0] - b[0]).map(([status, count]) => `${count} x ${status}`).join(', ')}`);
+    expect(statuses).toHaveLength(300);
+    expect(statuses.filter((status) => status !== 401 && status !== 429 && status !== 400)).toEqual([]);
+    await expectServing(cluster.port, '/survivor/x');
+    await expectGoodAgentServing();
+  }, 30_000);
+});
 
 describe('replays are refused', () => {
   it('a captured token is refused the second time (401)', async () => {
