@@ -5,6 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterEach } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startCluster, type HostileCluster } from '../helpers/hostile-cluster.js';
@@ -174,3 +175,74 @@ describe('WebSocket tunnels leave nothing behind', () => {
   }, 60_000 * SOAK_FACTOR);
 });
 
+
+describe('aborted HTTP exchanges leave nothing behind', () => {
+  it('1,000 downloads and 1,000 uploads aborted by the client: no extra file descriptors in the proxy process', async () => {
+    let upstreamOpen = 0;
+    const backend = http.createServer((req, res) => {
+      upstreamOpen += 1;
+      res.on('close', () => {
+        upstreamOpen -= 1;
+      });
+      if (req.method === 'GET') {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write(Buffer.alloc(8192, 0x61)), 2);
+        res.on('close', () => clearInterval(timer));
+      } else {
+        req.on('data', () => undefined);
+      }
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const proxyChild = forkFixture('proxy-child.mjs', [JSON.stringify({ upstreamKeepAliveTimeoutMs: 200 })], ['--expose-gc']);
+    children.push(proxyChild);
+    try {
+      const { port } = await nextMessage<{ type: string; port: number }>(proxyChild, (message) => message.type === 'listening', 20_000, 'proxy child');
+      proxyChild.send({ type: 'register', port: (backend.address() as AddressInfo).port, path: '/stream' });
+      await nextMessage<{ type: string }>(proxyChild, (message) => message.type === 'registered');
+      type Probe = { type: string; fds: number; rss: number; heapUsed: number; tunnels: number; inFlight: number };
+      const probe = async (): Promise<Probe> => {
+        proxyChild.send({ type: 'probe' });
+        return nextMessage<Probe>(proxyChild, (message) => message.type === 'probe');
+      };
+      const abortOne = (upload: boolean): Promise<boolean> =>
+        new Promise((resolve) => {
+          let started = false;
+          const req = http.request({ host: '127.0.0.1', port, path: '/stream/x', method: upload ? 'POST' : 'GET', agent: false, headers: upload ? { 'transfer-encoding': 'chunked' } : {} }, (res) => {
+            started = true;
+            res.once('data', () => req.destroy());
+            res.on('error', () => undefined);
+          });
+          req.on('error', () => undefined);
+          req.on('close', () => resolve(started || upload));
+          if (upload) {
+            req.write(Buffer.alloc(16_384, 0x62));
+            setTimeout(() => req.destroy(), 5);
+          } else {
+            req.end();
+          }
+        });
+      const baseline = await probe();
+      let answered = 0;
+      for (let round = 0; round < 20 * SOAK_FACTOR; round += 1) {
+        const results = await Promise.all(Array.from({ length: 100 }, (_, index) => abortOne(index % 2 === 1)));
+        answered += results.filter(Boolean).length;
+      }
+      tally({ sent: 2000 * SOAK_FACTOR, answered, lost: 0, refused: 2000 * SOAK_FACTOR - answered });
+      // Pooled upstream connections idle out after 200 ms; wait until the proxy holds no more than before.
+      let after = await probe();
+      const deadline = Date.now() + 5000;
+      while ((after.fds > baseline.fds || after.inFlight > 0 || upstreamOpen > 0) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = await probe();
+      }
+      note(`HTTP aborts: ${2000 * SOAK_FACTOR} downloads/uploads aborted by the client; proxy fds ${baseline.fds} -> ${after.fds}, heap ${Math.round(baseline.heapUsed / 1048576)} -> ${Math.round(after.heapUsed / 1048576)} MiB, upstream requests left open ${upstreamOpen}`);
+      expect(after.inFlight).toBe(0);
+      expect(upstreamOpen).toBe(0);
+      expect(after.fds).toBeLessThanOrEqual(baseline.fds);
+      expect(after.heapUsed).toBeLessThan(baseline.heapUsed + 8 * 1024 * 1024);
+    } finally {
+      backend.closeAllConnections();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    }
+  }, 60_000 * SOAK_FACTOR);
+});
