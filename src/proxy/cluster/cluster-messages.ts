@@ -5,7 +5,8 @@
  * Primary to worker: `config` (once, first), `snapshot` (the whole registry), `added` / `updated` /
  * `removed` (each registry change, in order, with the registry version after it), `idle?` (drain: is this
  * backend idle here?), `report?` (send your counters now) and `stop`.
- * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening`, `resync` (a version gap was seen: send a snapshot), `idle` (answer to
+ * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening` or
+ * `failed` (the data plane could not start: the coded error, so the primary's start fails with it), `resync` (a version gap was seen: send a snapshot), `idle` (answer to
  * `idle?`), `report` (data-plane counters and routes).
  */
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
@@ -47,6 +48,7 @@ export type PrimaryMessage =
 export type WorkerMessage =
   | { readonly type: 'inteli.hello' }
   | { readonly type: 'inteli.listening'; readonly http: number; readonly https: number | undefined }
+  | { readonly type: 'inteli.failed'; readonly code: string; readonly message: string }
   | { readonly type: 'inteli.resync'; readonly version: number }
   | { readonly type: 'inteli.idle'; readonly requestId: number }
   | { readonly type: 'inteli.report'; readonly report: WorkerReport };
@@ -159,6 +161,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
       return true;
     case 'inteli.listening':
       return isPort(value.http) && (value.https === undefined || isPort(value.https));
+    case 'inteli.failed':
+      return isString(value.code, 64) && isString(value.message, 1024);
     case 'inteli.resync':
       return isCount(value.version);
     case 'inteli.idle':

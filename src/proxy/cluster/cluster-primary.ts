@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
-import { ListenError, NotRunningError } from '../../shared/errors.js';
+import { ListenError, NotRunningError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { AdminServer, type AdminSource } from '../admin/admin-server.js';
 import { METRIC_PREFIX, ProxyMetrics } from '../admin/proxy-metrics.js';
@@ -300,10 +300,11 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
   #whenListening(entry: WorkerEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       const onListening = (message: unknown): void => {
-        if (!isWorkerMessage(message) || message.type !== 'inteli.listening') return;
+        if (!isWorkerMessage(message) || (message.type !== 'inteli.listening' && message.type !== 'inteli.failed')) return;
         entry.worker.off('exit', onExit);
         entry.worker.off('message', onListening);
-        resolve();
+        if (message.type === 'inteli.listening') resolve();
+        else reject(message.code === 'RP_ERR_TLS' ? new TlsError(message.message) : new ListenError(message.message));
       };
       const onExit = (code: number | null): void => {
         entry.worker.off('message', onListening);
@@ -355,6 +356,9 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
         // The first worker's ports are the cluster's: with port 0, Node hands every worker the same port.
         this.#http ??= message.http;
         this.#https ??= message.https;
+        return;
+      case 'inteli.failed':
+        // During start, #whenListening turns this into the start's error; later the exit is handled.
         return;
       case 'inteli.resync':
         this.#logger.warn({ worker: id, version: message.version }, 'worker saw a registry gap: sending a snapshot');

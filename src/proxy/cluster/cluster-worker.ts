@@ -7,6 +7,7 @@
 import { DataPlane } from '../data-plane/data-plane.js';
 import { resolveDataPlaneOptions } from '../data-plane/data-plane-options.js';
 import { BackendRegistry } from '../registry/backend-registry.js';
+import { isProxyError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
 import { isOurs, isPrimaryMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
@@ -145,6 +146,7 @@ export class ClusterWorker {
       (error: unknown) => {
         // The primary sees the exit and decides (it stops forking replacements that fail at once).
         this.#logger.error({ err: (error as Error).message }, 'the data plane could not start');
+        this.#send({ type: 'inteli.failed', code: isProxyError(error) ? error.code : 'RP_ERR_LISTEN', message: (error as Error).message.slice(0, 1024) });
         process.exitCode = 1;
         void this.stop().then(() => process.exit(1));
       },

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
@@ -273,5 +274,41 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     expect(await exited).toBe(0);
     expect(logs.lines.some((line) => line.msg === 'cluster stopped')).toBe(true);
     for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+});
+
+describe('inteli-proxy with PROXY_WORKERS=2 on a port already taken', () => {
+  let blocker: Server | undefined;
+  afterAll(async () => {
+    await new Promise((resolve) => blocker?.close(resolve));
+  });
+
+  it('exits 1 with the workers\' bind error, naming the address (RP_ERR_LISTEN)', async () => {
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker!.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    const failing = spawn(process.execPath, [CLI], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        PROXY_WORKERS: '2',
+        PROXY_HOST: '127.0.0.1',
+        PROXY_PORT: String(taken),
+        PROXY_TLS_PORT: '0',
+        PROXY_WS_HOST: '127.0.0.1',
+        PROXY_WS_PORT: '0',
+        PROXY_ADMIN_PORT: '0',
+        PROXY_TLS_CERT: path.join(dir, 'tsl', 'cert.pem'),
+        PROXY_TLS_KEY: path.join(dir, 'tsl', 'key.pem'),
+        PROXY_CERTSTORE: path.join(dir, 'certstore'),
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    failing.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(`inteli-proxy: HTTP listener could not bind 127.0.0.1:${taken}: address already in use (RP_ERR_LISTEN)`);
   });
 });

@@ -87,6 +87,8 @@ describe('cluster IPC guards', () => {
     expect(isWorkerMessage({ type: 'inteli.resync', version: 2 })).toBe(true);
     expect(isWorkerMessage({ type: 'inteli.idle', requestId: 9 })).toBe(true);
     expect(isWorkerMessage({ type: 'inteli.report', report })).toBe(true);
+    expect(isWorkerMessage({ type: 'inteli.failed', code: 'RP_ERR_LISTEN', message: 'address already in use' })).toBe(true);
+    expect(isWorkerMessage({ type: 'inteli.failed', code: 'RP_ERR_LISTEN' })).toBe(false);
     expect(isWorkerMessage({ type: 'inteli.listening', http: 0 })).toBe(false);
     expect(isWorkerMessage({ type: 'inteli.idle', requestId: 1.5 })).toBe(false);
     expect(isWorkerMessage({ type: 'inteli.report', report: { ...report, noRoute: -1 } })).toBe(false);
