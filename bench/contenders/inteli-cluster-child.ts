@@ -1,64 +1,55 @@
 /**
- * inteli-proxy on several cores, the way a worker option would run it: a Node `cluster` primary forks N
- * workers, each runs a `ProxyServer` on the same port (the primary hands out connections round-robin) and
- * registers the same backends, so every worker routes to every target. This measures what such an option
- * would give before the proxy has one.
+ * inteli-proxy on both cores: the proxy's own cluster mode (`ClusterPrimary`, what `PROXY_WORKERS=2`
+ * runs). The primary holds the registry and forks N workers, each a data plane on the shared port that
+ * mirrors the registry; the bench registers the backends on the primary's registry and waits until a
+ * request through the shared port is routed.
  */
-import cluster from 'node:cluster';
-import { ProxyServer } from '../../src/proxy/proxy-server.js';
+import { request } from 'node:http';
+import { ClusterPrimary } from '../../src/proxy/cluster/cluster-primary.js';
 import { childArgs, runChild } from '../lib/child-runtime.js';
 import type { ForwarderArgs, ForwarderReady } from './forwarder-args.js';
-import { proxyOptions, registerDirectly } from './register-backends.js';
+import { registerDirectly } from './register-backends.js';
 
 /** Worker processes; this machine class has 2 cores. */
 const DEFAULT_WORKERS = 2;
+/** How long the workers may take to receive the registry. */
+const ROUTE_TIMEOUT_MS = 10_000;
 
-function isStop(message: unknown): boolean {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'stop';
+function status(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
 }
 
-if (cluster.isPrimary) {
-  runChild<ForwarderReady>(async () => {
-    const { workers = DEFAULT_WORKERS } = childArgs<ForwarderArgs & { workers?: number }>();
-    const forked = Array.from({ length: workers }, () => cluster.fork());
-    const ports = await Promise.all(
-      forked.map(
-        (worker) =>
-          new Promise<number>((resolve, reject) => {
-            worker.once('listening', (address) => resolve(address.port));
-            worker.once('exit', (code) => reject(new Error(`cluster worker exited with code ${code} before listening`)));
-          }),
-      ),
-    );
-    return {
-      ready: { port: ports[0]!, note: `inteli-x${workers}: ${workers} cluster workers sharing one port (round-robin by the primary)` },
-      stop: async () => {
-        await Promise.all(
-          forked.map(
-            (worker) =>
-              new Promise<void>((resolve) => {
-                if (worker.isDead()) return resolve();
-                worker.once('exit', () => resolve());
-                worker.send({ type: 'stop' });
-              }),
-          ),
-        );
-      },
-    };
-  });
-} else {
-  const { backendPorts } = childArgs<ForwarderArgs>();
-  const proxy = new ProxyServer(proxyOptions('registry'));
-  registerDirectly(proxy, backendPorts);
-  const stop = (): void => {
-    void proxy.stop().finally(() => process.exit(0));
+/** Resolves once a few consecutive requests (spread over the workers) are answered 200. */
+async function waitForRoutes(port: number, workers: number): Promise<void> {
+  const deadline = Date.now() + ROUTE_TIMEOUT_MS;
+  let ok = 0;
+  while (ok < workers * 4) {
+    if (Date.now() > deadline) throw new Error(`the cluster workers did not route within ${ROUTE_TIMEOUT_MS} ms`);
+    if ((await status(port)) === 200) ok += 1;
+    else {
+      ok = 0;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+runChild<ForwarderReady>(async () => {
+  const { backendPorts, workers = DEFAULT_WORKERS } = childArgs<ForwarderArgs & { workers?: number }>();
+  const primary = new ClusterPrimary({ workers, host: '127.0.0.1', port: 0, control: false, logLevel: 'warn' });
+  const addresses = await primary.start();
+  const port = addresses.http?.port;
+  if (port === undefined) throw new Error('the cluster reported no HTTP address');
+  registerDirectly(primary, backendPorts);
+  await waitForRoutes(port, workers);
+  return {
+    ready: { port, note: `inteli-x${workers}: the proxy's cluster mode, ${workers} workers (backends on the primary's registry)` },
+    stop: () => primary.stop(),
   };
-  process.on('message', (message: unknown) => {
-    if (isStop(message)) stop();
-  });
-  process.on('disconnect', stop);
-  proxy.start().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+});

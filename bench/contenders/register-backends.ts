@@ -28,7 +28,7 @@ export interface AgentCredentials {
 const FAKE_PORT_BASE = 20_000;
 
 /** Registers the real backends directly (catch-all rule `/`, round-robin over both). */
-export function registerDirectly(proxy: ProxyServer, backendPorts: readonly number[]): void {
+export function registerDirectly(proxy: Pick<ProxyServer, 'registry'>, backendPorts: readonly number[]): void {
   backendPorts.forEach((port, index) => {
     proxy.registry.add({
       agentId: `bench-backend-${index}`,
