@@ -27,8 +27,11 @@ export interface HostileCluster {
   readonly hits: Map<string, number>;
   addKey(id: string, rules?: string[], role?: KeyRole): Promise<TestKey>;
   token(key: TestKey, ttlSeconds?: number): Promise<string>;
-  /** Starts an agent serving `{ name, url }` for `rules`; it is stopped by `close()` unless stopped before. */
-  startAgent(key: TestKey, rules: string[], options?: Partial<ProxyWebServerOptions>): Promise<ProxyWebServer>;
+  /**
+   * Starts an agent serving `{ name, url }` for `rules` after `delayMs` (default 0); it is stopped by
+   * `close()` unless stopped before.
+   */
+  startAgent(key: TestKey, rules: string[], options?: Partial<ProxyWebServerOptions>, delayMs?: number): Promise<ProxyWebServer>;
   /** Stops the proxy and starts a new one on the same ports and trust store (agents keep running). */
   restartProxy(): Promise<void>;
   close(): Promise<void>;
@@ -68,14 +71,18 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
       return { id, privateJwk };
     },
     token: (key, ttlSeconds = 60) => signToken(key.privateJwk, { subject: key.id, audience: 'inteli-proxy', ttlSeconds }),
-    async startAgent(key, rules, agentOptions = {}) {
+    async startAgent(key, rules, agentOptions = {}, delayMs = 0) {
       const name = agentOptions.meta?.name ?? key.id;
       const server = http.createServer((req, res) => {
         req.resume();
         req.on('end', () => {
           hits.set(name, (hits.get(name) ?? 0) + 1);
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ name, url: req.url }));
+          const answer = (): void => {
+            res.setHeader('content-type', 'application/json');
+            res.end(JSON.stringify({ name, url: req.url }));
+          };
+          if (delayMs > 0) setTimeout(answer, delayMs);
+          else answer();
         });
       });
       const agent = new ProxyWebServer({

@@ -34,10 +34,11 @@ describe('churn under load', () => {
     cluster = await startCluster();
     const stable = await cluster.addKey('stable', ['/churn']);
     const churner = await cluster.addKey('churner', ['/churn']);
-    await cluster.startAgent(stable, ['/churn']);
+    await cluster.startAgent(stable, ['/churn'], {}, 2);
     const load = startLoad({ port: cluster.port, path: '/churn/x', budget: 20_000 * SOAK_FACTOR, concurrency: 6, deadlineMs: 40_000 * SOAK_FACTOR });
     for (let i = 0; i < 100 * SOAK_FACTOR; i += 1) {
-      const agent = await cluster.startAgent(churner, ['/churn'], { drainTimeoutMs: 3000 });
+      // Slow answers (5 ms) keep requests in flight at every drain.
+      const agent = await cluster.startAgent(churner, ['/churn'], { drainTimeoutMs: 3000 }, 5);
       await agent.stop();
     }
     const result = await load.stop();
@@ -67,7 +68,8 @@ describe('churn under load', () => {
 
   it('ProxyServer.stop() under load answers every request it accepted', async () => {
     cluster = await startCluster();
-    await cluster.startAgent(await cluster.addKey('stopper', ['/stop']), ['/stop']);
+    // 30 ms answers: every client has a request in flight when the stop begins.
+    await cluster.startAgent(await cluster.addKey('stopper', ['/stop']), ['/stop'], {}, 30);
     const load = startLoad({ port: cluster.port, path: '/stop/x', budget: 50_000, concurrency: 8, deadlineMs: 20_000 });
     await waitUntil(() => load.result.answered > 200, 10_000, 'load to flow');
     load.stopping();

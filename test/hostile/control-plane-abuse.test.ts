@@ -95,6 +95,8 @@ describe('malformed frames close only the offending session', () => {
           expect(OFFENDER_CODES).toContain(code);
         }
         await client.close();
+        // The legitimate agent was never touched.
+        expect(cluster.proxy.registry.list().some((backend) => backend.agentId === 'good')).toBe(true);
       }),
       { numRuns: 60, seed: 6, endOnFailure: true },
     );
