@@ -10,7 +10,7 @@ import { TrafficStats } from '../data-plane/traffic-stats.js';
 import type { UpstreamSnapshot } from '../data-plane/upstream.js';
 import type { WorkerReport } from './worker-report.js';
 
-type Totals = Omit<WorkerReport, 'snapshot' | 'pid'>;
+type Totals = Omit<WorkerReport, 'snapshot' | 'pid' | 'routesUnchanged'>;
 
 const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
 
@@ -28,7 +28,10 @@ export class ClusterStats {
 
   /** Stores a worker's latest report and recomputes the sums. */
   update(workerId: number, report: WorkerReport): void {
-    this.#latest.set(workerId, report);
+    const previous = this.#latest.get(workerId);
+    // Unchanged routes are not resent: keep the ones of the worker's previous report.
+    const routes = report.routesUnchanged ? (previous?.snapshot.routes ?? []) : report.snapshot.routes;
+    this.#latest.set(workerId, { ...report, snapshot: { ...report.snapshot, routes } });
     this.#recompute();
   }
 

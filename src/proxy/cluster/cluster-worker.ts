@@ -38,6 +38,8 @@ export class ClusterWorker {
   #state: WorkerState = 'waiting';
   #reportTimer: NodeJS.Timeout | undefined;
   #stopPromise: Promise<void> | undefined;
+  /** What the routes of the last report were, so unchanged routes are not sent again. */
+  #routesDigest: string | undefined;
 
   /** @param logger used until the primary's config names a level. */
   constructor(channel: WorkerChannel, logger: Logger, pid: number = process.pid) {
@@ -155,7 +157,9 @@ export class ClusterWorker {
 
   #report(): void {
     if (this.#dataPlane === undefined || this.#state !== 'running') return;
-    this.#send({ type: 'inteli.report', report: collectReport(this.#dataPlane, this.#pid) });
+    const { report, digest } = collectReport(this.#dataPlane, this.#pid, this.registry.version, this.#routesDigest);
+    this.#routesDigest = digest;
+    this.#send({ type: 'inteli.report', report });
   }
 
   #send(message: WorkerMessage): void {

@@ -20,6 +20,12 @@ export interface PairReport {
 
 /** One worker's counters and routes. */
 export interface WorkerReport {
+  /**
+   * True when the routes are the same as in this worker's previous report: `snapshot.routes` is then
+   * empty and the primary keeps the previous ones. With 10,000 targets the routes are about 2 MB of
+   * JSON, so they are sent only when the table or an upstream's health or load changed.
+   */
+  readonly routesUnchanged: boolean;
   /** Process id of the worker. */
   readonly pid: number;
   readonly noRoute: number;
@@ -31,8 +37,26 @@ export interface WorkerReport {
   readonly snapshot: DataPlaneSnapshot;
 }
 
-/** Reads a data plane's counters into a report (at report time, never per request). */
-export function collectReport(dataPlane: DataPlane, pid: number): WorkerReport {
+/**
+ * A digest of what a routes snapshot shows beyond the registry: the registry version (the table) and the
+ * upstreams whose load or health is not the idle default. Equal digests mean equal routes.
+ */
+function routesDigest(snapshot: DataPlaneSnapshot, registryVersion: number): string {
+  let digest = String(registryVersion);
+  for (const route of snapshot.routes) {
+    for (const upstream of route.upstreams) {
+      if (upstream.inFlight === 0 && upstream.state === 'ready' && upstream.consecutiveFailures === 0 && upstream.lastError === undefined) continue;
+      digest += `|${upstream.key},${upstream.inFlight},${upstream.state},${upstream.consecutiveFailures},${upstream.ejectedUntil ?? ''},${upstream.lastError ?? ''}`;
+    }
+  }
+  return digest;
+}
+
+/**
+ * Reads a data plane's counters into a report (at report time, never per request). Pass the digest the
+ * previous call returned: the routes are left out when they did not change.
+ */
+export function collectReport(dataPlane: DataPlane, pid: number, registryVersion: number, previousDigest?: string): { report: WorkerReport; digest: string } {
   const stats = dataPlane.stats;
   const bytes = dataPlane.clientBytes();
   const pairs: PairReport[] = [];
@@ -46,16 +70,21 @@ export function collectReport(dataPlane: DataPlane, pid: number): WorkerReport {
       retries: pair.retries,
     });
   }
-  return {
+  const snapshot = dataPlane.snapshot();
+  const digest = routesDigest(snapshot, registryVersion);
+  const routesUnchanged = digest === previousDigest;
+  const report: WorkerReport = {
     pid,
+    routesUnchanged,
     noRoute: stats.noRoute,
     noTarget: stats.noTarget,
     bytesIn: bytes.bytesIn,
     bytesOut: bytes.bytesOut,
     ejections: [...stats.ejections],
     pairs,
-    snapshot: dataPlane.snapshot(),
+    snapshot: routesUnchanged ? { ...snapshot, routes: [] } : snapshot,
   };
+  return { report, digest };
 }
 
 /** Requests this worker answered (every status class, aborted included). */
@@ -142,6 +171,7 @@ export function isWorkerReport(value: unknown): value is WorkerReport {
   return (
     isRecord(value) &&
     isCount(value.pid) &&
+    typeof value.routesUnchanged === 'boolean' &&
     isCount(value.noRoute) &&
     isCount(value.noTarget) &&
     isCount(value.bytesIn) &&

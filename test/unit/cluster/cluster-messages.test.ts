@@ -16,6 +16,7 @@ const backend = {
 
 const report: WorkerReport = {
   pid: 42,
+  routesUnchanged: false,
   noRoute: 1,
   noTarget: 2,
   bytesIn: 10,
@@ -99,6 +100,7 @@ describe('cluster IPC guards', () => {
     expect(isWorkerReport({ ...report, pairs: [{ ...report.pairs[0], responses: [1, 2] }] })).toBe(false);
     expect(isWorkerReport({ ...report, snapshot: { ...report.snapshot, state: 'odd' } })).toBe(false);
     expect(isWorkerReport({ ...report, ejections: [['WEB']] })).toBe(false);
+    expect(isWorkerReport({ ...report, routesUnchanged: 'no' })).toBe(false);
   });
 
   it('tells our malformed messages (worth a log line) from unrelated IPC traffic', () => {

@@ -10,6 +10,7 @@ function upstream(change: Partial<UpstreamSnapshot> = {}): UpstreamSnapshot {
 function report(pid: number, ok: number, change: Partial<WorkerReport> = {}, up: Partial<UpstreamSnapshot> = {}): WorkerReport {
   return {
     pid,
+    routesUnchanged: false,
     noRoute: 1,
     noTarget: 0,
     bytesIn: 100,
@@ -58,6 +59,15 @@ describe('ClusterStats', () => {
     expect(snapshot.inFlight).toBe(5);
     expect(snapshot.routes).toHaveLength(1);
     expect(snapshot.routes[0]!.upstreams).toEqual([upstream({ inFlight: 5, state: 'ejected', consecutiveFailures: 3 })]);
+  });
+
+  it('keeps a worker\'s previous routes when its report says they are unchanged', () => {
+    const stats = new ClusterStats();
+    stats.update(1, report(11, 1, {}, { inFlight: 2 }));
+    const unchanged = report(11, 2, { routesUnchanged: true });
+    stats.update(1, { ...unchanged, snapshot: { ...unchanged.snapshot, routes: [] } });
+    expect(stats.snapshot('running').routes[0]!.upstreams).toEqual([upstream({ inFlight: 2 })]);
+    expect([...stats.traffic.pairs()][0]!.responses[2]).toBe(2);
   });
 
   it('reports no routes before any worker reported', () => {

@@ -102,7 +102,13 @@ describe('ClusterWorker', () => {
     channel.deliver({ type: 'inteli.idle?', requestId: 3, backendId: 'WEB#1' });
     expect(await channel.next('inteli.idle')).toEqual({ type: 'inteli.idle', requestId: 3 });
     channel.deliver({ type: 'inteli.report?' });
-    expect(await channel.next('inteli.report')).toMatchObject({ type: 'inteli.report', report: { pid: 1234, noRoute: 0, snapshot: { state: 'running' } } });
+    expect(await channel.next('inteli.report')).toMatchObject({ type: 'inteli.report', report: { pid: 1234, noRoute: 0, routesUnchanged: false, snapshot: { state: 'running' } } });
+    // The same routes are not sent twice; a registry change sends them again.
+    channel.deliver({ type: 'inteli.report?' });
+    expect(channel.sent.at(-1)).toMatchObject({ type: 'inteli.report', report: { routesUnchanged: true, snapshot: { routes: [] } } });
+    channel.deliver({ type: 'inteli.snapshot', version: 1, backends: [backend] });
+    channel.deliver({ type: 'inteli.report?' });
+    expect(channel.sent.at(-1)).toMatchObject({ type: 'inteli.report', report: { routesUnchanged: false, snapshot: { routes: [{ rule: '/api' }] } } });
   });
 
   it('stops its data plane on stop (idempotent)', async () => {
