@@ -99,6 +99,22 @@ describe('request smuggling shapes get 400 and reach no backend', () => {
   });
 });
 
+describe('hop-by-hop header abuse', () => {
+  it.each([
+    ['host', 'host', 'public.example'],
+    ['x-forwarded-for', 'x-forwarded-for', '127.0.0.1'],
+    ['x-forwarded-host', 'x-forwarded-host', 'public.example'],
+    ['x-request-id', 'x-request-id', undefined],
+  ])('Connection: %s cannot strip %s from the forwarded request', async (option, header, value) => {
+    const reply = await rawExchange(port, `GET /api/x HTTP/1.1\r\nHost: public.example\r\nConnection: close, ${option}\r\n\r\n`);
+    expect(reply.status).toBe(200);
+    const seen = backend.seen.find((request) => request.url === '/api/x');
+    expect(seen?.headers[header]).toBeDefined();
+    if (value !== undefined) expect(seen?.headers[header]).toBe(value);
+    await expectServing(port);
+  });
+});
+
 describe('oversized requests', () => {
   it('answers 431 to a header block above maxHeaderSize', async () => {
     const reply = await rawExchange(port, `GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);

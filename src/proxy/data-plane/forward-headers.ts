@@ -30,6 +30,13 @@ export interface RequestHead {
 const CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['close', 'keep-alive', 'upgrade']);
 
 /**
+ * Request headers a client's Connection header may not remove: `Connection: host` would otherwise strip
+ * the Host the route was chosen on, and the backend would see its own address instead (hop-by-hop
+ * header abuse; the proxy and the backend must agree on the host).
+ */
+const END_TO_END_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host']);
+
+/**
  * Builds the upstream request headers.
  *
  * @param encrypted whether the client connection is TLS (for X-Forwarded-Proto).
@@ -130,7 +137,7 @@ function stripConnectionNamed(headers: string[], connection: string): void {
   let named: Set<string> | undefined;
   for (const token of connection.split(',')) {
     const option = token.trim().toLowerCase();
-    if (option !== '' && !CONNECTION_OPTIONS.has(option)) (named ??= new Set()).add(option);
+    if (option !== '' && !CONNECTION_OPTIONS.has(option) && !END_TO_END_REQUEST_HEADERS.has(option)) (named ??= new Set()).add(option);
   }
   if (named === undefined) return;
   let write = 0;
