@@ -203,6 +203,50 @@ describe('backends that die under a request', () => {
   });
 });
 
+describe('early answers', () => {
+  it('a backend that answers 413 before reading a 20 MiB upload: the client gets the 413, not a 502', async () => {
+    const early = await startBackend('early', (_req, res) => {
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      res.end('too big');
+    });
+    const { proxy: local, port: localPort } = await startProxy();
+    try {
+      register(local, early, ['/upload']);
+      const outcome = await new Promise<string>((resolve) => {
+        const total = 20 * 1024 * 1024;
+        const req = http.request({ host: '127.0.0.1', port: localPort, path: '/upload/x', method: 'POST', agent: false, headers: { 'content-length': String(total) } }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+          res.on('error', () => resolve(`${res.statusCode} (body cut) ${body}`));
+        });
+        req.on('error', (error) => resolve(`error ${error.message}`));
+        const chunk = Buffer.alloc(65_536, 0x63);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!req.write(chunk)) {
+              req.once('drain', pump);
+              return;
+            }
+          }
+          req.end();
+        };
+        pump();
+      });
+      tallyOne(!outcome.startsWith('error'));
+      expect(outcome).toBe('413 too big');
+      // Still serving: a small request gets the backend's answer.
+      expect((await send(localPort, '/upload/x')).status).toBe(413);
+      tallyOne(true);
+    } finally {
+      await local.stop();
+      await early.close();
+    }
+  }, 20_000);
+});
+
 describe('client aborts abort the upstream request every time', () => {
   it('30 long downloads aborted by the client abort 30 upstream requests', async () => {
     const before = { ...streamingClosed };
