@@ -22,7 +22,10 @@ export interface TallyCounts {
   sent: number;
   answered: number;
   lost: number;
-  /** Requests the proxy never took (connection refused or reset before it read them, while stopping). */
+  /**
+   * Requests the proxy never took: handshakes a case abandons on purpose (cut by their deadline) and
+   * connections refused or reset unread by a stopping proxy.
+   */
   refused: number;
 }
 

@@ -75,7 +75,7 @@ export default class HostileSummaryReporter {
       `  requests sent:     ${totals.sent}`,
       `  requests answered: ${totals.answered}`,
       `  requests lost:     ${totals.lost}`,
-      `  requests refused:  ${totals.refused} (never taken by a stopping proxy)`,
+      `  requests refused:  ${totals.refused} (never taken: handshakes abandoned on purpose and cut by their deadline, connections refused by a stopping proxy)`,
       `  wall time:         ${seconds} s`,
       ...notes.sort().map((line) => `  - ${line}`),
       '',
