@@ -13,6 +13,7 @@ import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import { isOurs, isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
 import type { ClusterStats } from './cluster-stats.js';
+import { nextFailureCount, respawnDelayMs } from './respawn-backoff.js';
 
 /** A worker that lived this long resets the replacement backoff, in ms. */
 const STABLE_WORKER_MS = 10_000;
@@ -286,9 +287,8 @@ export class WorkerPool {
       this.#logger.info({ worker: worker.id, code, signal }, 'worker stopped');
       return;
     }
-    this.#failures = Date.now() - entry.forkedAt >= STABLE_WORKER_MS ? 1 : this.#failures + 1;
-    const { respawnDelayMs, respawnMaxDelayMs } = this.#options;
-    const delay = Math.min(respawnMaxDelayMs, respawnDelayMs * 2 ** (this.#failures - 1));
+    this.#failures = nextFailureCount(this.#failures, Date.now() - entry.forkedAt, STABLE_WORKER_MS);
+    const delay = respawnDelayMs(this.#failures, this.#options.respawnDelayMs, this.#options.respawnMaxDelayMs);
     this.#logger.error({ worker: worker.id, pid: worker.process.pid, code, signal, respawnInMs: delay }, 'worker died: forking a replacement');
     this.#scheduleRespawn(delay);
   };

@@ -204,16 +204,24 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     await untilStatus(httpPort, '/api', 200);
     const replies = await Promise.all(Array.from({ length: 40 }, () => get(httpPort, '/api/x')));
     expect(replies.every((reply) => reply.status === 200 && reply.body === 'from the agent')).toBe(true);
-    // Workers report their counters to the primary every second; both served some of the 40.
+    // Workers report their counters to the primary every second: wait for reports made after the burst.
+    // Both served some of the 40, and the sums count all 41 (with the first 200 polled for).
+    const okCount = (body: string): number => Number(/^inteli_requests_total\{rule="\/api",backend="CLUSTERWEB",status_class="2xx"\} (\d+)$/m.exec(body)?.[1] ?? 0);
     const deadline = Date.now() + WAIT_MS;
     let counts = await workerRequests(adminPort);
-    while ([...counts.values()].filter((count) => count > 0).length < 2 && Date.now() < deadline) {
+    let body = (await get(adminPort, '/metrics')).body;
+    while (([...counts.values()].filter((count) => count > 0).length < 2 || okCount(body) < 41) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       counts = await workerRequests(adminPort);
+      body = (await get(adminPort, '/metrics')).body;
     }
     expect([...counts.values()].filter((count) => count > 0)).toHaveLength(2);
-    const { body } = await get(adminPort, '/metrics');
+    expect(okCount(body)).toBeGreaterThanOrEqual(41);
     expect(body).toMatch(/^inteli_cluster_workers 2$/m);
+    const status = JSON.parse((await get(adminPort, '/api/status')).body) as { proxy: { ready: boolean }; rules: { rule: string; readyTargets: number }[]; sessions: unknown[] };
+    expect(status.proxy.ready).toBe(true);
+    expect(status.rules).toEqual([expect.objectContaining({ rule: '/api', readyTargets: 1 })]);
+    expect(status.sessions).toHaveLength(1);
   });
 
   it('drains across workers: the agent closes its server only after a request in flight on a worker finished', async () => {
