@@ -108,6 +108,25 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The environment of a cluster on loopback with every port 0 (the HTTP port can be given). */
+function clusterEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    PROXY_WORKERS: '2',
+    PROXY_HOST: '127.0.0.1',
+    PROXY_PORT: '0',
+    PROXY_TLS_PORT: '0',
+    PROXY_WS_HOST: '127.0.0.1',
+    PROXY_WS_PORT: '0',
+    PROXY_ADMIN_PORT: '0',
+    PROXY_TLS_CERT: path.join(dir, 'tsl', 'cert.pem'),
+    PROXY_TLS_KEY: path.join(dir, 'tsl', 'key.pem'),
+    PROXY_CERTSTORE: path.join(dir, 'certstore'),
+    LOG_LEVEL: 'info',
+    ...overrides,
+  };
+}
+
 let dir: string;
 let child: ChildProcess;
 let logs: LogWatcher;
@@ -151,20 +170,7 @@ beforeAll(async () => {
   await store.add({ id: 'CLUSTERWEB', publicKey: publicJwk, role: 'agent', scope: { rules: ['/api'] } });
   child = spawn(process.execPath, [CLI], {
     cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      PROXY_WORKERS: '2',
-      PROXY_HOST: '127.0.0.1',
-      PROXY_PORT: '0',
-      PROXY_TLS_PORT: '0',
-      PROXY_WS_HOST: '127.0.0.1',
-      PROXY_WS_PORT: '0',
-      PROXY_ADMIN_PORT: '0',
-      PROXY_TLS_CERT: path.join(dir, 'tsl', 'cert.pem'),
-      PROXY_TLS_KEY: path.join(dir, 'tsl', 'key.pem'),
-      PROXY_CERTSTORE: path.join(dir, 'certstore'),
-      LOG_LEVEL: 'info',
-    },
+    env: clusterEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -297,20 +303,7 @@ describe('inteli-proxy with PROXY_WORKERS=2 on a port already taken', () => {
     const taken = (blocker.address() as { port: number }).port;
     const failing = spawn(process.execPath, [CLI], {
       cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        PROXY_WORKERS: '2',
-        PROXY_HOST: '127.0.0.1',
-        PROXY_PORT: String(taken),
-        PROXY_TLS_PORT: '0',
-        PROXY_WS_HOST: '127.0.0.1',
-        PROXY_WS_PORT: '0',
-        PROXY_ADMIN_PORT: '0',
-        PROXY_TLS_CERT: path.join(dir, 'tsl', 'cert.pem'),
-        PROXY_TLS_KEY: path.join(dir, 'tsl', 'key.pem'),
-        PROXY_CERTSTORE: path.join(dir, 'certstore'),
-        LOG_LEVEL: 'silent',
-      },
+      env: clusterEnv({ PROXY_PORT: String(taken), LOG_LEVEL: 'silent' }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -318,5 +311,27 @@ describe('inteli-proxy with PROXY_WORKERS=2 on a port already taken', () => {
     const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve));
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`inteli-proxy: HTTP listener could not bind 127.0.0.1:${taken}: address already in use (RP_ERR_LISTEN)`);
+  });
+});
+
+describe('inteli-proxy with PROXY_WORKERS=2 when the primary is killed', () => {
+  it('leaves no worker behind holding the port', async () => {
+    const primary = spawn(process.execPath, [CLI], { cwd: dir, env: clusterEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const primaryExited = new Promise((resolve) => primary.once('exit', resolve));
+    const watcher = new LogWatcher(primary);
+    const running = await watcher.next((line) => typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running'), 'the cluster to start');
+    const pids = watcher.lines.filter((line) => line.msg === 'worker forked').map((line) => line.pid as number);
+    expect(pids).toHaveLength(2);
+    primary.kill('SIGKILL');
+    await primaryExited;
+    const deadline = Date.now() + WAIT_MS;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const orphans = pids.filter(alive);
+    for (const pid of orphans) process.kill(pid, 'SIGKILL');
+    expect(orphans).toEqual([]);
+    // The port is free again.
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(running.http as number, '127.0.0.1', resolve));
+    await new Promise((resolve) => probe.close(resolve));
   });
 });
