@@ -159,6 +159,7 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
       registry: this.registry,
       trustStore: this.#trustStore,
       whenIdle: (backendId) => this.whenIdle(backendId),
+      whenRouted: (backendId) => this.#pool.whenApplied(backendId),
       logger: this.options.logger,
     });
     controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));

@@ -125,6 +125,15 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Resolves once every live worker has applied the registry changes sent so far. IPC to a worker is
+   * ordered, so a worker's answer to a query sent after a change proves it has applied that change; a
+   * drain query on the backend is such a query, and a new backend has nothing in flight to wait for.
+   */
+  whenApplied(backendId: string): Promise<void> {
+    return this.whenIdle(backendId);
+  }
+
   /** No more replacements from now on (a Ctrl-C reaches the workers too: their exits are not deaths). */
   markStopping(): void {
     this.#stopping = true;

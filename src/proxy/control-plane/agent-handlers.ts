@@ -80,6 +80,14 @@ export async function handleRegister(context: ControlContext, session: Session, 
       other.close(CloseCode.SUPERSEDED, 'superseded by a newer session of the same agent', 'superseded');
     }
   }
+  // The ack promises that requests reach the backend: with data planes in other processes, wait until
+  // every one of them has applied the change. A failure here is logged, not fatal: the change is on
+  // its way and the registry stays the authority.
+  if (context.whenRouted !== undefined) {
+    await context.whenRouted(backend.id).catch((error: unknown) => {
+      context.logger.warn({ err: error, backendId: backend.id }, 'whenRouted failed; acknowledging anyway');
+    });
+  }
   return { backendId: backend.id };
 }
 

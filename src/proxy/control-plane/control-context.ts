@@ -39,6 +39,8 @@ export interface ControlContext {
   readonly sessions: SessionIndex;
   readonly options: ResolvedControlPlaneOptions;
   readonly whenIdle: (backendId: string) => Promise<void>;
+  /** Resolves once a new backend is routable everywhere requests are served; undefined: at once. */
+  readonly whenRouted: ((backendId: string) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly counters: ControlPlaneCounters;
   /** A backend of this control plane joined the registry. */

@@ -102,6 +102,13 @@ export interface ControlPlaneOptions {
   /** Resolves once no request is in flight to the backend (drain). Default resolves at once. */
   whenIdle?: (backendId: string) => Promise<void>;
   /**
+   * Resolves once a newly registered backend is routable wherever requests are served; the `ack` waits
+   * for it, so an agent's `start()` never resolves before every data plane routes to it. Needed when the
+   * data planes live in other processes (cluster workers). Default: the registry is the data plane's
+   * own, so the backend is routable at once.
+   */
+  whenRouted?: (backendId: string) => Promise<void>;
+  /**
    * Roles that may open a session; a verified key of another role gets 403. Default both. Use
    * `['agent']` to keep key management off the network (the sysadmin CLI then edits the store file).
    */

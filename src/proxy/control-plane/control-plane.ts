@@ -87,6 +87,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (options.whenIdle !== undefined && typeof options.whenIdle !== 'function') {
       throw new InvalidOptionError('whenIdle: expected a function (backendId) => Promise<void>');
     }
+    if (options.whenRouted !== undefined && typeof options.whenRouted !== 'function') {
+      throw new InvalidOptionError('whenRouted: expected a function (backendId) => Promise<void>');
+    }
     this.#registry = options.registry;
     this.#trustStore = options.trustStore;
     this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience });
@@ -101,6 +104,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       sessions: this.#sessions,
       options: this.#options,
       whenIdle: options.whenIdle ?? (() => Promise.resolve()),
+      whenRouted: options.whenRouted,
       logger: this.#logger,
       counters: this.#counters,
       backendAdded: (backend) => this.#emitSafely('backend_added', backend),
