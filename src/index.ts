@@ -6,6 +6,8 @@ export { ProxyServer } from './proxy/proxy-server.js';
 export type { ProxyAddresses, ProxyServerEvents } from './proxy/proxy-server.js';
 export { resolveProxyOptions, DEFAULT_CERTSTORE_DIR } from './proxy/proxy-options.js';
 export type { ProxyControlOptions, ProxyServerOptions, ResolvedProxyOptions } from './proxy/proxy-options.js';
+export { ClusterPrimary } from './proxy/cluster/cluster-primary.js';
+export type { ClusterOptions } from './proxy/cluster/cluster-options.js';
 export { ControlPlane } from './proxy/control-plane/control-plane.js';
 export type {
   AgentEvent,
