@@ -1,0 +1,110 @@
+/**
+ * `npm start` as a user runs it: the compiled `inteli-proxy` CLI in an empty directory. The first start
+ * generates a development certificate and the admin key pair, serves 403 with no backend, and stops
+ * with exit 0 on SIGTERM; a second start overwrites nothing; a bad variable stops it with exit 2.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+const cli = new URL('../../../dist/src/proxy/cli.js', import.meta.url).pathname;
+const env = { PROXY_HOST: '127.0.0.1', PROXY_PORT: '0', PROXY_TLS_PORT: '0', PROXY_WS_HOST: '127.0.0.1', PROXY_WS_PORT: '0', PROXY_ADMIN_PORT: '0' };
+
+type LogLine = Record<string, unknown> & { msg?: string };
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[];
+  readonly running: LogLine;
+}
+
+/** Starts the CLI in `cwd` and resolves with its log once it says it is running. */
+function start(cwd: string): Promise<Started> {
+  const child = spawn(process.execPath, [cli], { cwd, env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: LogLine[] = [];
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`inteli-proxy exited with ${code} before running`)));
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      const line = JSON.parse(text) as LogLine;
+      lines.push(line);
+      if (typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running')) resolve({ child, lines, running: line });
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('npm start (the inteli-proxy CLI)', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'inteli-start-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('first start: makes a dev certificate and an admin key, answers 403 with no backend, exits 0 on SIGTERM', async () => {
+    const { child, lines, running } = await start(dir);
+    try {
+      expect(lines.some((line) => line.msg?.startsWith('no certificate configured') === true)).toBe(true);
+      expect(lines.some((line) => line.msg?.startsWith('empty trust store: created the admin key pair') === true)).toBe(true);
+      expect(running.pin).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      expect((await stat(path.join(dir, 'keys', 'admin.key.json'))).mode & 0o777).toBe(0o600);
+      expect((await stat(path.join(dir, 'tsl', 'key.pem'))).mode & 0o777).toBe(0o600);
+      expect((await stat(path.join(dir, 'certstore', 'trust-store.json'))).mode & 0o777).toBe(0o600);
+      const answer = await get(running.http as number, '/anything');
+      expect(answer.status).toBe(403);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'NO_ROUTE' });
+      expect(JSON.stringify(lines)).not.toMatch(/"d":"[A-Za-z0-9_-]{43}"/);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('second start: keeps the certificate and the admin key as they are', async () => {
+    const key = await readFile(path.join(dir, 'keys', 'admin.key.json'), 'utf8');
+    const cert = await readFile(path.join(dir, 'tsl', 'cert.pem'), 'utf8');
+    const { child, lines } = await start(dir);
+    try {
+      expect(lines.some((line) => line.msg?.startsWith('no certificate configured') === true)).toBe(false);
+      expect(lines.some((line) => line.msg?.startsWith('empty trust store') === true)).toBe(false);
+      expect(await readFile(path.join(dir, 'keys', 'admin.key.json'), 'utf8')).toBe(key);
+      expect(await readFile(path.join(dir, 'tsl', 'cert.pem'), 'utf8')).toBe(cert);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('refuses a bad variable with exit 2 and a message naming it', async () => {
+    const child = spawn(process.execPath, [cli], { cwd: dir, env: { ...process.env, ...env, PROXY_PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^inteli-proxy: PROXY_PORT: expected a port number/);
+  });
+});
