@@ -8,10 +8,11 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { NotRunningError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { AdminServer, type AdminSource } from './admin/admin-server.js';
+import type { AdminServer } from './admin/admin-server.js';
 import { ProxyMetrics } from './admin/proxy-metrics.js';
-import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
-import { TrustStore } from './control-plane/trust-store.js';
+import type { ControlPlane, AgentEvent, BackendRejection } from './control-plane/control-plane.js';
+import type { TrustStore } from './control-plane/trust-store.js';
+import { ControlStack } from './control-stack.js';
 import { DataPlane, type DataPlaneAddresses, type DataPlaneSnapshot } from './data-plane/data-plane.js';
 import { type ProxyServerOptions, type ResolvedProxyOptions, resolveProxyOptions } from './proxy-options.js';
 import { BackendRegistry } from './registry/backend-registry.js';
@@ -52,11 +53,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** Prometheus metrics on a registry of this proxy's own (served by the admin listener at `/metrics`). */
   readonly metrics: ProxyMetrics;
   readonly #logger: Logger;
-  #controlPlane: ControlPlane | undefined;
-  #admin: AdminServer | undefined;
+  readonly #stack: ControlStack;
   #ready = false;
-  #trustStore: TrustStore | undefined;
-  #ownsTrustStore = false;
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -70,12 +68,18 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.dataPlane.on('error', (error) => this.#emitError(error));
     this.registry.on('added', (backend) => this.emit('backend_added', backend));
     this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
+    this.#stack = new ControlStack(this.options, {
+      registry: this.registry,
+      events: this,
+      whenIdle: (backendId) => this.dataPlane.whenIdle(backendId),
+      onError: (error) => this.#emitError(error),
+    });
     this.metrics = new ProxyMetrics(
       {
         snapshot: () => this.dataPlane.snapshot(),
         trafficStats: this.dataPlane.stats,
         clientBytes: () => this.dataPlane.clientBytes(),
-        controlStats: () => this.#controlPlane?.stats(),
+        controlStats: () => this.#stack.controlPlane?.stats(),
       },
       this.registry,
     );
@@ -83,8 +87,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
 
   /** Bound addresses (`http`, `https` with a certificate, `control` when enabled); empty before start. */
   get addresses(): ProxyAddresses {
-    const control = this.#controlPlane?.state === 'RUNNING' ? this.#controlPlane.address : undefined;
-    return { ...this.dataPlane.addresses, control, admin: this.#admin?.boundAddress };
+    return { ...this.dataPlane.addresses, control: this.#stack.controlAddress, admin: this.#stack.admin?.boundAddress };
   }
 
   /** True once every listener is up, false again as soon as `stop()` is called (`/readyz`). */
@@ -94,22 +97,22 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
 
   /** The admin listener, once `start()` has built it (undefined when disabled). */
   get admin(): AdminServer | undefined {
-    return this.#admin;
+    return this.#stack.admin;
   }
 
   /** The control plane, once `start()` has built it (undefined when disabled). */
   get controlPlane(): ControlPlane | undefined {
-    return this.#controlPlane;
+    return this.#stack.controlPlane;
   }
 
   /** The trust store in use, once `start()` has opened it. */
   get trustStore(): TrustStore | undefined {
-    return this.#trustStore;
+    return this.#stack.trustStore;
   }
 
   /** Base64 SHA-256 pin of the control plane's certificate public key (agents verify the proxy by it). */
   get pin(): string | undefined {
-    return this.#controlPlane?.pin;
+    return this.#stack.controlPlane?.pin;
   }
 
   /**
@@ -130,11 +133,14 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   async #start(): Promise<ProxyAddresses> {
     try {
       await this.dataPlane.start();
-      if (this.options.control !== undefined) await this.#startControlPlane();
-      if (this.options.admin !== undefined) {
-        this.#admin = new AdminServer(this.options.admin, this.#adminSource(), this.options.logger);
-        await this.#admin.start();
-      }
+      await this.#stack.startControlPlane();
+      await this.#stack.startAdmin({
+        metrics: this.metrics,
+        trafficStats: this.dataPlane.stats,
+        ready: () => this.#ready,
+        snapshot: () => this.dataPlane.snapshot(),
+        listenerAddresses: () => ({ ...this.addresses }),
+      });
     } catch (error) {
       await this.#stopParts();
       throw error;
@@ -144,31 +150,6 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.#logger.info({ addresses, pin: this.pin }, 'proxy listening');
     this.emit('listening', addresses);
     return addresses;
-  }
-
-  async #startControlPlane(): Promise<void> {
-    const control = this.options.control;
-    if (control === undefined) return;
-    if (this.options.trustStore === undefined) {
-      this.#trustStore = await TrustStore.open(this.options.certstore, { logger: this.options.logger });
-      this.#ownsTrustStore = true;
-      // Keys added or removed by the offline CLI reach the running proxy without a restart.
-      this.#trustStore.watch();
-    } else {
-      this.#trustStore = this.options.trustStore;
-    }
-    const controlPlane = new ControlPlane({
-      ...control,
-      registry: this.registry,
-      trustStore: this.#trustStore,
-      whenIdle: (backendId) => this.dataPlane.whenIdle(backendId),
-      logger: this.options.logger,
-    });
-    controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));
-    controlPlane.on('message', (event) => this.emit('message', event));
-    controlPlane.on('error', (error) => this.#emitError(error));
-    this.#controlPlane = controlPlane;
-    await controlPlane.start();
   }
 
   /**
@@ -191,33 +172,11 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // The data plane starts its graceful stop first: closing the control plane removes every backend,
     // and requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
     const dataPlaneStopped = this.dataPlane.stop();
-    await this.#controlPlane?.stop();
-    if (this.#ownsTrustStore) this.#trustStore?.unwatch();
+    await this.#stack.stopControlPlane();
     await dataPlaneStopped;
     this.registry.clear('stopped');
     // Last, so that /readyz answers 503 (and /metrics stays scrapable) while the proxy drains.
-    await this.#admin?.stop();
-  }
-
-  #adminSource(): AdminSource {
-    const trustStore = (): TrustStore | undefined => this.#trustStore ?? this.options.trustStore;
-    const isReady = (): boolean => this.#ready;
-    return {
-      registry: this.registry,
-      metrics: this.metrics,
-      trafficStats: this.dataPlane.stats,
-      events: this,
-      sessionEvents: this.#controlPlane,
-      get ready(): boolean {
-        return isReady();
-      },
-      snapshot: () => this.dataPlane.snapshot(),
-      listenerAddresses: () => ({ ...this.addresses }),
-      trustedKeys: () => trustStore()?.list(),
-      controlSessions: () => this.#controlPlane?.sessions() ?? [],
-      trustStore,
-      controlStats: () => this.#controlPlane?.stats(),
-    };
+    await this.#stack.stopAdmin();
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */

@@ -16,10 +16,9 @@ import type { AddressInfo } from 'node:net';
 import { Gauge } from 'prom-client';
 import { NotRunningError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { AdminServer, type AdminSource } from '../admin/admin-server.js';
 import { METRIC_PREFIX, ProxyMetrics } from '../admin/proxy-metrics.js';
-import { ControlPlane } from '../control-plane/control-plane.js';
-import { TrustStore } from '../control-plane/trust-store.js';
+import type { ControlPlane } from '../control-plane/control-plane.js';
+import { ControlStack } from '../control-stack.js';
 import type { ProxyAddresses, ProxyServerEvents } from '../proxy-server.js';
 import { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
@@ -39,10 +38,7 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
   readonly #logger: Logger;
   readonly #stats = new ClusterStats();
   readonly #pool: WorkerPool;
-  #controlPlane: ControlPlane | undefined;
-  #trustStore: TrustStore | undefined;
-  #ownsTrustStore = false;
-  #admin: AdminServer | undefined;
+  readonly #stack: ControlStack;
   #ready = false;
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
@@ -65,12 +61,19 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
     });
     this.registry.on('added', (backend) => this.emit('backend_added', backend));
     this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
+    this.#stack = new ControlStack(this.options, {
+      registry: this.registry,
+      events: this,
+      whenIdle: (backendId) => this.whenIdle(backendId),
+      whenRouted: (backendId) => this.#pool.whenApplied(backendId),
+      onError: (error) => this.#emitError(error),
+    });
     this.metrics = new ProxyMetrics(
       {
         snapshot: () => this.snapshot(),
         trafficStats: this.#stats.traffic,
         clientBytes: () => this.#stats.clientBytes(),
-        controlStats: () => this.#controlPlane?.stats(),
+        controlStats: () => this.#stack.controlPlane?.stats(),
       },
       this.registry,
     );
@@ -82,9 +85,8 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
     const host = this.options.dataPlane.host;
     const family = host.includes(':') ? 'IPv6' : 'IPv4';
     const at = (port: number | undefined): AddressInfo | undefined => (port === undefined ? undefined : { address: host, family, port });
-    const control = this.#controlPlane?.state === 'RUNNING' ? this.#controlPlane.address : undefined;
     const ports = this.#pool.ports;
-    return { http: at(ports?.http), https: at(ports?.https), control, admin: this.#admin?.boundAddress };
+    return { http: at(ports?.http), https: at(ports?.https), control: this.#stack.controlAddress, admin: this.#stack.admin?.boundAddress };
   }
 
   /** True once every worker listens, false again as soon as `stop()` is called. */
@@ -94,12 +96,12 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
 
   /** Base64 SHA-256 pin of the control plane's certificate public key. */
   get pin(): string | undefined {
-    return this.#controlPlane?.pin;
+    return this.#stack.controlPlane?.pin;
   }
 
   /** The control plane, once started. */
   get controlPlane(): ControlPlane | undefined {
-    return this.#controlPlane;
+    return this.#stack.controlPlane;
   }
 
   /** Live worker processes. */
@@ -127,12 +129,15 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
 
   async #start(): Promise<ProxyAddresses> {
     try {
-      await this.#startControlPlane();
+      await this.#stack.startControlPlane();
       await this.#pool.start();
-      if (this.options.admin !== undefined) {
-        this.#admin = new AdminServer(this.options.admin, this.#adminSource(), this.options.logger);
-        await this.#admin.start();
-      }
+      await this.#stack.startAdmin({
+        metrics: this.metrics,
+        trafficStats: this.#stats.traffic,
+        ready: () => this.#ready,
+        snapshot: () => this.snapshot(),
+        listenerAddresses: () => ({ ...this.addresses }),
+      });
     } catch (error) {
       await this.#stopParts();
       throw error;
@@ -142,31 +147,6 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
     this.#logger.info({ workers: this.options.workers, addresses, pin: this.pin }, 'cluster listening');
     this.emit('listening', addresses);
     return addresses;
-  }
-
-  async #startControlPlane(): Promise<void> {
-    const control = this.options.control;
-    if (control === undefined) return;
-    if (this.options.trustStore === undefined) {
-      this.#trustStore = await TrustStore.open(this.options.certstore, { logger: this.options.logger });
-      this.#ownsTrustStore = true;
-      this.#trustStore.watch();
-    } else {
-      this.#trustStore = this.options.trustStore;
-    }
-    const controlPlane = new ControlPlane({
-      ...control,
-      registry: this.registry,
-      trustStore: this.#trustStore,
-      whenIdle: (backendId) => this.whenIdle(backendId),
-      whenRouted: (backendId) => this.#pool.whenApplied(backendId),
-      logger: this.options.logger,
-    });
-    controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));
-    controlPlane.on('message', (event) => this.emit('message', event));
-    controlPlane.on('error', (error) => this.#emitError(error));
-    this.#controlPlane = controlPlane;
-    await controlPlane.start();
   }
 
   /** Resolves once no live worker has a request or tunnel in flight on the backend. */
@@ -194,12 +174,11 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
     // The workers are told to stop before the control plane closes: closing it removes every backend,
     // and requests in between would get 403 NO_TARGET instead of 503 + close.
     const workersGone = this.#pool.stop();
-    await this.#controlPlane?.stop();
-    if (this.#ownsTrustStore) this.#trustStore?.unwatch();
+    await this.#stack.stopControlPlane();
     await workersGone;
     this.registry.clear('stopped');
     // Last, so that /readyz answers 503 (and /metrics stays scrapable) while the cluster drains.
-    await this.#admin?.stop();
+    await this.#stack.stopAdmin();
     this.#logger.info('cluster stopped');
   }
 
@@ -225,26 +204,6 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
         for (const [id, report] of reports()) this.set({ worker: String(id) }, reportedRequests(report));
       },
     });
-  }
-
-  #adminSource(): AdminSource {
-    const isReady = (): boolean => this.#ready;
-    return {
-      registry: this.registry,
-      metrics: this.metrics,
-      trafficStats: this.#stats.traffic,
-      events: this,
-      sessionEvents: this.#controlPlane,
-      get ready(): boolean {
-        return isReady();
-      },
-      snapshot: () => this.snapshot(),
-      listenerAddresses: () => ({ ...this.addresses }),
-      trustedKeys: () => this.#trustStore?.list(),
-      controlSessions: () => this.#controlPlane?.sessions() ?? [],
-      trustStore: () => this.#trustStore,
-      controlStats: () => this.#controlPlane?.stats(),
-    };
   }
 
   #emitError(error: Error): void {
