@@ -10,15 +10,11 @@
  * long-lived client survives a proxy restart without a timer running in the background.
  */
 import { EventEmitter } from 'node:events';
-import { ControlConnection } from '../shared/control-client/control-connection.js';
-import { loadPrivateKey } from '../shared/control-client/private-key-source.js';
-import type { ProxyVerification } from '../shared/control-client/proxy-tls.js';
-import { resolveProxyVerification } from '../shared/control-client/proxy-verification.js';
+import type { ControlConnection } from '../shared/control-client/control-connection.js';
+import { ControlDialer } from '../shared/control-client/control-dialer.js';
 import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
 import { ControlError } from '../shared/errors.js';
 import { assertValidAgentId } from '../shared/identity/agent-id.js';
-import type { Ed25519PrivateJwk } from '../shared/identity/jwk.js';
-import { signToken } from '../shared/identity/sign-token.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { ADMIN_MESSAGE_TYPES, CloseCode, type KeyRole, type KeyScope } from '../shared/protocol.js';
 import {
@@ -79,8 +75,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   readonly #options: ResolvedSysAdminOptions;
   readonly #logger: Logger;
   #state: SysAdminState = 'idle';
-  #key: Ed25519PrivateJwk | undefined;
-  #verification: ProxyVerification = { mode: 'system' };
+  readonly #dialer: ControlDialer;
   #connection: ControlConnection | undefined;
   #connecting: Promise<ControlConnection> | undefined;
   #startPromise: Promise<void> | undefined;
@@ -91,6 +86,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
     super();
     this.#options = resolveSysAdminOptions(options);
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'sysadmin', adminId: this.#options.adminId });
+    this.#dialer = new ControlDialer(this.#options, this.#options.adminId, this.#logger);
   }
 
   /** Current lifecycle state. */
@@ -247,8 +243,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   }
 
   async #start(): Promise<void> {
-    this.#key = await loadPrivateKey(this.#options.key, this.#logger);
-    this.#verification = await resolveProxyVerification(this.#options, this.#logger);
+    await this.#dialer.prepare();
     await this.#connect();
     if (this.#state === 'starting') this.#state = 'running';
   }
@@ -262,16 +257,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   }
 
   async #dial(): Promise<ControlConnection> {
-    const options = this.#options;
-    const token = await signToken(this.#key as Ed25519PrivateJwk, { subject: options.adminId, audience: options.audience, ttlSeconds: options.tokenTtlSeconds });
-    const connection = await ControlConnection.open({
-      url: options.proxyUrl,
-      token,
-      verification: this.#verification,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs,
-      logger: this.#logger,
-    });
+    const connection = await this.#dialer.dial();
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       await connection.close(CloseCode.NORMAL, 'sysadmin stopped');
       throw new ControlError('RP_ERR_NOT_RUNNING', 'the sysadmin client was stopped while connecting');
@@ -287,7 +273,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
       if (message.type === 'event') this.#emitSafely('event', message.name, message.data);
       else if (message.type === 'error') this.#logger.warn({ code: message.code, reason: message.message }, 'the proxy reported an error');
     });
-    this.#logger.info({ proxyUrl: options.proxyUrl.origin }, 'connected to the control plane');
+    this.#logger.info({ proxyUrl: this.#options.proxyUrl.origin }, 'connected to the control plane');
     this.#emitSafely('connected');
     return connection;
   }

@@ -14,18 +14,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { ControlError, InvalidOptionError, NotRunningError, isProxyError, type ProxyError } from '../shared/errors.js';
-import type { Ed25519PrivateJwk } from '../shared/identity/jwk.js';
-import { signToken } from '../shared/identity/sign-token.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { CloseCode, type ServerMessage, type TargetSpec } from '../shared/protocol.js';
 import { resolveAgentOptions, type ProxyWebServerOptions, type ResolvedAgentOptions } from './agent-options.js';
 import { nextBackoffDelay } from './backoff.js';
 import { advertisedTarget } from './advertised-target.js';
-import { ControlConnection } from '../shared/control-client/control-connection.js';
+import type { ControlConnection } from '../shared/control-client/control-connection.js';
+import { ControlDialer } from '../shared/control-client/control-dialer.js';
 import { drainSession } from './drain-session.js';
-import { loadPrivateKey } from '../shared/control-client/private-key-source.js';
-import type { ProxyVerification } from '../shared/control-client/proxy-tls.js';
-import { resolveProxyVerification } from '../shared/control-client/proxy-verification.js';
 import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
 
@@ -55,8 +51,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   readonly #options: ResolvedAgentOptions;
   readonly #logger: Logger;
   #state: AgentState = 'idle';
-  #key: Ed25519PrivateJwk | undefined;
-  #verification: ProxyVerification = { mode: 'system' };
+  readonly #dialer: ControlDialer;
   #connection: ControlConnection | undefined;
   /** The connection whose registration the proxy acknowledged (the current one, when registered). */
   #acknowledged: ControlConnection | undefined;
@@ -72,6 +67,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     super();
     this.#options = resolveAgentOptions(options);
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
+    this.#dialer = new ControlDialer(this.#options, this.#options.agentId, this.#logger);
   }
 
   /** Current lifecycle state. */
@@ -146,8 +142,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
 
   async #start(): Promise<void> {
     const options = this.#options;
-    this.#key = await loadPrivateKey(options.key, this.#logger);
-    this.#verification = await resolveProxyVerification(options, this.#logger);
+    await this.#dialer.prepare();
     if (options.server !== undefined && !options.server.listening) {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
@@ -171,15 +166,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   /** Dials, registers and installs the connection; throws when either step fails (the connection is closed). */
   async #connectAndRegister(): Promise<void> {
     const options = this.#options;
-    const token = await signToken(this.#key as Ed25519PrivateJwk, { subject: options.agentId, audience: options.audience, ttlSeconds: options.tokenTtlSeconds });
-    const connection = await ControlConnection.open({
-      url: options.proxyUrl,
-      token,
-      verification: this.#verification,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs,
-      logger: this.#logger,
-    });
+    const connection = await this.#dialer.dial();
     this.#connection = connection;
     connection.on('frame', (message) => this.#onFrame(message));
     let target: TargetSpec;
