@@ -12,6 +12,7 @@ import { TlsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
 import { bootstrapAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
+import type { ProxyServerOptions } from './proxy-options.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 
 /** Options of {@link runProxy} beyond the environment. */
@@ -54,6 +55,28 @@ export async function prepareProxyStartup(env: Env, options: RunProxyOptions): P
   return { tls, bootstrap };
 }
 
+/**
+ * The options `npm start` gives the proxy, single-process or cluster primary alike: the listeners from
+ * the environment, the startup's certificate, the file trust store, the control plane and the admin listener.
+ */
+export function startupProxyOptions(
+  env: Env,
+  options: RunProxyOptions,
+  startup: ProxyStartup,
+): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger'>> {
+  return {
+    host: env.proxyHost,
+    port: env.proxyPort,
+    tlsPort: env.proxyTlsPort,
+    tls: startup.tls,
+    trustedProxies: env.trustedProxies,
+    certstore: env.certstore,
+    control: { host: env.wsHost, port: env.wsPort },
+    admin: { host: env.adminHost, port: env.adminPort },
+    logger: options.logger,
+  };
+}
+
 /** Logs where the started proxy listens, its pin, and how to manage keys after a bootstrap. */
 export function logProxyRunning(env: Env, options: RunProxyOptions, startup: ProxyStartup, proxy: { readonly addresses: ProxyAddresses; readonly pin: string | undefined }): void {
   const logger = options.logger.child({ component: 'startup' });
@@ -78,17 +101,7 @@ export function logProxyRunning(env: Env, options: RunProxyOptions, startup: Pro
  */
 export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
   const startup = await prepareProxyStartup(env, options);
-  const proxy = new ProxyServer({
-    host: env.proxyHost,
-    port: env.proxyPort,
-    tlsPort: env.proxyTlsPort,
-    tls: startup.tls,
-    trustedProxies: env.trustedProxies,
-    certstore: env.certstore,
-    control: { host: env.wsHost, port: env.wsPort },
-    admin: { host: env.adminHost, port: env.adminPort },
-    logger: options.logger,
-  });
+  const proxy = new ProxyServer(startupProxyOptions(env, options, startup));
   await proxy.start();
   logProxyRunning(env, options, startup, proxy);
   return proxy;

@@ -4,7 +4,7 @@
  * The certificate reaches the workers over IPC only; nothing new is written to disk.
  */
 import type { Env } from '../../shared/env.js';
-import { logProxyRunning, prepareProxyStartup, type RunProxyOptions } from '../run-proxy.js';
+import { logProxyRunning, prepareProxyStartup, startupProxyOptions, type RunProxyOptions } from '../run-proxy.js';
 import { ClusterPrimary } from './cluster-primary.js';
 
 /**
@@ -14,19 +14,7 @@ import { ClusterPrimary } from './cluster-primary.js';
  */
 export async function runCluster(env: Env, options: RunProxyOptions): Promise<ClusterPrimary> {
   const startup = await prepareProxyStartup(env, options);
-  const primary = new ClusterPrimary({
-    workers: env.workers,
-    host: env.proxyHost,
-    port: env.proxyPort,
-    tlsPort: env.proxyTlsPort,
-    tls: startup.tls,
-    trustedProxies: env.trustedProxies,
-    certstore: env.certstore,
-    control: { host: env.wsHost, port: env.wsPort },
-    admin: { host: env.adminHost, port: env.adminPort },
-    logger: options.logger,
-    logLevel: env.logLevel,
-  });
+  const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel });
   await primary.start();
   logProxyRunning(env, options, startup, primary);
   return primary;
