@@ -11,6 +11,7 @@
  */
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { Backend, RemovalReason, RouteRule, TargetAddress } from '../registry/backend.js';
+import type { WorkerDataPlaneOptions } from './cluster-options.js';
 import type { WorkerReport } from './worker-report.js';
 import { isWorkerReport } from './worker-report.js';
 
@@ -18,15 +19,7 @@ import { isWorkerReport } from './worker-report.js';
 export const MESSAGE_PREFIX = 'inteli.';
 
 /** What a worker needs to run its data plane. Sent over IPC, so the private key is never written anywhere. */
-export interface WorkerConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly tlsPort: number;
-  /** PEM certificate and key of the HTTPS listener, when there is one. */
-  readonly tls: { readonly cert: string; readonly key: string } | undefined;
-  readonly trustedProxies: readonly string[];
-  /** Bound on the worker's graceful stop, in ms. */
-  readonly shutdownTimeoutMs: number;
+export interface WorkerConfig extends WorkerDataPlaneOptions {
   /** How often the worker sends its counters, in ms (0: only when asked). */
   readonly reportIntervalMs: number;
   /** pino level of the worker's logger. */

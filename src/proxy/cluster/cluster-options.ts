@@ -65,8 +65,10 @@ export interface WorkerDataPlaneOptions {
   readonly host: string;
   readonly port: number;
   readonly tlsPort: number;
+  /** PEM certificate and key of the HTTPS listener, when there is one. */
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   readonly trustedProxies: readonly string[];
+  /** Bound on the worker's graceful stop, in ms. */
   readonly shutdownTimeoutMs: number;
 }
 
