@@ -6,16 +6,13 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
-import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
-import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
-import { send, startProxy } from '../../helpers/data-plane-client.js';
-import { testCertificate } from '../../helpers/control-plane-fixture.js';
+import type { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+import { startAgentProxy, type AgentProxy } from '../../helpers/agent-proxy.js';
+import { send } from '../../helpers/data-plane-client.js';
 import { adminPort } from './admin-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,18 +27,13 @@ if (!haveChromium) {
 describeInBrowser(`status page in headless Chromium (${CHROMIUM})`, () => {
   let proxy: ProxyServer;
   let port: number;
-  let trustStore: TrustStore;
+  let fixture: AgentProxy | undefined;
   let context: BrowserContext | undefined;
   let userDataDir: string;
-  const agents: ProxyWebServer[] = [];
 
   beforeAll(async () => {
-    trustStore = TrustStore.inMemory();
-    ({ proxy, port } = await startProxy({
-      trustStore,
-      control: { host: '127.0.0.1', port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
-      admin: { host: '127.0.0.1', port: 0, sampleIntervalMs: 250 },
-    }));
+    fixture = await startAgentProxy({ admin: { sampleIntervalMs: 250 } });
+    ({ proxy, port } = fixture);
     userDataDir = mkdtempSync(path.join(tmpdir(), 'inteli-chromium-'));
     const { chromium } = await import('playwright-core');
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -54,25 +46,12 @@ describeInBrowser(`status page in headless Chromium (${CHROMIUM})`, () => {
 
   afterAll(async () => {
     await context?.close();
-    await Promise.all(agents.splice(0).map((agent) => agent.stop()));
-    await proxy?.stop();
+    await fixture?.stop();
     if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   async function agent(id: string, rule: string, weight = 1): Promise<ProxyWebServer> {
-    const { privateJwk, publicJwk } = await generateKeyPair(id);
-    await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
-    const web = new ProxyWebServer({
-      proxyUrl: proxy.controlPlane!.url,
-      agentId: id,
-      key: privateJwk,
-      server: http.createServer((_req, res) => res.end(id)),
-      rules: [rule],
-      weight,
-      pin: proxy.pin,
-      drainTimeoutMs: 5000,
-    });
-    agents.push(web);
+    const web = await fixture!.agent(id, rule, (_req, res) => res.end(id), { weight });
     await web.start();
     return web;
   }

@@ -3,16 +3,16 @@
  * readiness probes (readiness flips to 503 as soon as stop() begins), and the listener's basics.
  */
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
-import http from 'node:http';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import type http from 'node:http';
+import type { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
-import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
-import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+import type { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import type { StatusReport } from '../../../src/proxy/admin/status-report.js';
 import { startBackend, type TestBackend } from '../../helpers/data-plane-backends.js';
 import { register, send, startProxy } from '../../helpers/data-plane-client.js';
 import { nextEvent, testCertificate } from '../../helpers/control-plane-fixture.js';
 import { tryDial, withTimeout } from '../../helpers/control-plane-client.js';
+import { startAgentProxy, type AgentProxy } from '../../helpers/agent-proxy.js';
 import { adminGet } from './admin-client.js';
 
 async function status(proxy: ProxyServer): Promise<StatusReport> {
@@ -40,37 +40,18 @@ describe('JSON status with agents on the control plane', () => {
   let proxy: ProxyServer;
   let port: number;
   let trustStore: TrustStore;
-  const agents: ProxyWebServer[] = [];
+  let fixture: AgentProxy;
 
   beforeEach(async () => {
-    trustStore = TrustStore.inMemory();
-    ({ proxy, port } = await startProxy({
-      trustStore,
-      control: { host: '127.0.0.1', port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
-      admin: { host: '127.0.0.1', port: 0, sampleIntervalMs: 100 },
-    }));
+    fixture = await startAgentProxy({ admin: { sampleIntervalMs: 100 } });
+    ({ proxy, port, trustStore } = fixture);
   });
 
   afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.stop()));
-    await proxy.stop();
+    await fixture.stop();
   });
 
-  async function agent(id: string, rule: string, handler: http.RequestListener): Promise<ProxyWebServer> {
-    const { privateJwk, publicJwk } = await generateKeyPair(id);
-    await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
-    const web = new ProxyWebServer({
-      proxyUrl: proxy.controlPlane!.url,
-      agentId: id,
-      key: privateJwk,
-      server: http.createServer(handler),
-      rules: [rule],
-      pin: proxy.pin,
-      drainTimeoutMs: 5000,
-    });
-    agents.push(web);
-    return web;
-  }
+  const agent = (id: string, rule: string, handler: http.RequestListener): Promise<ProxyWebServer> => fixture.agent(id, rule, handler);
 
   it('shows targets as they join, drain and leave, with keys (no key material) and events', async () => {
     let release: () => void = () => undefined;

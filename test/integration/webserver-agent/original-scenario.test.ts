@@ -4,50 +4,27 @@
  * Plus the drain guarantee: a request in flight completes, no new request reaches the draining target.
  */
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
-import http from 'node:http';
-import type { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import type http from 'node:http';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
-import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
-import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
-import { send, startProxy } from '../../helpers/data-plane-client.js';
-import { nextEvent, testCertificate } from '../../helpers/control-plane-fixture.js';
+import type { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+import { startAgentProxy, type AgentProxy } from '../../helpers/agent-proxy.js';
+import { send } from '../../helpers/data-plane-client.js';
+import { nextEvent } from '../../helpers/control-plane-fixture.js';
 
 let proxy: ProxyServer;
 let proxyPort: number;
-let controlPlane: ControlPlane;
-let trustStore: TrustStore;
-const agents: ProxyWebServer[] = [];
+let fixture: AgentProxy;
 
 beforeEach(async () => {
-  trustStore = TrustStore.inMemory();
-  ({ proxy, port: proxyPort } = await startProxy({
-    trustStore,
-    control: { host: '127.0.0.1', port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
-  }));
-  controlPlane = proxy.controlPlane!;
+  fixture = await startAgentProxy();
+  ({ proxy, port: proxyPort } = fixture);
 });
 
 afterEach(async () => {
-  await Promise.all(agents.splice(0).map((agent) => agent.stop()));
-  await proxy.stop();
+  await fixture.stop();
 });
 
-async function webServer(id: string, rule: string, handler: http.RequestListener): Promise<ProxyWebServer> {
-  const { privateJwk, publicJwk } = await generateKeyPair(id);
-  await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
-  const agent = new ProxyWebServer({
-    proxyUrl: controlPlane.url,
-    agentId: id,
-    key: privateJwk,
-    server: http.createServer(handler),
-    rules: [rule],
-    pin: proxy.pin,
-    drainTimeoutMs: 5000,
-  });
-  agents.push(agent);
-  return agent;
-}
+const webServer = (id: string, rule: string, handler: http.RequestListener): Promise<ProxyWebServer> => fixture.agent(id, rule, handler);
 
 const hello = (name: string): http.RequestListener => (_req, res) => res.end(name);
 
