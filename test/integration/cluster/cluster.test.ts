@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+import { send } from '../../helpers/data-plane-client.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'proxy', 'cli.js');
@@ -67,18 +68,10 @@ interface Reply {
   readonly body: string;
 }
 
-/** One request on a fresh connection (so Node's round-robin spreads them over the workers). */
-function get(port: number, urlPath: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
+/** One request on a fresh connection (so Node's round-robin spreads them over the workers): status and body. */
+async function get(port: number, urlPath: string): Promise<Reply> {
+  const { status, body } = await send(port, urlPath);
+  return { status, body };
 }
 
 /** Repeats `get` until the status is `status` (the workers apply a change one IPC hop after the ack). */

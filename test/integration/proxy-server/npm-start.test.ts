@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { send } from '../../helpers/data-plane-client.js';
 
 const cli = new URL('../../../dist/src/proxy/cli.js', import.meta.url).pathname;
 const env = { PROXY_HOST: '127.0.0.1', PROXY_PORT: '0', PROXY_TLS_PORT: '0', PROXY_WS_HOST: '127.0.0.1', PROXY_WS_PORT: '0', PROXY_ADMIN_PORT: '0' };
@@ -43,19 +43,6 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
-
 describe('npm start (the inteli-proxy CLI)', () => {
   let dir: string;
 
@@ -76,7 +63,7 @@ describe('npm start (the inteli-proxy CLI)', () => {
       expect((await stat(path.join(dir, 'keys', 'admin.key.json'))).mode & 0o777).toBe(0o600);
       expect((await stat(path.join(dir, 'tsl', 'key.pem'))).mode & 0o777).toBe(0o600);
       expect((await stat(path.join(dir, 'certstore', 'trust-store.json'))).mode & 0o777).toBe(0o600);
-      const answer = await get(running.http as number, '/anything');
+      const answer = await send(running.http as number, '/anything');
       expect(answer.status).toBe(403);
       expect(JSON.parse(answer.body)).toMatchObject({ error: 'NO_ROUTE' });
       expect(JSON.stringify(lines)).not.toMatch(/"d":"[A-Za-z0-9_-]{43}"/);
