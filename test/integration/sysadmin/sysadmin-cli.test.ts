@@ -9,7 +9,8 @@ import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../../src/webserver-agent/proxy-web-server.js';
 import { readSysadminEnv } from '../../../src/shared/env.js';
 import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
-import { collector, helloServer, writeJson } from './sysadmin-helpers.js';
+import { collector } from '../../helpers/cli-output.js';
+import { helloServer, writeJson } from './sysadmin-helpers.js';
 
 let fixture: ControlPlaneFixture;
 let admin: TestKey;

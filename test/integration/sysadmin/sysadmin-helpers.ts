@@ -1,5 +1,5 @@
 /**
- * Helpers of the sysadmin integration tests: CLI output collectors, key files in temp dirs, a web
+ * Helpers of the sysadmin integration tests: key files in temp dirs, a web
  * server for agents, and a stub control plane (TLS, sub-protocol inteli.v2) whose answers a test
  * scripts, for the timeouts, disconnects and malformed answers a real proxy does not produce.
  */
@@ -9,22 +9,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { CliIo } from '../../../src/sysadmin/cli-command.js';
 import { SUBPROTOCOL } from '../../../src/shared/protocol.js';
 import { publicKeyPin } from '../../../src/shared/tls/public-key-pin.js';
 import { testCertificate } from '../../helpers/control-plane-fixture.js';
-
-/** A {@link CliIo} that collects what the CLI prints. */
-export function collector(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (chunk: string) => (out += chunk) },
-    stderr: { write: (chunk: string) => (err += chunk) },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 /** Writes `value` as JSON into `dir/name` (mode 0600) and returns the path. */
 export async function writeJson(dir: string, name: string, value: unknown): Promise<string> {

@@ -2,10 +2,11 @@ import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, type CliIo } from '../../../src/sysadmin/run-cli.js';
+import { runCli } from '../../../src/sysadmin/run-cli.js';
 import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
 import { parsePrivateJwk, parsePublicJwk } from '../../../src/shared/identity/jwk.js';
 import { fingerprint } from '../../../src/shared/identity/fingerprint.js';
+import { collector } from '../../helpers/cli-output.js';
 
 let dir: string;
 
@@ -16,17 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function collector(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (chunk: string) => (out += chunk) },
-    stderr: { write: (chunk: string) => (err += chunk) },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 describe('writeKeyPair', () => {
   it('writes <id>.key.json with mode 0600 and <id>.pub.json that match', async () => {

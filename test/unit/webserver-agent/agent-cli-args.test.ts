@@ -1,15 +1,10 @@
 import { describe, it, expect } from '@jest/globals';
 import { parseAgentArgs, parseTarget } from '../../../src/webserver-agent/agent-cli-args.js';
 import { runAgentCli } from '../../../src/webserver-agent/run-agent-cli.js';
+import { collector } from '../../helpers/cli-output.js';
 
 const PIN = 'x'.repeat(43) + '=';
 const minimal = ['--proxy', 'wss://127.0.0.1:3042', '--id', 'WEB001', '--key', 'WEB001.key.json', '--target', '127.0.0.1:8080', '--rule', '/api'];
-
-function collector(): { stdout: { write: (s: string) => void }; stderr: { write: (s: string) => void }; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s) => (out += s) }, stderr: { write: (s) => (err += s) }, out: () => out, err: () => err };
-}
 
 describe('parseAgentArgs', () => {
   it('maps the flags to ProxyWebServer options', () => {
