@@ -3,7 +3,8 @@
  * remember what they received and close every socket on `close()`.
  */
 import { type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { trackSockets } from './socket-tracker.js';
 
 /** What a backend saw of one request. */
 export interface SeenRequest {
@@ -39,9 +40,9 @@ function defaultHandler(req: IncomingMessage, res: ServerResponse, backend: Test
 
 /** Starts a backend on 127.0.0.1 port 0. */
 export async function startBackend(name: string, handler: BackendHandler = defaultHandler): Promise<TestBackend> {
-  const sockets = new Set<Socket>();
   const seen: SeenRequest[] = [];
   const server = createServer();
+  const closeServer = trackSockets(server, () => (backend.socketsClosed += 1));
   const backend: TestBackend = {
     name,
     port: 0,
@@ -49,19 +50,8 @@ export async function startBackend(name: string, handler: BackendHandler = defau
     seen,
     socketsClosed: 0,
     hits: () => seen.length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: closeServer,
   };
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      backend.socketsClosed += 1;
-    });
-  });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
     handler(req, res, backend);

@@ -3,6 +3,7 @@
  * request head arrived (so it can answer with exact bytes, stall or reset), and counts of what it saw.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { trackSockets } from './socket-tracker.js';
 
 /** What a scripted backend does with one connection once the request head (`head`) arrived. */
 export type Script = (socket: Socket, head: string) => void;
@@ -21,26 +22,17 @@ export interface ScriptedBackend {
 
 /** Starts a raw backend on 127.0.0.1 port 0. */
 export async function startScriptedBackend(script: Script): Promise<ScriptedBackend> {
-  const sockets = new Set<Socket>();
   const server: Server = createServer();
+  const closeServer = trackSockets(server, () => (backend.closedSockets += 1));
   const backend: ScriptedBackend = {
     port: 0,
     heads: [],
     closedSockets: 0,
     script,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: closeServer,
   };
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
     socket.on('error', () => undefined);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      backend.closedSockets += 1;
-    });
     let buffered = '';
     const onData = (chunk: Buffer): void => {
       buffered += chunk.toString('latin1');
