@@ -15,7 +15,7 @@ import { TrustStore } from './control-plane/trust-store.js';
 import type { DataPlaneSnapshot } from './data-plane/data-plane.js';
 import type { TrafficStats } from './data-plane/traffic-stats.js';
 import type { ProxyControlOptions } from './proxy-options.js';
-import type { ProxyServerEvents } from './proxy-server.js';
+import type { ProxyAddresses, ProxyServerEvents } from './proxy-server.js';
 import type { BackendRegistry } from './registry/backend-registry.js';
 
 /** The resolved options the stack reads (a subset of both `ProxyServer`'s and the cluster's). */
@@ -44,13 +44,13 @@ export interface ControlStackHost {
   onError(error: Error): void;
 }
 
-/** The host's view the admin listener reads besides the stack's own parts. */
-export interface AdminHostView {
+/** What the admin listener reads of the host (a `ProxyServer` or a cluster primary) besides the stack's parts. */
+export interface AdminHost {
   readonly metrics: ProxyMetrics;
-  readonly trafficStats: TrafficStats;
-  readonly ready: () => boolean;
-  readonly snapshot: () => DataPlaneSnapshot;
-  readonly listenerAddresses: () => Readonly<Record<string, AddressInfo | undefined>>;
+  /** Read on every `/readyz`. */
+  readonly ready: boolean;
+  readonly addresses: ProxyAddresses;
+  snapshot(): DataPlaneSnapshot;
 }
 
 /** Trust store, control plane and admin listener of one proxy (single-process or cluster primary). */
@@ -127,13 +127,13 @@ export class ControlStack {
   }
 
   /**
-   * Starts the admin listener over the host's view; does nothing without `admin`.
+   * Starts the admin listener over the host and its traffic counters; does nothing without `admin`.
    *
    * @throws {ListenError} when the admin port cannot be bound.
    */
-  async startAdmin(view: AdminHostView): Promise<void> {
+  async startAdmin(host: AdminHost, trafficStats: TrafficStats): Promise<void> {
     if (this.#options.admin === undefined) return;
-    this.#admin = new AdminServer(this.#options.admin, this.#adminSource(view), this.#options.logger);
+    this.#admin = new AdminServer(this.#options.admin, this.#adminSource(host, trafficStats), this.#options.logger);
     await this.#admin.start();
   }
 
@@ -142,20 +142,20 @@ export class ControlStack {
     await this.#admin?.stop();
   }
 
-  #adminSource(view: AdminHostView): AdminSource {
+  #adminSource(host: AdminHost, trafficStats: TrafficStats): AdminSource {
     // A given store serves admin tokens even when the control plane is disabled.
     const trustStore = (): TrustStore | undefined => this.#trustStore ?? this.#options.trustStore;
     return {
       registry: this.#host.registry,
-      metrics: view.metrics,
-      trafficStats: view.trafficStats,
+      metrics: host.metrics,
+      trafficStats,
       events: this.#host.events,
       sessionEvents: this.#controlPlane,
       get ready(): boolean {
-        return view.ready();
+        return host.ready;
       },
-      snapshot: view.snapshot,
-      listenerAddresses: view.listenerAddresses,
+      snapshot: () => host.snapshot(),
+      listenerAddresses: () => ({ ...host.addresses }),
       trustedKeys: () => trustStore()?.list(),
       controlSessions: () => this.#controlPlane?.sessions() ?? [],
       trustStore,

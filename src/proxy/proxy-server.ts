@@ -134,13 +134,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     try {
       await this.dataPlane.start();
       await this.#stack.startControlPlane();
-      await this.#stack.startAdmin({
-        metrics: this.metrics,
-        trafficStats: this.dataPlane.stats,
-        ready: () => this.#ready,
-        snapshot: () => this.dataPlane.snapshot(),
-        listenerAddresses: () => ({ ...this.addresses }),
-      });
+      await this.#stack.startAdmin(this, this.dataPlane.stats);
     } catch (error) {
       await this.#stopParts();
       throw error;

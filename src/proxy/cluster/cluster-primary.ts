@@ -131,13 +131,7 @@ export class ClusterPrimary extends EventEmitter<ProxyServerEvents> {
     try {
       await this.#stack.startControlPlane();
       await this.#pool.start();
-      await this.#stack.startAdmin({
-        metrics: this.metrics,
-        trafficStats: this.#stats.traffic,
-        ready: () => this.#ready,
-        snapshot: () => this.snapshot(),
-        listenerAddresses: () => ({ ...this.addresses }),
-      });
+      await this.#stack.startAdmin(this, this.#stats.traffic);
     } catch (error) {
       await this.#stopParts();
       throw error;
