@@ -29,6 +29,18 @@ function latch(): { wait: () => Promise<void>; open: () => void; reached: Promis
   };
 }
 
+/** A real verifier whose answer is held at `gate` once the token checked out (the race window). */
+function heldVerifier(trustStore: TrustStore, gate: ReturnType<typeof latch>): TokenVerifier {
+  const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
+  return {
+    async verify(token: string): Promise<VerifiedIdentity> {
+      const identity = await real.verify(token);
+      await gate.wait();
+      return identity;
+    },
+  } as unknown as TokenVerifier;
+}
+
 describe('control plane races', () => {
   let fixture: ControlPlaneFixture | undefined;
 
@@ -39,15 +51,8 @@ describe('control plane races', () => {
 
   it('refuses with 401 an upgrade whose key is removed while its token is being verified', async () => {
     const trustStore = TrustStore.inMemory();
-    const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
     const gate = latch();
-    const verifier = {
-      async verify(token: string): Promise<VerifiedIdentity> {
-        const identity = await real.verify(token);
-        await gate.wait();
-        return identity;
-      },
-    } as unknown as TokenVerifier;
+    const verifier = heldVerifier(trustStore, gate);
     fixture = await startControlPlane({ trustStore, verifier });
     const key = await fixture.addKey('RACER', { scope: { rules: ['/r'] } });
     const outcome = fixture.tryConnect({ token: await fixture.token(key) });
@@ -108,15 +113,8 @@ describe('control plane races', () => {
 
   it('answers 503 to an upgrade still being verified when stop() begins', async () => {
     const trustStore = TrustStore.inMemory();
-    const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
     const gate = latch();
-    const verifier = {
-      async verify(token: string): Promise<VerifiedIdentity> {
-        const identity = await real.verify(token);
-        await gate.wait();
-        return identity;
-      },
-    } as unknown as TokenVerifier;
+    const verifier = heldVerifier(trustStore, gate);
     fixture = await startControlPlane({ trustStore, verifier });
     const key = await fixture.addKey('LATE', { scope: { rules: ['/late'] } });
     const outcome = fixture.tryConnect({ token: await fixture.token(key) }).catch((error: Error) => error);
