@@ -25,6 +25,13 @@ const SLASH = 0x2f;
 export const MAX_REQUEST_HEADERS = 2000;
 const MAX_RAW_HEADERS = 2 * MAX_REQUEST_HEADERS;
 
+/** The request target without its query string: a query may carry a token, and logs must never hold one. */
+function loggablePath(url: string | undefined): string {
+  const target = url ?? '';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
 function onSocketError(this: Duplex): void {
   this.destroy();
 }
@@ -114,7 +121,7 @@ export class ProxyHandler {
       if (this.#options.accessLog) this.#logAccess(req, res, target, upstream.origin, head.requestId);
       this.#forwarder.forward(req, res, route, upstream, target, head);
     } catch (error) {
-      this.#logger.error({ err: (error as Error).message, url: req.url }, 'request handling failed');
+      this.#logger.error({ err: (error as Error).message, path: loggablePath(req.url) }, 'request handling failed');
       sendError(res, 502, 'RP_ERR_UPSTREAM_RESPONSE', undefined, true);
     }
   }
@@ -158,7 +165,7 @@ export class ProxyHandler {
       }
       this.#tunnels.open(req, socket, head, upstream, target, requestHead);
     } catch (error) {
-      this.#logger.error({ err: (error as Error).message, url: req.url }, 'upgrade handling failed');
+      this.#logger.error({ err: (error as Error).message, path: loggablePath(req.url) }, 'upgrade handling failed');
       socket.destroy();
     }
   }
