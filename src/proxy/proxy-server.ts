@@ -6,8 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { NotRunningError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { CertificateManager } from './acme/certificate-manager.js';
 import type { AdminServer } from './admin/admin-server.js';
 import { ProxyMetrics } from './admin/proxy-metrics.js';
 import type { ControlPlane, AgentEvent, BackendRejection } from './control-plane/control-plane.js';
@@ -52,6 +54,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly options: ResolvedProxyOptions;
   /** Prometheus metrics on a registry of this proxy's own (served by the admin listener at `/metrics`). */
   readonly metrics: ProxyMetrics;
+  /** ACME certificates, when `acme` is set. */
+  readonly certificates: CertificateManager | undefined;
   readonly #logger: Logger;
   readonly #stack: ControlStack;
   #ready = false;
@@ -64,7 +68,17 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.options = resolveProxyOptions(options);
     this.#logger = this.options.logger.child({ component: 'proxy-server' });
     this.registry = new BackendRegistry();
-    this.dataPlane = new DataPlane(this.registry, this.options.dataPlane);
+    const acme = this.options.acme;
+    this.certificates = acme === undefined ? undefined : new CertificateManager(acme, {
+      keys: () => (this.#stack.trustStore ?? this.options.trustStore)?.list(),
+      storageDir: path.join(this.options.certstore, 'acme'),
+      logger: this.options.logger,
+    });
+    const certificates = this.certificates;
+    this.dataPlane = new DataPlane(this.registry, this.options.dataPlane, certificates === undefined ? {} : {
+      sniCallback: certificates.sniCallback,
+      handleHttp: (req, res, next) => certificates.challenges.handle(req, res, next),
+    });
     this.dataPlane.on('error', (error) => this.#emitError(error));
     this.registry.on('added', (backend) => this.emit('backend_added', backend));
     this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
@@ -80,6 +94,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
         trafficStats: this.dataPlane.stats,
         clientBytes: () => this.dataPlane.clientBytes(),
         controlStats: () => this.#stack.controlPlane?.stats(),
+        certificates: () => this.certificates?.certificates(),
       },
       this.registry,
     );
@@ -134,6 +149,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     try {
       await this.dataPlane.start();
       await this.#stack.startControlPlane();
+      await this.#startCertificates();
       await this.#stack.startAdmin(this, this.dataPlane.stats);
     } catch (error) {
       await this.#stopParts();
@@ -144,6 +160,18 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.#logger.info({ addresses, pin: this.pin }, 'proxy listening');
     this.emit('listening', addresses);
     return addresses;
+  }
+
+  /** Starts the ACME manager once the trust store is open; a key added or removed changes the allowed names. */
+  async #startCertificates(): Promise<void> {
+    const certificates = this.certificates;
+    if (certificates === undefined) return;
+    const store = this.#stack.trustStore ?? this.options.trustStore;
+    const changed = (): void => certificates.keysChanged();
+    store?.on('added', changed);
+    store?.on('removed', changed);
+    certificates.keysChanged();
+    await certificates.start();
   }
 
   /**
@@ -166,6 +194,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // The data plane starts its graceful stop first: closing the control plane removes every backend,
     // and requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
     const dataPlaneStopped = this.dataPlane.stop();
+    await this.certificates?.stop();
     await this.#stack.stopControlPlane();
     await dataPlaneStopped;
     this.registry.clear('stopped');

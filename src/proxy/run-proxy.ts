@@ -12,6 +12,7 @@ import { TlsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
 import { bootstrapAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
+import type { AcmeOptions } from './acme/acme-options.js';
 import type { ProxyServerOptions } from './proxy-options.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 
@@ -37,6 +38,8 @@ export interface ProxyStartup {
   readonly tls: { readonly cert: Buffer; readonly key: Buffer };
   /** The bootstrap admin key, when this start created it. */
   readonly bootstrap: BootstrapOutcome;
+  /** ACME options from `PROXY_ACME_*`, when a directory URL is set. */
+  readonly acme?: AcmeOptions | undefined;
 }
 
 /**
@@ -52,7 +55,9 @@ export async function prepareProxyStartup(env: Env, options: RunProxyOptions): P
   }
   const tls = { cert: await readPem(env.tlsCert, 'certificate'), key: await readPem(env.tlsKey, 'key') };
   const bootstrap = await bootstrapAdminKey(env.certstore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, logger);
-  return { tls, bootstrap };
+  if (env.acmeDirectoryUrl === undefined) return { tls, bootstrap };
+  const caCertificates = env.acmeCa === undefined ? undefined : await readPem(env.acmeCa, 'ACME CA certificate');
+  return { tls, bootstrap, acme: { directoryUrl: env.acmeDirectoryUrl, email: env.acmeEmail, caCertificates } };
 }
 
 /**
@@ -101,7 +106,7 @@ export function logProxyRunning(env: Env, options: RunProxyOptions, startup: Pro
  */
 export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
   const startup = await prepareProxyStartup(env, options);
-  const proxy = new ProxyServer(startupProxyOptions(env, options, startup));
+  const proxy = new ProxyServer({ ...startupProxyOptions(env, options, startup), acme: startup.acme });
   await proxy.start();
   logProxyRunning(env, options, startup, proxy);
   return proxy;

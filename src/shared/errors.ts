@@ -35,6 +35,7 @@ export const ERROR_CATALOG = {
   RP_ERR_DISCONNECTED: { status: undefined, summary: 'The control connection closed before an answer came.' },
   RP_ERR_TRUST_STORE: { status: undefined, summary: 'The trust store file could not be read or written.' },
   RP_ERR_INTERNAL: { status: 500, summary: 'An unexpected failure inside the proxy (logged); a bug to report.' },
+  RP_ERR_ACME: { status: undefined, summary: 'A certificate could not be obtained, renewed or stored through ACME.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
 
 /** A stable error code. */
@@ -143,6 +144,13 @@ export class TrustStoreError extends ProxyError {
 export class TimeoutError extends ProxyError {
   constructor(message: string, options?: ProxyErrorOptions) {
     super('RP_ERR_TIMEOUT', message, options);
+  }
+}
+
+/** A certificate could not be obtained, renewed or stored through ACME (the fallback certificate is served). */
+export class AcmeError extends ProxyError {
+  constructor(message: string, options?: ProxyErrorOptions) {
+    super('RP_ERR_ACME', message, options);
   }
 }
 

@@ -35,6 +35,8 @@ export interface MetricsSource {
   clientBytes(): { readonly bytesIn: number; readonly bytesOut: number };
   /** The control plane's counters, or undefined when it is disabled or not started. */
   controlStats(): (ControlPlaneStats & { sessions: number; pendingHandshakes: number }) | undefined;
+  /** ACME certificates and their days left, when ACME is enabled. */
+  certificates?: (() => readonly { readonly name: string; readonly daysLeft: number }[] | undefined) | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
@@ -160,6 +162,10 @@ export class ProxyMetrics {
     counter('control_evictions_total', 'Control sessions evicted by the heartbeat (missed pongs).', [], function () {
       this.reset();
       this.inc(source.controlStats()?.evictions ?? 0);
+    });
+    gauge('acme_certificate_days_left', 'Whole days until each ACME certificate expires (renewed at 2/3 of its lifetime by default).', ['name'], function () {
+      this.reset();
+      for (const certificate of source.certificates?.() ?? []) this.set({ name: certificate.name }, certificate.daysLeft);
     });
     this.#adminAuthFailures = counter<'reason'>('admin_auth_failures_total', 'Admin listener requests refused, by reason.', ['reason']);
   }

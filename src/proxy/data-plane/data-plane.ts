@@ -9,9 +9,10 @@
  * finish within `shutdownTimeoutMs`, then destroy what is left and close the connection pools.
  */
 import { EventEmitter } from 'node:events';
-import { type Server as HttpServer, type ServerOptions, createServer as createHttpServer } from 'node:http';
+import { type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import { NotRunningError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
@@ -49,6 +50,16 @@ export interface DataPlaneEvents {
   error: [error: Error];
 }
 
+/**
+ * What the certificate manager (ACME) plugs into the listeners: the HTTPS listener's `SNICallback`, and a
+ * handler the HTTP listener calls before routing (HTTP-01 challenges). It returns true when it took the
+ * request; `next` routes a request it looked at but does not answer.
+ */
+export interface DataPlaneTlsHooks {
+  readonly sniCallback?: ((servername: string, callback: (error: Error | null, context?: SecureContext) => void) => void) | undefined;
+  readonly handleHttp?: ((req: IncomingMessage, res: ServerResponse, next: () => void) => boolean) | undefined;
+}
+
 /** How often idle connections are closed while a stop waits for in-flight work, in milliseconds. */
 const STOP_SWEEP_INTERVAL_MS = 25;
 /** Longest interval between sweeps for clients past their headers or request deadline, in ms. */
@@ -68,6 +79,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly #stats = new TrafficStats();
   /** Open client connections, for the byte counters (tracked per connection, never per request). */
   readonly #connections = new Set<Socket>();
+  readonly #tlsHooks: DataPlaneTlsHooks;
   #state: DataPlaneState = 'idle';
   #servers: (HttpServer | HttpsServer)[] = [];
   #addresses: DataPlaneAddresses = {};
@@ -107,10 +119,14 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   };
 
-  /** @param options resolved with `resolveDataPlaneOptions`. */
-  constructor(registry: BackendRegistry, options: ResolvedDataPlaneOptions) {
+  /**
+   * @param options resolved with `resolveDataPlaneOptions`.
+   * @param tlsHooks certificate selection and HTTP-01 answers, when ACME is enabled.
+   */
+  constructor(registry: BackendRegistry, options: ResolvedDataPlaneOptions, tlsHooks: DataPlaneTlsHooks = {}) {
     super();
     this.#registry = registry;
+    this.#tlsHooks = tlsHooks;
     this.#options = options;
     this.#logger = options.logger.child({ component: 'data-plane' });
     const upstreamTls = { upstreamRejectUnauthorized: options.upstreamRejectUnauthorized, upstreamCa: options.upstreamCa };
@@ -232,7 +248,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       try {
         // Node bounds the TLS handshake at 120 s by default, and the client deadlines start only once it
         // is done: a peer that never finishes the handshake would hold its socket that long.
-        httpsServer = createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key });
+        const sni = this.#tlsHooks.sniCallback === undefined ? {} : { SNICallback: this.#tlsHooks.sniCallback };
+        httpsServer = createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key, ...sni });
       } catch (error) {
         throw new TlsError(`the HTTPS certificate or key cannot be used: ${(error as Error).message}`, { cause: error });
       }
@@ -245,7 +262,14 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     // One more than the handler accepts, so a longer header list is detected instead of silently cut.
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('connection', this.#onConnection);
-    httpServer.on('request', this.#handler.onHttpRequest);
+    const handleHttp = this.#tlsHooks.handleHttp;
+    const onHttpRequest = this.#handler.onHttpRequest;
+    httpServer.on(
+      'request',
+      handleHttp === undefined ? onHttpRequest : (req: IncomingMessage, res: ServerResponse) => {
+        if (!handleHttp(req, res, () => onHttpRequest(req, res))) onHttpRequest(req, res);
+      },
+    );
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     httpServer.on('connect', this.#handler.onConnect);
     this.#servers.push(httpServer);
