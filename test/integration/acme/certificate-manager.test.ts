@@ -12,11 +12,13 @@ import type { SecureContext } from 'node:tls';
 import { resolveAcmeOptions, type AcmeOptions } from '../../../src/proxy/acme/acme-options.js';
 import { CertificateManager } from '../../../src/proxy/acme/certificate-manager.js';
 import { FileCertificateStorage } from '../../../src/proxy/acme/file-certificate-storage.js';
+import { RedisCertificateStorage } from '../../../src/proxy/acme/redis-certificate-storage.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { type DnsResponder, startDnsResponder } from '../../helpers/dns-responder.js';
+import { HAS_REDIS, startRedis } from '../../helpers/redis-server.js';
 import { type Pebble, HAS_PEBBLE, freePort, pebbleServerPair, startPebble } from '../../helpers/pebble.js';
 
-const KEYS = [{ scope: { rules: ['renew.example.test/', 'down.example.test/api', 'fleet.example.test/'] } }];
+const KEYS = [{ scope: { rules: ['renew.example.test/', 'down.example.test/api', 'fleet.example.test/', 'redis.example.test/'] } }];
 
 let dns: DnsResponder;
 let dir: string;
@@ -88,6 +90,27 @@ describeWithPebble('certificate manager against pebble', () => {
     expect(a.stats.issued + b.stats.issued).toBe(1);
     expect(fromA?.cert).toBe(fromB?.cert);
     expect(await new FileCertificateStorage(shared).listCertificates()).toEqual(['fleet.example.test']);
+  }, 20_000);
+
+  (HAS_REDIS ? it : it.skip)('two proxies sharing Redis order a certificate once, and a third serves it from Redis at start', async () => {
+    const redis = await startRedis();
+    started.push(redis);
+    const storage = (): RedisCertificateStorage => {
+      const created = new RedisCertificateStorage({ url: redis.url });
+      // A given storage belongs to the caller: closed here, before redis-server stops.
+      started.push({ stop: () => created.close() });
+      return created;
+    };
+    const clock = { now: Date.now() };
+    const acme = (): AcmeOptions => ({ directoryUrl: pebble.directoryUrl, caCertificates: pebble.serverCa, storage: storage() });
+    const [a, b] = [await manager(acme(), dir, clock), await manager(acme(), dir, clock)];
+    const [fromA, fromB] = await Promise.all([a.obtain('redis.example.test'), b.obtain('redis.example.test')]);
+    expect(a.stats.issued + b.stats.issued).toBe(1);
+    expect(fromA?.cert).toBe(fromB?.cert);
+    const c = await manager(acme(), dir, clock);
+    expect(c.certificates().map((info) => info.name)).toEqual(['redis.example.test']);
+    expect(await sni(c, 'redis.example.test')).toBeDefined();
+    expect(c.stats.issued).toBe(0);
   }, 20_000);
 });
 
