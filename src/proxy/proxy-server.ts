@@ -95,6 +95,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
         clientBytes: () => this.dataPlane.clientBytes(),
         controlStats: () => this.#stack.controlPlane?.stats(),
         certificates: () => this.certificates?.certificates(),
+        protocolStats: () => this.dataPlane.protocolStats,
       },
       this.registry,
     );

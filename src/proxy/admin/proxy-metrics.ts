@@ -14,6 +14,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
+import type { ListenerProtocolStats } from '../data-plane/h2-listener.js';
 import { STATUS_CLASSES, type TrafficStats } from '../data-plane/traffic-stats.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
@@ -35,6 +36,8 @@ export interface MetricsSource {
   clientBytes(): { readonly bytesIn: number; readonly bytesOut: number };
   /** The control plane's counters, or undefined when it is disabled or not started. */
   controlStats(): (ControlPlaneStats & { sessions: number; pendingHandshakes: number }) | undefined;
+  /** Requests by downstream protocol and HTTP/2 session counters. */
+  protocolStats?: (() => ListenerProtocolStats | undefined) | undefined;
   /** ACME certificates and their days left, when ACME is enabled. */
   certificates?: (() => readonly { readonly name: string; readonly daysLeft: number }[] | undefined) | undefined;
 }
@@ -162,6 +165,18 @@ export class ProxyMetrics {
     counter('control_evictions_total', 'Control sessions evicted by the heartbeat (missed pongs).', [], function () {
       this.reset();
       this.inc(source.controlStats()?.evictions ?? 0);
+    });
+    counter('client_requests_total', 'Requests received from clients, by protocol (http/1.1, h2).', ['protocol'], function () {
+      const stats = source.protocolStats?.();
+      this.reset();
+      this.inc({ protocol: 'http/1.1' }, stats?.requests['http/1.1'] ?? 0);
+      this.inc({ protocol: 'h2' }, stats?.requests.h2 ?? 0);
+    });
+    gauge('h2_sessions', 'Open HTTP/2 client sessions.', [], function () {
+      this.set(source.protocolStats?.()?.h2Sessions ?? 0);
+    });
+    counter('h2_sessions_closed_total', 'HTTP/2 sessions closed for breaking a limit, by reason (rapid_reset).', ['reason'], function () {
+      setAll(this, 'reason', source.protocolStats?.()?.h2Abuse);
     });
     gauge('acme_certificate_days_left', 'Whole days until each ACME certificate expires (renewed at 2/3 of its lifetime by default).', ['name'], function () {
       this.reset();

@@ -41,6 +41,9 @@ export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Default largest request header block, in bytes (Node's default). */
 export const DEFAULT_MAX_HEADER_SIZE = 16_384;
 
+/** Default most concurrent HTTP/2 streams per client session (nginx: 128). */
+export const DEFAULT_H2_MAX_CONCURRENT_STREAMS = 100;
+
 /** A PEM certificate and key, as strings or buffers. */
 export interface TlsOptions {
   readonly cert: string | Buffer;
@@ -57,6 +60,10 @@ export interface DataPlaneOptions {
   tlsPort?: number;
   /** Certificate and key of the HTTPS listener. Default none (no HTTPS listener). */
   tls?: TlsOptions | undefined;
+  /** Offer HTTP/2 (ALPN `h2`, with HTTP/1.1 fallback) on the HTTPS listener. Default true. */
+  http2?: boolean;
+  /** Most concurrent streams per HTTP/2 session, 1 to 10000. Default 100. */
+  h2MaxConcurrentStreams?: number;
   /** Selection policy: a built-in name or a factory. Default `'round-robin'`. */
   selector?: ProxySelectorName | ProxySelectorFactory;
   /** Status of NO_ROUTE and NO_TARGET answers, 400 to 599. Default 403. */
@@ -118,6 +125,8 @@ export interface ResolvedDataPlaneOptions {
   readonly port: number;
   readonly tlsPort: number;
   readonly tls: TlsOptions | undefined;
+  readonly http2: boolean;
+  readonly h2MaxConcurrentStreams: number;
   readonly selector: ProxySelectorFactory;
   readonly noTargetStatus: number;
   readonly trustedProxies: TrustedProxies;
@@ -189,6 +198,8 @@ export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): Resolve
     port: integer('port', options.port, DEFAULT_PORT, 0, 65535),
     tlsPort: integer('tlsPort', options.tlsPort, DEFAULT_TLS_PORT, 0, 65535),
     tls,
+    http2: boolean('http2', options.http2, true),
+    h2MaxConcurrentStreams: integer('h2MaxConcurrentStreams', options.h2MaxConcurrentStreams, DEFAULT_H2_MAX_CONCURRENT_STREAMS, 1, 10_000),
     selector: resolveSelector(options.selector ?? 'round-robin'),
     noTargetStatus: integer('noTargetStatus', options.noTargetStatus, DEFAULT_NO_TARGET_STATUS, 400, 599),
     trustedProxies: trustedProxies(proxies),

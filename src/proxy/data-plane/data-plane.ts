@@ -17,6 +17,7 @@ import { NotRunningError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
+import { ListenerProtocolStats, type SecureListener, createSecureListener } from './h2-listener.js';
 import { closeServer, listen } from './listen.js';
 import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
@@ -81,7 +82,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly #connections = new Set<Socket>();
   readonly #tlsHooks: DataPlaneTlsHooks;
   #state: DataPlaneState = 'idle';
-  #servers: (HttpServer | HttpsServer)[] = [];
+  #servers: (HttpServer | HttpsServer | SecureListener)[] = [];
+  readonly #protocolStats = new ListenerProtocolStats();
+  readonly #countHttp1 = (): void => {
+    this.#protocolStats.requests['http/1.1'] += 1;
+  };
   #addresses: DataPlaneAddresses = {};
   #startPromise: Promise<DataPlaneAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
@@ -210,6 +215,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return this.#stats;
   }
 
+  /** Requests by downstream protocol and HTTP/2 session counters (read at scrape time). */
+  get protocolStats(): ListenerProtocolStats {
+    return this.#protocolStats;
+  }
+
   /** Bytes read from and written to clients so far, over closed and open connections (TCP payload). */
   clientBytes(): { readonly bytesIn: number; readonly bytesOut: number } {
     let bytesIn = this.#stats.closedBytesIn;
@@ -243,13 +253,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       connectionsCheckingInterval: Math.min(MAX_CLIENT_DEADLINE_SWEEP_MS, Math.max(MIN_CLIENT_DEADLINE_SWEEP_MS, Math.floor(options.clientHeadersTimeoutMs / 4))),
       noDelay: true,
     };
-    let httpsServer: HttpsServer | undefined;
+    let httpsServer: HttpsServer | SecureListener | undefined;
     if (options.tls !== undefined) {
       try {
         // Node bounds the TLS handshake at 120 s by default, and the client deadlines start only once it
         // is done: a peer that never finishes the handshake would hold its socket that long.
         const sni = this.#tlsHooks.sniCallback === undefined ? {} : { SNICallback: this.#tlsHooks.sniCallback };
-        httpsServer = createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key, ...sni });
+        httpsServer = options.http2
+          ? createSecureListener(options, this.#tlsHooks, this.#handler, this.#protocolStats, this.#logger)
+          : createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key, ...sni });
       } catch (error) {
         throw new TlsError(`the HTTPS certificate or key cannot be used: ${(error as Error).message}`, { cause: error });
       }
@@ -262,6 +274,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     // One more than the handler accepts, so a longer header list is detected instead of silently cut.
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('connection', this.#onConnection);
+    httpServer.on('request', this.#countHttp1);
     const handleHttp = this.#tlsHooks.handleHttp;
     const onHttpRequest = this.#handler.onHttpRequest;
     httpServer.on(
@@ -277,12 +290,17 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     httpServer.on('error', this.#onServerError);
     let https: AddressInfo | undefined;
     if (httpsServer !== undefined) {
-      httpsServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
-      httpsServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       httpsServer.on('connection', this.#onConnection);
-      httpsServer.on('request', this.#handler.onHttpsRequest);
-      httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
-      httpsServer.on('connect', this.#handler.onConnect);
+      // The HTTP/2 listener attaches the handler itself (through its HTTP/2 adapters).
+      if (!options.http2) {
+        const plain = httpsServer as HttpsServer;
+        plain.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+        plain.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
+        plain.on('request', this.#countHttp1);
+        plain.on('request', this.#handler.onHttpsRequest);
+        plain.on('upgrade', this.#handler.onHttpsUpgrade);
+        plain.on('connect', this.#handler.onConnect);
+      }
       this.#servers.push(httpsServer);
       https = await listen(httpsServer, options.tlsPort, options.host, 'HTTPS');
       httpsServer.on('error', this.#onServerError);
