@@ -8,6 +8,8 @@
  *   `:authority` is kept as a second Host, which the handler answers with 400 (section 8.3.1: malformed).
  * - Split `cookie` fields are joined with `; ` (section 8.2.3), since an HTTP/1.1 backend expects one.
  * - `te: trailers` passes; every other connection-specific request field is refused by nghttp2 already.
+ * - A request body without `content-length` (HTTP/2 frames it, DATA until END_STREAM) is announced as
+ *   `transfer-encoding: chunked`, the HTTP/1.1 way, so that the body is streamed to the backend.
  * - `writeHead` drops the status message (HTTP/2 has none; Node would warn) and every connection-specific
  *   response field (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`,
  *   `HTTP2-Settings`): a backend sending one must not make Node throw ERR_HTTP2_INVALID_CONNECTION_HEADERS.
@@ -27,10 +29,11 @@ export class ProxyH2Request extends Http2ServerRequest {
 }
 
 /** The HTTP/1.1-style header list of an HTTP/2 request (computed once per request). */
-export function translateRawHeaders(raw: readonly string[]): string[] {
+export function translateRawHeaders(raw: readonly string[], hasBody: boolean): string[] {
   const headers: string[] = [];
   let authority: string | undefined;
   let cookie: string | undefined;
+  let contentLength = false;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
     const value = raw[index + 1] as string;
@@ -43,11 +46,13 @@ export function translateRawHeaders(raw: readonly string[]): string[] {
       continue;
     }
     if (name === 'host' && authority !== undefined && value.toLowerCase() === authority.toLowerCase()) continue;
+    if (name === 'content-length') contentLength = true;
     headers.push(name, value);
   }
   // Host first, as an HTTP/1.1 client sends it; nghttp2 delivers pseudo-headers before regular fields.
   if (authority !== undefined) headers.unshift('host', authority);
   if (cookie !== undefined) headers.push('cookie', cookie);
+  if (hasBody && !contentLength) headers.push('transfer-encoding', 'chunked');
   return headers;
 }
 
@@ -56,7 +61,8 @@ Object.defineProperty(ProxyH2Request.prototype, 'rawHeaders', {
   configurable: true,
   enumerable: false,
   get(this: ProxyH2Request): string[] {
-    this[kRaw] ??= translateRawHeaders((baseRawHeaders?.call(this) as string[] | undefined) ?? []);
+    // A stream that did not end with its headers carries a body (DATA frames until END_STREAM).
+    this[kRaw] ??= translateRawHeaders((baseRawHeaders?.call(this) as string[] | undefined) ?? [], !this.stream.endAfterHeaders);
     return this[kRaw];
   },
 });
