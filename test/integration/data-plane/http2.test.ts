@@ -124,7 +124,7 @@ describe('HTTP/2 downstream', () => {
   it('still serves HTTP/1.1 on the same port, WebSocket upgrades included', async () => {
     const response = await send(tlsPort, '/api/h1', { https: true, ca });
     expect(response.status).toBe(200);
-    const socket = new WebSocket(`wss://localhost:${tlsPort}/ws`, { ca, servername: 'localhost' });
+    const socket = new WebSocket(`wss://127.0.0.1:${tlsPort}/ws`, { ca, servername: 'localhost' } as ConstructorParameters<typeof WebSocket>[1]);
     const echoed = await new Promise<string>((resolve, reject) => {
       socket.once('open', () => socket.send('hi'));
       socket.once('message', (data) => resolve(String(data)));
