@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ClientHttp2Session } from 'node:http2';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateDevCertificate } from '../../../src/shared/tls/dev-certificate.js';
 import { type TestBackend, closedPort, startBackend } from '../../helpers/data-plane-backends.js';
@@ -124,7 +124,7 @@ describe('HTTP/2 downstream', () => {
   it('still serves HTTP/1.1 on the same port, WebSocket upgrades included', async () => {
     const response = await send(tlsPort, '/api/h1', { https: true, ca });
     expect(response.status).toBe(200);
-    const socket = new WebSocket(`wss://127.0.0.1:${tlsPort}/ws`, { ca, servername: 'localhost' } as ConstructorParameters<typeof WebSocket>[1]);
+    const socket = new WebSocket(`wss://127.0.0.1:${tlsPort}/ws`, { ca, servername: 'localhost' } as ClientOptions);
     const echoed = await new Promise<string>((resolve, reject) => {
       socket.once('open', () => socket.send('hi'));
       socket.once('message', (data) => resolve(String(data)));
