@@ -1,0 +1,150 @@
+/**
+ * The HTTP/2 listener under the known HTTP/2 attacks, each bounded: more concurrent streams than the
+ * advertised limit (refused), rapid reset (CVE-2023-44487: the session is closed with ENHANCE_YOUR_CALM
+ * and few requests reach the backend), a CONTINUATION flood (header block past the limit: the connection
+ * is closed long before the flood ends), PING and SETTINGS floods from a client that never reads its
+ * acknowledgements (the connection is closed, memory stays bounded). After each case the proxy still
+ * serves a fresh session.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { constants } from 'node:http2';
+import type { ProxyServer } from '../../src/proxy/proxy-server.js';
+import { generateDevCertificate } from '../../src/shared/tls/dev-certificate.js';
+import { type TestBackend, startBackend } from '../helpers/data-plane-backends.js';
+import { register, startProxy } from '../helpers/data-plane-client.js';
+import { Flag, FrameType, flood, frame, headerField, rawH2, requestBlock } from '../helpers/h2-frames.js';
+import { h2Connect, h2Request } from '../helpers/h2-client.js';
+
+const MAX_STREAMS = 20;
+
+let proxy: ProxyServer;
+let tlsPort: number;
+let ca: string;
+let backend: TestBackend;
+let inFlight = 0;
+let maxInFlight = 0;
+const held: (() => void)[] = [];
+
+beforeAll(async () => {
+  backend = await startBackend('h2', (req, res) => {
+    req.resume();
+    if (req.url === '/api/hold') {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      held.push(() => {
+        inFlight -= 1;
+        res.end('released');
+      });
+      return;
+    }
+    res.end('ok');
+  });
+  const pair = await generateDevCertificate();
+  ca = pair.cert;
+  ({ proxy } = await startProxy({ tls: pair, tlsPort: 0, h2MaxConcurrentStreams: MAX_STREAMS }));
+  tlsPort = proxy.addresses.https?.port as number;
+  register(proxy, backend, ['/api']);
+});
+
+afterAll(async () => {
+  for (const release of held.splice(0)) release();
+  await proxy.stop();
+  await backend.close();
+});
+
+async function expectServing(): Promise<void> {
+  const session = await h2Connect(tlsPort, ca);
+  try {
+    expect((await h2Request(session, '/api/ok')).status).toBe(200);
+  } finally {
+    session.close();
+  }
+}
+
+describe('HTTP/2 limits under abuse', () => {
+  it('refuses streams beyond SETTINGS_MAX_CONCURRENT_STREAMS and never lets more reach the backend', async () => {
+    const connection = await rawH2(tlsPort, ca);
+    const streams = MAX_STREAMS * 3;
+    const frames: Buffer[] = [];
+    for (let index = 0; index < streams; index += 1) frames.push(frame(FrameType.HEADERS, Flag.END_STREAM | Flag.END_HEADERS, 1 + index * 2, requestBlock('/api/hold', 'localhost')));
+    connection.socket.write(Buffer.concat(frames));
+    // Every stream past the limit is refused with RST_STREAM(REFUSED_STREAM) (or the session is closed).
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const refused = connection.frames.filter((f) => f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === constants.NGHTTP2_REFUSED_STREAM).length;
+        if (refused >= streams - MAX_STREAMS || connection.isClosed() || connection.frames.some((f) => f.type === FrameType.GOAWAY)) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
+    expect(maxInFlight).toBeLessThanOrEqual(MAX_STREAMS);
+    connection.socket.destroy();
+    for (const release of held.splice(0)) release();
+    await expectServing();
+  });
+
+  /** HEADERS then RST_STREAM(CANCEL) for stream `index`: never more than one stream open at a time. */
+  function openAndCancel(index: number): Buffer {
+    const id = 1 + index * 2;
+    const cancel = Buffer.alloc(4);
+    cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
+    return Buffer.concat([frame(FrameType.HEADERS, Flag.END_STREAM | Flag.END_HEADERS, id, requestBlock('/api/reset', 'localhost')), frame(FrameType.RST_STREAM, 0, id, cancel)]);
+  }
+
+  it('closes a session that resets streams as fast as it can send them (rapid reset, CVE-2023-44487)', async () => {
+    const before = backend.hits();
+    const connection = await rawH2(tlsPort, ca);
+    const attempts = 20_000;
+    const sent = await flood(connection, attempts, openAndCancel);
+    await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    // nghttp2's own reset limit (1.57+) or the proxy's bucket ends it, whichever comes first.
+    expect(connection.isClosed()).toBe(true);
+    expect(sent).toBeLessThan(attempts);
+    expect(backend.hits() - before).toBeLessThan(1000);
+    connection.socket.destroy();
+    await expectServing();
+  }, 20_000);
+
+  it('closes a paced rapid-reset session that stays under nghttp2's own burst limit (the proxy's reset bucket)', async () => {
+    const before = backend.hits();
+    const connection = await rawH2(tlsPort, ca);
+    const attempts = 900;
+    // Batches of 50 with a turn of the event loop between them: the proxy's bucket (200, then 50/s) sees each.
+    const sent = await flood(connection, attempts, openAndCancel, 50);
+    await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    expect(connection.isClosed()).toBe(true);
+    expect(sent).toBeLessThan(attempts);
+    expect(backend.hits() - before).toBeLessThan(500);
+    expect((await proxy.metrics.exposition()).body).toMatch(/inteli_h2_sessions_closed_total\{reason="rapid_reset"\} [1-9]/);
+    connection.socket.destroy();
+    await expectServing();
+  }, 20_000);
+
+  it('closes the connection on a CONTINUATION flood long before it ends', async () => {
+    const connection = await rawH2(tlsPort, ca);
+    connection.socket.write(frame(FrameType.HEADERS, 0, 1, requestBlock('/api/x', 'localhost')));
+    const field = headerField('x-flood', 'a'.repeat(100));
+    const payload = Buffer.concat(Array.from({ length: Math.floor(16_000 / field.length) }, () => field));
+    // 10,000 CONTINUATION frames of 16 KB: 160 MB if nothing stopped it.
+    const sent = await flood(connection, 10_000, () => frame(FrameType.CONTINUATION, 0, 1, payload));
+    await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    expect(connection.isClosed()).toBe(true);
+    expect(sent).toBeLessThan(10_000);
+    connection.socket.destroy();
+    await expectServing();
+  }, 20_000);
+
+  it.each([
+    ['PING', (index: number) => frame(FrameType.PING, 0, 0, Buffer.alloc(8, index & 0xff))],
+    ['SETTINGS', () => frame(FrameType.SETTINGS, 0, 0)],
+  ])('closes the connection of a %s flood from a client that never reads the acknowledgements', async (_name, make) => {
+    const connection = await rawH2(tlsPort, ca, { read: false });
+    const total = 2_000_000;
+    const sent = await flood(connection, total, make);
+    await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    expect(connection.isClosed()).toBe(true);
+    expect(sent).toBeLessThan(total);
+    connection.socket.destroy();
+    await expectServing();
+  }, 30_000);
+});
