@@ -105,7 +105,7 @@ describe('HTTP/2 limits under abuse', () => {
     await expectServing();
   }, 20_000);
 
-  it('closes a paced rapid-reset session that stays under nghttp2's own burst limit (the proxy's reset bucket)', async () => {
+  it('closes a paced rapid-reset session that stays under the burst limit of nghttp2 (the reset bucket of the proxy)', async () => {
     const before = backend.hits();
     const connection = await rawH2(tlsPort, ca);
     const attempts = 900;
