@@ -184,6 +184,7 @@ export class ProxyHandler {
         {
           method: req.method,
           url: target,
+          httpVersion: req.httpVersion,
           status: res.writableFinished ? res.statusCode : 499,
           upstream: origin,
           ms: Math.round((performance.now() - started) * 10) / 10,
