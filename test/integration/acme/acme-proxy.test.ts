@@ -69,6 +69,8 @@ describeWithPebble('ACME through the proxy (pebble validates HTTP-01 on the HTTP
     const first = await handshake(proxy.addresses.https?.port as number, ALLOWED, root);
     expect(first.certificate.checkHost(ALLOWED)).toBe(ALLOWED);
     expect(first.authorized).toBe(true);
+    // The certificate chosen by SNI keeps the listener's ALPN: h2 is negotiated with it.
+    expect(first.alpn).toBe('h2');
     expect(proxy.certificates?.stats.issued).toBe(1);
     const files = await readdir(path.join(certstore, 'acme', 'certificates'));
     expect(files).toEqual([`${ALLOWED}.json`]);
