@@ -29,7 +29,7 @@ describe('HTTP/2 downstream', () => {
       req.on('data', (chunk: Buffer) => (bytes += chunk.length));
       req.on('end', () => {
         // Connection-specific fields an HTTP/1.1 backend may send; chunked (no content-length).
-        res.writeHead(200, { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'content-type': 'application/json', 'x-backend': 'B' });
+        res.writeHead(200, { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'content-type': 'application/json', 'x-backend': 'B', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'] });
         res.write(JSON.stringify({ bytes, url: req.url, method: req.method }));
         res.end();
       });
@@ -79,6 +79,8 @@ describe('HTTP/2 downstream', () => {
     expect(response.headers.connection).toBeUndefined();
     expect(response.headers['keep-alive']).toBeUndefined();
     expect(response.headers['transfer-encoding']).toBeUndefined();
+    // Two Set-Cookie fields stay two (never joined with a comma, which would break them).
+    expect(response.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
     expect(JSON.parse(response.body)).toMatchObject({ url: '/api/chunked' });
   });
 
