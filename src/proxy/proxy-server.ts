@@ -81,6 +81,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     });
     this.dataPlane.on('error', (error) => this.#emitError(error));
     this.registry.on('added', (backend) => this.emit('backend_added', backend));
+    // A host-bound rule in some key's scope gets its certificate before its first client asks.
+    if (certificates !== undefined) this.registry.on('added', (backend) => certificates.prefetch(backend.rules.map((rule) => rule.host)));
     this.registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
     this.#stack = new ControlStack(this.options, {
       registry: this.registry,

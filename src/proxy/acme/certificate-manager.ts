@@ -159,6 +159,20 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     return (await this.#ensure(normalized))?.certificate;
   }
 
+  /**
+   * Starts orders in the background for the allowed names among `names` that have no certificate yet
+   * (the hosts of rules a backend just registered), so the first client finds its certificate ready.
+   * Names outside every scope are ignored; the order bound and the backoff apply as on demand.
+   */
+  prefetch(names: Iterable<string | undefined>): void {
+    if (this.#state !== 'running') return;
+    for (const raw of names) {
+      const name = certificateName(raw);
+      if (name === undefined || this.#installed.has(name) || !this.isAllowed(name)) continue;
+      this.#ensure(name)?.catch(() => undefined);
+    }
+  }
+
   /** Renews every installed certificate past its renewal time (the sweep; exposed for tests). */
   async renewDue(): Promise<void> {
     const due = [...this.#installed.values()].filter(({ certificate }) => this.#due(certificate) && this.isAllowed(certificate.name));

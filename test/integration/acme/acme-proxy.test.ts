@@ -35,7 +35,7 @@ beforeAll(async () => {
   dns = await startDnsResponder();
   const trustStore = TrustStore.inMemory();
   const { publicJwk } = await generateKeyPair();
-  await trustStore.add({ id: 'api-agent', publicKey: publicJwk, scope: { rules: [`${ALLOWED}/v1`, '/shared'] } });
+  await trustStore.add({ id: 'api-agent', publicKey: publicJwk, scope: { rules: [`${ALLOWED}/v1`, 'www.example.test/', '/shared'] } });
   const fallback = await generateDevCertificate();
   fallbackCert = fallback.cert;
   // pebble needs the proxy's HTTP port and the proxy needs pebble's URL: bind the proxy first with a
@@ -94,6 +94,14 @@ describeWithPebble('ACME through the proxy (pebble validates HTTP-01 on the HTTP
     expect(proxy.certificates?.stats.issued).toBe(issued);
     expect(await readdir(path.join(certstore, 'acme', 'certificates'))).not.toContain('evil.example.test.json');
   });
+
+  it('obtains the certificate of a host-bound rule as soon as a backend registers it', async () => {
+    const issued = new Promise<string>((resolve) => proxy.certificates?.on('issued', ({ name }) => resolve(name)));
+    proxy.registry.add({ agentId: 'www', targets: [{ protocol: 'http', host: '127.0.0.1', port: 9 }], rules: [{ path: '/', host: 'www.example.test' }] });
+    expect(await issued).toBe('www.example.test');
+    const result = await handshake(proxy.addresses.https?.port as number, 'www.example.test', await pebble.root());
+    expect(result.authorized).toBe(true);
+  }, 30_000);
 
   it('routes a challenge request whose token it does not know like any other request', async () => {
     const req = request({ host: '127.0.0.1', port: proxy.addresses.http?.port, path: '/.well-known/acme-challenge/AAAAAAAAAAAAAAAAAAAAAAAA', headers: { host: ALLOWED } });
