@@ -59,6 +59,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly #logger: Logger;
   readonly #stack: ControlStack;
   #ready = false;
+  #stopCertificates: (() => Promise<void>) | undefined;
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -173,6 +174,12 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     const changed = (): void => certificates.keysChanged();
     store?.on('added', changed);
     store?.on('removed', changed);
+    // A store given by the caller outlives this proxy: take the listeners off again at stop.
+    this.#stopCertificates = async () => {
+      store?.off('added', changed);
+      store?.off('removed', changed);
+      await certificates.stop();
+    };
     certificates.keysChanged();
     await certificates.start();
   }
@@ -197,7 +204,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // The data plane starts its graceful stop first: closing the control plane removes every backend,
     // and requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
     const dataPlaneStopped = this.dataPlane.stop();
-    await this.certificates?.stop();
+    if (this.#stopCertificates !== undefined) await this.#stopCertificates();
+    else await this.certificates?.stop();
     await this.#stack.stopControlPlane();
     await dataPlaneStopped;
     this.registry.clear('stopped');

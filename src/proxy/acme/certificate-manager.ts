@@ -273,7 +273,8 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
 
   async #order(name: string): Promise<Installed | undefined> {
     const signal = this.#stopSignal.signal;
-    const deadline = this.#now() + this.#options.orderTimeoutMs;
+    // Real time (not the injectable clock): this bounds how long another holder's lock is waited for.
+    const deadline = performance.now() + this.#options.orderTimeoutMs;
     try {
       for (;;) {
         // Another proxy of the fleet may have obtained it already.
@@ -287,14 +288,19 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
             this.#logger.info({ name, renewal: this.#installed.has(name) }, 'ordering a certificate');
             const certificate = await this.#issuer.issue(name);
             if (signal.aborted) return undefined;
-            await this.#storage.writeCertificate(certificate);
+            try {
+              await this.#storage.writeCertificate(certificate);
+            } catch (error) {
+              // Served from memory anyway: ordering it again would spend the CA's rate limit for nothing.
+              this.#logger.error({ name, err: (error as Error).message }, 'cannot store the new certificate; serving it from memory');
+            }
             return this.#accept(certificate, true);
           } finally {
             await lock.release().catch(() => undefined);
           }
         }
         // Someone else holds the lock: wait for their certificate.
-        if (this.#now() >= deadline) throw new Error(`another proxy held the order lock of ${name} past the order timeout`);
+        if (performance.now() >= deadline) throw new Error(`another proxy held the order lock of ${name} past the order timeout`);
         await delay(this.#options.pollIntervalMs, undefined, { signal });
       }
     } catch (error) {
