@@ -120,6 +120,30 @@ describe('HTTP/2 limits under abuse', () => {
     await expectServing();
   }, 20_000);
 
+  it('refuses malformed requests: unknown, missing or late pseudo-headers, upper-case names, connection headers', async () => {
+    const before = backend.hits();
+    const connection = await rawH2(tlsPort, ca);
+    const base = requestBlock('/api/malformed', 'localhost');
+    const blocks = [
+      Buffer.concat([base, headerField(':foo', 'bar')]), // unknown pseudo-header
+      Buffer.concat([headerField('x-early', '1'), base]), // pseudo-header after a regular field
+      Buffer.from([0x82, 0x87, 0x01, 9, ...Buffer.from('localhost')]), // no :path
+      Buffer.concat([base, headerField('X-Upper', '1')]), // upper-case field name
+      Buffer.concat([base, headerField('connection', 'keep-alive')]), // connection-specific
+      Buffer.concat([base, headerField('te', 'gzip')]), // te other than trailers
+    ];
+    connection.socket.write(Buffer.concat(blocks.map((block, index) => frame(FrameType.HEADERS, Flag.END_STREAM | Flag.END_HEADERS, 1 + index * 2, block))));
+    const refused = (): number => connection.frames.filter((f) => f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === constants.NGHTTP2_PROTOCOL_ERROR).length;
+    await new Promise<void>((resolve) => {
+      const check = (): void => (refused() >= blocks.length || connection.isClosed() ? resolve() : void setTimeout(check, 10));
+      check();
+    });
+    expect(refused()).toBe(blocks.length);
+    expect(backend.hits()).toBe(before);
+    connection.socket.destroy();
+    await expectServing();
+  });
+
   it('closes the connection on a CONTINUATION flood long before it ends', async () => {
     const connection = await rawH2(tlsPort, ca);
     connection.socket.write(frame(FrameType.HEADERS, 0, 1, requestBlock('/api/x', 'localhost')));
