@@ -15,8 +15,10 @@
  *   `HTTP2-Settings`): a backend sending one must not make Node throw ERR_HTTP2_INVALID_CONNECTION_HEADERS.
  *   An answer the proxy marks `Connection: close` (a refused request, a stopping proxy) becomes a GOAWAY
  *   on the session instead: the same "no more requests on this connection" in HTTP/2 terms.
+ * - `writableFinished` is false for a stream that was reset: Node reports a reset stream as finished, and
+ *   the forwarder would then take a client's abort for a completed response and never abort upstream.
  */
-import { Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders } from 'node:http2';
+import { Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders, constants } from 'node:http2';
 
 /** Response fields HTTP/2 forbids (RFC 9113 section 8.2.2), lower case. */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
@@ -114,3 +116,13 @@ export class ProxyH2Response extends Http2ServerResponse {
     return super.writeHead(statusCode, headers as OutgoingHttpHeaders);
   }
 }
+
+const baseWritableFinished = Object.getOwnPropertyDescriptor(Http2ServerResponse.prototype, 'writableFinished')?.get;
+Object.defineProperty(ProxyH2Response.prototype, 'writableFinished', {
+  configurable: true,
+  enumerable: false,
+  get(this: ProxyH2Response): boolean {
+    const rstCode = this.stream.rstCode;
+    return (baseWritableFinished?.call(this) as boolean | undefined) === true && (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR);
+  },
+});

@@ -14,7 +14,8 @@
  * - SETTINGS/PING floods: nghttp2 stops a peer that does not read its acknowledgements (outbound queue
  *   bound), Node bounds the memory per session (`maxSessionMemory`), invalid frames and refused streams,
  * - an idle session is closed (GOAWAY) after `clientKeepAliveTimeoutMs`, the TLS handshake is bounded by
- *   `clientHeadersTimeoutMs`; the HTTP/1.1 fallback keeps every HTTP/1.1 deadline.
+ *   `clientHeadersTimeoutMs`, a request body by `clientRequestTimeoutMs` (the stream is reset); the
+ *   HTTP/1.1 fallback keeps every HTTP/1.1 deadline.
  *
  * Graceful stop: `closeIdleConnections()` closes idle HTTP/1.1 connections and sends GOAWAY on every
  * session (open streams finish, no new one starts); `closeAllConnections()` destroys what is left.
@@ -173,6 +174,19 @@ export function createSecureListener(
   const handleH2 = (req: IncomingMessage, res: ServerResponse): void => {
     const stream = (req as unknown as ProxyH2Request).stream;
     if (stream.destroyed || stream.closed) return;
+    // clientRequestTimeoutMs bounds a request body as on HTTP/1.1 (a slow POST): past it the stream is
+    // reset, which aborts the upstream request. A request without a body has nothing to wait for.
+    if (options.clientRequestTimeoutMs > 0 && !stream.endAfterHeaders) {
+      const timer = setTimeout(() => {
+        if (!req.readableEnded && !stream.closed) {
+          stats.h2Abuse.request_timeout = (stats.h2Abuse.request_timeout ?? 0) + 1;
+          stream.close(constants.NGHTTP2_CANCEL);
+        }
+      }, options.clientRequestTimeoutMs);
+      const clear = (): void => clearTimeout(timer);
+      req.once('end', clear);
+      stream.once('close', clear);
+    }
     handler.onHttpsRequest(req, res);
   };
   server.on('upgrade', handler.onHttpsUpgrade);

@@ -6,7 +6,7 @@
  * joined, a backend's connection-specific response headers are dropped instead of failing the stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ClientHttp2Session } from 'node:http2';
+import { type ClientHttp2Session, constants } from 'node:http2';
 import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateDevCertificate } from '../../../src/shared/tls/dev-certificate.js';
@@ -142,6 +142,63 @@ describe('HTTP/2 downstream', () => {
     expect(body).toMatch(/inteli_client_requests_total\{protocol="http\/1.1"\} [1-9]/);
     expect(body).toMatch(/inteli_h2_sessions 1/);
   });
+});
+
+describe('HTTP/2 slow request body', () => {
+  it('resets a stream whose body is not complete within clientRequestTimeoutMs and aborts the upstream request', async () => {
+    let upstreamAborted: () => void = () => undefined;
+    const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
+    const backend = await startBackend('slow-body', (req) => {
+      req.resume();
+      req.socket.once('close', () => upstreamAborted());
+    });
+    const pair = await generateDevCertificate();
+    const { proxy } = await startProxy({ tls: pair, tlsPort: 0, clientRequestTimeoutMs: 300, clientHeadersTimeoutMs: 300 });
+    register(proxy, backend);
+    const session = await h2Connect(proxy.addresses.https?.port as number, pair.cert);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/api/upload' });
+      stream.on('error', () => undefined);
+      stream.write('first chunk, then nothing');
+      const rstCode = await new Promise<number | undefined>((resolve) => stream.once('close', () => resolve(stream.rstCode)));
+      expect(rstCode).toBe(constants.NGHTTP2_CANCEL);
+      await aborted;
+    } finally {
+      session.destroy();
+      await proxy.stop();
+      await backend.close();
+    }
+  }, 15_000);
+});
+
+describe('HTTP/2 client abort', () => {
+  it('aborts the upstream request when the client resets the stream mid-response', async () => {
+    let upstreamClosed: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const backend = await startBackend('download', (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(Buffer.alloc(1024, 0x62));
+      // Never ends: only an abort from the proxy closes this socket.
+      res.socket?.once('close', () => upstreamClosed());
+    });
+    const pair = await generateDevCertificate();
+    const { proxy } = await startProxy({ tls: pair, tlsPort: 0 });
+    register(proxy, backend);
+    const session = await h2Connect(proxy.addresses.https?.port as number, pair.cert);
+    try {
+      const stream = session.request({ ':path': '/api/download' });
+      stream.on('error', () => undefined);
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.close(constants.NGHTTP2_CANCEL);
+      await closed;
+      expect(backend.hits()).toBe(1);
+    } finally {
+      session.destroy();
+      await proxy.stop();
+      await backend.close();
+    }
+  }, 15_000);
 });
 
 describe('HTTP/2 graceful stop', () => {
