@@ -115,7 +115,7 @@ describe('HTTP/2 limits under abuse', () => {
     expect(connection.isClosed()).toBe(true);
     expect(sent).toBeLessThan(attempts);
     expect(backend.hits() - before).toBeLessThan(500);
-    expect((await proxy.metrics.exposition()).body).toMatch(/inteli_h2_sessions_closed_total\{reason="rapid_reset"\} [1-9]/);
+    expect((await proxy.metrics.exposition()).body).toMatch(/inteli_h2_limit_breaches_total\{reason="rapid_reset"\} [1-9]/);
     connection.socket.destroy();
     await expectServing();
   }, 20_000);

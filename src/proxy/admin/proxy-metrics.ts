@@ -175,7 +175,7 @@ export class ProxyMetrics {
     gauge('h2_sessions', 'Open HTTP/2 client sessions.', [], function () {
       this.set(source.protocolStats?.()?.h2Sessions ?? 0);
     });
-    counter('h2_sessions_closed_total', 'HTTP/2 sessions closed for breaking a limit, by reason (rapid_reset).', ['reason'], function () {
+    counter('h2_limit_breaches_total', 'HTTP/2 sessions closed (rapid_reset) or streams reset (request_timeout) for breaking a limit, by reason.', ['reason'], function () {
       setAll(this, 'reason', source.protocolStats?.()?.h2Abuse);
     });
     gauge('acme_certificate_days_left', 'Whole days until each ACME certificate expires (renewed at 2/3 of its lifetime by default).', ['name'], function () {

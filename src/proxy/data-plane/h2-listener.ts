@@ -25,6 +25,7 @@ import { type Http2SecureServer, type Http2Session, type SecureServerOptions, ty
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { DataPlaneTlsHooks } from './data-plane.js';
 import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
@@ -45,7 +46,7 @@ export class ListenerProtocolStats {
   readonly requests = { 'http/1.1': 0, h2: 0 };
   /** Open HTTP/2 sessions. */
   h2Sessions = 0;
-  /** HTTP/2 sessions closed for breaking a limit, by reason. */
+  /** HTTP/2 sessions closed (rapid_reset) or streams reset (request_timeout) for breaking a limit. */
   readonly h2Abuse: Record<string, number> = {};
 }
 
@@ -77,7 +78,7 @@ function onSocketError(this: Duplex): void {
  * Creates the HTTPS listener (not yet listening) and attaches the handler's request, upgrade and CONNECT
  * listeners.
  *
- * @throws when the certificate or key cannot be used (the caller maps it to TlsError).
+ * @throws {TlsError} without a certificate; Node's own error when it cannot be used (the caller maps it).
  */
 export function createSecureListener(
   options: ResolvedDataPlaneOptions,
@@ -87,7 +88,7 @@ export function createSecureListener(
   logger: Logger,
 ): SecureListener {
   const tls = options.tls;
-  if (tls === undefined) throw new Error('no certificate');
+  if (tls === undefined) throw new TlsError('the HTTPS listener needs a certificate');
   const serverOptions: SecureServerOptions = {
     cert: tls.cert,
     key: tls.key,
@@ -154,7 +155,6 @@ export function createSecureListener(
         if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR && !resets.take()) abused(session, 'rapid_reset');
       });
     });
-    session.on('frameError', () => undefined);
   });
   server.on('sessionError', (error: Error) => logger.debug({ err: error.message }, 'HTTP/2 session failed'));
 
