@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import type { ProxyServerOptions } from '../../src/proxy/proxy-options.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { signToken } from '../../src/shared/identity/sign-token.js';
 import type { KeyRole } from '../../src/shared/protocol.js';

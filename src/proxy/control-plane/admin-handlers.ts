@@ -18,7 +18,7 @@ import type { Backend } from '../registry/backend.js';
 import { drainAgent } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
 import type { Session } from './session.js';
-import type { TrustedKey } from './trust-store.js';
+import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 
 /** A trusted key as `keys.list` and `keys.add` report it: public material only. */
 export interface KeySummary {

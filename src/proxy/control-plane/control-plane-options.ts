@@ -8,7 +8,7 @@ import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Gatekeeper } from './registration.js';
 import type { TokenVerifier } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** Default control-plane port. */
 export const DEFAULT_CONTROL_PORT = 3042;

@@ -20,7 +20,7 @@ import { rejectUpgrade } from './reject-upgrade.js';
 import type { SessionIndex } from './session-index.js';
 import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** What the upgrade handler needs from its owner. */
 export interface UpgradeHandlerOptions {

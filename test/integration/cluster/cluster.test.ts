@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import { send } from '../../helpers/data-plane-client.js';

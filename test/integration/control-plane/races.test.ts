@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { TokenVerifier, type VerifiedIdentity } from '../../../src/proxy/control-plane/token-verifier.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { withTimeout } from '../../helpers/control-plane-client.js';
 import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture } from '../../helpers/control-plane-fixture.js';
 

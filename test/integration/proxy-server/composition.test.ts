@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { Backend, RemovalReason } from '../../../src/proxy/registry/backend.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';

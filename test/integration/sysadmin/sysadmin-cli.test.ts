@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startControlPlane, nextEvent, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
 import { runCli, SYSADMIN_COMMANDS } from '../../../src/sysadmin/run-cli.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../../src/webserver-agent/proxy-web-server.js';
 import { readSysadminEnv } from '../../../src/shared/env.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { collector } from '../../helpers/cli-output.js';
 import { helloServer, writeJson } from './sysadmin-helpers.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startControlPlane, nextEvent, type ControlPlaneFixture } from '../../helpers/control-plane-fixture.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { parsePublicJwk } from '../../../src/shared/identity/jwk.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runAgentCli } from '../../../src/webserver-agent/run-agent-cli.js';

@@ -7,7 +7,7 @@ import {
   type ControlPlaneOptions,
 } from '../../../src/proxy/control-plane/control-plane-options.js';
 import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 
 const base = (): ControlPlaneOptions => ({ registry: new BackendRegistry(), trustStore: TrustStore.inMemory(), insecure: true });

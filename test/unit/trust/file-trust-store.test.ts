@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { fingerprint } from '../../../src/shared/identity/fingerprint.js';
-import { TrustStore, TRUST_STORE_FILE, type TrustedKey } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore, TRUST_STORE_FILE, type TrustedKey } from '../../../src/shared/trust/index.js';
 import type { Ed25519PublicJwk } from '../../../src/shared/identity/jwk.js';
 
 let dir: string;
@@ -194,6 +194,9 @@ describe('TrustStore.inMemory', () => {
     expect(await store.remove('b')).toBe(true);
     expect(await store.remove('b')).toBe(false);
     expect(seen).toEqual(['+b', '+a', '-b']);
-    expect(store.file).toBeUndefined();
+    expect(store.kind).toBe('memory');
+    await store.start();
+    await store.stop();
+    expect(store.health()).toEqual({ ok: true });
   });
 });
