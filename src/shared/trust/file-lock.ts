@@ -31,6 +31,12 @@ export interface FileLockOptions {
   staleMs?: number;
 }
 
+/** Validated lock options. */
+export interface ResolvedFileLockOptions {
+  readonly timeoutMs: number;
+  readonly staleMs: number;
+}
+
 interface LockContent {
   readonly pid: number;
   readonly acquiredAt: number;
@@ -43,6 +49,15 @@ function integer(name: string, value: number | undefined, fallback: number, min:
     throw new InvalidOptionError(`${name}: expected an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return resolved;
+}
+
+/** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming `lock.timeoutMs` or `lock.staleMs`. */
+export function resolveFileLockOptions(options: FileLockOptions = {}): ResolvedFileLockOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('lock: expected { timeoutMs?, staleMs? }');
+  return Object.freeze({
+    timeoutMs: integer('lock.timeoutMs', options.timeoutMs, DEFAULT_LOCK_TIMEOUT_MS, 1, 600_000),
+    staleMs: integer('lock.staleMs', options.staleMs, DEFAULT_LOCK_STALE_MS, 100, 3_600_000),
+  });
 }
 
 function parseLock(text: string): LockContent | undefined {
@@ -121,9 +136,8 @@ async function breakIfStale(file: string, staleMs: number, now: number): Promise
  * @throws {TrustStoreError} (`RP_ERR_TRUST_STORE`) when the lock cannot be taken within `timeoutMs`
  * (naming the file and its holder) or cannot be created at all; whatever `task` throws.
  */
-export async function withFileLock<T>(file: string, task: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  const timeoutMs = integer('lock.timeoutMs', options.timeoutMs, DEFAULT_LOCK_TIMEOUT_MS, 1, 600_000);
-  const staleMs = integer('lock.staleMs', options.staleMs, DEFAULT_LOCK_STALE_MS, 100, 3_600_000);
+export async function withFileLock<T>(file: string, task: () => Promise<T>, options: ResolvedFileLockOptions = resolveFileLockOptions()): Promise<T> {
+  const { timeoutMs, staleMs } = options;
   const content: LockContent = { pid: process.pid, acquiredAt: Date.now(), token: randomBytes(12).toString('hex') };
   const deadline = Date.now() + timeoutMs;
   for (;;) {

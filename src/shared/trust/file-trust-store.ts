@@ -14,7 +14,7 @@ import { watch as watchDirectory, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidOptionError, TrustStoreError } from '../errors.js';
-import { withFileLock, type FileLockOptions } from './file-lock.js';
+import { resolveFileLockOptions, withFileLock, type FileLockOptions, type ResolvedFileLockOptions } from './file-lock.js';
 import { KeyedTrustStore, type TrustStoreOptions } from './keyed-trust-store.js';
 import type { TrustStore, TrustStoreHealth } from './trust-store.js';
 import { readTrustStoreFile, TRUST_STORE_FILE, writeTrustStoreFile } from './trust-store-file.js';
@@ -49,7 +49,7 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
   readonly file: string;
   readonly #dir: string;
   readonly #lockFile: string;
-  readonly #lock: FileLockOptions;
+  readonly #lock: ResolvedFileLockOptions;
   readonly #debounceMs: number;
   #openPromise: Promise<void> | undefined;
   #health: TrustStoreHealth = { ok: true };
@@ -59,7 +59,7 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
   /**
    * Builds the store without touching the disk; `start()` (or `open()`) loads it.
    *
-   * @throws {InvalidOptionError} for an empty directory path or a bad option.
+   * @throws {InvalidOptionError} for an empty directory path or a bad option (`lock.*`, `watchDebounceMs`).
    */
   constructor(dir: string, options: FileTrustStoreOptions = {}) {
     super(options);
@@ -67,7 +67,7 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
     this.#dir = path.resolve(dir);
     this.file = path.join(this.#dir, TRUST_STORE_FILE);
     this.#lockFile = path.join(this.#dir, TRUST_STORE_LOCK_FILE);
-    this.#lock = Object.freeze({ ...options.lock });
+    this.#lock = resolveFileLockOptions(options.lock);
     this.#debounceMs = debounce(options.watchDebounceMs);
   }
 
