@@ -4,6 +4,7 @@
  */
 export { TrustStore } from './trust-store.js';
 export type { AddKeyOptions, TrustStoreEvents, TrustStoreHealth, TrustStoreKind } from './trust-store.js';
+export { KeyedTrustStore } from './keyed-trust-store.js';
 export type { TrustStoreOptions } from './keyed-trust-store.js';
 export { MemoryTrustStore, createMemoryTrustStore } from './memory-trust-store.js';
 export { FileTrustStore, openFileTrustStore, DEFAULT_WATCH_DEBOUNCE_MS, TRUST_STORE_LOCK_FILE } from './file-trust-store.js';
