@@ -1,17 +1,18 @@
 /**
- * Admin messages: `keys.add`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`. Only
+ * Admin messages: `keys.add`, `keys.import`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`. Only
  * sessions of `admin` keys reach these handlers (the session refuses them from agent keys with
  * `RP_ERR_FORBIDDEN`). Every key change is written to the audit log: who, what, which fingerprint.
  *
  * An admin may not remove the key of its own session: that would cut the connection carrying the
  * request before its answer, and it guards against locking the last admin out by mistake.
  */
-import { ProxyError } from '../../shared/errors.js';
+import { ProxyError, isProxyError, type ErrorCode } from '../../shared/errors.js';
 import type {
   BackendsDrainMessage,
   KeyRole,
   KeyScope,
   KeysAddMessage,
+  KeysImportMessage,
   KeysRemoveMessage,
 } from '../../shared/protocol.js';
 import type { Backend } from '../registry/backend.js';
@@ -72,6 +73,32 @@ export async function handleKeysAdd(context: ControlContext, session: Session, m
     ...(previous === undefined ? {} : { replaced: previous.fingerprint }),
   });
   return summarize(context, key);
+}
+
+/** The answer for one key of a `keys.import`. */
+export type KeyImportOutcome =
+  | { readonly keyId: string; readonly status: 'added'; readonly fingerprint: string; readonly role: KeyRole }
+  | { readonly keyId: string; readonly status: 'refused'; readonly code: ErrorCode; readonly message: string };
+
+/**
+ * Handles `keys.import`: applies each key exactly as `keys.add` would (same validation, same rules about
+ * the session's own key, same audit line), one after the other, and answers per key. One bad key is
+ * refused with its code and does not stop the others; the frame itself fails only when it is malformed.
+ */
+export async function handleKeysImport(context: ControlContext, session: Session, message: KeysImportMessage): Promise<{ results: KeyImportOutcome[]; added: number; refused: number }> {
+  const results: KeyImportOutcome[] = [];
+  for (const entry of message.keys) {
+    try {
+      const key = await handleKeysAdd(context, session, { type: 'keys.add', id: message.id, ...entry });
+      results.push({ keyId: key.id, status: 'added', fingerprint: key.fingerprint, role: key.role });
+    } catch (error) {
+      if (!isProxyError(error)) throw error;
+      audit(context, session, 'keys.import.refused', { keyId: entry.keyId.slice(0, 64), code: error.code, reason: error.message });
+      results.push({ keyId: entry.keyId, status: 'refused', code: error.code, message: error.message });
+    }
+  }
+  const added = results.filter((result) => result.status === 'added').length;
+  return { results, added, refused: results.length - added };
 }
 
 /** Handles `keys.remove`: removes a key and closes its live sessions with 4003. */
