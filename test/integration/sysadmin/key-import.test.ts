@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
 import { startControlPlane, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
 import { collector } from '../../helpers/cli-output.js';
 import { ProxySysAdmin, type ProxySysAdminOptions } from '../../../src/sysadmin/proxy-sysadmin.js';
@@ -107,6 +108,21 @@ describe('ProxySysAdmin.addPublicKeys', () => {
       ['keys.import.refused', 'BULK0'],
       ['keys.add', 'OTHER'],
     ]);
+  });
+
+  it('works with a trust store that has no batch write (one add per key)', async () => {
+    const plain = TrustStore.inMemory();
+    // A store implementation without addMany (e.g. another backend): the handler falls back to add().
+    Object.defineProperty(plain, 'addMany', { value: undefined });
+    const other = await startControlPlane({ trustStore: plain });
+    cleanups.push(() => other.close());
+    const otherAdmin = await other.addKey('ops', { role: 'admin' });
+    const sysadmin = new ProxySysAdmin({ proxyUrl: other.url, adminId: 'ops', key: otherAdmin.privateJwk, pin: other.controlPlane.pin });
+    cleanups.push(() => sysadmin.stop());
+    await sysadmin.start();
+    const [key] = await publicKeys('PLAIN', 1);
+    const results = await sysadmin.addPublicKeys([{ ...key!, rules: ['/p'] }, { ...key!, rules: ['/p'] }]);
+    expect(results.map((result) => (result.status === 'added' ? 'added' : result.code))).toEqual(['added', 'RP_ERR_ALREADY_EXISTS']);
   });
 
   it('paces a loop of single calls within the session rate limit instead of being cut (4008)', async () => {
