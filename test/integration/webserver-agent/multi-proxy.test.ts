@@ -173,6 +173,18 @@ describe('ProxyWebServer on several proxies', () => {
     expect(agentIds(proxies[0]!)).toEqual([]);
   });
 
+  it('stop() during a start that is still retrying ends it: start() rejects RP_ERR_NOT_RUNNING, the server is closed', async () => {
+    const server = http.createServer();
+    const web = agent([`wss://127.0.0.1:${await freePort()}`], { server });
+    const retrying = nextEvent(web, 'retrying');
+    const starting = web.start();
+    await retrying;
+    await web.stop();
+    await expect(starting).rejects.toMatchObject({ code: 'RP_ERR_NOT_RUNNING' });
+    expect(server.listening).toBe(false);
+    expect(web.state).toBe('stopped');
+  });
+
   it('addProxy() and removeProxy() change the proxies at run time without touching the others', async () => {
     const web = agent([proxies[0]!.url]);
     await web.start();
