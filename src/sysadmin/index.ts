@@ -14,6 +14,7 @@ export {
 } from './sysadmin-options.js';
 export type { ProxySysAdminOptions, ResolvedSysAdminOptions } from './sysadmin-options.js';
 export type { BackendInfo, DrainResult, RemoveKeyResult, TrustedKeyInfo } from './admin-results.js';
+export type { KeyImportInput, KeyImportResult } from './key-import.js';
 export { loadPublicKey } from './public-key-source.js';
 export type { PublicKeySource } from './public-key-source.js';
 export { DEFAULT_ADMIN_ID, DEFAULT_INIT_CERTSTORE, DEFAULT_INIT_OUT, initAdmin } from '../shared/trust/init-admin.js';

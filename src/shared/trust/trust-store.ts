@@ -8,6 +8,7 @@
  * view, so a token check never waits on I/O; writes are asynchronous and emit `added`/`removed`.
  */
 import type { EventEmitter } from 'node:events';
+import type { ProxyError } from '../errors.js';
 import { createMemoryTrustStore } from './memory-trust-store.js';
 import { openFileTrustStore } from './file-trust-store.js';
 import type { AddKeyInput, TrustedKey } from './trusted-key.js';
@@ -21,6 +22,13 @@ export interface TrustStoreEvents {
   added: [key: TrustedKey];
   /** A key was removed or replaced: its sessions must close. */
   removed: [key: TrustedKey];
+}
+
+/** One key of {@link TrustStore.addMany}. */
+export interface AddManyEntry {
+  readonly input: AddKeyInput;
+  /** Replace an existing key with the same id. Default false. */
+  readonly replace?: boolean;
 }
 
 /** Options of {@link TrustStore.add}. */
@@ -60,6 +68,13 @@ export interface TrustStore extends EventEmitter<TrustStoreEvents> {
    * @throws {TrustStoreError} when the backend cannot be read or written (the store is unchanged).
    */
   add(input: AddKeyInput, options?: AddKeyOptions): Promise<TrustedKey>;
+  /**
+   * Trusts many keys in one write (bulk import), one outcome per entry: the stored key or the
+   * `ProxyError` that refused it. Optional: a custom backend without it gets one `add` per key.
+   *
+   * @throws {TrustStoreError} when the backend cannot be read or written (nothing of the batch is applied).
+   */
+  addMany?(entries: readonly AddManyEntry[]): Promise<Array<TrustedKey | ProxyError>>;
   /**
    * Removes a key; false when there was none with this id.
    *

@@ -82,6 +82,33 @@ describe('inteli-agent sidecar', () => {
     expect(await runAgentCli(args, out, { signals: new EventEmitter(), logger: silentLogger() })).toBe(1);
     expect(out.err()).toContain('RP_ERR_INVALID_KEY');
   });
+
+  it('--proxy twice: registers with both proxies, drains on both on SIGTERM', async () => {
+    const second = await startControlPlane({ trustStore: fixture.trustStore });
+    try {
+      const signals = new EventEmitter();
+      const exit = manualDeferred<number>();
+      const registered = manualDeferred<void>();
+      // One --pin for both proxies (they share the test certificate).
+      void runAgentCli([...argv(), '--proxy', second.url], io(), { signals, logger: silentLogger(), onRegistered: () => registered.resolve() }).then((code) => exit.resolve(code));
+      await registered.promise;
+      expect(fixture.registry.list().map((backend) => backend.agentId)).toEqual(['SIDECAR1']);
+      expect(second.registry.list().map((backend) => backend.agentId)).toEqual(['SIDECAR1']);
+      const removed = [fixture, second].map((proxy) => nextEvent<[unknown, string]>(proxy.controlPlane, 'backend_removed'));
+      signals.emit('SIGTERM', 'SIGTERM');
+      expect(await exit.promise).toBe(0);
+      expect((await Promise.all(removed)).map(([, reason]) => reason)).toEqual(['drained', 'drained']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('exits 2 when the --pin count fits neither one for all nor one per --proxy', async () => {
+    const out = io();
+    const code = await runAgentCli([...argv(), '--proxy', 'wss://127.0.0.1:1', '--proxy', 'wss://127.0.0.1:2', '--pin', fixture.controlPlane.pin!], out, { signals: new EventEmitter(), logger: silentLogger() });
+    expect(code).toBe(2);
+    expect(out.err()).toContain('--pin: give one pin for every proxy or one per --proxy');
+  });
 });
 
 function manualDeferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {

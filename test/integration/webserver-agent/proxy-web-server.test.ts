@@ -254,7 +254,7 @@ describe('ProxyWebServer against the real control plane', () => {
     await web.start();
     const event = nextEvent<[string, unknown]>(web, 'event');
     expect(fixture.controlPlane.sendEvent('WEB001', 'config.reload', { v: 2 })).toBe(1);
-    expect(await event).toEqual(['config.reload', { v: 2 }]);
+    expect(await event).toEqual(['config.reload', { v: 2 }, fixture.url]);
   });
 
   it('a sidecar-style agent (no server, explicit target) registers an existing server and does not close it', async () => {

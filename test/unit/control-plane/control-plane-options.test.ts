@@ -31,6 +31,14 @@ describe('resolveControlPlaneOptions', () => {
     expect(Object.isFrozen(resolved.limits)).toBe(true);
   });
 
+  it('gives admin sessions their own frame budget and unknown keys a quarter of the pending handshakes', () => {
+    expect(resolveControlPlaneOptions(base()).limits).toMatchObject({ adminMessagesPerSecond: 100, adminBurst: 200, maxPendingHandshakes: 64, maxPendingUnknownHandshakes: 16 });
+    expect(resolveControlPlaneOptions({ ...base(), limits: { maxPendingHandshakes: 2 } }).limits.maxPendingUnknownHandshakes).toBe(1);
+    expect(invalid({ limits: { maxPendingHandshakes: 8, maxPendingUnknownHandshakes: 9 } })).toMatch(/^limits\.maxPendingUnknownHandshakes: expected an integer from 1 to 8/);
+    expect(invalid({ limits: { adminMessagesPerSecond: 0 } })).toMatch(/^limits\.adminMessagesPerSecond:/);
+    expect(invalid({ limits: { adminBurst: 0 } })).toMatch(/^limits\.adminBurst:/);
+  });
+
   it('requires tls unless insecure is set, and refuses both', () => {
     expect(invalid({ insecure: undefined })).toMatch(/^tls:/);
     expect(invalid({ tls: { cert: 'x', key: 'y' } })).toMatch(/^insecure:/);

@@ -181,6 +181,42 @@ describe('TrustStore (file)', () => {
   });
 });
 
+describe('TrustStore.addMany (bulk import, issue 18)', () => {
+  it('applies a batch in one write, refusing bad entries and existing ids per entry, and emits each change', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'OLD', publicKey });
+    const added: string[] = [];
+    const removed: string[] = [];
+    store.on('added', (key) => added.push(key.id));
+    store.on('removed', (key) => removed.push(key.id));
+    const { publicJwk: other } = await generateKeyPair();
+    const outcomes = await store.addMany([
+      { input: { id: 'NEW1', publicKey, scope: { rules: ['/a'] } } },
+      { input: { id: '../x', publicKey } },
+      { input: { id: 'OLD', publicKey: other } },
+      { input: { id: 'OLD', publicKey: other }, replace: true },
+      { input: { id: 'NEW2', publicKey, role: 'admin' } },
+    ]);
+    expect(outcomes.map((outcome) => ('code' in outcome ? outcome.code : (outcome as TrustedKey).id))).toEqual(['NEW1', 'RP_ERR_INVALID_ID', 'RP_ERR_ALREADY_EXISTS', 'OLD', 'NEW2']);
+    expect(added.sort()).toEqual(['NEW1', 'NEW2', 'OLD']);
+    expect(removed).toEqual(['OLD']);
+    const again = await TrustStore.open(dir);
+    expect(again.list().map((key) => [key.id, key.fingerprint])).toEqual([
+      ['NEW1', await fingerprint(publicKey)],
+      ['NEW2', await fingerprint(publicKey)],
+      ['OLD', await fingerprint(other)],
+    ]);
+    expect(await readdir(dir)).toEqual([TRUST_STORE_FILE]);
+  });
+
+  it('writes nothing when every entry is refused', async () => {
+    const store = await TrustStore.open(dir);
+    const outcomes = await store.addMany([{ input: { id: '../x', publicKey } }]);
+    expect(outcomes).toEqual([expect.objectContaining({ code: 'RP_ERR_INVALID_ID' })]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
 describe('TrustStore.inMemory', () => {
   it('adds, lists and removes without a file and emits events', async () => {
     const store = TrustStore.inMemory();
