@@ -10,10 +10,9 @@ import type { Socket } from 'node:net';
 import { startBackend, type TestBackend } from '../helpers/data-plane-backends.js';
 import { register, send, startProxy } from '../helpers/data-plane-client.js';
 import { startScriptedBackend, type ScriptedBackend } from '../helpers/hostile-backends.js';
-import { expectServing, openSocket, rawExchange, readUntilClose } from '../helpers/hostile-raw.js';
+import { expectServing, openSocket, rawExchange, readUntilClose, type RawReply } from '../helpers/hostile-raw.js';
 import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
 import { untilEvent } from '../helpers/wait-until.js';
-import { withTimeout } from '../helpers/control-plane-client.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 
 useTally();
@@ -74,7 +73,7 @@ afterAll(async () => {
 });
 
 /** Trickles `bytes` one byte every `everyMs` until the socket closes; resolves with the close. */
-async function trickle(bytes: string, everyMs: number, prefix = ''): Promise<{ ms: number; closedByPeer: boolean; text: string }> {
+async function trickle(bytes: string, everyMs: number, prefix = ''): Promise<RawReply> {
   const socket: Socket = await openSocket(port);
   const started = performance.now();
   const reply = readUntilClose(socket, CUT_BOUND_MS + 3000, started);
