@@ -12,9 +12,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CATALOG } from '../../src/shared/errors.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../src/webserver-agent/proxy-web-server.js';
-import { send } from '../helpers/data-plane-client.js';
+import { countedSend } from '../helpers/hostile-raw.js';
 import { withTimeout } from '../helpers/control-plane-client.js';
-import { tallyOne, useTally } from '../helpers/hostile-tally.js';
+import { useTally } from '../helpers/hostile-tally.js';
 
 useTally();
 
@@ -118,8 +118,7 @@ const frameArbitrary = fc.oneof(
 const closeCodeArbitrary = fc.constantFrom(1000, 1001, 1011, 4002, 4008, 4009, 4999);
 
 async function webServes(): Promise<void> {
-  const response = await send((web.address() as AddressInfo).port, '/api/x');
-  tallyOne(true);
+  const response = await countedSend((web.address() as AddressInfo).port, '/api/x');
   expect(response.body).toBe('still here');
 }
 

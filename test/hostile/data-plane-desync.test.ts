@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { register, send, startProxy } from '../helpers/data-plane-client.js';
 import { startBackend, type TestBackend } from '../helpers/data-plane-backends.js';
 import { startScriptedBackend, type ScriptedBackend } from '../helpers/hostile-backends.js';
-import { expectServing, openSocket, rawExchange, readUntilClose } from '../helpers/hostile-raw.js';
+import { countedSend, expectServing, openSocket, rawExchange, readUntilClose } from '../helpers/hostile-raw.js';
 import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 
@@ -60,8 +60,7 @@ describe('backend desynchronisation', () => {
     scripted.script = (socket) => {
       socket.end('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
     };
-    const response = await send(port, '/bad/hints');
-    tallyOne(true);
+    const response = await countedSend(port, '/bad/hints');
     expect(response.status).toBe(200);
     expect(response.body).toBe('ok');
     await expectServing(port);

@@ -8,9 +8,9 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { startBackend, type TestBackend } from '../helpers/data-plane-backends.js';
-import { register, send, startProxy } from '../helpers/data-plane-client.js';
+import { register, startProxy } from '../helpers/data-plane-client.js';
 import { startScriptedBackend, type ScriptedBackend } from '../helpers/hostile-backends.js';
-import { expectServing, openSocket, rawExchange, readUntilClose, type RawReply } from '../helpers/hostile-raw.js';
+import { countedSend, expectServing, openSocket, rawExchange, readUntilClose, type RawReply } from '../helpers/hostile-raw.js';
 import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
 import { untilEvent } from '../helpers/wait-until.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
@@ -216,13 +216,11 @@ describe('backends that die under a request', () => {
       local.registry.add({ agentId: 'healthy', targets: [{ protocol: 'http', host: '127.0.0.1', port: healthy.port }], rules: [{ path: '/die' }] });
       const gets: number[] = [];
       for (let i = 0; i < 6; i += 1) {
-        gets.push((await send(localPort, '/die/get')).status);
-        tallyOne(true);
+        gets.push((await countedSend(localPort, '/die/get')).status);
       }
       const posts: number[] = [];
       for (let i = 0; i < 6; i += 1) {
-        posts.push((await send(localPort, '/die/post', { method: 'POST', body: 'x' })).status);
-        tallyOne(true);
+        posts.push((await countedSend(localPort, '/die/post', { method: 'POST', body: 'x' })).status);
       }
       expect(gets).toEqual([200, 200, 200, 200, 200, 200]);
       expect(posts.filter((status) => status === 502).length).toBeGreaterThan(0);
@@ -274,8 +272,7 @@ describe('early answers', () => {
       tallyOne(!outcome.startsWith('error'));
       expect(outcome).toBe('413 too big');
       // Still serving: a small request gets the backend's answer.
-      expect((await send(localPort, '/upload/x')).status).toBe(413);
-      tallyOne(true);
+      expect((await countedSend(localPort, '/upload/x')).status).toBe(413);
     } finally {
       await local.stop();
       await early.close();
@@ -288,8 +285,10 @@ describe('client aborts abort the upstream request every time', () => {
     const before = { ...streamingClosed };
     const socketsBefore = streaming.socketsClosed;
     for (let i = 0; i < 30; i += 1) {
+      let gotHead = false;
       await new Promise<void>((resolve, reject) => {
         const req = http.get({ host: '127.0.0.1', port, path: '/stream/down', agent: false }, (res) => {
+          gotHead = true;
           let received = 0;
           res.on('data', (chunk: Buffer) => {
             received += chunk.length;
@@ -301,7 +300,7 @@ describe('client aborts abort the upstream request every time', () => {
         req.on('close', () => resolve());
         req.on('timeout', () => reject(new Error('download never started')));
       });
-      tallyOne(true);
+      tallyOne(gotHead);
     }
     await expectServing(port);
     const started = streamingClosed.requests - before.requests;

@@ -178,13 +178,21 @@ describe('WebSocket tunnels leave nothing behind', () => {
       expect(after.rss).toBeLessThan(baseline.rss + 64 * 1024 * 1024);
       // Still serving: one more tunnel echoes.
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      const echoed = await new Promise<string>((resolve, reject) => {
-        ws.once('open', () => ws.send('ping'));
-        ws.once('message', (data) => resolve(data.toString()));
-        ws.once('error', reject);
-      });
-      ws.terminate();
-      tally({ sent: 1, answered: 1 });
+      let echoed = '';
+      try {
+        echoed = await withTimeout(
+          new Promise<string>((resolve, reject) => {
+            ws.once('open', () => ws.send('ping'));
+            ws.once('message', (data) => resolve(data.toString()));
+            ws.once('error', reject);
+          }),
+          10_000,
+          'the echo through a fresh tunnel',
+        );
+      } finally {
+        ws.terminate();
+        tally({ sent: 1, answered: echoed === '' ? 0 : 1, lost: echoed === '' ? 1 : 0 });
+      }
       expect(echoed).toBe('ping');
     } finally {
       await new Promise<void>((resolve) => echo.close(() => resolve()));
