@@ -193,7 +193,7 @@ describe('ProxyWebServer against the real control plane', () => {
     await web.start();
     const registered = nextEvent(web, 'registered');
     // Cut every session from the proxy side: the agent must redial with a new jti.
-    for (const session of fixture.controlPlane.sessions()) expect(session.agentId).toBe('WEB001');
+    expect(fixture.controlPlane.sessions().map((session) => session.agentId)).toEqual(['WEB001']);
     await fixture.trustStore.remove('WEB001');
     await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'] } });
     await registered;

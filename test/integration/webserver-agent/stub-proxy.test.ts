@@ -175,7 +175,9 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
 
   it('keeps a connection whose proxy never pings but answers its pings (slow proxy heartbeat)', async () => {
     const proxy = await stubProxy();
-    const web = await agent(proxy.url, { idleTimeoutMs: 90 });
+    // 1,200 ms (pings every 400 ms) rather than a few tens of ms: on a loaded machine a stalled event
+    // loop could otherwise outlast the idle timeout between a ping and its pong.
+    const web = await agent(proxy.url, { idleTimeoutMs: 1200 });
     let disconnected = false;
     web.on('disconnected', () => (disconnected = true));
     await web.start();
