@@ -118,7 +118,7 @@ describe('RedisTrustStore: one trust shared by several proxies', () => {
     expect(await raw.get(names.version)).toBe('3');
     expect(await raw.hKeys(names.keys)).toEqual(['k2']);
     const changes = await raw.xRange(names.changes, '-', '+');
-    expect(changes.map((change) => [change.message.v, change.message.op, change.message.id])).toEqual([
+    expect((changes ?? []).map((change) => [change.message.v, change.message.op, change.message.id])).toEqual([
       ['1', 'add', 'k1'],
       ['2', 'add', 'k2'],
       ['3', 'remove', 'k1'],
