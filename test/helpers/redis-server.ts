@@ -6,6 +6,7 @@
  * for crash tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -69,6 +70,9 @@ export class RedisServerFixture {
 
   /** Starts a server on a free port in a new temp dir and waits until it answers PING. */
   static async start(): Promise<RedisServerFixture> {
+    if (!existsSync(REDIS_SERVER_BIN)) {
+      throw new Error(`${REDIS_SERVER_BIN} not found: install Debian's redis-server (apt-get install --no-install-recommends redis-server; .ci/run does) or set REDIS_SERVER`);
+    }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'inteli-redis-'));
     // A port taken between probing and binding is rare; try a few.
     let lastError: unknown;
