@@ -6,7 +6,7 @@ import { RedisTrustStore } from '../../../src/shared/trust/redis/redis-trust-sto
 import type { RedisTrustStoreOptions } from '../../../src/shared/trust/redis/redis-trust-store-options.js';
 import { redisTrustKeys } from '../../../src/shared/trust/redis/redis-trust-keys.js';
 import { hashValueOf, serializeTrustedKey } from '../../../src/shared/trust/redis/stored-trust-entry.js';
-import type { TrustedKey } from '../../../src/proxy/control-plane/trusted-key.js';
+import type { TrustedKey } from '../../../src/shared/trust/trusted-key.js';
 import { eventually } from '../../helpers/eventually.js';
 import { RedisServerFixture } from '../../helpers/redis-server.js';
 import { TcpRelay } from '../../helpers/tcp-relay.js';

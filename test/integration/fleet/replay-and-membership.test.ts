@@ -71,10 +71,10 @@ describe('RedisReplayCache: a token accepted by one proxy is refused by every ot
     const a = await cache(prefix);
     const b = await cache(prefix);
     const expiresAt = Date.now() + 60_000;
-    expect(await a.claim('WEB001\u0000jti-1', expiresAt)).toBe(true);
-    expect(await b.claim('WEB001\u0000jti-1', expiresAt)).toBe(false);
-    expect(await a.claim('WEB001\u0000jti-1', expiresAt)).toBe(false);
-    expect(await b.claim('WEB001\u0000jti-2', expiresAt)).toBe(true);
+    expect(await a.claim('WEB001\u0000jti-1', expiresAt)).toBe('fresh');
+    expect(await b.claim('WEB001\u0000jti-1', expiresAt)).toBe('replay');
+    expect(await a.claim('WEB001\u0000jti-1', expiresAt)).toBe('replay');
+    expect(await b.claim('WEB001\u0000jti-2', expiresAt)).toBe('fresh');
     expect(b.stats.replays).toBe(1);
     const keys = await raw.keys(`${prefix}jti:*`);
     expect(keys).toHaveLength(2);
@@ -88,13 +88,13 @@ describe('RedisReplayCache: a token accepted by one proxy is refused by every ot
     const tcp = await TcpRelay.start(redis.port);
     cleanups.push(() => tcp.close());
     const replay = await cache(prefix, tcp.url);
-    expect(await replay.claim('', Date.now() + 1000)).toBe(false);
-    expect(await replay.claim('x'.repeat(600), Date.now() + 1000)).toBe(false);
+    expect(await replay.claim('', Date.now() + 1000)).toBe('replay');
+    expect(await replay.claim('x'.repeat(600), Date.now() + 1000)).toBe('replay');
     tcp.cut();
     const expiresAt = Date.now() + 60_000;
-    await eventually('the claim falls back to the local cache', async () => (await replay.claim(`j-${Date.now()}-${Math.random()}`, expiresAt)) && replay.stats.localFallbacks > 0);
-    expect(await replay.claim('local-1', expiresAt)).toBe(true);
-    expect(await replay.claim('local-1', expiresAt)).toBe(false);
+    await eventually('the claim falls back to the local cache', async () => (await replay.claim(`j-${Date.now()}-${Math.random()}`, expiresAt)) === 'fresh' && replay.stats.localFallbacks > 0);
+    expect(await replay.claim('local-1', expiresAt)).toBe('fresh');
+    expect(await replay.claim('local-1', expiresAt)).toBe('replay');
   });
 });
 

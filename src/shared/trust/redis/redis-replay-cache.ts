@@ -15,7 +15,8 @@ import { InvalidOptionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { closeRedis, connectRedis, type RedisClient } from '../../redis/redis-connection.js';
 import { redactRedisUrl, resolveRedisConnectionOptions, type RedisConnectionOptions, type ResolvedRedisConnectionOptions } from '../../redis/redis-options.js';
-import { ReplayCache } from '../../../proxy/control-plane/replay-cache.js';
+import { MemoryReplayCache } from '../memory-replay-cache.js';
+import type { ReplayCache, ReplayVerdict } from '../replay-cache.js';
 
 /** Longest jti claimed, in characters (the verifier's bound plus the subject it prefixes). */
 export const MAX_CLAIM_KEY_LENGTH = 512;
@@ -39,11 +40,11 @@ export interface RedisReplayCacheStats {
 }
 
 /** A replay cache shared by every proxy of a fleet. */
-export class RedisReplayCache {
+export class RedisReplayCache implements ReplayCache {
   readonly #connection: ResolvedRedisConnectionOptions;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #local: ReplayCache;
+  readonly #local: MemoryReplayCache;
   readonly #stats: RedisReplayCacheStats = { replays: 0, localFallbacks: 0 };
   #client: RedisClient | undefined;
   #starting: Promise<void> | undefined;
@@ -54,7 +55,7 @@ export class RedisReplayCache {
   constructor(options: RedisReplayCacheOptions) {
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('replayCache.redis: expected { url, prefix? }');
     this.#connection = resolveRedisConnectionOptions(options, 'replayCache.redis');
-    this.#local = new ReplayCache(options.localMaxEntries === undefined ? {} : { maxEntries: options.localMaxEntries });
+    this.#local = new MemoryReplayCache(options.localMaxEntries === undefined ? {} : { maxEntries: options.localMaxEntries });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'replay-cache', redis: redactRedisUrl(this.#connection.url) });
     this.#now = options.now ?? Date.now;
   }
@@ -90,20 +91,20 @@ export class RedisReplayCache {
   }
 
   /**
-   * Claims `jti` until `expiresAtMs` (epoch milliseconds). True the first time in the whole fleet;
-   * false for a replay (and, failing closed, when the local cache is full and Redis is unreachable).
+   * Claims `jti` until `expiresAtMs` (epoch milliseconds): `fresh` the first time in the whole fleet,
+   * `replay` after, `full` when the local cache has no room (failing closed). Never rejects.
    */
-  async claim(jti: string, expiresAtMs: number): Promise<boolean> {
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_CLAIM_KEY_LENGTH) return false;
-    if (!Number.isFinite(expiresAtMs)) return false;
+  async claim(jti: string, expiresAtMs: number): Promise<ReplayVerdict> {
+    // Not a jti the verifier would send: refused like a replay, never stored.
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_CLAIM_KEY_LENGTH || !Number.isFinite(expiresAtMs)) return 'replay';
     const nowMs = this.#now();
     // Seconds for the local cache, rounded up so it never forgets a jti before Redis does.
     const locally = this.#local.remember(jti, Math.ceil(expiresAtMs / 1000), Math.floor(nowMs / 1000));
     if (locally === 'replay') {
       this.#stats.replays += 1;
-      return false;
+      return 'replay';
     }
-    if (expiresAtMs <= nowMs) return locally === 'fresh';
+    if (locally === 'full' || expiresAtMs <= nowMs) return locally;
     const client = this.#client;
     try {
       if (client === undefined) throw new Error('replay cache not started');
@@ -114,16 +115,16 @@ export class RedisReplayCache {
       }
       if (reply === null) {
         this.#stats.replays += 1;
-        return false;
+        return 'replay';
       }
-      return true;
+      return 'fresh';
     } catch (error) {
       this.#stats.localFallbacks += 1;
       if (!this.#unreachable) {
         this.#unreachable = true;
         this.#logger.warn({ err: (error as Error).message }, 'shared replay cache unreachable; replays are refused per proxy until it is back');
       }
-      return locally === 'fresh';
+      return locally;
     }
   }
 

@@ -25,9 +25,9 @@ import { isValidAgentId } from '../../identity/agent-id.js';
 import type { Logger } from '../../logger.js';
 import { closeRedis, connectRedis, type RedisClient } from '../../redis/redis-connection.js';
 import { redactRedisUrl } from '../../redis/redis-options.js';
-import { MAX_TRUSTED_KEYS } from '../../../proxy/control-plane/trust-store-file.js';
-import type { AddKeyOptions, TrustStoreEvents } from '../../../proxy/control-plane/trust-store.js';
-import { buildTrustedKey, byId, sameGrant, type AddKeyInput, type TrustedKey } from '../../../proxy/control-plane/trusted-key.js';
+import { MAX_TRUSTED_KEYS } from '../trust-store-file.js';
+import type { AddKeyOptions, TrustStore, TrustStoreEvents, TrustStoreHealth } from '../trust-store.js';
+import { buildTrustedKey, byId, sameGrant, type AddKeyInput, type TrustedKey } from '../trusted-key.js';
 import { redisTrustKeys, type RedisTrustKeys } from './redis-trust-keys.js';
 import { resolveRedisTrustStoreOptions, STREAM_READ_COUNT, type RedisTrustStoreOptions, type ResolvedRedisTrustStoreOptions } from './redis-trust-store-options.js';
 import { ADD_SCRIPT, EXISTS_REPLY, REMOVE_SCRIPT, scriptKeys, SNAPSHOT_SCRIPT } from './redis-trust-scripts.js';
@@ -72,7 +72,7 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 /** Trusted keys shared by a fleet through Redis. Events: `added(key)`, `removed(key)`. */
-export class RedisTrustStore extends EventEmitter<TrustStoreEvents> {
+export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements TrustStore {
   /** Always `redis`. */
   readonly kind = 'redis' as const;
   readonly #options: ResolvedRedisTrustStoreOptions;
@@ -131,7 +131,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> {
   }
 
   /** Whether the loaded keys may be used: started, and in contact with Redis within the staleness bound. */
-  health(): { ok: boolean; reason?: string } {
+  health(): TrustStoreHealth {
     if (!this.#running) return { ok: false, reason: 'trust store not started' };
     if (!this.#isStale()) return { ok: true };
     const age = this.#freshAt === undefined ? 'ever' : `${this.#options.now() - this.#freshAt} ms`;

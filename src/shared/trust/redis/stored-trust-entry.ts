@@ -9,7 +9,7 @@
  */
 import { TrustStoreError } from '../../errors.js';
 import type { KeyRole, KeyScope } from '../../protocol.js';
-import { buildTrustedKey, type TrustedKey } from '../../../proxy/control-plane/trusted-key.js';
+import { buildTrustedKey, type TrustedKey } from '../trusted-key.js';
 
 /** Largest stored entry read, in bytes (a JWK plus a full scope is a few KiB). */
 export const MAX_STORED_ENTRY_BYTES = 64 * 1024;
