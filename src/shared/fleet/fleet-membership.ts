@@ -75,7 +75,7 @@ function integer(name: string, value: number | undefined, fallback: number, min:
 /** This proxy's announcement in a fleet, and the list of its peers. */
 export class FleetMembership extends EventEmitter<FleetMembershipEvents> {
   readonly #connection: ResolvedRedisConnectionOptions;
-  readonly #self: { id: string; addresses: readonly string[]; pin?: string };
+  #self: { id: string; addresses: readonly string[]; pin?: string };
   readonly #ttlMs: number;
   readonly #refreshMs: number;
   readonly #logger: Logger;
@@ -135,10 +135,18 @@ export class FleetMembership extends EventEmitter<FleetMembershipEvents> {
 
   /**
    * Connects, announces this proxy, lists its peers (emitting `node_added` for each) and keeps
-   * refreshing. Idempotent. @throws {TrustStoreError} when Redis cannot be reached.
+   * refreshing. `announcement` replaces the addresses and pin given at construction (a proxy knows its
+   * bound ports only once it listens). Idempotent.
+   *
+   * @throws {InvalidOptionError} for an invalid announcement; {@link TrustStoreError} when Redis cannot be reached.
    */
-  start(): Promise<void> {
+  start(announcement?: { addresses?: readonly string[]; pin?: string }): Promise<void> {
     if (this.#stopping !== undefined) return Promise.reject(new InvalidOptionError('fleet membership was stopped; create a new one'));
+    if (announcement !== undefined && this.#starting === undefined) {
+      const probe = parseFleetNode({ ...this.#self, ...announcement, startedAt: new Date(0).toISOString() });
+      if (typeof probe === 'string') return Promise.reject(new InvalidOptionError(`fleet announcement: ${probe}`));
+      this.#self = { id: probe.id, addresses: probe.addresses, ...(probe.pin === undefined ? {} : { pin: probe.pin }) };
+    }
     this.#starting ??= this.#start().catch((error: unknown) => {
       this.#starting = undefined;
       throw error;
