@@ -18,7 +18,6 @@
  * entry is ignored, logged and counted (`stats.rejectedEntries`), never trusted.
  */
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { ClientClosedError, ClientOfflineError, ErrorReply } from 'redis';
 import { InvalidOptionError, ProxyError, TrustStoreError } from '../../errors.js';
 import { isValidAgentId } from '../../identity/agent-id.js';
@@ -26,8 +25,9 @@ import type { Logger } from '../../logger.js';
 import { closeRedis, connectRedis, type RedisClient } from '../../redis/redis-connection.js';
 import { redactRedisUrl } from '../../redis/redis-options.js';
 import { MAX_TRUSTED_KEYS } from '../trust-store-file.js';
-import type { AddKeyOptions, TrustStore, TrustStoreEvents, TrustStoreHealth } from '../trust-store.js';
-import { buildTrustedKey, byId, sameGrant, type AddKeyInput, type TrustedKey } from '../trusted-key.js';
+import { KeyedTrustStore } from '../keyed-trust-store.js';
+import type { AddKeyOptions, TrustStore, TrustStoreHealth } from '../trust-store.js';
+import { buildTrustedKey, type AddKeyInput, type TrustedKey } from '../trusted-key.js';
 import { redisTrustKeys, type RedisTrustKeys } from './redis-trust-keys.js';
 import { resolveRedisTrustStoreOptions, STREAM_READ_COUNT, type RedisTrustStoreOptions, type ResolvedRedisTrustStoreOptions } from './redis-trust-store-options.js';
 import { ADD_SCRIPT, EXISTS_REPLY, REMOVE_SCRIPT, scriptKeys, SNAPSHOT_SCRIPT } from './redis-trust-scripts.js';
@@ -72,14 +72,13 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 /** Trusted keys shared by a fleet through Redis. Events: `added(key)`, `removed(key)`. */
-export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements TrustStore {
+export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
   /** Always `redis`. */
   readonly kind = 'redis' as const;
   readonly #options: ResolvedRedisTrustStoreOptions;
   readonly #names: RedisTrustKeys;
   readonly #logger: Logger;
   readonly #stats: RedisTrustStoreStats = { rejectedEntries: 0, fullReloads: 0, appliedChanges: 0, disconnects: 0 };
-  #view = new Map<string, TrustedKey>();
   #version = 0;
   #lastId = STREAM_START;
   #epoch: string | undefined;
@@ -92,16 +91,16 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #readLoop: Promise<void> = Promise.resolve();
-  #queue: Promise<unknown> = Promise.resolve();
   #retryTimer: NodeJS.Timeout | undefined;
   #wakeRetry: (() => void) | undefined;
 
   /** Validates the options; nothing connects before {@link start}. @throws {InvalidOptionError}. */
   constructor(options: RedisTrustStoreOptions) {
-    super();
-    this.#options = resolveRedisTrustStoreOptions(options);
-    this.#names = redisTrustKeys(this.#options.connection.prefix);
-    this.#logger = this.#options.logger.child({ component: 'trust-store', backend: 'redis', redis: redactRedisUrl(this.#options.connection.url) });
+    const resolved = resolveRedisTrustStoreOptions(options);
+    super({ logger: resolved.logger, now: resolved.now });
+    this.#options = resolved;
+    this.#names = redisTrustKeys(resolved.connection.prefix);
+    this.#logger = this.logger.child({ backend: 'redis', redis: redactRedisUrl(resolved.connection.url) });
   }
 
   /** Counters (live object; read-only for callers). */
@@ -114,20 +113,12 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
     return this.#options.trustMaxStalenessMs;
   }
 
-  /** The key with this id, or undefined (also for an invalid id, before start, and once stale). */
-  get(id: string): TrustedKey | undefined {
-    if (typeof id !== 'string' || this.#isStale()) return undefined;
-    return this.#view.get(id);
-  }
-
-  /** Every loaded key, sorted by id (the last known keys, also when stale: check {@link health}). */
-  list(): TrustedKey[] {
-    return [...this.#view.values()].sort(byId);
-  }
-
-  /** Number of loaded keys. */
-  get size(): number {
-    return this.#view.size;
+  /**
+   * The key with this id, or undefined (also for an invalid id, before start, and once stale: a key
+   * revoked elsewhere may still be in a stale view). `list()` and `size` keep showing the last known keys.
+   */
+  override get(id: string): TrustedKey | undefined {
+    return this.#isStale() ? undefined : super.get(id);
   }
 
   /** Whether the loaded keys may be used: started, and in contact with Redis within the staleness bound. */
@@ -183,7 +174,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
    */
   async reload(): Promise<void> {
     this.#requireClient();
-    await this.#enqueue(() => this.#fullReload('reload requested'));
+    await this.enqueue(() => this.#fullReload('reload requested'));
   }
 
   /**
@@ -193,7 +184,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
    * @throws {ProxyError} `RP_ERR_ALREADY_EXISTS` when the id exists and `replace` is not set.
    * @throws {TrustStoreError} when Redis cannot be written (the message says whether anything changed).
    */
-  async add(input: AddKeyInput, options: AddKeyOptions = {}): Promise<TrustedKey> {
+  override async add(input: AddKeyInput, options: AddKeyOptions = {}): Promise<TrustedKey> {
     if (typeof input !== 'object' || input === null) throw new InvalidOptionError('add: expected { id, publicKey, role?, scope? }');
     const key = await buildTrustedKey(input, new Date(this.#options.now()).toISOString());
     const client = this.#requireClient();
@@ -207,7 +198,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
       throw this.#writeError('add', key.id, error);
     }
     await this.#settle(this.#writtenVersion(reply));
-    return this.#view.get(key.id) ?? key;
+    return this.keys.get(key.id) ?? key;
   }
 
   /**
@@ -216,7 +207,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
    *
    * @throws {TrustStoreError} when Redis cannot be written (the message says whether anything changed).
    */
-  async remove(id: string): Promise<boolean> {
+  override async remove(id: string): Promise<boolean> {
     if (!isValidAgentId(id)) return false;
     const client = this.#requireClient();
     let reply: unknown;
@@ -240,7 +231,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
       // Blocking reads get a connection of their own: a blocked XREAD holds its connection.
       this.#reader = await connectRedis(this.#options.connection, this.#logger);
       const sentAt = this.#options.now();
-      await this.#enqueue(() => this.#fullReload('start'));
+      await this.enqueue(() => this.#fullReload('start'));
       this.#markFresh(sentAt);
     } catch (error) {
       closeRedis(this.#reader);
@@ -250,7 +241,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
       throw error instanceof TrustStoreError ? error : new TrustStoreError(`cannot load the trust store from Redis: ${(error as Error).message}`, { cause: error });
     }
     this.#running = true;
-    this.#logger.info({ keys: this.#view.size, version: this.#version }, 'trust store loaded from Redis');
+    this.#logger.info({ keys: this.size, version: this.#version }, 'trust store loaded from Redis');
     this.#readLoop = this.#follow();
   }
 
@@ -263,7 +254,8 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
     // Destroying the reader rejects its blocked XREAD, which ends the loop.
     closeRedis(this.#reader);
     await this.#readLoop;
-    await this.#queue;
+    // Let an apply in progress finish before its connection goes.
+    await this.enqueue(() => Promise.resolve());
     closeRedis(this.#client);
     this.#reader = undefined;
     this.#client = undefined;
@@ -278,15 +270,15 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
       try {
         if (recovering) {
           // Back after an outage: check that Redis kept its data before trusting the stream position.
-          await this.#enqueue(() => this.#reconcile());
+          await this.enqueue(() => this.#reconcile());
           recovering = false;
         }
         const sentAt = this.#options.now();
         const reply = await reader.xRead({ key: this.#names.changes, id: this.#lastId }, { BLOCK: this.#options.streamBlockMs, COUNT: STREAM_READ_COUNT });
         if (!this.#running) return;
         const changes: StreamChange[] = reply === null ? [] : reply.flatMap((stream) => stream.messages);
-        if (changes.length > 0) await this.#enqueue(() => this.#apply(changes));
-        else await this.#enqueue(() => this.#reconcile());
+        if (changes.length > 0) await this.enqueue(() => this.#apply(changes));
+        else await this.enqueue(() => this.#reconcile());
         // A full batch may have left changes behind: current only once a read returns less than that.
         if (changes.length < STREAM_READ_COUNT) this.#markFresh(sentAt);
         if (this.#linkDown) {
@@ -328,9 +320,9 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
       }
       const { op, id } = change.message;
       if (op === 'remove' && isValidAgentId(id)) {
-        const previous = this.#view.get(id);
-        this.#view.delete(id);
-        if (previous !== undefined) this.#emit('removed', previous);
+        const next = new Map(this.keys);
+        next.delete(id);
+        this.replaceKeys(next);
       } else if (op === 'add') {
         let key: TrustedKey;
         try {
@@ -340,7 +332,9 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
           await this.#fullReload('invalid change on the stream');
           return;
         }
-        this.#put(key);
+        const next = new Map(this.keys);
+        next.set(key.id, key);
+        this.replaceKeys(next);
       } else {
         this.#reject(`change ${change.id}`, 'unknown operation or invalid id');
         await this.#fullReload('invalid change on the stream');
@@ -373,16 +367,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
         this.#reject(`key "${field.slice(0, 64)}"`, (error as Error).message);
       }
     }
-    const previous = this.#view;
-    this.#view = next;
-    for (const [id, old] of previous) {
-      const now = next.get(id);
-      if (now === undefined || !sameGrant(old, now)) this.#emit('removed', old);
-    }
-    for (const [id, now] of next) {
-      const old = previous.get(id);
-      if (old === undefined || !sameGrant(old, now)) this.#emit('added', now);
-    }
+    this.replaceKeys(next);
     if (this.#epoch !== undefined && this.#epoch !== epoch) this.#logger.warn('Redis lost or replaced the trust store data (new epoch); every key was re-read');
     this.#epoch = epoch;
     this.#version = version;
@@ -419,7 +404,7 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
   /** After a write: apply it (and anything before it) here before the write resolves. */
   async #settle(version: number): Promise<void> {
     try {
-      await this.#enqueue(async () => {
+      await this.enqueue(async () => {
         if (this.#version < version) await this.#catchUp(version);
       });
     } catch (error) {
@@ -452,14 +437,6 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
     return this.#client;
   }
 
-  #put(key: TrustedKey): void {
-    const previous = this.#view.get(key.id);
-    this.#view.set(key.id, key);
-    if (previous !== undefined && sameGrant(previous, key)) return;
-    if (previous !== undefined) this.#emit('removed', previous);
-    this.#emit('added', key);
-  }
-
   #reject(where: string, reason: string): void {
     this.#stats.rejectedEntries += 1;
     // The reason comes from validation and never echoes key material.
@@ -481,18 +458,11 @@ export class RedisTrustStore extends EventEmitter<TrustStoreEvents> implements T
     });
   }
 
-  #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    // The queue itself must never reject, or every later task would be skipped.
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
-  #emit(event: 'added' | 'removed', key: TrustedKey): void {
-    try {
-      this.emit(event, key);
-    } catch (error) {
-      this.#logger.error({ err: error, event, keyId: key.id }, 'trust store listener threw');
-    }
+  /**
+   * Never called: `add` and `remove` are one Lua script each, checked and applied inside Redis, never a
+   * read-modify-write of this proxy's view (which may lag the fleet by a few milliseconds).
+   */
+  protected override mutate<T>(): Promise<T> {
+    return Promise.reject(new TrustStoreError('the Redis trust store writes through its scripts only'));
   }
 }
