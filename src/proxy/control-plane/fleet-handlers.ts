@@ -27,7 +27,9 @@ export interface FleetSource {
   fleet(): FleetSummary;
 }
 
-/** Handles `fleet.list`. */
+/** Handles `fleet.list`. A control plane without a host (tests, embedding) lists no node. */
 export function handleFleetList(context: ControlContext): FleetSummary {
-  return context.fleet?.fleet() ?? { shared: false, trust: { kind: 'file', ok: true }, nodes: [] };
+  if (context.fleet !== undefined) return context.fleet.fleet();
+  const health = context.trustStore.health();
+  return { shared: false, trust: { kind: context.trustStore.kind, ok: health.ok, ...(health.reason === undefined ? {} : { reason: health.reason }) }, nodes: [] };
 }

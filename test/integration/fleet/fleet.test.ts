@@ -4,13 +4,18 @@
  * key). Proxy B reaches Redis through a relay the tests can cut, and has a 1 s staleness bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { ProxyServer as ProxyServerType } from '../../../src/proxy/proxy-server.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
 import type { FleetNode } from '../../../src/shared/fleet/fleet-node.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
+import { runCli } from '../../../src/sysadmin/run-cli.js';
+import { collector } from '../../helpers/cli-output.js';
 import { dial, tryDial, type ControlClient } from '../../helpers/control-plane-client.js';
 import { testCertificate } from '../../helpers/control-plane-fixture.js';
 import { send } from '../../helpers/data-plane-client.js';
@@ -138,7 +143,7 @@ afterAll(async () => {
 describe('a fleet of three proxies sharing one trust on Redis', () => {
   const [a, b, c] = [() => proxies[0]!, () => proxies[1]!, () => proxies[2]!];
 
-  it('each proxy lists the two others as peers, in fleet.list and /api/status', async () => {
+  it('each proxy lists the two others as peers, in fleet.list, /api/status and inteli-sysadmin fleet list [--json]', async () => {
     await eventually('every proxy sees two peers', () => proxies.every((proxy) => proxy.fleet!.membership.peers().length === 2));
     const reply = await (await adminOf(b())).request({ type: 'fleet.list' });
     const result = reply.result as { shared: boolean; trust: { kind: string; ok: boolean }; nodes: Array<FleetNode & { self: boolean }> };
@@ -154,6 +159,25 @@ describe('a fleet of three proxies sharing one trust on Redis', () => {
     expect(nodeB.pin).toBe(b().pin);
     const status = await fetch(`http://127.0.0.1:${b().addresses.admin!.port}/api/status`);
     expect(((await status.json()) as { fleet: { nodes: unknown[] } }).fleet.nodes).toHaveLength(3);
+
+    // inteli-sysadmin fleet list, through proxy C.
+    const dir = await mkdtemp(path.join(tmpdir(), 'inteli-fleet-cli-'));
+    try {
+      const keyFile = path.join(dir, 'admin.key.json');
+      await writeFile(keyFile, JSON.stringify(admin.privateJwk), { mode: 0o600 });
+      const connection = ['--proxy', c().controlPlane!.url, '--id', 'admin', '--key', keyFile, '--pin', c().pin!];
+      const text = collector();
+      expect(await runCli(['fleet', 'list', ...connection], text)).toBe(0);
+      expect(text.out()).toContain('3 proxies share this trust (* = the one answering); trust: redis, ok');
+      expect(text.out()).toContain('proxy-c *');
+      const json = collector();
+      expect(await runCli(['fleet', 'list', '--json', ...connection], json)).toBe(0);
+      const listed = JSON.parse(json.out()) as { fleet: { shared: boolean; nodes: Array<{ id: string; self: boolean }> } };
+      expect(listed.fleet.shared).toBe(true);
+      expect(listed.fleet.nodes.filter((node) => node.self).map((node) => node.id)).toEqual(['proxy-c']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a key added through proxy A admits its agent on B; four agents registered with all three are routed through each proxy', async () => {
