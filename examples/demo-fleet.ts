@@ -4,8 +4,8 @@
  * 1. A redis-server starts (its own, in a temporary directory), then proxies A and B, both pointed at it
  *    (`trustStore: { redis: { url } }`, what `PROXY_REDIS_URL` does for `npm start`); they see each other.
  * 2. The sysadmin, connected to proxy A only, trusts two web servers' keys: both proxies trust them.
- * 3. Each web server registers with both proxies (one agent session per proxy), and requests through
- *    either proxy are round-robined across both.
+ * 3. Each web server runs one agent listing both proxies (one session per proxy), and requests through
+ *    either proxy are round-robined across both web servers.
  * 4. The sysadmin, now through proxy B, revokes WEB001: its sessions on both proxies close (4003) at once
  *    and every request, through either proxy, goes to WEB002.
  *
@@ -97,25 +97,28 @@ async function main(): Promise<void> {
     const fleet = await viaA.listFleet();
     say(`   fleet list: ${fleet.nodes.map((node) => `${node.id}${node.self ? ' (answering)' : ''}`).join(', ')}`);
 
-    say('\n3. each web server registers with both proxies');
-    const agents = new Map<string, ProxyWebServer[]>();
+    say('\n3. each web server registers with both proxies (one agent, one session per proxy)');
+    const agents = new Map<string, ProxyWebServer>();
+    const nameOf = new Map<string, string>([...proxies].map(([name, proxy]) => [urlOf(proxy), name]));
     for (const [id, pair] of pairs) {
+      // The trust reaches proxy-b through Redis a few milliseconds after proxy-a acknowledged it.
+      while (b.trustStore?.get(id) === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
       const server = http.createServer((_request, response) => response.end(`hello from ${id}\n`));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-      cleanup.unshift(() => new Promise((resolve) => server.close(() => resolve(undefined))));
-      const sessions: ProxyWebServer[] = [];
-      for (const [name, proxy] of proxies) {
-        // The trust reaches proxy-b by Redis: it may lag proxy-a by a few milliseconds.
-        while (proxy.trustStore?.get(id) === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-        const agent = new ProxyWebServer({ proxyUrl: urlOf(proxy), agentId: id, key: pair.privatePath, server, rules: [RULE], pin: proxy.pin, drainTimeoutMs: 1000 });
-        agent.on('disconnected', ({ code }) => say(`   [${id} on ${name}] session closed by the proxy (${code})`));
-        agent.on('error', () => undefined);
-        await agent.start();
-        sessions.push(agent);
-        cleanup.unshift(() => agent.stop());
-      }
-      agents.set(id, sessions);
-      say(`   ${id} registered with proxy-a and proxy-b`);
+      const agent = new ProxyWebServer({
+        proxyUrl: [{ url: urlOf(a), pin: a.pin }, { url: urlOf(b), pin: b.pin }],
+        agentId: id,
+        key: pair.privatePath,
+        server,
+        port: 0,
+        rules: [RULE],
+        drainTimeoutMs: 1000,
+      });
+      agent.on('disconnected', ({ code, proxyUrl }) => say(`   [${id} on ${nameOf.get(proxyUrl) ?? proxyUrl}] session closed by the proxy (${code})`));
+      agent.on('error', () => undefined);
+      await agent.start();
+      agents.set(id, agent);
+      cleanup.unshift(() => agent.stop());
+      say(`   ${id} registered with ${agent.proxies.map((link) => nameOf.get(link.proxyUrl) ?? link.proxyUrl).join(' and ')}`);
     }
     await show('proxy-a', portOf(a), 2);
     await show('proxy-b', portOf(b), 2);
@@ -124,10 +127,17 @@ async function main(): Promise<void> {
     const viaB = new ProxySysAdmin({ proxyUrl: urlOf(b), adminId: 'admin', key: adminPair.privatePath, pin: b.pin });
     cleanup.unshift(() => viaB.stop());
     await viaB.start();
-    const cutOff = (agents.get('WEB001') ?? []).map((agent) => new Promise<number>((resolve) => agent.once('disconnected', ({ code }) => resolve(code))));
+    const web001 = agents.get('WEB001');
+    const cutOff = new Promise<number[]>((resolve) => {
+      const codes: number[] = [];
+      web001?.on('disconnected', ({ code }) => {
+        codes.push(code);
+        if (codes.length === 2) resolve(codes);
+      });
+    });
     const started = performance.now();
     const removed = await viaB.removePublicKey('WEB001');
-    const codes = await Promise.all(cutOff);
+    const codes = await cutOff;
     say(`   removed through proxy-b (closed ${removed.closedSessions} session there); closes on both proxies: ${codes.join(', ')} within ${Math.round(performance.now() - started)} ms`);
     await show('proxy-a', portOf(a), 2);
     await show('proxy-b', portOf(b), 2);
