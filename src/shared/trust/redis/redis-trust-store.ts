@@ -18,20 +18,20 @@
  * entry is ignored, logged and counted (`stats.rejectedEntries`), never trusted.
  */
 import { randomBytes } from 'node:crypto';
-import { ClientClosedError, ClientOfflineError, ErrorReply } from 'redis';
-import { InvalidOptionError, ProxyError, TrustStoreError } from '../../errors.js';
+import { InvalidOptionError, TrustStoreError } from '../../errors.js';
 import { isValidAgentId } from '../../identity/agent-id.js';
 import type { Logger } from '../../logger.js';
 import { closeRedis, connectRedis, type RedisClient } from '../../redis/redis-connection.js';
 import { redactRedisUrl } from '../../redis/redis-options.js';
-import { MAX_TRUSTED_KEYS } from '../trust-store-file.js';
 import { KeyedTrustStore } from '../keyed-trust-store.js';
 import type { AddKeyOptions, TrustStore, TrustStoreHealth } from '../trust-store.js';
 import { buildTrustedKey, type AddKeyInput, type TrustedKey } from '../trusted-key.js';
 import { redisTrustKeys, type RedisTrustKeys } from './redis-trust-keys.js';
 import { resolveRedisTrustStoreOptions, STREAM_READ_COUNT, type RedisTrustStoreOptions, type ResolvedRedisTrustStoreOptions } from './redis-trust-store-options.js';
-import { ADD_SCRIPT, EXISTS_REPLY, REMOVE_SCRIPT, scriptKeys, SNAPSHOT_SCRIPT } from './redis-trust-scripts.js';
-import { parseStoredTrustEntry, parseTrustedKeyJson, serializeTrustedKey } from './stored-trust-entry.js';
+import { ADD_SCRIPT, REMOVE_SCRIPT, scriptKeys } from './redis-trust-scripts.js';
+import { readTrustSnapshot } from './redis-trust-snapshot.js';
+import { redisWriteError } from './redis-write-error.js';
+import { parseTrustedKeyJson, serializeTrustedKey } from './stored-trust-entry.js';
 import { compareStreamIds, isStreamId, STREAM_START } from './stream-id.js';
 
 /** Counters of a {@link RedisTrustStore}, for metrics. */
@@ -66,10 +66,6 @@ interface StreamChange {
 }
 
 const RETRY_DELAY_MS = 250;
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
-}
 
 /** Trusted keys shared by a fleet through Redis. Events: `added(key)`, `removed(key)`. */
 export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
@@ -195,7 +191,7 @@ export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
         arguments: [key.id, serializeTrustedKey(key), options.replace === true ? '1' : '0', String(this.#options.streamMaxLength), randomBytes(16).toString('hex')],
       });
     } catch (error) {
-      throw this.#writeError('add', key.id, error);
+      throw redisWriteError('add', key.id, error);
     }
     await this.#settle(this.#writtenVersion(reply));
     return this.keys.get(key.id) ?? key;
@@ -217,7 +213,7 @@ export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
         arguments: [id, String(this.#options.streamMaxLength), randomBytes(16).toString('hex')],
       });
     } catch (error) {
-      throw this.#writeError('remove', id, error);
+      throw redisWriteError('remove', id, error);
     }
     const version = this.#writtenVersion(reply);
     if (version === 0) return false;
@@ -348,32 +344,14 @@ export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
 
   /** Loads a consistent snapshot of every key and replaces the view, emitting the differences. */
   async #fullReload(why: string): Promise<void> {
-    const client = this.#requireClient();
-    const reply: unknown = await client.eval(SNAPSHOT_SCRIPT, { keys: scriptKeys(this.#names), arguments: [randomBytes(16).toString('hex')] });
-    if (!Array.isArray(reply) || reply.length !== 4) throw new TrustStoreError('unexpected snapshot reply from Redis');
-    const [epoch, versionText, lastId, flat] = reply as unknown[];
-    const version = Number(versionText);
-    if (typeof epoch !== 'string' || !Number.isSafeInteger(version) || version < 0 || !isStreamId(lastId) || !isStringArray(flat)) {
-      throw new TrustStoreError('unexpected snapshot reply from Redis (version or stream position is invalid)');
-    }
-    if (flat.length / 2 > MAX_TRUSTED_KEYS) throw new TrustStoreError(`the trust store in Redis holds more than ${MAX_TRUSTED_KEYS} keys; refusing to load it`);
-    const next = new Map<string, TrustedKey>();
-    for (let index = 0; index + 1 < flat.length; index += 2) {
-      const field = flat[index] as string;
-      try {
-        const { key } = await parseStoredTrustEntry(flat[index + 1], field);
-        next.set(key.id, key);
-      } catch (error) {
-        this.#reject(`key "${field.slice(0, 64)}"`, (error as Error).message);
-      }
-    }
-    this.replaceKeys(next);
-    if (this.#epoch !== undefined && this.#epoch !== epoch) this.#logger.warn('Redis lost or replaced the trust store data (new epoch); every key was re-read');
-    this.#epoch = epoch;
-    this.#version = version;
-    this.#lastId = lastId;
+    const snapshot = await readTrustSnapshot(this.#requireClient(), this.#names, (where, reason) => this.#reject(where, reason));
+    this.replaceKeys(snapshot.keys);
+    if (this.#epoch !== undefined && this.#epoch !== snapshot.epoch) this.#logger.warn('Redis lost or replaced the trust store data (new epoch); every key was re-read');
+    this.#epoch = snapshot.epoch;
+    this.#version = snapshot.version;
+    this.#lastId = snapshot.lastId;
     this.#stats.fullReloads += 1;
-    this.#logger.debug({ why, keys: next.size, version }, 'trust store re-read from Redis');
+    this.#logger.debug({ why, keys: snapshot.keys.size, version: snapshot.version }, 'trust store re-read from Redis');
   }
 
   /** Compares the epoch and version in Redis with the loaded ones; catches up or re-reads on a difference. */
@@ -416,20 +394,6 @@ export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
   #writtenVersion(reply: unknown): number {
     if (!Array.isArray(reply) || reply.length !== 2 || !Number.isSafeInteger(reply[0])) throw new TrustStoreError('unexpected reply from Redis to a trust store write');
     return reply[0] as number;
-  }
-
-  #writeError(operation: 'add' | 'remove', id: string, error: unknown): ProxyError {
-    if (error instanceof ErrorReply && error.message.startsWith(EXISTS_REPLY)) {
-      return new ProxyError('RP_ERR_ALREADY_EXISTS', `a key with id "${id}" already exists (use replace to overwrite it)`);
-    }
-    const message = (error as Error).message;
-    if (error instanceof ClientOfflineError || error instanceof ClientClosedError) {
-      return new TrustStoreError(`cannot ${operation} key "${id}": Redis is unreachable (${message}); nothing was changed`, { cause: error });
-    }
-    return new TrustStoreError(
-      `cannot ${operation} key "${id}" in Redis (${message}); the change is atomic but its outcome is unknown: check with keys list`,
-      { cause: error },
-    );
   }
 
   #requireClient(): RedisClient {
