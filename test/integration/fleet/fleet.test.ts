@@ -1,7 +1,7 @@
 /**
  * Issue 11, the fleet: three proxies sharing one trust on a real redis-server, with four agents each
- * registered with all three (one single-proxy ProxyWebServer per agent and proxy, sharing the agent's
- * key). Proxy B reaches Redis through a relay the tests can cut, and has a 1 s staleness bound.
+ * registered with all three (one ProxyWebServer listing the three proxies: one session per proxy).
+ * Proxy B reaches Redis through a relay the tests can cut, and has a 1 s staleness bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,7 +38,7 @@ let proxies: ProxyServerType[] = [];
 let admin: Key;
 const adminClients = new Map<ProxyServerType, ControlClient>();
 const webs: ProxyWebServer[] = [];
-const webOwners = new Map<string, ProxyWebServer[]>();
+const webOwners = new Map<string, ProxyWebServer>();
 const agentKeys = new Map<string, Key>();
 
 async function makeKey(id: string): Promise<Key> {
@@ -84,19 +84,20 @@ function startProxy(nodeId: string, url: string, extra: { trustMaxStalenessMs?: 
   });
 }
 
-async function agentOn(proxy: ProxyServerType, key: Key, rule = '/api'): Promise<ProxyWebServer> {
+/** One agent registered with every listed proxy (one session each); resolves once all acknowledged. */
+async function agentOn(targets: readonly ProxyServerType[], key: Key, rule = '/api'): Promise<ProxyWebServer> {
   const web = new ProxyWebServer({
-    proxyUrl: proxy.controlPlane!.url,
+    proxyUrl: targets.map((proxy) => ({ url: proxy.controlPlane!.url, pin: proxy.pin! })),
     agentId: key.id,
     key: key.privateJwk,
     server: http.createServer((_req, res) => res.end(JSON.stringify({ name: key.id }))),
     rules: [rule],
-    pin: proxy.pin,
     drainTimeoutMs: 1000,
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
   });
+  web.on('error', () => undefined);
   webs.push(web);
-  webOwners.set(key.id, [...(webOwners.get(key.id) ?? []), web]);
+  webOwners.set(key.id, web);
   await web.start();
   return web;
 }
@@ -180,15 +181,13 @@ describe('a fleet of three proxies sharing one trust on Redis', () => {
     }
   });
 
-  it('a key added through proxy A admits its agent on B; four agents registered with all three are routed through each proxy', async () => {
+  it('keys added through proxy A admit their agents on B and C; four agents registered with all three are routed through each proxy', async () => {
     for (const id of AGENTS) await addKey(a(), agentKeys.get(id)!, ['/api']);
     for (const proxy of proxies) for (const id of AGENTS) await knownBy(proxy, id);
-    await agentOn(b(), agentKeys.get('WEB1')!);
-    for (const proxy of proxies) {
-      for (const id of AGENTS) {
-        if (proxy === b() && id === 'WEB1') continue;
-        await agentOn(proxy, agentKeys.get(id)!);
-      }
+    // start() resolves only once A, B and C all acknowledged: B admitted keys it learnt from Redis.
+    for (const id of AGENTS) {
+      const web = await agentOn(proxies, agentKeys.get(id)!);
+      expect(web.proxies.map((link) => link.registered)).toEqual([true, true, true]);
     }
     for (const proxy of proxies) expect(await answeredBy(proxy, '/api', 8)).toEqual(new Set(AGENTS));
   });
@@ -226,8 +225,14 @@ describe('a fleet of three proxies sharing one trust on Redis', () => {
 
   it('a real agent revoked through C is cut off on A, B and C, and its routes leave every proxy', async () => {
     const key = agentKeys.get('WEB4')!;
-    const cutOff = (webOwners.get(key.id) ?? []).map((web) => new Promise<number>((resolve) => web.once('disconnected', ({ code }) => resolve(code))));
-    expect(cutOff).toHaveLength(3);
+    const web = webOwners.get(key.id)!;
+    const cutOff = new Promise<Map<string, number>>((resolve) => {
+      const codes = new Map<string, number>();
+      web.on('disconnected', ({ code, proxyUrl }) => {
+        codes.set(proxyUrl, code);
+        if (codes.size === 3) resolve(codes);
+      });
+    });
     const removed = proxies.map((proxy) => new Promise<string>((resolve) => {
       const listener = (backend: { agentId: string }, reason: string): void => {
         if (backend.agentId !== key.id) return;
@@ -238,7 +243,8 @@ describe('a fleet of three proxies sharing one trust on Redis', () => {
     }));
     await removeKey(c(), key.id);
     expect(await Promise.all(removed)).toEqual(['revoked', 'revoked', 'revoked']);
-    expect(await Promise.all(cutOff)).toEqual([4003, 4003, 4003]);
+    const codes = await cutOff;
+    expect(proxies.map((proxy) => codes.get(proxy.controlPlane!.url))).toEqual([4003, 4003, 4003]);
     for (const proxy of proxies) expect(await answeredBy(proxy, '/api', 6)).toEqual(new Set(['WEB1', 'WEB2', 'WEB3']));
   });
 
