@@ -134,6 +134,12 @@ export interface BackendsListMessage {
   id: string;
 }
 
+/** Admin: list the proxies of the fleet (this one alone when it runs without Redis). */
+export interface FleetListMessage {
+  type: 'fleet.list';
+  id: string;
+}
+
 /** Admin: drain every backend of an agent. */
 export interface BackendsDrainMessage {
   type: 'backends.drain';
@@ -151,7 +157,8 @@ export type ClientMessage =
   | KeysRemoveMessage
   | KeysListMessage
   | BackendsListMessage
-  | BackendsDrainMessage;
+  | BackendsDrainMessage
+  | FleetListMessage;
 
 /** Message types only admin keys may send. */
 export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
@@ -161,6 +168,7 @@ export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'keys.list',
   'backends.list',
   'backends.drain',
+  'fleet.list',
 ]);
 
 /** Proxy: the request with this `id` succeeded. */

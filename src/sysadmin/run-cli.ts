@@ -9,6 +9,7 @@ import { isProxyError } from '../shared/errors.js';
 import type { CliCommand, CliIo } from './cli-command.js';
 import { backendsDrainCommand } from './commands/backends-drain-command.js';
 import { backendsListCommand } from './commands/backends-list-command.js';
+import { fleetListCommand } from './commands/fleet-list-command.js';
 import { initCommand } from './commands/init-command.js';
 import { keygenCommand } from './commands/keygen-command.js';
 import { keysAddCommand } from './commands/keys-add-command.js';
@@ -35,6 +36,7 @@ export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([
   keysListCommand,
   backendsListCommand,
   backendsDrainCommand,
+  fleetListCommand,
 ]);
 
 /** Options of {@link runCli}. */

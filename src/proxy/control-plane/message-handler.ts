@@ -7,6 +7,7 @@ import type { RemovalReason } from '../registry/backend.js';
 import { handleBackendsDrain, handleBackendsList, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
 import { handleDrain, handleEvent, handleRegister, startDrain } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
+import { handleFleetList } from './fleet-handlers.js';
 import type { Session, SessionHandler } from './session.js';
 
 /** Session lifecycle callbacks the control plane implements. */
@@ -45,6 +46,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return handleBackendsList(ctx);
         case 'backends.drain':
           return handleBackendsDrain(ctx, session, message);
+        case 'fleet.list':
+          return handleFleetList(ctx);
       }
     },
     acknowledged(session: Session, message: ClientMessage): void {
