@@ -72,7 +72,7 @@ export async function startControlPlane(options: FixtureOptions = {}): Promise<C
     return client;
   };
   const token = (key: TestKey, tokenOptions: { audience?: string; ttlSeconds?: number; now?: () => number } = {}): Promise<string> =>
-    signToken(key.privateJwk, { subject: key.id, audience: tokenOptions.audience ?? 'inteli-proxy', ttlSeconds: tokenOptions.ttlSeconds ?? 60, ...(tokenOptions.now === undefined ? {} : { now: tokenOptions.now }) });
+    signToken(key.privateJwk, { subject: key.id, audience: tokenOptions.audience ?? controlPlane.audience, ttlSeconds: tokenOptions.ttlSeconds ?? 60, ...(tokenOptions.now === undefined ? {} : { now: tokenOptions.now }) });
   return {
     controlPlane,
     registry,

@@ -9,6 +9,9 @@
  * Access: when `requireAuth` is on (always for a non-loopback host), `/metrics` and `/api/*` need an
  * admin bearer token ({@link AdminAuth}); `/healthz` and `/readyz` stay open because probes cannot sign
  * tokens and reveal only a boolean; `/` is the page shell, which carries no data and asks for a token.
+ * Without `requireAuth`, `/`, `/metrics` and `/api/*` answer only requests whose `Host` is a loopback
+ * name or one of `allowedHosts` (421 otherwise): DNS rebinding must not turn a browser on this machine
+ * into a reader of the status API ({@link AdminHostCheck}).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +22,7 @@ import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js'
 import type { SessionInfo } from '../control-plane/session.js';
 import type { Forwarding } from '../forwarding.js';
 import { AdminAuth } from './admin-auth.js';
+import { AdminHostCheck } from './admin-host-check.js';
 import { ControlEventRecorder, type BackendEventSource, type SessionEventSource } from './control-event-recorder.js';
 import type { ResolvedAdminOptions } from './admin-options.js';
 import { EventLog } from './event-log.js';
@@ -67,6 +71,7 @@ export class AdminServer {
   readonly #host: AdminHost;
   readonly #logger: Logger;
   readonly #auth: AdminAuth;
+  readonly #hosts: AdminHostCheck;
   readonly #events: EventLog;
   readonly #rates: RateSampler;
   readonly #server: Server;
@@ -97,6 +102,7 @@ export class AdminServer {
     this.#host = host;
     this.#logger = logger.child({ component: 'admin' });
     this.#auth = new AdminAuth(options.requireAuth, options.audience, () => host.trustStore);
+    this.#hosts = new AdminHostCheck(options.allowedHosts);
     this.#events = new EventLog(options.eventBufferSize);
     this.#recorder = new ControlEventRecorder(this.#events, host, host.controlPlane, () => host.controlPlane?.stats());
     this.#rates = new RateSampler(options.historySamples, () => host.forwarding.stats.pairs());
@@ -198,6 +204,15 @@ export class AdminServer {
         this.#json(res, ready ? 200 : 503, { ready });
         return;
       }
+      default:
+    }
+    if (!this.#auth.required && !this.#hosts.allows(req.headers.host)) {
+      this.#host.metrics.adminAuthFailed('host');
+      this.#events.add({ type: 'admin_auth_failure', reason: 'host', detail: `${path}: Host is not a loopback or allowed name` });
+      this.#json(res, 421, { error: 'MISDIRECTED_REQUEST', message: 'the Host header must be a loopback name or one of admin.allowedHosts' });
+      return;
+    }
+    switch (path) {
       case '/':
       case '/index.html':
         res.setHeader('content-security-policy', STATUS_PAGE_CSP);

@@ -15,6 +15,7 @@
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 import { CloseCode, type DrainMessage, type EventMessage, type RegisterMessage } from '../../shared/protocol.js';
+import { ruleKey } from '../data-plane/route-rule.js';
 import type { ControlContext } from './control-context.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';
 import type { Session, SessionState } from './session.js';
@@ -39,6 +40,13 @@ export async function handleRegister(context: ControlContext, session: Session, 
   let registration: Registration;
   try {
     registration = verifyRegistration(message, session.identity, session.remoteAddress, context.options.limits);
+    if (!context.ruleHistory.admit(registration.agentId, registration.rules.map(ruleKey))) {
+      const { maxDistinctRulesPerKey, distinctRulesWindowMs } = context.options.limits;
+      throw new ProxyError(
+        'RP_ERR_LIMIT_EXCEEDED',
+        `key "${registration.agentId}" may register at most ${maxDistinctRulesPerKey} distinct rules within ${Math.round(distinctRulesWindowMs / 1000)} s (limits.maxDistinctRulesPerKey)`,
+      );
+    }
     await runGatekeepers(context.options.gatekeepers, session.identity, registration, context.options.limits.gatekeeperTimeoutMs);
   } catch (error) {
     return reject(context, session, error);

@@ -19,6 +19,8 @@ import { drainAgent } from './agent-handlers.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ControlContext } from './control-context.js';
+import { RuleHistory } from './rule-history.js';
+import { proxyAudience } from '../../shared/identity/proxy-audience.js';
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
 import { ControlPlaneCounters, type ControlPlaneStats } from './control-plane-stats.js';
 import { createMessageHandler } from './message-handler.js';
@@ -46,6 +48,8 @@ export type ControlPlaneState = 'IDLE' | 'STARTING' | 'RUNNING' | 'STOPPING' | '
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** SHA-256 SPKI pin of the control certificate (base64), or undefined without TLS. */
   readonly pin: string | undefined;
+  /** The audience tokens must carry: `audience`, or `inteli-proxy:<pin>` (`inteli-proxy` without TLS). */
+  readonly audience: string;
 
   readonly #options: ResolvedControlPlaneOptions;
   readonly #registry: BackendRegistry;
@@ -93,12 +97,13 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     }
     this.#registry = options.registry;
     this.#trustStore = options.trustStore;
-    this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
     const { limits } = this.#options;
 
     this.#server = new ControlServer({ tls: this.#options.tls, limits, closeTimeoutMs: this.#options.closeTimeoutMs, logger: this.#logger });
     this.pin = this.#server.pin;
+    this.audience = this.#options.audience ?? proxyAudience(this.pin);
+    this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.audience });
     this.#context = {
       registry: this.#registry,
       trustStore: this.#trustStore,
@@ -108,6 +113,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       whenRouted: options.whenRouted,
       logger: this.#logger,
       counters: this.#counters,
+      ruleHistory: new RuleHistory(limits.maxDistinctRulesPerKey, limits.distinctRulesWindowMs),
       backendAdded: (backend) => this.#emitSafely('backend_added', backend),
       backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
       agentEvent: (event) => this.#emitSafely('message', event),
@@ -116,6 +122,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#upgrades = new UpgradeHandler({
       wss: this.#server.wss,
       verifier: this.#verifier,
+      audience: this.audience,
       trustStore: this.#trustStore,
       sessions: this.#sessions,
       limits,
@@ -305,6 +312,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   #revokeKey(keyId: string): number {
+    this.#context.ruleHistory.forget(keyId);
     let closed = 0;
     for (const session of this.#sessions.forKey(keyId)) {
       if (session.closing) continue;

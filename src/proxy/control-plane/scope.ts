@@ -4,8 +4,11 @@
  * every other backend's traffic) or pointing the proxy at an internal service (SSRF).
  *
  * - Rules: a scope rule `/api` (or `host/api`) allows `/api` and everything below it on a segment
- *   boundary (`/api/v1`, not `/apix`); a scope rule with a host allows only rules for that host. A key
- *   whose scope lists no rules may register none: there is no implicit "everything".
+ *   boundary (`/api/v1`, not `/apix`); a scope rule with a host allows only rules for that host. A
+ *   host-less scope rule allows only host-less rules unless the scope says `anyHost: true`: otherwise a
+ *   key granted `/v1` could register `api.example.com/v1/login` and take that path from the key granted
+ *   exactly `api.example.com/v1` (issue 14). A key whose scope lists no rules may register none: there
+ *   is no implicit "everything".
  * - Targets: `scope.hosts` lists exact host names, IP addresses and CIDRs (IPv4 and IPv6). Without it, a
  *   target must be the agent's own address as the proxy sees it on the control socket; an agent
  *   connecting over loopback may also name any loopback address or `localhost` (same machine).
@@ -26,6 +29,8 @@ export interface CompiledScope {
   readonly hostNames: ReadonlySet<string> | undefined;
   /** Allowed addresses and networks; undefined when the scope has no `hosts`. */
   readonly addresses: AddressMatcher | undefined;
+  /** Host-less scope rules also allow host-bound rules (`scope.anyHost`). */
+  readonly anyHost: boolean;
 }
 
 const cache = new WeakMap<object, CompiledScope>();
@@ -56,7 +61,7 @@ export function compileScope(scope: Readonly<KeyScope>): CompiledScope {
       if (!addresses.add(entry)) hostNames.add(entry.toLowerCase().replace(/\.$/, ''));
     }
   }
-  const compiled: CompiledScope = Object.freeze({ rules: Object.freeze(rules), hostNames, addresses });
+  const compiled: CompiledScope = Object.freeze({ rules: Object.freeze(rules), hostNames, addresses, anyHost: scope.anyHost === true });
   cache.set(scope, compiled);
   return compiled;
 }
@@ -71,6 +76,7 @@ export function isWithinPath(path: string, prefix: string): boolean {
 export function ruleInScope(scope: CompiledScope, rule: RouteRule): boolean {
   for (const allowed of scope.rules) {
     if (allowed.host !== undefined && allowed.host !== rule.host) continue;
+    if (allowed.host === undefined && rule.host !== undefined && !scope.anyHost) continue;
     if (isWithinPath(rule.path, allowed.path)) return true;
   }
   return false;

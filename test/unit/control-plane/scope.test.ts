@@ -58,11 +58,22 @@ describe('rule scope', () => {
     expect(isWithinPath('/anything', '/')).toBe(true);
   });
 
-  it('allows rules below a scope rule, for any host when the scope rule has none', () => {
+  it('allows rules below a scope rule; a host-less scope rule allows host-less rules only', () => {
     expect(ruleInScope(scope, { path: '/api/v2' })).toBe(true);
-    expect(ruleInScope(scope, { path: '/api', host: 'x.example.com' })).toBe(true);
+    expect(ruleInScope(scope, { path: '/api', host: 'x.example.com' })).toBe(false);
     expect(ruleInScope(scope, { path: '/' })).toBe(false);
     expect(ruleInScope(scope, { path: '/apix' })).toBe(false);
+  });
+
+  it('fix-issue-14-host-bound-takeover: a host-less grant claims host-bound rules only with anyHost', () => {
+    // The review's shape: a key granted /v1 for any host registered api.example.com/v1/login.
+    const broad = compileScope({ rules: ['/v1'] });
+    expect(ruleInScope(broad, { path: '/v1/login', host: 'api.example.com' })).toBe(false);
+    expect(ruleInScope(broad, { path: '/v1/login' })).toBe(true);
+    const explicit = compileScope({ rules: ['/v1'], anyHost: true });
+    expect(explicit.anyHost).toBe(true);
+    expect(ruleInScope(explicit, { path: '/v1/login', host: 'api.example.com' })).toBe(true);
+    expect(ruleInScope(explicit, { path: '/v2', host: 'api.example.com' })).toBe(false);
   });
 
   it('requires the host when the scope rule names one', () => {
