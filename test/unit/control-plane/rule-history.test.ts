@@ -3,8 +3,7 @@ import { RuleHistory } from '../../../src/proxy/control-plane/rule-history.js';
 
 describe('RuleHistory (distinct rules per key over time)', () => {
   it('fix-issue-14-rule-churn: admits up to the cap of distinct rules per key, then refuses new ones', () => {
-    let now = 0;
-    const history = new RuleHistory(4, 1000, () => now);
+    const history = new RuleHistory(4, 1000, () => 0);
     expect(history.admit('a', ['/1', '/2'])).toBe(true);
     expect(history.admit('a', ['/1', '/2', '/3'])).toBe(true);
     // Rules already seen cost nothing: re-registering the same set always passes.
