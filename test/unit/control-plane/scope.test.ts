@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { AddressMatcher, isLoopback, normalizeIp, parseCidr } from '../../../src/proxy/control-plane/address.js';
+import { parseKeyScope } from '../../../src/proxy/control-plane/key-scope.js';
 import { compileScope, isWithinPath, ruleInScope, targetInScope } from '../../../src/proxy/control-plane/scope.js';
 
 describe('normalizeIp', () => {
@@ -74,6 +75,12 @@ describe('rule scope', () => {
     expect(explicit.anyHost).toBe(true);
     expect(ruleInScope(explicit, { path: '/v1/login', host: 'api.example.com' })).toBe(true);
     expect(ruleInScope(explicit, { path: '/v2', host: 'api.example.com' })).toBe(false);
+  });
+
+  it('parses scope.anyHost as a boolean, storing only true', () => {
+    expect(parseKeyScope({ rules: ['/v1'], anyHost: true })).toEqual({ rules: ['/v1'], anyHost: true });
+    expect(parseKeyScope({ rules: ['/v1'], anyHost: false })).toEqual({ rules: ['/v1'] });
+    expect(() => parseKeyScope({ anyHost: 'yes' })).toThrow(/scope.anyHost: expected a boolean/);
   });
 
   it('requires the host when the scope rule names one', () => {
