@@ -9,7 +9,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { resolveControlClientOptions } from '../../src/shared/control-client/client-options.js';
 import { ControlDialer } from '../../src/shared/control-client/control-dialer.js';

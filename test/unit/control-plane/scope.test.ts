@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { AddressMatcher, isLoopback, normalizeIp, parseCidr } from '../../../src/proxy/control-plane/address.js';
-import { parseKeyScope } from '../../../src/proxy/control-plane/key-scope.js';
+import { parseKeyScope } from '../../../src/shared/trust/index.js';
 import { compileScope, isWithinPath, ruleInScope, targetInScope } from '../../../src/proxy/control-plane/scope.js';
 
 describe('normalizeIp', () => {
