@@ -28,6 +28,7 @@ import { AdminServer, type AdminHost } from './admin/admin-server.js';
 import { ProxyMetrics, type MetricsSource } from './admin/proxy-metrics.js';
 import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
 import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-plane.js';
+import type { ListenerAddress } from './control-plane/own-listeners.js';
 import type { Forwarding } from './forwarding.js';
 import type { ProxyControlOptions } from './proxy-options.js';
 import type { BackendRegistry } from './registry/backend-registry.js';
@@ -90,6 +91,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   /** The component's logger. */
   protected readonly logger: Logger;
   readonly #ownedTrustStore: TrustStore | undefined;
+  readonly #adminOptions: ResolvedAdminOptions | undefined;
   #ready = false;
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
@@ -113,6 +115,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger });
     }
     this.trustStore = options.trustStore ?? this.#ownedTrustStore;
+    this.#adminOptions = options.admin;
     this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
     this.metrics = new ProxyMetrics(this, registry);
     this.admin = options.admin === undefined ? undefined : new AdminServer(options.admin, this, options.logger);
@@ -221,6 +224,19 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     await this.admin?.stop();
   }
 
+  /**
+   * The data-plane and admin listeners (bound, and the admin's configured port before it binds), which
+   * the control plane never accepts as targets (issue 14). Cluster workers share the data-plane ports.
+   */
+  #listeners(): ListenerAddress[] {
+    const { http, https } = this.forwarding.addresses;
+    const listeners: ListenerAddress[] = [];
+    for (const address of [http, https, this.admin?.boundAddress]) if (address !== undefined) listeners.push({ address: address.address, port: address.port });
+    const admin = this.#adminOptions;
+    if (admin !== undefined && admin.port !== 0) listeners.push({ address: admin.host, port: admin.port });
+    return listeners;
+  }
+
   #buildControlPlane(control: Readonly<ProxyControlOptions>, trustStore: TrustStore, logger: Logger): ControlPlane {
     const forwarding = this.forwarding;
     const whenRouted = forwarding.whenRouted?.bind(forwarding);
@@ -230,6 +246,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       trustStore,
       whenIdle: (backendId) => forwarding.whenIdle(backendId),
       ...(whenRouted === undefined ? {} : { whenRouted }),
+      ownListeners: () => this.#listeners(),
       logger,
     });
     controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));

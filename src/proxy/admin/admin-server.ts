@@ -11,7 +11,8 @@
  * tokens and reveal only a boolean; `/` is the page shell, which carries no data and asks for a token.
  * Without `requireAuth`, `/`, `/metrics` and `/api/*` answer only requests whose `Host` is a loopback
  * name or one of `allowedHosts` (421 otherwise): DNS rebinding must not turn a browser on this machine
- * into a reader of the status API ({@link AdminHostCheck}).
+ * into a reader of the status API ({@link AdminHostCheck}). A forwarded request (one carrying `Via`,
+ * `Forwarded` or `X-Forwarded-For`) never gets loopback trust: it needs a token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -201,7 +202,11 @@ export class AdminServer {
         return;
       case '/readyz': {
         const ready = this.#host.ready;
-        this.#json(res, ready ? 200 : 503, { ready });
+        // A corrupt trust store is shown (and alerted on through inteli_trust_store_healthy), not turned
+        // into 503: the data plane and the loaded keys still work, and one bad hand edit copied to every
+        // replica must not take the whole fleet out of its load balancer.
+        const trustStore = this.#host.trustStore?.health();
+        this.#json(res, ready ? 200 : 503, trustStore === undefined ? { ready } : { ready, trustStore });
         return;
       }
       default:
@@ -226,7 +231,12 @@ export class AdminServer {
         this.#json(res, 404, { error: 'NOT_FOUND' });
         return;
     }
-    const verdict = await this.#auth.check(req);
+    // A request that came through a proxy (ours adds Via, Forwarded and X-Forwarded-For to every request
+    // it forwards, and a client cannot make it drop them) is not a local caller, whatever its socket's
+    // address: an agent that points a route at this port must not lend the data plane's clients the
+    // loopback trust (issue 14). Such requests need a token like any remote one.
+    const forwarded = req.headers.via !== undefined || req.headers.forwarded !== undefined || req.headers['x-forwarded-for'] !== undefined;
+    const verdict = await this.#auth.check(req, this.#auth.required || forwarded);
     if (!verdict.ok) {
       this.#host.metrics.adminAuthFailed(verdict.reason);
       this.#events.add({ type: 'admin_auth_failure', reason: verdict.reason, detail: `${path}: ${verdict.message}` });

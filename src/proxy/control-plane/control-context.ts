@@ -9,6 +9,7 @@ import type { Backend } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
 import type { ControlPlaneCounters } from './control-plane-stats.js';
+import type { ListenerAddress } from './own-listeners.js';
 import type { RuleHistory } from './rule-history.js';
 import type { SessionIndex } from './session-index.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
@@ -44,6 +45,8 @@ export interface ControlContext {
   readonly whenRouted: ((backendId: string) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly counters: ControlPlaneCounters;
+  /** The proxy's listeners (control plane included), never a valid target. */
+  readonly ownListeners: () => readonly ListenerAddress[];
   /** Distinct rules per key over time (the rule-churn cap). */
   readonly ruleHistory: RuleHistory;
   /** A backend of this control plane joined the registry. */

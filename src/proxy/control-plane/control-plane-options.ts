@@ -7,6 +7,7 @@ import { AUDIENCE_PREFIX } from '../../shared/identity/proxy-audience.js';
 import type { Logger } from '../../shared/logger.js';
 import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { ListenerAddress } from './own-listeners.js';
 import type { Gatekeeper } from './registration.js';
 import type { TokenVerifier } from './token-verifier.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
@@ -156,6 +157,13 @@ export interface ControlPlaneOptions {
    * `['agent']` to keep key management off the network (the sysadmin CLI then edits the store file).
    */
   allowedRoles?: readonly KeyRole[];
+  /**
+   * The proxy's other listeners (data, TLS, admin; every worker shares their ports), read at each
+   * registration: a target that would reach one of them, or the control plane itself, is refused with
+   * `RP_ERR_OUT_OF_SCOPE` whatever the key's scope says. `ProxyServer` fills it in. Default: only the
+   * control plane's own address.
+   */
+  ownListeners?: () => readonly ListenerAddress[];
   /** Run in order on every verified registration; a rejection refuses it with its message. Default none. */
   gatekeepers?: readonly Gatekeeper[];
   /** Interval between pings, in ms, 10 to 600000. Default 5000. */

@@ -19,6 +19,7 @@ import { drainAgent } from './agent-handlers.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ControlContext } from './control-context.js';
+import type { ListenerAddress } from './own-listeners.js';
 import { RuleHistory } from './rule-history.js';
 import { proxyAudience } from '../../shared/identity/proxy-audience.js';
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
@@ -95,6 +96,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (options.whenRouted !== undefined && typeof options.whenRouted !== 'function') {
       throw new InvalidOptionError('whenRouted: expected a function (backendId) => Promise<void>');
     }
+    if (options.ownListeners !== undefined && typeof options.ownListeners !== 'function') {
+      throw new InvalidOptionError('ownListeners: expected a function () => { address, port }[]');
+    }
+    const otherListeners = options.ownListeners ?? ((): readonly ListenerAddress[] => []);
     this.#registry = options.registry;
     this.#trustStore = options.trustStore;
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
@@ -111,6 +116,13 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       options: this.#options,
       whenIdle: options.whenIdle ?? (() => Promise.resolve()),
       whenRouted: options.whenRouted,
+      // The control plane itself, bound or configured, and whatever the host says it listens on.
+      ownListeners: () => {
+        const own = this.#state === 'RUNNING' ? this.address : undefined;
+        const self: ListenerAddress[] = own === undefined ? [] : [{ address: own.address, port: own.port }];
+        if (this.#options.port !== 0) self.push({ address: this.#options.host, port: this.#options.port });
+        return [...self, ...otherListeners()];
+      },
       logger: this.#logger,
       counters: this.#counters,
       ruleHistory: new RuleHistory(limits.maxDistinctRulesPerKey, limits.distinctRulesWindowMs),

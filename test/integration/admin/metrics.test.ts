@@ -163,7 +163,7 @@ describe('/metrics with an agent on the control plane', () => {
 
   it('counts the registration, the session, traffic, a refused token and the removal with its reason', async () => {
     const { privateJwk, publicJwk } = await generateKeyPair('WEB1');
-    await trustStore.add({ id: 'WEB1', publicKey: publicJwk, scope: { rules: ['/web'] } });
+    await trustStore.add({ id: 'WEB1', publicKey: publicJwk, scope: { rules: ['/web'], hosts: ['127.0.0.1'] } });
     agent = new ProxyWebServer({
       proxyUrl: proxy.controlPlane!.url,
       agentId: 'WEB1',
