@@ -34,6 +34,8 @@ export interface MetricsSource {
   readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'>;
   /** The control plane, or undefined when it is disabled. */
   readonly controlPlane: { stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } } | undefined;
+  /** The trust store, whose health is exported; undefined without one. */
+  readonly trustStore?: { health(): { readonly ok: boolean } } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
@@ -169,6 +171,9 @@ export class ProxyMetrics {
     counter('control_evictions_total', 'Control sessions evicted by the heartbeat (missed pongs).', [], function () {
       this.reset();
       this.inc(source.controlStats()?.evictions ?? 0);
+    });
+    gauge('trust_store_healthy', 'Whether the trust store is readable and up to date (0: a corrupt or unreadable file, or key removals not yet written; see /readyz).', [], function () {
+      this.set(host.trustStore === undefined || host.trustStore.health().ok ? 1 : 0);
     });
     this.#adminAuthFailures = counter<'reason'>('admin_auth_failures_total', 'Admin listener requests refused, by reason.', ['reason']);
   }
