@@ -66,6 +66,8 @@ export interface ProxyHostOptions {
   readonly trustStore: TrustStore | undefined;
   /** Directory of the file trust store. */
   readonly certstore: string;
+  /** Refuse a file trust store that others can write, instead of warning (`strictTrustStoreModes`). */
+  readonly strictTrustStoreModes?: boolean | undefined;
   /** The admin listener's options; undefined runs without one. */
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
@@ -112,7 +114,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
 
     if (options.trustStore === undefined && options.control !== undefined) {
-      this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger });
+      this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger, strictModes: options.strictTrustStoreModes === true });
     }
     this.trustStore = options.trustStore ?? this.#ownedTrustStore;
     this.#adminOptions = options.admin;
