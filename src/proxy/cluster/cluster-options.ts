@@ -71,6 +71,10 @@ export interface WorkerDataPlaneOptions {
   readonly trustedProxies: readonly string[];
   /** Bound on the worker's graceful stop, in ms. */
   readonly shutdownTimeoutMs: number;
+  /** The proxy's `Via` id, the same in every worker, so a loop through another worker is seen too. */
+  readonly proxyId?: string | undefined;
+  /** Most open tunnels per target origin, per worker. */
+  readonly maxTunnelsPerTarget?: number | undefined;
 }
 
 /** The validated, frozen options. */
@@ -145,6 +149,8 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       tls: dataPlane.tls === undefined ? undefined : Object.freeze({ cert: pemString(dataPlane.tls.cert), key: pemString(dataPlane.tls.key) }),
       trustedProxies: Object.freeze([...(options.trustedProxies ?? [])]),
       shutdownTimeoutMs: dataPlane.shutdownTimeoutMs,
+      proxyId: dataPlane.proxyId,
+      maxTunnelsPerTarget: dataPlane.maxTunnelsPerTarget,
     }),
     control: proxy.control,
     trustStore: proxy.trustStore,
