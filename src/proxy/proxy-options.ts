@@ -9,8 +9,9 @@ import { type Logger, silentLogger } from '../shared/logger.js';
 import { type AcmeOptions, type ResolvedAcmeOptions, resolveAcmeOptions } from './acme/acme-options.js';
 import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } from './admin/admin-options.js';
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
-import type { TrustStore } from './control-plane/trust-store.js';
+import type { TrustStore } from '../shared/trust/trust-store.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
+import { isRedisTrustOption, resolveFleetOptions, type RedisFleetOptions, type ResolvedFleetOptions } from './fleet/fleet-options.js';
 
 /** Default directory of the trust store when no `trustStore` object is given. */
 export const DEFAULT_CERTSTORE_DIR = 'certstore';
@@ -19,7 +20,7 @@ export const DEFAULT_CERTSTORE_DIR = 'certstore';
  * Control-plane options as `ProxyServer` takes them: the registry, trust store, drain hook and logger
  * are the proxy's own. `tls` defaults to the data plane's certificate.
  */
-export type ProxyControlOptions = Omit<ControlPlaneOptions, 'registry' | 'trustStore' | 'whenIdle' | 'logger'>;
+export type ProxyControlOptions = Omit<ControlPlaneOptions, 'registry' | 'trustStore' | 'whenIdle' | 'logger' | 'replayCache' | 'fleet'>;
 
 /** Options of a {@link ProxyServer}. Every field is optional and states its default. */
 export interface ProxyServerOptions extends DataPlaneOptions {
@@ -31,10 +32,20 @@ export interface ProxyServerOptions extends DataPlaneOptions {
    * without any certificate it needs `control.insecure: true` (development only).
    */
   control?: ProxyControlOptions | false;
-  /** Trusted keys. Default: the file store in `certstore`, opened at start and watched for edits. */
-  trustStore?: TrustStore;
+  /**
+   * Trusted keys. Default: the file store in `certstore`, opened at start and watched for edits.
+   * `{ redis: { url, prefix? } }` puts the trust store, the replay cache and the fleet membership in
+   * Redis, shared by every proxy given the same URL and prefix (docs/fleet.md).
+   */
+  trustStore?: TrustStore | { redis: RedisFleetOptions };
   /** Directory of the trust store, used when `trustStore` is not given. Default `certstore`. */
   certstore?: string;
+  /**
+   * Refuse to start when the `certstore` directory or its file is writable by group or others, or owned
+   * by another user (root aside), instead of logging a warning. A symbolic link or FIFO in place of the
+   * file is refused either way. Default false.
+   */
+  strictTrustStoreModes?: boolean;
   /**
    * The admin listener: `/healthz`, `/readyz`, `/metrics`, `/api/status` and the status page (see
    * `admin/admin-options.ts`). Default `false` in the library, so that several proxies in one process
@@ -57,7 +68,10 @@ export interface ResolvedProxyOptions {
   /** Control-plane options with `tls` filled in from the data plane, or undefined when disabled. */
   readonly control: Readonly<ProxyControlOptions> | undefined;
   readonly trustStore: TrustStore | undefined;
+  /** The fleet's Redis options, when `trustStore: { redis }` was given. */
+  readonly fleet: ResolvedFleetOptions | undefined;
   readonly certstore: string;
+  readonly strictTrustStoreModes: boolean;
   /** Admin listener options, or undefined when disabled. */
   readonly admin: ResolvedAdminOptions | undefined;
   /** ACME options, or undefined when disabled. */
@@ -100,6 +114,11 @@ function resolveAcme(acme: AcmeOptions | undefined, dataPlane: ResolvedDataPlane
   return resolveAcmeOptions(acme);
 }
 
+function strictModes(value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError('strictTrustStoreModes: expected a boolean');
+  return value === true;
+}
+
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedProxyOptions {
   if (typeof options === 'function') {
@@ -109,8 +128,10 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
   for (const [name, hint] of Object.entries(REMOVED_OPTIONS)) {
     if (Object.hasOwn(options, name)) throw new InvalidOptionError(`option "${name}" was removed: ${hint}`);
   }
-  if (options.trustStore !== undefined && typeof options.trustStore.get !== 'function') {
-    throw new InvalidOptionError('trustStore: expected a TrustStore');
+  const fleetOption = isRedisTrustOption(options.trustStore) ? options.trustStore.redis : undefined;
+  const trustStore = isRedisTrustOption(options.trustStore) ? undefined : options.trustStore;
+  if (trustStore !== undefined && typeof trustStore.get !== 'function') {
+    throw new InvalidOptionError('trustStore: expected a TrustStore or { redis: { url, prefix? } }');
   }
   const certstore = options.certstore ?? DEFAULT_CERTSTORE_DIR;
   if (typeof certstore !== 'string' || certstore === '' || certstore.includes('\0')) {
@@ -118,12 +139,15 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
   }
   const logger = options.logger ?? silentLogger();
   const dataPlane = resolveDataPlaneOptions({ ...options, logger });
+  const control = resolveControl(options, dataPlane);
   return Object.freeze({
     logger,
     dataPlane,
-    control: resolveControl(options, dataPlane),
-    trustStore: options.trustStore,
+    control,
+    trustStore,
+    fleet: fleetOption === undefined ? undefined : resolveFleetOptions(fleetOption, control === undefined ? undefined : (control.port ?? 3042)),
     certstore,
+    strictTrustStoreModes: strictModes(options.strictTrustStoreModes),
     admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
     acme: resolveAcme(options.acme, dataPlane),
   });

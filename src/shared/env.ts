@@ -10,6 +10,7 @@ import { config as loadDotenv } from 'dotenv';
 import { normalizePin } from './control-client/proxy-tls.js';
 import { InvalidEnvError } from './errors.js';
 import { isValidAgentId } from './identity/agent-id.js';
+import { isRedisUrl } from './redis/redis-options.js';
 
 /** Log levels pino accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -47,6 +48,18 @@ export interface Env {
    * or `auto` for one per available core. Default 1 (a single process, no cluster).
    */
   readonly workers: number;
+  /**
+   * `PROXY_REDIS_URL`: `redis://[user:password@]host:port[/db]` (or `rediss://`) of the Redis that a
+   * fleet of proxies shares (trust store, replay cache, membership). Default unset: one proxy with its
+   * file trust store.
+   */
+  readonly redisUrl: string | undefined;
+  /** `PROXY_REDIS_PREFIX`: prefix of every key written to Redis. Default `inteli:`. */
+  readonly redisPrefix: string;
+  /** `PROXY_NODE_ID`: this proxy's id in the fleet. Default unset: derived from the host name and control port. */
+  readonly nodeId: string | undefined;
+  /** `PROXY_TRUST_MAX_STALENESS_MS`: how long keys from Redis serve without contact, 1000 to 3600000. Default 30000. */
+  readonly trustMaxStalenessMs: number;
   /** `PROXY_ACME_DIRECTORY_URL`: ACME directory (https) to obtain certificates from. Default none (ACME off). */
   readonly acmeDirectoryUrl: string | undefined;
   /** `PROXY_ACME_EMAIL`: contact e-mail of the ACME account. Default none. */
@@ -70,6 +83,10 @@ export const ENV_DEFAULTS = Object.freeze({
   PROXY_TRUSTED_PROXIES: '',
   LOG_LEVEL: 'info',
   PROXY_WORKERS: '1',
+  PROXY_REDIS_URL: '',
+  PROXY_REDIS_PREFIX: 'inteli:',
+  PROXY_NODE_ID: '',
+  PROXY_TRUST_MAX_STALENESS_MS: '30000',
   PROXY_ACME_DIRECTORY_URL: '',
   PROXY_ACME_EMAIL: '',
   PROXY_ACME_CA: '',
@@ -140,6 +157,36 @@ function workers(source: Source): number {
   return Number(raw);
 }
 
+function redisUrl(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_REDIS_URL');
+  if (raw === '') return undefined;
+  // The value may hold a password: the message never echoes it.
+  if (!isRedisUrl(raw)) throw new InvalidEnvError('PROXY_REDIS_URL', 'expected a redis:// or rediss:// URL with a host');
+  return raw;
+}
+
+function redisPrefix(source: Source): string {
+  const raw = read(source, 'PROXY_REDIS_PREFIX');
+  if (!/^[A-Za-z0-9:._-]{0,64}$/.test(raw)) throw new InvalidEnvError('PROXY_REDIS_PREFIX', `expected 0 to 64 characters of [A-Za-z0-9:._-], got ${JSON.stringify(raw.slice(0, 80))}`);
+  return raw;
+}
+
+function nodeId(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_NODE_ID');
+  if (raw === '') return undefined;
+  const shown = JSON.stringify(raw.slice(0, 80));
+  if (isValidAgentId(raw)) return raw;
+  throw new InvalidEnvError('PROXY_NODE_ID', `expected an id matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got ${shown}`);
+}
+
+function staleness(source: Source): number {
+  const raw = read(source, 'PROXY_TRUST_MAX_STALENESS_MS');
+  if (!/^\d{4,7}$/.test(raw) || Number(raw) < 1000 || Number(raw) > 3_600_000) {
+    throw new InvalidEnvError('PROXY_TRUST_MAX_STALENESS_MS', `expected milliseconds from 1000 to 3600000, got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return Number(raw);
+}
+
 function acmeDirectoryUrl(source: Source): string | undefined {
   const raw = read(source, 'PROXY_ACME_DIRECTORY_URL');
   if (raw === '') return undefined;
@@ -187,6 +234,10 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     trustedProxies: Object.freeze(list(vars, 'PROXY_TRUSTED_PROXIES')),
     logLevel: logLevel(vars),
     workers: workers(vars),
+    redisUrl: redisUrl(vars),
+    redisPrefix: redisPrefix(vars),
+    nodeId: nodeId(vars),
+    trustMaxStalenessMs: staleness(vars),
     acmeDirectoryUrl: acmeDirectoryUrl(vars),
     acmeEmail: acmeEmail(vars),
     acmeCa: filePath(vars, 'PROXY_ACME_CA') || undefined,

@@ -9,7 +9,9 @@
  */
 import {
   ADMIN_MESSAGE_TYPES,
+  MAX_KEYS_PER_IMPORT,
   type ClientMessage,
+  type KeyImportEntry,
   type KeyRole,
   type KeyScope,
   type KeysAddMessage,
@@ -146,16 +148,45 @@ function stringList(value: unknown, field: string): string[] {
 }
 
 function scope(value: unknown): KeyScope {
-  if (!isRecord(value)) fail('scope: expected { rules?, hosts? }');
+  if (!isRecord(value)) fail('scope: expected { rules?, hosts?, anyHost? }');
   const out: KeyScope = {};
   if (value.rules !== undefined) out.rules = stringList(value.rules, 'scope.rules');
   if (value.hosts !== undefined) out.hosts = stringList(value.hosts, 'scope.hosts');
+  if (value.anyHost !== undefined) {
+    if (typeof value.anyHost !== 'boolean') fail('scope.anyHost: expected a boolean');
+    out.anyHost = value.anyHost;
+  }
   return out;
 }
 
 function role(value: unknown): KeyRole {
   if (value !== 'agent' && value !== 'admin') fail('role: expected "agent" or "admin"');
   return value;
+}
+
+/** The key fields shared by `keys.add` and each `keys.import` entry; `prefix` names the entry in errors. */
+function keyEntry(frame: Record<string, unknown>, prefix = ''): KeyImportEntry {
+  try {
+    const entry: KeyImportEntry = {
+      keyId: string(frame, 'keyId', 64),
+      publicKey: isRecord(frame.publicKey) ? { ...frame.publicKey } : fail('publicKey: expected a JWK object'),
+    };
+    if (frame.role !== undefined) entry.role = role(frame.role);
+    if (frame.scope !== undefined) entry.scope = scope(frame.scope);
+    if (frame.replace !== undefined) {
+      if (typeof frame.replace !== 'boolean') fail('replace: expected a boolean');
+      entry.replace = frame.replace;
+    }
+    return entry;
+  } catch (error) {
+    if (prefix !== '' && error instanceof FrameError) fail(`${prefix}${error.message}`);
+    throw error;
+  }
+}
+
+function importEntry(value: unknown, index: number): KeyImportEntry {
+  if (!isRecord(value)) fail(`keys[${index}]: expected { keyId, publicKey, role?, scope?, replace? }`);
+  return keyEntry(value, `keys[${index}].`);
 }
 
 function parseFrame(frame: Record<string, unknown>): ClientMessage {
@@ -182,6 +213,7 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
     case 'drain':
     case 'keys.list':
     case 'backends.list':
+    case 'fleet.list':
       return { type, id: requestId(frame, true) as string } as ClientMessage;
     case 'event': {
       const id = requestId(frame, false);
@@ -189,21 +221,10 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
       if (typeof name !== 'string' || !EVENT_NAME.test(name)) fail(`name: expected an event name matching ${EVENT_NAME.source}`);
       return id === undefined ? { type: 'event', name, data: frame.data } : { type: 'event', id, name, data: frame.data };
     }
-    case 'keys.add': {
-      const message: KeysAddMessage = {
-        type: 'keys.add',
-        id: requestId(frame, true) as string,
-        keyId: string(frame, 'keyId', 64),
-        publicKey: isRecord(frame.publicKey) ? { ...frame.publicKey } : fail('publicKey: expected a JWK object'),
-      };
-      if (frame.role !== undefined) message.role = role(frame.role);
-      if (frame.scope !== undefined) message.scope = scope(frame.scope);
-      if (frame.replace !== undefined) {
-        if (typeof frame.replace !== 'boolean') fail('replace: expected a boolean');
-        message.replace = frame.replace;
-      }
-      return message;
-    }
+    case 'keys.add':
+      return { type: 'keys.add', id: requestId(frame, true) as string, ...keyEntry(frame) } satisfies KeysAddMessage;
+    case 'keys.import':
+      return { type: 'keys.import', id: requestId(frame, true) as string, keys: list(frame, 'keys', MAX_KEYS_PER_IMPORT, importEntry) };
     case 'keys.remove':
       return { type: 'keys.remove', id: requestId(frame, true) as string, keyId: string(frame, 'keyId', 64) };
     case 'backends.drain':

@@ -70,6 +70,12 @@ export interface KeyScope {
   rules?: string[];
   /** Hosts or CIDRs the key's targets may point to; absent means the agent's own socket address. */
   hosts?: string[];
+  /**
+   * Whether the key's host-less rules (`/api`) also let it register host-bound rules below them
+   * (`api.example.com/api/x`). Default false: a host-bound rule needs a scope rule naming that host,
+   * so a broad grant cannot take over a host's route (issue 14).
+   */
+  anyHost?: boolean;
 }
 
 /** Role of a trusted key. */
@@ -91,6 +97,30 @@ export interface KeysAddMessage {
   replace?: boolean;
 }
 
+/** Most keys one `keys.import` frame may carry (a client splits a larger import into batches). */
+export const MAX_KEYS_PER_IMPORT = 100;
+
+/** One key of a `keys.import` frame: the fields of `keys.add`. */
+export interface KeyImportEntry {
+  keyId: string;
+  /** Ed25519 public JWK. */
+  publicKey: Record<string, unknown>;
+  role?: KeyRole;
+  scope?: KeyScope;
+  /** Replace an existing key with this id (as `keys.add` with `replace`). Default false. */
+  replace?: boolean;
+}
+
+/**
+ * Admin: trust up to {@link MAX_KEYS_PER_IMPORT} keys in one frame. Each key is applied and audited as a
+ * `keys.add` would be; the `ack` answers per key (`added`, or `refused` with a code), in order.
+ */
+export interface KeysImportMessage {
+  type: 'keys.import';
+  id: string;
+  keys: KeyImportEntry[];
+}
+
 /** Admin: remove a key; its live sessions are closed with 4003 at once. */
 export interface KeysRemoveMessage {
   type: 'keys.remove';
@@ -110,6 +140,12 @@ export interface BackendsListMessage {
   id: string;
 }
 
+/** Admin: list the proxies of the fleet (this one alone when it runs without Redis). */
+export interface FleetListMessage {
+  type: 'fleet.list';
+  id: string;
+}
+
 /** Admin: drain every backend of an agent. */
 export interface BackendsDrainMessage {
   type: 'backends.drain';
@@ -123,18 +159,22 @@ export type ClientMessage =
   | DrainMessage
   | EventMessage
   | KeysAddMessage
+  | KeysImportMessage
   | KeysRemoveMessage
   | KeysListMessage
   | BackendsListMessage
-  | BackendsDrainMessage;
+  | BackendsDrainMessage
+  | FleetListMessage;
 
 /** Message types only admin keys may send. */
 export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'keys.add',
+  'keys.import',
   'keys.remove',
   'keys.list',
   'backends.list',
   'backends.drain',
+  'fleet.list',
 ]);
 
 /** Proxy: the request with this `id` succeeded. */

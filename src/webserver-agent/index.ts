@@ -3,7 +3,8 @@
  * function, and the sidecar runner.
  */
 export { ProxyWebServer } from './proxy-web-server.js';
-export type { AgentState, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { AgentState, ProxyLinkStatus, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { ProxyEndpoint } from './proxy-endpoints.js';
 export {
   DEFAULT_AGENT_AUDIENCE,
   DEFAULT_AGENT_HOST,

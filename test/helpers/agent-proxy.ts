@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AdminOptions } from '../../src/proxy/admin/admin-options.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../src/webserver-agent/proxy-web-server.js';
@@ -42,7 +42,8 @@ export async function startAgentProxy(options: { admin?: AdminOptions } = {}): P
     trustStore,
     async agent(id, rule, handler, extra = {}) {
       const { privateJwk, publicJwk } = await generateKeyPair(id);
-      await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
+      // Agents here run on loopback, which needs a grant (issue 14).
+      await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule], hosts: ['127.0.0.1'] } });
       const web = new ProxyWebServer({
         proxyUrl: proxy.controlPlane!.url,
         agentId: id,

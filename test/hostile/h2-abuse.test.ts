@@ -12,8 +12,11 @@ import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateDevCertificate } from '../../src/shared/tls/dev-certificate.js';
 import { type TestBackend, startBackend } from '../helpers/data-plane-backends.js';
 import { register, startProxy } from '../helpers/data-plane-client.js';
-import { Flag, FrameType, flood, frame, headerField, rawH2, requestBlock } from '../helpers/h2-frames.js';
+import { Flag, FrameType, type RawH2, flood, frame, headerField, rawH2, requestBlock } from '../helpers/h2-frames.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
+import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
+
+useTally();
 
 const MAX_STREAMS = 20;
 
@@ -23,12 +26,14 @@ let ca: string;
 let backend: TestBackend;
 let inFlight = 0;
 let maxInFlight = 0;
+/** While true, `/api/hold` requests wait at the backend (counted in `inFlight`) until released. */
+let holding = true;
 const held: (() => void)[] = [];
 
 beforeAll(async () => {
   backend = await startBackend('h2', (req, res) => {
     req.resume();
-    if (req.url === '/api/hold') {
+    if (req.url === '/api/hold' && holding) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       held.push(() => {
@@ -55,10 +60,29 @@ afterAll(async () => {
 async function expectServing(): Promise<void> {
   const session = await h2Connect(tlsPort, ca);
   try {
-    expect((await h2Request(session, '/api/ok')).status).toBe(200);
+    const { status } = await h2Request(session, '/api/ok');
+    tallyOne(status > 0);
+    expect(status).toBe(200);
   } finally {
     session.close();
   }
+}
+
+/** Streams (by id) the server answered with a HEADERS frame, or reset with `code`. */
+function answeredStreams(connection: RawH2): Set<number> {
+  return new Set(connection.frames.filter((f) => f.type === FrameType.HEADERS && f.streamId > 0).map((f) => f.streamId));
+}
+function resetStreams(connection: RawH2, code: number): Set<number> {
+  return new Set(connection.frames.filter((f) => f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === code).map((f) => f.streamId));
+}
+
+/**
+ * Counts `sent` streams of a flood whose client abandons them on purpose (resets them, or is cut off):
+ * answered are those with a response HEADERS frame, the rest refused (never answered by design).
+ */
+function tallyAbandoned(connection: RawH2, sent: number): void {
+  const answered = answeredStreams(connection).size;
+  tally({ sent, answered, refused: sent - answered });
 }
 
 describe('HTTP/2 limits under abuse', () => {
@@ -78,8 +102,18 @@ describe('HTTP/2 limits under abuse', () => {
       check();
     });
     expect(maxInFlight).toBeLessThanOrEqual(MAX_STREAMS);
-    connection.socket.destroy();
+    // The streams the proxy took are answered once the backend lets them go; the refused ones never are.
+    const refused = resetStreams(connection, constants.NGHTTP2_REFUSED_STREAM).size;
+    holding = false;
     for (const release of held.splice(0)) release();
+    await new Promise<void>((resolve) => {
+      const check = (): void => (answeredStreams(connection).size + refused >= streams || connection.isClosed() ? resolve() : void setTimeout(check, 10));
+      check();
+    });
+    const answered = answeredStreams(connection).size;
+    tally({ sent: streams, answered, refused, lost: streams - answered - refused });
+    expect(answered + refused).toBe(streams);
+    connection.socket.destroy();
     await expectServing();
   });
 
@@ -101,6 +135,7 @@ describe('HTTP/2 limits under abuse', () => {
     expect(connection.isClosed()).toBe(true);
     expect(sent).toBeLessThan(attempts);
     expect(backend.hits() - before).toBeLessThan(1000);
+    tallyAbandoned(connection, sent);
     connection.socket.destroy();
     await expectServing();
   }, 20_000);
@@ -115,6 +150,7 @@ describe('HTTP/2 limits under abuse', () => {
     expect(connection.isClosed()).toBe(true);
     expect(sent).toBeLessThan(attempts);
     expect(backend.hits() - before).toBeLessThan(500);
+    tallyAbandoned(connection, sent);
     expect((await proxy.metrics.exposition()).body).toMatch(/inteli_h2_limit_breaches_total\{reason="rapid_reset"\} [1-9]/);
     connection.socket.destroy();
     await expectServing();
@@ -138,6 +174,7 @@ describe('HTTP/2 limits under abuse', () => {
       const check = (): void => (refused() >= blocks.length || connection.isClosed() ? resolve() : void setTimeout(check, 10));
       check();
     });
+    tally({ sent: blocks.length, answered: answeredStreams(connection).size, refused: refused(), lost: blocks.length - refused() - answeredStreams(connection).size });
     expect(refused()).toBe(blocks.length);
     expect(backend.hits()).toBe(before);
     connection.socket.destroy();
@@ -152,6 +189,8 @@ describe('HTTP/2 limits under abuse', () => {
     // 10,000 CONTINUATION frames of 16 KB: 160 MB if nothing stopped it.
     const sent = await flood(connection, 10_000, () => frame(FrameType.CONTINUATION, 0, 1, payload));
     await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    // One request whose header block never ends: cut with the connection, never answered by design.
+    tallyAbandoned(connection, 1);
     expect(connection.isClosed()).toBe(true);
     expect(sent).toBeLessThan(10_000);
     connection.socket.destroy();

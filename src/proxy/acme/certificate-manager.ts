@@ -32,6 +32,11 @@ export interface CertificateManagerDeps {
   readonly keys: ScopedKeySource;
   /** Directory of the file storage when `acme.storage` is not given (`<certstore>/acme`). */
   readonly storageDir: string;
+  /**
+   * Creates the storage used when `acme.storage` is not given, instead of files in `storageDir` (a fleet's
+   * Redis). The manager owns it: it is closed at `stop()`.
+   */
+  readonly defaultStorage?: (() => CertificateStorage) | undefined;
   readonly logger: Logger;
   /** Clock, for tests. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
@@ -111,7 +116,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     this.#deps = deps;
     this.#logger = deps.logger.child({ component: 'acme' });
     this.#now = deps.now ?? Date.now;
-    this.#storage = options.storage ?? new FileCertificateStorage(deps.storageDir);
+    this.#storage = options.storage ?? deps.defaultStorage?.() ?? new FileCertificateStorage(deps.storageDir);
     this.#ownsStorage = options.storage === undefined;
     this.challenges = new ChallengeResponder(this.#storage, this.#logger);
     this.#issuer = new AcmeIssuer(options, this.#storage, this.challenges, this.#logger);

@@ -53,7 +53,8 @@ export class RedisCertificateStorage implements CertificateStorage {
   constructor(options: RedisCertificateStorageOptions) {
     if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) throw new InvalidOptionError('url must be a redis:// or rediss:// URL');
     const prefix = options.prefix ?? DEFAULT_REDIS_ACME_PREFIX;
-    if (typeof prefix !== 'string' || !/^[\x21-\x7e]{0,64}$/.test(prefix)) throw new InvalidOptionError('prefix must be up to 64 printable characters');
+    // 64 characters of a fleet's own prefix, plus `acme:`.
+    if (typeof prefix !== 'string' || !/^[\x21-\x7e]{0,80}$/.test(prefix)) throw new InvalidOptionError('prefix must be up to 80 printable characters');
     this.#prefix = prefix;
     // Without the offline queue a command fails at once while Redis is away, instead of hanging an order.
     this.#client = createClient({ url: options.url, disableOfflineQueue: true });

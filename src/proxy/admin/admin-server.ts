@@ -9,13 +9,22 @@
  * Access: when `requireAuth` is on (always for a non-loopback host), `/metrics` and `/api/*` need an
  * admin bearer token ({@link AdminAuth}); `/healthz` and `/readyz` stay open because probes cannot sign
  * tokens and reveal only a boolean; `/` is the page shell, which carries no data and asks for a token.
+ * Without `requireAuth`, `/`, `/metrics` and `/api/*` answer only requests whose `Host` is a loopback
+ * name or one of `allowedHosts` (421 otherwise): DNS rebinding must not turn a browser on this machine
+ * into a reader of the status API ({@link AdminHostCheck}). A forwarded request (one carrying `Via`,
+ * `Forwarded` or `X-Forwarded-For`) never gets loopback trust: it needs a token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ListenError, NotRunningError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
+import { trustStaleness } from '../../shared/trust/trust-staleness.js';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
+import type { SessionInfo } from '../control-plane/session.js';
+import type { Forwarding } from '../forwarding.js';
 import { AdminAuth } from './admin-auth.js';
+import { AdminHostCheck } from './admin-host-check.js';
 import { ControlEventRecorder, type BackendEventSource, type SessionEventSource } from './control-event-recorder.js';
 import type { ResolvedAdminOptions } from './admin-options.js';
 import { EventLog } from './event-log.js';
@@ -23,25 +32,31 @@ import type { ProxyMetrics } from './proxy-metrics.js';
 import { RateSampler } from './rate-sampler.js';
 import { buildStatusReport, type StatusSource } from './status-report.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
-import type { TrafficStats } from '../data-plane/traffic-stats.js';
-import type { TrustStore } from '../control-plane/trust-store.js';
 
 /** How many removed backends the status API lists. */
 const REMOVED_LIMIT = 50;
 /** Bound on closing the listener's connections at stop, in milliseconds. */
 const CLOSE_TIMEOUT_MS = 1_000;
 
-/** What the admin listener reads. `ProxyServer` builds it. */
-export interface AdminSource extends StatusSource {
+/** The control plane as the admin listener reads it: session events, live sessions and counters. */
+export interface AdminControlPlane extends SessionEventSource {
+  sessions(): readonly SessionInfo[];
+  /** Counters; auth failures are logged as events from their increase. */
+  stats(): ControlPlaneStats;
+}
+
+/**
+ * What the admin listener reads of its host (a `ProxyHost`: a `ProxyServer` or a cluster primary): the
+ * host itself is the source of backend events, and its parts are read through these narrow views.
+ */
+export interface AdminHost extends StatusSource, BackendEventSource {
   readonly metrics: ProxyMetrics;
-  readonly trafficStats: TrafficStats;
-  readonly events: BackendEventSource;
-  /** The control plane's session events, when it runs. */
-  readonly sessionEvents: SessionEventSource | undefined;
-  /** The trust store admin tokens are checked against. */
-  trustStore(): TrustStore | undefined;
-  /** The control plane's counters (auth failures are logged as events from their increase). */
-  controlStats(): ControlPlaneStats | undefined;
+  /** The traffic counters behind the request-rate chart. */
+  readonly forwarding: Pick<Forwarding, 'stats'>;
+  /** The trust store admin tokens are checked against; undefined refuses every token. */
+  readonly trustStore: TrustStore | undefined;
+  /** The control plane, when enabled. */
+  readonly controlPlane: AdminControlPlane | undefined;
 }
 
 type AdminState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -55,9 +70,10 @@ const SECURITY_HEADERS = {
 /** The admin HTTP listener. */
 export class AdminServer {
   readonly #options: ResolvedAdminOptions;
-  readonly #source: AdminSource;
+  readonly #host: AdminHost;
   readonly #logger: Logger;
   readonly #auth: AdminAuth;
+  readonly #hosts: AdminHostCheck;
   readonly #events: EventLog;
   readonly #rates: RateSampler;
   readonly #server: Server;
@@ -77,15 +93,21 @@ export class AdminServer {
     });
   };
 
-  /** @param options resolved with `resolveAdminOptions`. */
-  constructor(options: ResolvedAdminOptions, source: AdminSource, logger: Logger) {
+  /**
+   * Builds the listener without binding it (`start()` does).
+   *
+   * @param options resolved with `resolveAdminOptions`.
+   * @param host read on every request; its backend and session events are recorded while running.
+   */
+  constructor(options: ResolvedAdminOptions, host: AdminHost, logger: Logger) {
     this.#options = options;
-    this.#source = source;
+    this.#host = host;
     this.#logger = logger.child({ component: 'admin' });
-    this.#auth = new AdminAuth(options.requireAuth, options.audience, () => source.trustStore());
+    this.#auth = new AdminAuth(options.requireAuth, options.audience, () => host.trustStore);
+    this.#hosts = new AdminHostCheck(options.allowedHosts);
     this.#events = new EventLog(options.eventBufferSize);
-    this.#recorder = new ControlEventRecorder(this.#events, source.events, source.sessionEvents, () => source.controlStats());
-    this.#rates = new RateSampler(options.historySamples, () => source.trafficStats.pairs());
+    this.#recorder = new ControlEventRecorder(this.#events, host, host.controlPlane, () => host.controlPlane?.stats());
+    this.#rates = new RateSampler(options.historySamples, () => host.forwarding.stats.pairs());
     this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, this.#onRequest);
   }
 
@@ -180,10 +202,28 @@ export class AdminServer {
         this.#json(res, 200, { status: 'ok' });
         return;
       case '/readyz': {
-        const ready = this.#source.ready;
-        this.#json(res, ready ? 200 : 503, { ready });
+        // A fleet member whose trust is stale refuses new sessions, so it is not ready; the reason is a
+        // fixed word (the probe is unauthenticated: no Redis error text here). A corrupt file store is
+        // shown (and alerted on through inteli_trust_store_healthy), not turned into 503: the data plane
+        // and the loaded keys still work, and one bad hand edit copied to every replica must not take the
+        // whole fleet out of its load balancer.
+        const stale = trustStaleness(this.#host.trustStore) !== undefined;
+        const ready = this.#host.ready && !stale;
+        // Only `ok` is shown: the reason names files or Redis errors, which belong to the log and the
+        // authenticated status API, not to an unauthenticated probe.
+        const trustOk = this.#host.trustStore?.health().ok;
+        this.#json(res, ready ? 200 : 503, { ready, ...(stale ? { reason: 'trust_stale' } : {}), ...(trustOk === undefined ? {} : { trustStore: { ok: trustOk } }) });
         return;
       }
+      default:
+    }
+    if (!this.#auth.required && !this.#hosts.allows(req.headers.host)) {
+      this.#host.metrics.adminAuthFailed('host');
+      this.#events.add({ type: 'admin_auth_failure', reason: 'host', detail: `${path}: Host is not a loopback or allowed name` });
+      this.#json(res, 421, { error: 'MISDIRECTED_REQUEST', message: 'the Host header must be a loopback name or one of admin.allowedHosts' });
+      return;
+    }
+    switch (path) {
       case '/':
       case '/index.html':
         res.setHeader('content-security-policy', STATUS_PAGE_CSP);
@@ -197,20 +237,25 @@ export class AdminServer {
         this.#json(res, 404, { error: 'NOT_FOUND' });
         return;
     }
-    const verdict = await this.#auth.check(req);
+    // A request that came through a proxy (ours adds Via, Forwarded and X-Forwarded-For to every request
+    // it forwards, and a client cannot make it drop them) is not a local caller, whatever its socket's
+    // address: an agent that points a route at this port must not lend the data plane's clients the
+    // loopback trust (issue 14). Such requests need a token like any remote one.
+    const forwarded = req.headers.via !== undefined || req.headers.forwarded !== undefined || req.headers['x-forwarded-for'] !== undefined;
+    const verdict = await this.#auth.check(req, this.#auth.required || forwarded);
     if (!verdict.ok) {
-      this.#source.metrics.adminAuthFailed(verdict.reason);
+      this.#host.metrics.adminAuthFailed(verdict.reason);
       this.#events.add({ type: 'admin_auth_failure', reason: verdict.reason, detail: `${path}: ${verdict.message}` });
       if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer realm="inteli-proxy-admin"');
       this.#json(res, verdict.status, { error: verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: verdict.message });
       return;
     }
     if (path === '/metrics') {
-      const { contentType, body } = await this.#source.metrics.exposition();
+      const { contentType, body } = await this.#host.metrics.exposition();
       this.#send(res, 200, contentType, body);
       return;
     }
-    const report = buildStatusReport(this.#source, {
+    const report = buildStatusReport(this.#host, {
       events: this.#events.list(),
       samples: this.#rates.list(),
       intervalMs: this.#options.sampleIntervalMs,

@@ -13,9 +13,9 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
-import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { ListenerProtocolStats } from '../data-plane/h2-listener.js';
 import { STATUS_CLASSES, type TrafficStats } from '../data-plane/traffic-stats.js';
+import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -26,24 +26,23 @@ export const METRIC_PREFIX = 'inteli_';
 /** Target states, always reported (with zeros) so that "no ready target" is a plain comparison. */
 const TARGET_STATES = ['ready', 'draining', 'ejected'] as const;
 
-/** What the metrics read, at scrape time. A narrow view of `ProxyServer`. */
+/**
+ * What the metrics read, at scrape time: a narrow view of a `ProxyHost` (its forwarding part and its
+ * control plane).
+ */
 export interface MetricsSource {
-  /** The data plane's routes, upstreams and counters. */
-  snapshot(): DataPlaneSnapshot;
-  /** The data plane's plain traffic counters. */
-  readonly trafficStats: TrafficStats;
-  /** Bytes read from and written to clients so far. */
-  clientBytes(): { readonly bytesIn: number; readonly bytesOut: number };
-  /** The control plane's counters, or undefined when it is disabled or not started. */
-  controlStats(): (ControlPlaneStats & { sessions: number; pendingHandshakes: number }) | undefined;
-  /** Requests by downstream protocol and HTTP/2 session counters. */
-  protocolStats?: (() => ListenerProtocolStats | undefined) | undefined;
-  /** ACME certificates and their days left, when ACME is enabled. */
-  certificates?: (() => readonly { readonly name: string; readonly daysLeft: number }[] | undefined) | undefined;
+  /** The data plane (or the cluster's workers): routes, upstreams, traffic counters, client bytes and, for a data plane, requests by protocol. */
+  readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'> & { readonly protocolStats?: ListenerProtocolStats | undefined };
+  /** The control plane, or undefined when it is disabled. */
+  readonly controlPlane: { stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } } | undefined;
+  /** The trust store, whose health is exported; undefined without one. */
+  readonly trustStore?: { health(): { readonly ok: boolean } } | undefined;
+  /** The ACME certificates and their days left, when ACME is enabled. */
+  readonly certificates?: { certificates(): readonly { readonly name: string; readonly daysLeft: number }[] } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
-export type AdminAuthFailure = 'missing' | 'invalid' | 'forbidden' | 'no_trust_store';
+export type AdminAuthFailure = 'missing' | 'invalid' | 'forbidden' | 'no_trust_store' | 'host';
 
 type GaugeCollect<T extends string> = (this: Gauge<T>) => void;
 type CounterCollect<T extends string> = (this: Counter<T>) => void;
@@ -65,7 +64,17 @@ export class ProxyMetrics {
   readonly #adminAuthFailures: Counter<'reason'>;
 
   /** @param source read at scrape time. @param backends counted on `added`/`removed`. */
-  constructor(source: MetricsSource, backends: BackendRegistry) {
+  constructor(host: MetricsSource, backends: BackendRegistry) {
+    const source = {
+      snapshot: () => host.forwarding.snapshot(),
+      get trafficStats(): TrafficStats {
+        return host.forwarding.stats;
+      },
+      clientBytes: () => host.forwarding.clientBytes(),
+      controlStats: () => host.controlPlane?.stats(),
+      protocolStats: () => host.forwarding.protocolStats,
+      certificates: () => host.certificates?.certificates(),
+    };
     const registry = this.registry;
     const registers = [registry];
     const gauge = <T extends string>(name: string, help: string, labelNames: readonly T[], collect: GaugeCollect<T>): Gauge<T> =>
@@ -120,10 +129,12 @@ export class ProxyMetrics {
       registry,
       () => source.trafficStats.pairs(),
     );
-    counter('refused_requests_total', 'Requests the proxy answered itself (403 by default) because no rule matched or no target was available.', ['reason'], function () {
+    counter('refused_requests_total', 'Requests the proxy answered itself: no rule matched or no target was available (403 by default), a forwarding loop (508), too many tunnels to the target (503).', ['reason'], function () {
       this.reset();
       this.inc({ reason: 'NO_ROUTE' }, source.trafficStats.noRoute);
       this.inc({ reason: 'NO_TARGET' }, source.trafficStats.noTarget);
+      this.inc({ reason: 'LOOP_DETECTED' }, source.trafficStats.loops);
+      this.inc({ reason: 'TUNNEL_LIMIT' }, source.trafficStats.tunnelLimit);
     });
     counter('ejections_total', 'Targets ejected by passive health (repeated connect failures), by backend.', ['backend'], function () {
       this.reset();

@@ -118,6 +118,8 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     Array.isArray(value.trustedProxies) &&
     value.trustedProxies.every((item) => isString(item, 64)) &&
     isCount(value.shutdownTimeoutMs) &&
+    (value.proxyId === undefined || isString(value.proxyId, 64)) &&
+    (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
     isCount(value.reportIntervalMs) &&
     isString(value.logLevel, 16)
   );

@@ -9,8 +9,9 @@ import { InvalidOptionError } from '../../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AdminOptions, ResolvedAdminOptions } from '../admin/admin-options.js';
-import type { TrustStore } from '../control-plane/trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { TlsOptions } from '../data-plane/data-plane-options.js';
+import type { RedisFleetOptions, ResolvedFleetOptions } from '../fleet/fleet-options.js';
 import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';
 
 /** Most worker processes. */
@@ -40,8 +41,8 @@ export interface ClusterOptions {
   shutdownTimeoutMs?: number;
   /** The control plane (on the primary), as in `ProxyServer`. Default enabled on `0.0.0.0:3042`. */
   control?: ProxyControlOptions | false;
-  /** Trusted keys. Default the file store in `certstore`, watched. */
-  trustStore?: TrustStore;
+  /** Trusted keys. Default the file store in `certstore`, watched; `{ redis: { url } }` joins a fleet, as in `ProxyServer`. */
+  trustStore?: TrustStore | { redis: RedisFleetOptions };
   /** Directory of the trust store. Default `certstore`. */
   certstore?: string;
   /** The admin listener (on the primary), as in `ProxyServer`. Default `false`. */
@@ -70,6 +71,10 @@ export interface WorkerDataPlaneOptions {
   readonly trustedProxies: readonly string[];
   /** Bound on the worker's graceful stop, in ms. */
   readonly shutdownTimeoutMs: number;
+  /** The proxy's `Via` id, the same in every worker, so a loop through another worker is seen too. */
+  readonly proxyId?: string | undefined;
+  /** Most open tunnels per target origin, per worker. */
+  readonly maxTunnelsPerTarget?: number | undefined;
 }
 
 /** The validated, frozen options. */
@@ -78,6 +83,8 @@ export interface ResolvedClusterOptions {
   readonly dataPlane: WorkerDataPlaneOptions;
   readonly control: Readonly<ProxyControlOptions> | undefined;
   readonly trustStore: TrustStore | undefined;
+  /** The fleet's Redis options, when `trustStore: { redis }` was given. */
+  readonly fleet: ResolvedFleetOptions | undefined;
   readonly certstore: string;
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
@@ -142,9 +149,12 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       tls: dataPlane.tls === undefined ? undefined : Object.freeze({ cert: pemString(dataPlane.tls.cert), key: pemString(dataPlane.tls.key) }),
       trustedProxies: Object.freeze([...(options.trustedProxies ?? [])]),
       shutdownTimeoutMs: dataPlane.shutdownTimeoutMs,
+      proxyId: dataPlane.proxyId,
+      maxTunnelsPerTarget: dataPlane.maxTunnelsPerTarget,
     }),
     control: proxy.control,
     trustStore: proxy.trustStore,
+    fleet: proxy.fleet,
     certstore: proxy.certstore,
     admin: proxy.admin,
     logger: proxy.logger,

@@ -131,6 +131,8 @@ export class ClusterWorker {
         tls: config.tls,
         trustedProxies: config.trustedProxies,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
+        proxyId: config.proxyId,
+        maxTunnelsPerTarget: config.maxTunnelsPerTarget,
         logger: base,
       }),
     );

@@ -9,8 +9,11 @@ import type { Backend } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
 import type { ControlPlaneCounters } from './control-plane-stats.js';
+import type { FleetSource } from './fleet-handlers.js';
+import type { ListenerAddress } from './own-listeners.js';
+import type { RuleHistory } from './rule-history.js';
 import type { SessionIndex } from './session-index.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** Payload of the `backend_rejected` event. */
 export interface BackendRejection {
@@ -43,6 +46,12 @@ export interface ControlContext {
   readonly whenRouted: ((backendId: string) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly counters: ControlPlaneCounters;
+  /** The fleet this proxy belongs to (`fleet.list`); undefined for a proxy on its own. */
+  readonly fleet?: FleetSource | undefined;
+  /** The proxy's listeners (control plane included), never a valid target. */
+  readonly ownListeners: () => readonly ListenerAddress[];
+  /** Distinct rules per key over time (the rule-churn cap). */
+  readonly ruleHistory: RuleHistory;
   /** A backend of this control plane joined the registry. */
   backendAdded(backend: Backend): void;
   /** A registration was refused. */

@@ -3,19 +3,26 @@
  * {@link InvalidOptionError} naming the option and its range), and a frozen resolved object.
  */
 import { InvalidOptionError } from '../../shared/errors.js';
+import { AUDIENCE_PREFIX } from '../../shared/identity/proxy-audience.js';
 import type { Logger } from '../../shared/logger.js';
 import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { ListenerAddress } from './own-listeners.js';
 import type { Gatekeeper } from './registration.js';
+import type { ReplayCache } from '../../shared/trust/replay-cache.js';
+import type { FleetSource } from './fleet-handlers.js';
 import type { TokenVerifier } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** Default control-plane port. */
 export const DEFAULT_CONTROL_PORT = 3042;
 /** Default listen address: every interface, because agents usually run on other machines. */
 export const DEFAULT_CONTROL_HOST = '0.0.0.0';
-/** Default token audience. */
-export const DEFAULT_AUDIENCE = 'inteli-proxy';
+/**
+ * Prefix of the default token audience: with TLS the default is `inteli-proxy:<pin>` (the control
+ * certificate's public-key pin, so a token is good for this proxy only), without TLS `inteli-proxy`.
+ */
+export const DEFAULT_AUDIENCE = AUDIENCE_PREFIX;
 /** Default interval between pings, in milliseconds. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
 /** Default number of unanswered pings after which a session is evicted. */
@@ -36,6 +43,18 @@ export const DEFAULT_MAX_RULES_PER_REGISTRATION = 32;
 export const DEFAULT_MAX_TARGETS_PER_REGISTRATION = 16;
 /** Default upgrade requests being authenticated at once. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+/**
+ * Default share of `maxPendingHandshakes` that callers whose token names no trusted key may hold: a
+ * quarter, so a flood of unknown keys leaves three quarters of the admission to the known ones.
+ */
+export const DEFAULT_UNKNOWN_HANDSHAKE_SHARE = 0.25;
+/**
+ * Default sustained frames per second of an ADMIN session: an operator's tool sends key batches and
+ * listings in bursts that an agent never needs, so admin keys get their own, higher budget.
+ */
+export const DEFAULT_ADMIN_MESSAGES_PER_SECOND = 100;
+/** Default burst of frames of an admin session. */
+export const DEFAULT_ADMIN_MESSAGE_BURST = 200;
 /** Default invalid frames tolerated per session before it is closed with 4002. */
 export const DEFAULT_MAX_INVALID_FRAMES = 5;
 /** Default bound on the TLS handshake and on receiving the upgrade request headers, in milliseconds. */
@@ -44,6 +63,10 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_GATEKEEPER_TIMEOUT_MS = 5000;
 /** Default wait for a peer's close frame before the socket is destroyed, in milliseconds. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+/** Default distinct rules one key may register within {@link DEFAULT_DISTINCT_RULES_WINDOW_MS}. */
+export const DEFAULT_MAX_DISTINCT_RULES_PER_KEY = 256;
+/** Default window of the distinct-rules cap, in milliseconds (10 minutes). */
+export const DEFAULT_DISTINCT_RULES_WINDOW_MS = 600_000;
 /** Default bytes queued to a slow session before it is closed with 4008 (16 maximum frames). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * DEFAULT_MAX_FRAME_BYTES;
 
@@ -53,10 +76,14 @@ export interface ControlPlaneLimits {
   maxFrameBytes?: number;
   /** Time an agent has to register after the upgrade, in ms, 10 to 600000. Default 10000. Admin sessions are exempt. */
   registerTimeoutMs?: number;
-  /** Sustained frames per second per session, 0.1 to 10000. Default 20. */
+  /** Sustained frames per second per agent session, 0.1 to 10000. Default 20. */
   messagesPerSecond?: number;
-  /** Burst of frames per session, 1 to 100000. Default 40. */
+  /** Burst of frames per agent session, 1 to 100000. Default 40. */
   burst?: number;
+  /** Sustained frames per second per admin session, 0.1 to 10000. Default 100. */
+  adminMessagesPerSecond?: number;
+  /** Burst of frames per admin session, 1 to 100000. Default 200. */
+  adminBurst?: number;
   /** Live sessions per key, 1 to 10000. Default 8. A further upgrade gets 429. */
   maxSessionsPerKey?: number;
   /** Rules per registration, 1 to 256. Default 32. */
@@ -65,6 +92,12 @@ export interface ControlPlaneLimits {
   maxTargetsPerRegistration?: number;
   /** Upgrade requests authenticated at once, 1 to 100000. Default 64. A further one gets 429. */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, how many may come from callers whose token names no trusted key, 1 to
+   * `maxPendingHandshakes`. Default a quarter of `maxPendingHandshakes` (16), at least 1. A further
+   * unknown caller gets 429 while known keys are still admitted.
+   */
+  maxPendingUnknownHandshakes?: number;
   /** Invalid frames tolerated per session before it is closed with 4002, 0 to 1000. Default 5. */
   maxInvalidFrames?: number;
   /** TLS handshake and request-header timeout, in ms, 100 to 600000. Default 10000. */
@@ -73,6 +106,14 @@ export interface ControlPlaneLimits {
   gatekeeperTimeoutMs?: number;
   /** Bytes queued to a session before it is closed as too slow, 1024 to 1 GiB. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Distinct rules one key may register within `distinctRulesWindowMs`, over all its sessions, 1 to
+   * 1000000. Default 256. A registration that would exceed it is refused with `RP_ERR_LIMIT_EXCEEDED`
+   * (rule churn would otherwise keep the proxy rebuilding routes and counters).
+   */
+  maxDistinctRulesPerKey?: number;
+  /** Window of `maxDistinctRulesPerKey`, in ms, 1000 to 86400000. Default 600000 (10 minutes). */
+  distinctRulesWindowMs?: number;
 }
 
 /** TLS material of the control plane (PEM strings or buffers). */
@@ -87,9 +128,18 @@ export interface ControlPlaneOptions {
   registry: BackendRegistry;
   /** Trusted keys; removals close sessions at once. Required. */
   trustStore: TrustStore;
-  /** Token verifier. Default a new `TokenVerifier({ trustStore, audience })`. */
+  /** Token verifier. Default a new `TokenVerifier({ trustStore, audience, replayCache })`. */
   verifier?: TokenVerifier;
-  /** Audience tokens must carry (used only to build the default verifier). Default `inteli-proxy`. */
+  /** Replay cache of the default verifier (a fleet shares one in Redis). Default one in memory. */
+  replayCache?: ReplayCache;
+  /** What `fleet.list` answers (given by the host). Default: a proxy on its own, listing nothing. */
+  fleet?: FleetSource;
+  /**
+   * Audience tokens must carry (used only to build the default verifier). Default `inteli-proxy:<pin>`
+   * with TLS (the pin of the control certificate's public key, which agents read in the handshake), so a
+   * token is good for this proxy only; `inteli-proxy` without TLS. Set it (for example to
+   * `inteli-proxy`) only for agents that send a fixed audience.
+   */
   audience?: string;
   /** Listen address. Default `0.0.0.0`. */
   host?: string;
@@ -113,6 +163,13 @@ export interface ControlPlaneOptions {
    * `['agent']` to keep key management off the network (the sysadmin CLI then edits the store file).
    */
   allowedRoles?: readonly KeyRole[];
+  /**
+   * The proxy's other listeners (data, TLS, admin; every worker shares their ports), read at each
+   * registration: a target that would reach one of them, or the control plane itself, is refused with
+   * `RP_ERR_OUT_OF_SCOPE` whatever the key's scope says. `ProxyServer` fills it in. Default: only the
+   * control plane's own address.
+   */
+  ownListeners?: () => readonly ListenerAddress[];
   /** Run in order on every verified registration; a rejection refuses it with its message. Default none. */
   gatekeepers?: readonly Gatekeeper[];
   /** Interval between pings, in ms, 10 to 600000. Default 5000. */
@@ -132,7 +189,8 @@ export type ResolvedLimits = Readonly<Required<ControlPlaneLimits>>;
 
 /** The options with defaults applied (except the objects the control plane builds itself). */
 export interface ResolvedControlPlaneOptions {
-  readonly audience: string;
+  /** The configured audience; undefined: derived from the certificate's pin. */
+  readonly audience: string | undefined;
   readonly host: string;
   readonly port: number;
   readonly tls: Readonly<ControlPlaneTls> | undefined;
@@ -155,6 +213,7 @@ function number(name: string, value: unknown, fallback: number, min: number, max
 function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
   if (typeof limits !== 'object' || limits === null) throw new InvalidOptionError('limits: expected an object');
   const maxFrameBytes = number('limits.maxFrameBytes', limits.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 128, 16 * 1024 * 1024);
+  const maxPendingHandshakes = number('limits.maxPendingHandshakes', limits.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000);
   return Object.freeze({
     maxFrameBytes,
     registerTimeoutMs: number('limits.registerTimeoutMs', limits.registerTimeoutMs, DEFAULT_REGISTER_TIMEOUT_MS, 10, 600_000),
@@ -163,11 +222,22 @@ function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
     maxSessionsPerKey: number('limits.maxSessionsPerKey', limits.maxSessionsPerKey, DEFAULT_MAX_SESSIONS_PER_KEY, 1, 10_000),
     maxRulesPerRegistration: number('limits.maxRulesPerRegistration', limits.maxRulesPerRegistration, DEFAULT_MAX_RULES_PER_REGISTRATION, 1, 256),
     maxTargetsPerRegistration: number('limits.maxTargetsPerRegistration', limits.maxTargetsPerRegistration, DEFAULT_MAX_TARGETS_PER_REGISTRATION, 1, 256),
-    maxPendingHandshakes: number('limits.maxPendingHandshakes', limits.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000),
+    adminMessagesPerSecond: number('limits.adminMessagesPerSecond', limits.adminMessagesPerSecond, DEFAULT_ADMIN_MESSAGES_PER_SECOND, 0.1, 10_000, false),
+    adminBurst: number('limits.adminBurst', limits.adminBurst, DEFAULT_ADMIN_MESSAGE_BURST, 1, 100_000),
+    maxPendingHandshakes,
+    maxPendingUnknownHandshakes: number(
+      'limits.maxPendingUnknownHandshakes',
+      limits.maxPendingUnknownHandshakes,
+      Math.max(1, Math.floor(maxPendingHandshakes * DEFAULT_UNKNOWN_HANDSHAKE_SHARE)),
+      1,
+      maxPendingHandshakes,
+    ),
     maxInvalidFrames: number('limits.maxInvalidFrames', limits.maxInvalidFrames, DEFAULT_MAX_INVALID_FRAMES, 0, 1000),
     handshakeTimeoutMs: number('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 600_000),
     gatekeeperTimeoutMs: number('limits.gatekeeperTimeoutMs', limits.gatekeeperTimeoutMs, DEFAULT_GATEKEEPER_TIMEOUT_MS, 1, 600_000),
     maxBufferedBytes: number('limits.maxBufferedBytes', limits.maxBufferedBytes, 16 * maxFrameBytes, 1024, 1024 * 1024 * 1024),
+    maxDistinctRulesPerKey: number('limits.maxDistinctRulesPerKey', limits.maxDistinctRulesPerKey, DEFAULT_MAX_DISTINCT_RULES_PER_KEY, 1, 1_000_000),
+    distinctRulesWindowMs: number('limits.distinctRulesWindowMs', limits.distinctRulesWindowMs, DEFAULT_DISTINCT_RULES_WINDOW_MS, 1000, 86_400_000),
   });
 }
 
@@ -179,8 +249,8 @@ function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
  */
 export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('ControlPlane: options are required');
-  const audience = options.audience ?? DEFAULT_AUDIENCE;
-  if (typeof audience !== 'string' || audience.length === 0 || audience.length > 256) {
+  const audience = options.audience;
+  if (audience !== undefined && (typeof audience !== 'string' || audience.length === 0 || audience.length > 256)) {
     throw new InvalidOptionError('audience: expected a string of 1 to 256 characters');
   }
   const host = options.host ?? DEFAULT_CONTROL_HOST;

@@ -8,12 +8,14 @@
 export type UpgradeRefusal =
   | 'stopping'
   | 'pending_handshakes'
+  | 'pending_unknown_handshakes'
   | 'bad_request'
   | 'subprotocol'
   | 'unauthorized'
   | 'revoked'
   | 'forbidden'
   | 'sessions_per_key'
+  | 'trust_stale'
   | 'internal';
 
 /** Which limit closed a session (a metric label). */

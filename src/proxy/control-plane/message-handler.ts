@@ -4,9 +4,10 @@
  */
 import type { ClientMessage } from '../../shared/protocol.js';
 import type { RemovalReason } from '../registry/backend.js';
-import { handleBackendsDrain, handleBackendsList, handleKeysAdd, handleKeysList, handleKeysRemove } from './admin-handlers.js';
+import { handleBackendsDrain, handleBackendsList, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
 import { handleDrain, handleEvent, handleRegister, startDrain } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
+import { handleFleetList } from './fleet-handlers.js';
 import type { Session, SessionHandler } from './session.js';
 
 /** Session lifecycle callbacks the control plane implements. */
@@ -35,6 +36,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return undefined;
         case 'keys.add':
           return handleKeysAdd(ctx, session, message);
+        case 'keys.import':
+          return handleKeysImport(ctx, session, message);
         case 'keys.remove':
           return handleKeysRemove(ctx, session, message);
         case 'keys.list':
@@ -43,6 +46,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return handleBackendsList(ctx);
         case 'backends.drain':
           return handleBackendsDrain(ctx, session, message);
+        case 'fleet.list':
+          return handleFleetList(ctx);
       }
     },
     acknowledged(session: Session, message: ClientMessage): void {

@@ -1,8 +1,11 @@
 /**
  * The HTTP `upgrade` handler: everything that happens before a WebSocket exists (STYLE 9).
  *
- * In order: the control plane must be running (503); at most `maxPendingHandshakes` upgrades are being
- * authenticated at once (429); the request must ask for `websocket` with sub-protocol `inteli.v2`
+ * In order: the control plane must be running (503); a shared trust store must be current (503
+ * `RP_ERR_TRUST_STALE`: past its staleness bound it may still hold revoked keys); at most
+ * `maxPendingHandshakes` upgrades are being authenticated at once, of which at most
+ * `maxPendingUnknownHandshakes` from callers whose token names no trusted key (429: a flood of unknown
+ * keys cannot starve the known ones); the request must ask for `websocket` with sub-protocol `inteli.v2`
  * (400); it must carry `Authorization: Bearer <JWT>` that the verifier accepts (401, with the verifier's
  * reason logged, never the token); the key must still be trusted with the same fingerprint once
  * verification finished (401: closes the race with a concurrent removal); the role must be allowed
@@ -16,16 +19,20 @@ import type { Logger } from '../../shared/logger.js';
 import { SUBPROTOCOL, type KeyRole } from '../../shared/protocol.js';
 import type { ResolvedLimits } from './control-plane-options.js';
 import type { ControlPlaneCounters, UpgradeRefusal } from './control-plane-stats.js';
+import { claimedKeyId } from './claimed-key-id.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import type { SessionIndex } from './session-index.js';
 import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
+import { trustStaleness } from '../../shared/trust/trust-staleness.js';
 
 /** What the upgrade handler needs from its owner. */
 export interface UpgradeHandlerOptions {
   readonly wss: WsServer<typeof ControlSocket>;
   readonly verifier: TokenVerifier;
+  /** The audience tokens must carry, named in the 401 of a token with another one (it is no secret). */
+  readonly audience: string;
   readonly trustStore: TrustStore;
   readonly sessions: SessionIndex;
   readonly limits: ResolvedLimits;
@@ -52,6 +59,7 @@ export function offeredProtocols(header: string | string[] | undefined): string[
 export class UpgradeHandler {
   readonly #options: UpgradeHandlerOptions;
   #pending = 0;
+  #pendingUnknown = 0;
 
   constructor(options: UpgradeHandlerOptions) {
     this.#options = options;
@@ -72,12 +80,27 @@ export class UpgradeHandler {
       this.#refuse(socket, 'stopping', 503, 'the control plane is stopping');
       return;
     }
+    const stale = trustStaleness(this.#options.trustStore);
+    if (stale !== undefined) {
+      logger.warn({ reason: stale.reason }, 'upgrade refused: the shared trust store is stale');
+      this.#refuse(socket, 'trust_stale', 503, `RP_ERR_TRUST_STALE: ${stale.reason ?? 'the shared trust store is stale'}; retry later`, { 'Retry-After': '5' });
+      return;
+    }
+    // The claimed id is read without verification; it only chooses the budget (see claimed-key-id.ts).
+    const claimed = claimedKeyId(request.headers.authorization);
+    const unknown = claimed === undefined || this.#options.trustStore.get(claimed) === undefined;
+    if (unknown && this.#pendingUnknown >= limits.maxPendingUnknownHandshakes) {
+      logger.warn({ pendingUnknown: this.#pendingUnknown }, 'too many pending handshakes of unknown keys; upgrade refused');
+      this.#refuse(socket, 'pending_unknown_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
+      return;
+    }
     if (this.#pending >= limits.maxPendingHandshakes) {
       logger.warn({ pending: this.#pending }, 'too many pending handshakes; upgrade refused');
       this.#refuse(socket, 'pending_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
       return;
     }
     this.#pending += 1;
+    if (unknown) this.#pendingUnknown += 1;
     this.#authenticate(request, socket, head)
       .catch((error: unknown) => {
         logger.error({ err: error }, 'unexpected error during upgrade');
@@ -85,6 +108,7 @@ export class UpgradeHandler {
       })
       .finally(() => {
         this.#pending -= 1;
+        if (unknown) this.#pendingUnknown -= 1;
       });
   }
 
@@ -112,7 +136,12 @@ export class UpgradeHandler {
     } catch (error) {
       const reason = error instanceof TokenRejectedError ? error.reason : 'malformed';
       logger.warn({ remoteAddress, reason }, 'upgrade refused: unauthorized');
-      this.#refuse(socket, 'unauthorized', 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' }, reason);
+      // A client with a fixed audience learns the one to use (the pin it names is public anyway).
+      const challenge =
+        reason === 'audience'
+          ? `Bearer error="invalid_token", error_description="wrong audience", audience="${this.#options.audience.replace(/[^\x20-\x7e]|["\\]/g, '')}"`
+          : 'Bearer error="invalid_token"';
+      this.#refuse(socket, 'unauthorized', 401, 'unauthorized', { 'WWW-Authenticate': challenge }, reason);
       return;
     }
     if (socket.destroyed) return;

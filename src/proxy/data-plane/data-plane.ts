@@ -25,6 +25,7 @@ import { TrafficStats } from './traffic-stats.js';
 import { UndiciForwarder } from './undici-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
+import type { Forwarding } from '../forwarding.js';
 
 /** Lifecycle states of a {@link DataPlane}. */
 export type DataPlaneState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -68,8 +69,8 @@ const MAX_CLIENT_DEADLINE_SWEEP_MS = 1000;
 /** Shortest such interval, in ms (tests use deadlines of a few hundred ms). */
 const MIN_CLIENT_DEADLINE_SWEEP_MS = 50;
 
-/** The forwarding half of the proxy. */
-export class DataPlane extends EventEmitter<DataPlaneEvents> {
+/** The forwarding half of the proxy, in this process (the {@link Forwarding} of a `ProxyServer`). */
+export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwarding {
   readonly #registry: BackendRegistry;
   readonly #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
@@ -148,6 +149,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#tunnels = new WebSocketTunnels({
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
+      maxPerTarget: options.maxTunnelsPerTarget,
+      onLimit: () => {
+        this.#stats.tunnelLimit += 1;
+      },
       ...upstreamTls,
       logger: this.#logger.child({ component: 'tunnel' }),
     });

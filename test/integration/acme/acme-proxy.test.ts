@@ -12,7 +12,7 @@ import { type IncomingMessage, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ProxyServer } from '../../../src/index.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { generateDevCertificate } from '../../../src/shared/tls/dev-certificate.js';
 import { handshake } from '../../helpers/acme-handshake.js';

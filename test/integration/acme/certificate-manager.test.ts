@@ -15,7 +15,7 @@ import { FileCertificateStorage } from '../../../src/proxy/acme/file-certificate
 import { RedisCertificateStorage } from '../../../src/proxy/acme/redis-certificate-storage.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { type DnsResponder, startDnsResponder } from '../../helpers/dns-responder.js';
-import { HAS_REDIS, startRedis } from '../../helpers/redis-server.js';
+import { RedisServerFixture } from '../../helpers/redis-server.js';
 import { type Pebble, HAS_PEBBLE, freePort, pebbleServerPair, startPebble } from '../../helpers/pebble.js';
 
 const KEYS = [{ scope: { rules: ['renew.example.test/', 'down.example.test/api', 'fleet.example.test/', 'redis.example.test/'] } }];
@@ -92,9 +92,9 @@ describeWithPebble('certificate manager against pebble', () => {
     expect(await new FileCertificateStorage(shared).listCertificates()).toEqual(['fleet.example.test']);
   }, 20_000);
 
-  (HAS_REDIS ? it : it.skip)('two proxies sharing Redis order a certificate once, and a third serves it from Redis at start', async () => {
-    const redis = await startRedis();
-    started.push(redis);
+  it('two proxies sharing Redis order a certificate once, and a third serves it from Redis at start', async () => {
+    const redis = await RedisServerFixture.start();
+    started.push({ stop: () => redis.close() });
     const storage = (): RedisCertificateStorage => {
       const created = new RedisCertificateStorage({ url: redis.url });
       // A given storage belongs to the caller: closed here, before redis-server stops.

@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
@@ -77,7 +77,7 @@ describe('ControlPlane lifecycle', () => {
     expect(controlPlane.pin).toBeUndefined();
     expect(lines().some((line) => line.level === 40 && String(line.msg).includes('WITHOUT TLS'))).toBe(true);
     const { privateJwk, publicJwk } = await generateKeyPair('PLAIN');
-    await trustStore.add({ id: 'PLAIN', publicKey: publicJwk, scope: { rules: ['/p'] } });
+    await trustStore.add({ id: 'PLAIN', publicKey: publicJwk, scope: { rules: ['/p'], hosts: ['127.0.0.1'] } });
     const client = await dial(controlPlane.url, { token: await signToken(privateJwk, { subject: 'PLAIN', audience: 'inteli-proxy' }) });
     expect(await client.request(registerFrame(['/p']))).toMatchObject({ type: 'ack' });
     await client.close();

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { TokenVerifier, type VerifiedIdentity } from '../../../src/proxy/control-plane/token-verifier.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { withTimeout } from '../../helpers/control-plane-client.js';
 import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture } from '../../helpers/control-plane-fixture.js';
 
@@ -31,6 +31,7 @@ function latch(): { wait: () => Promise<void>; open: () => void; reached: Promis
 
 /** A real verifier whose answer is held at `gate` once the token checked out (the race window). */
 function heldVerifier(trustStore: TrustStore, gate: ReturnType<typeof latch>): TokenVerifier {
+  // The control plane is given the same explicit audience, which the fixture's tokens then carry.
   const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
   return {
     async verify(token: string): Promise<VerifiedIdentity> {
@@ -53,7 +54,7 @@ describe('control plane races', () => {
     const trustStore = TrustStore.inMemory();
     const gate = latch();
     const verifier = heldVerifier(trustStore, gate);
-    fixture = await startControlPlane({ trustStore, verifier });
+    fixture = await startControlPlane({ trustStore, verifier, audience: 'inteli-proxy' });
     const key = await fixture.addKey('RACER', { scope: { rules: ['/r'] } });
     const outcome = fixture.tryConnect({ token: await fixture.token(key) });
     await gate.reached;
@@ -81,6 +82,7 @@ describe('control plane races', () => {
     const gate = latch();
     fixture = await startControlPlane({ gatekeepers: [() => gate.wait()] });
     const key = await fixture.addKey('LEAVER', { scope: { rules: ['/l'] } });
+    const witness = await fixture.addKey('WITNESS', { scope: { rules: ['/w'] } });
     const client = await fixture.connect(key);
     client.sendRaw({ ...registerFrame(['/l']), id: 'reg' });
     await gate.reached;
@@ -88,8 +90,11 @@ describe('control plane races', () => {
     await client.close();
     await closed;
     gate.open();
-    // The registration resumes in microtasks once the gate opens; setImmediate runs after all of them.
-    await new Promise((resolve) => setImmediate(resolve));
+    // The held registration resumes as soon as the gate opens; a later registration through the same
+    // (now open) gate is acknowledged only after it, so its ack marks the point where it has finished.
+    const other = await fixture.connect(witness);
+    expect(await other.request(registerFrame(['/w']))).toMatchObject({ type: 'ack' });
+    expect(fixture.registry.listByAgent('WITNESS')).toHaveLength(1);
     expect(fixture.registry.listByAgent('LEAVER')).toEqual([]);
   });
 
@@ -115,15 +120,14 @@ describe('control plane races', () => {
     const trustStore = TrustStore.inMemory();
     const gate = latch();
     const verifier = heldVerifier(trustStore, gate);
-    fixture = await startControlPlane({ trustStore, verifier });
+    fixture = await startControlPlane({ trustStore, verifier, audience: 'inteli-proxy' });
     const key = await fixture.addKey('LATE', { scope: { rules: ['/late'] } });
-    const outcome = fixture.tryConnect({ token: await fixture.token(key) }).catch((error: Error) => error);
+    const outcome = fixture.tryConnect({ token: await fixture.token(key) });
     await gate.reached;
     const stopping = fixture.controlPlane.stop();
     gate.open();
-    const result = await outcome;
-    // Either the 503 answer arrives, or the socket is already destroyed by the stop: never a session.
-    if (!(result instanceof Error)) expect(result).toMatchObject({ ok: false, status: 503 });
+    // The verification resumes before the stop destroys the remaining sockets, so the 503 is written.
+    expect(await outcome).toMatchObject({ ok: false, status: 503 });
     await stopping;
     expect(fixture.controlPlane.sessionCount).toBe(0);
   });

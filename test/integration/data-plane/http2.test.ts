@@ -1,7 +1,8 @@
 /**
  * HTTP/2 on the HTTPS listener: ALPN picks h2 (HTTP/1.1 stays available on the same port, WebSocket
  * included), and everything the data plane does for HTTP/1.1 holds: routing and 403 reasons,
- * X-Forwarded-*, request ids, timeouts, retries, streamed bodies, metrics by protocol, graceful stop
+ * X-Forwarded-*, RFC 7239 Forwarded, Via and loop detection (508), client-identity headers dropped
+ * (issue 14), request ids, timeouts, retries, streamed bodies, metrics by protocol, graceful stop
  * with GOAWAY. The translation is checked at the backend: `:authority` becomes Host, split cookies are
  * joined, a backend's connection-specific response headers are dropped instead of failing the stream.
  */
@@ -87,6 +88,44 @@ describe('HTTP/2 downstream', () => {
   it('joins split cookie fields with "; " for the backend', async () => {
     await h2Request(session, '/api/cookies', { headers: { cookie: ['a=1', 'b=2', 'c=3'] } });
     expect(lastSeen().headers.cookie).toBe('a=1; b=2; c=3');
+  });
+
+  it("appends this proxy's Via entry with the protocol version 2 (RFC 9110 section 7.6.3)", async () => {
+    await h2Request(session, '/api/via', { headers: { via: '1.1 edge' } });
+    expect(lastSeen().headers.via).toBe(`1.1 edge, 2 ${proxy.options.dataPlane.proxyId}`);
+  });
+
+  it('fix-issue-14-forwarding-loop over h2: answers 508 to a request already carrying its Via entry, and the backend never sees it', async () => {
+    const before = backend.hits();
+    const response = await h2Request(session, '/api/loop', { headers: { via: `1.1 other, 1.1 ${proxy.options.dataPlane.proxyId}` } });
+    expect(response.status).toBe(508);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'LOOP_DETECTED' });
+    expect(backend.hits()).toBe(before);
+  });
+
+  it('sets RFC 7239 Forwarded for an h2 request: the client address, proto=https and :authority as host', async () => {
+    await h2Request(session, '/api/forwarded');
+    expect(lastSeen().headers.forwarded).toBe(`for=127.0.0.1;proto=https;host="localhost:${tlsPort}"`);
+  });
+
+  it('fix-issue-14-spoofed-identity-headers over h2: drops the identity headers of an untrusted client and replaces its Forwarded', async () => {
+    const spoofed = {
+      forwarded: 'for=1.2.3.4;host=admin.internal',
+      'x-real-ip': '1.2.3.4',
+      'true-client-ip': '1.2.3.4',
+      'x-client-ip': '1.2.3.4',
+      'x-original-url': '/admin/delete',
+      'x-rewrite-url': '/admin/delete',
+      'x-forwarded-prefix': '/admin',
+      'x-forwarded-for': '1.2.3.4',
+    };
+    expect((await h2Request(session, '/api/identity', { headers: spoofed })).status).toBe(200);
+    const seen = lastSeen().headers;
+    for (const name of ['x-real-ip', 'true-client-ip', 'x-client-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-prefix']) {
+      expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+    }
+    expect(seen.forwarded).toBe(`for=127.0.0.1;proto=https;host="localhost:${tlsPort}"`);
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
   });
 
   it('answers 403 with the reason when no rule matches', async () => {

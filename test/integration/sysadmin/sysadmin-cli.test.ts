@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startControlPlane, nextEvent, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
 import { runCli, SYSADMIN_COMMANDS } from '../../../src/sysadmin/run-cli.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../../src/webserver-agent/proxy-web-server.js';
 import { readSysadminEnv } from '../../../src/shared/env.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { collector } from '../../helpers/cli-output.js';
 import { helloServer, writeJson } from './sysadmin-helpers.js';
 
@@ -84,7 +84,15 @@ describe('inteli-sysadmin keys', () => {
     const io = collector();
     const env = readSysadminEnv({ PROXY_WS_URL: fixture.url, INTELI_ADMIN_ID: 'ops', INTELI_ADMIN_KEY: adminKeyFile, INTELI_PROXY_PIN: fixture.controlPlane.pin });
     expect(await runCli(['keys', 'list', '--json'], io, { env: () => env })).toBe(0);
-    expect(JSON.parse(io.out())).toHaveProperty('keys');
+    // The list came from this proxy (its trust store), reached with the environment's URL, id and key.
+    const listed = (JSON.parse(io.out()) as { keys: Array<{ id: string }> }).keys.map((entry) => entry.id);
+    expect(listed).toEqual(fixture.trustStore.list().map((entry) => entry.id));
+    expect(listed).toContain('ops');
+    // And the pin is taken from it too: a wrong one makes the same command fail.
+    const wrong = collector();
+    const wrongEnv = readSysadminEnv({ PROXY_WS_URL: fixture.url, INTELI_ADMIN_ID: 'ops', INTELI_ADMIN_KEY: adminKeyFile, INTELI_PROXY_PIN: 'A'.repeat(43) + '=' });
+    expect(await runCli(['keys', 'list', '--json'], wrong, { env: () => wrongEnv })).toBe(1);
+    expect(wrong.err()).toContain('does not match the configured pin');
   });
 
   it('keys add trusts a .pub.json with rules and hosts, at once', async () => {
@@ -151,7 +159,7 @@ describe('inteli-sysadmin keys', () => {
 
 describe('inteli-sysadmin with live agents', () => {
   it('keys remove disconnects the live backend of the key at once', async () => {
-    await cli(['keys', 'add', 'CLI010', await pubFile('CLI010'), '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI010', await pubFile('CLI010'), '--rule', '/api', '--host', '127.0.0.1']);
     const web = agent('CLI010', { reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } });
     await web.start();
     const disconnected = nextEvent<[{ code: number }]>(web, 'disconnected');
@@ -163,7 +171,7 @@ describe('inteli-sysadmin with live agents', () => {
 
   it('keys add lets a waiting agent in: it registers on its next retry', async () => {
     const file = await pubFile('CLI011');
-    await cli(['keys', 'add', 'CLI011', file, '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI011', file, '--rule', '/api', '--host', '127.0.0.1']);
     const web = agent('CLI011', { reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } });
     await web.start();
     // Revoke it: the agent keeps retrying with backoff and is refused each time.
@@ -172,13 +180,13 @@ describe('inteli-sysadmin with live agents', () => {
     await refused;
     expect(web.registered).toBe(false);
     const registered = nextEvent(web, 'registered');
-    expect((await cli(['keys', 'add', 'CLI011', file, '--rule', '/api'])).code).toBe(0);
+    expect((await cli(['keys', 'add', 'CLI011', file, '--rule', '/api', '--host', '127.0.0.1'])).code).toBe(0);
     await registered;
     expect(fixture.registry.list().filter((backend) => backend.agentId === 'CLI011')).toHaveLength(1);
   });
 
   it('backends list shows live backends with their rules, targets and state', async () => {
-    await cli(['keys', 'add', 'CLI012', await pubFile('CLI012'), '--rule', '/api', '--rule', '/web']);
+    await cli(['keys', 'add', 'CLI012', await pubFile('CLI012'), '--rule', '/api', '--rule', '/web', '--host', '127.0.0.1']);
     const server = helloServer();
     await agent('CLI012', { server, rules: ['/api', '/web'] }).start();
     const port = (server.address() as AddressInfo).port;
@@ -196,7 +204,7 @@ describe('inteli-sysadmin with live agents', () => {
   });
 
   it('backends drain drains the agent through the CLI', async () => {
-    await cli(['keys', 'add', 'CLI013', await pubFile('CLI013'), '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI013', await pubFile('CLI013'), '--rule', '/api', '--host', '127.0.0.1']);
     await agent('CLI013', {}).start();
     const [backend] = fixture.registry.list().filter((item) => item.agentId === 'CLI013');
     const removed = nextEvent<[{ id: string }, string]>(fixture.controlPlane, 'backend_removed');

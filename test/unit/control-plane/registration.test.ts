@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveControlPlaneOptions } from '../../../src/proxy/control-plane/control-plane-options.js';
 import { runGatekeepers, targetSetKey, verifyRegistration } from '../../../src/proxy/control-plane/registration.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import type { VerifiedIdentity } from '../../../src/proxy/control-plane/token-verifier.js';
 import type { RegisterMessage } from '../../../src/shared/protocol.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
@@ -12,7 +12,8 @@ const limits = resolveControlPlaneOptions({
   insecure: true,
   limits: { maxRulesPerRegistration: 2, maxTargetsPerRegistration: 2 },
 }).limits;
-const identity: VerifiedIdentity = Object.freeze({ id: 'WEB001', role: 'agent', scope: Object.freeze({ rules: ['/api'] }), fingerprint: 'fp' });
+// A loopback agent needs its service's port granted (issue 14).
+const identity: VerifiedIdentity = Object.freeze({ id: 'WEB001', role: 'agent', scope: Object.freeze({ rules: ['/api'], hosts: ['127.0.0.1:8080'] }), fingerprint: 'fp' });
 const message = (overrides: Partial<RegisterMessage> = {}): RegisterMessage => ({
   type: 'register',
   id: 'r',
