@@ -11,7 +11,7 @@ import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { sendError, writeSocketError } from './error-response.js';
 import { buildRequestHead } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
-import { normalizeTarget, pathEnd, splitAbsoluteForm } from './path-normalizer.js';
+import { normalizeTarget, pathEnd, splitAbsoluteForm } from '../../shared/routing/path-normalizer.js';
 import type { RoutingState } from './routing-state.js';
 import type { WebSocketTunnels } from './websocket-tunnel.js';
 

@@ -2,6 +2,7 @@
 import { InvalidOptionError } from '../../shared/errors.js';
 import { assertValidAgentId } from '../../shared/identity/agent-id.js';
 import type { KeyRole, KeyScope } from '../../shared/protocol.js';
+import { parseRule } from '../../shared/routing/route-rule.js';
 import { parseKeyScope } from '../../shared/trust/key-scope.js';
 import type { CliCommand } from '../cli-command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from '../connection-settings.js';
@@ -57,6 +58,15 @@ export const keysAddCommand: CliCommand = {
     if (noRules && rules.length > 0) throw new InvalidOptionError('--no-rules and --rule contradict each other');
     if (role === 'agent' && rules.length === 0 && !noRules) {
       throw new InvalidOptionError('an agent key without --rule may register nothing; give --rule /path (repeatable), or --no-rules to add it anyway');
+    }
+    // The proxy drops a scope rule its router could never match (`/api/*`, `/(x|y)`, `^/x.*`), so the key
+    // would silently allow nothing; refuse it here with the parser registration uses, naming the rule.
+    for (const rule of rules) {
+      try {
+        parseRule(rule);
+      } catch (error) {
+        throw new InvalidOptionError(`--rule: ${(error as Error).message}`, { cause: error });
+      }
     }
     const scope: KeyScope = {};
     if (rules.length > 0) scope.rules = rules;
