@@ -5,6 +5,7 @@
  * leak a credential.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 import type { LogLevel } from './env.js';
 
 export type { Logger } from 'pino';
@@ -35,6 +36,27 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Where lines go. Default stdout. */
   destination?: DestinationStream;
+  /**
+   * `pretty` for people at a terminal (coloured when `colorize`, local times, the component first), `json`
+   * for machines (one object a line). Default `json`. Redaction applies to both.
+   */
+  format?: 'json' | 'pretty';
+  /** Colours in `pretty` output. Default true when the destination is stdout on a colour terminal. */
+  colorize?: boolean;
+}
+
+function prettyStream(options: LoggerOptions): DestinationStream {
+  return PinoPretty({
+    // Synchronous, so that a line logged just before exit is written, as pino's own stdout stream does.
+    sync: true,
+    colorize: options.colorize ?? (options.destination === undefined && process.stdout.isTTY === true && PinoPretty.isColorSupported),
+    translateTime: 'SYS:HH:MM:ss.l',
+    // One line per event: a terminal scrolls, and multi-line objects drown the messages.
+    singleLine: true,
+    ignore: 'pid,hostname,name,component',
+    messageFormat: '{if component}[{component}] {end}{msg}',
+    ...(options.destination === undefined ? {} : { destination: options.destination as unknown as NodeJS.WritableStream }),
+  });
 }
 
 /** Creates the root logger with redaction. */
@@ -44,6 +66,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { name: 'inteli-proxy' },
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
   };
+  if (options.format === 'pretty') return pino(settings, prettyStream(options));
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
 

@@ -16,6 +16,6 @@ export async function runCluster(env: Env, options: RunProxyOptions): Promise<Cl
   const startup = await prepareProxyStartup(env, options);
   const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel });
   await primary.start();
-  logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);
+  await logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);
   return primary;
 }
