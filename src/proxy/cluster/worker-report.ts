@@ -144,7 +144,8 @@ function isUpstream(value: unknown): value is UpstreamSnapshot {
     isCount(value.inFlight) &&
     isCount(value.consecutiveFailures) &&
     (value.ejectedUntil === undefined || typeof value.ejectedUntil === 'number') &&
-    (value.lastError === undefined || isLabel(value.lastError))
+    (value.lastError === undefined || isLabel(value.lastError)) &&
+    (value.lastErrorAt === undefined || typeof value.lastErrorAt === 'number')
   );
 }
 

@@ -119,7 +119,7 @@ export class ProxyHandler {
       }
       const upstream = route.selector.select();
       if (upstream === undefined) {
-        this.#routing.stats.noTarget += 1;
+        this.#routing.stats.refusedNoTarget(route.key);
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
@@ -170,7 +170,7 @@ export class ProxyHandler {
       const upstream = route?.selector.select();
       if (upstream === undefined) {
         if (route === undefined) this.#routing.stats.noRoute += 1;
-        else this.#routing.stats.noTarget += 1;
+        else this.#routing.stats.refusedNoTarget(route.key);
         writeSocketError(socket, this.#options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
         return;
       }
