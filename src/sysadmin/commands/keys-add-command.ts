@@ -2,11 +2,11 @@
 import { InvalidOptionError } from '../../shared/errors.js';
 import { assertValidAgentId } from '../../shared/identity/agent-id.js';
 import type { KeyRole, KeyScope } from '../../shared/protocol.js';
-import { parseRule } from '../../shared/routing/route-rule.js';
 import { parseKeyScope } from '../../shared/trust/key-scope.js';
 import type { CliCommand } from '../cli-command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from '../connection-settings.js';
 import { loadPublicKey } from '../public-key-source.js';
+import { firstUnregistrableRule } from '../scope-rules.js';
 import { withSysAdmin } from '../remote-command.js';
 
 function list(value: unknown): string[] {
@@ -61,13 +61,8 @@ export const keysAddCommand: CliCommand = {
     }
     // The proxy drops a scope rule its router could never match (`/api/*`, `/(x|y)`, `^/x.*`), so the key
     // would silently allow nothing; refuse it here with the parser registration uses, naming the rule.
-    for (const rule of rules) {
-      try {
-        parseRule(rule);
-      } catch (error) {
-        throw new InvalidOptionError(`--rule: ${(error as Error).message}`, { cause: error });
-      }
-    }
+    const unregistrable = firstUnregistrableRule(rules);
+    if (unregistrable !== undefined) throw new InvalidOptionError(`--rule: ${unregistrable.reason}`);
     const scope: KeyScope = {};
     if (rules.length > 0) scope.rules = rules;
     if (hosts.length > 0) scope.hosts = hosts;
