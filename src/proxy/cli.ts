@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   // PROXY_WORKERS > 1: a cluster primary (control plane, admin) and N data-plane workers on shared ports.
   try {
-    proxy = env.workers > 1 ? await runCluster(env, { logger, banner }) : await runProxy(env, { logger, banner });
+    proxy = env.workers > 1 ? await runCluster(env, { logger, banner, logFormat: pretty ? 'pretty' : 'json' }) : await runProxy(env, { logger, banner });
   } catch (error) {
     fail(error, EXIT_FAILURE);
     process.off('SIGTERM', shutdown);

@@ -28,6 +28,8 @@ export interface RunProxyOptions {
   keyDir?: string;
   /** Receives the human start banner (a terminal's stdout); without it, only the JSON log line is written. */
   banner?: (text: string) => void;
+  /** Format of the cluster workers' log lines, as the root logger's. Default `json`. */
+  logFormat?: 'json' | 'pretty';
 }
 
 async function readPem(file: string, what: string): Promise<Buffer> {
