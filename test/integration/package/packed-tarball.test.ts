@@ -91,11 +91,12 @@ describe('the packed tarball installed into an empty project', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('ships only the built code, the README and package.json (no tests, no sources, no keys)', async () => {
+  it('ships only the built code, the systemd unit, the README and package.json (no tests, no sources, no keys)', async () => {
     const { files } = await importGraph(path.join(app, 'node_modules', 'inteli-proxy', 'dist', 'src', 'index.js'));
     expect(files.length).toBeGreaterThan(50);
     const top = (await readdir(path.join(app, 'node_modules', 'inteli-proxy'))).sort();
-    expect(top).toEqual(['README.md', 'dist', 'package.json']);
+    expect(top).toEqual(['README.md', 'deploy', 'dist', 'package.json']);
+    expect(await readdir(path.join(app, 'node_modules', 'inteli-proxy', 'deploy'))).toEqual(['inteli-proxy.service']);
     expect((await readdir(path.join(app, 'node_modules', 'inteli-proxy', 'dist'))).sort()).toEqual(['src']);
   });
 
