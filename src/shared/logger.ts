@@ -4,8 +4,9 @@
  * redacted wherever they appear at the first two levels of a log object, so a careless log call cannot
  * leak a credential.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type PinoPrettyModule from 'pino-pretty';
 import type { LogLevel } from './env.js';
 
 export type { Logger } from 'pino';
@@ -45,7 +46,17 @@ export interface LoggerOptions {
   colorize?: boolean;
 }
 
+/**
+ * pino-pretty, loaded on first use only: a backend importing `inteli-proxy/agent` (which logs through
+ * this module) should not load a formatter and its dependencies it never uses. It is CommonJS, so a
+ * synchronous require keeps `createLogger` synchronous.
+ */
+function loadPinoPretty(): typeof PinoPrettyModule {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPrettyModule;
+}
+
 function prettyStream(options: LoggerOptions): DestinationStream {
+  const PinoPretty = loadPinoPretty();
   return PinoPretty({
     // Synchronous, so that a line logged just before exit is written, as pino's own stdout stream does.
     sync: true,
