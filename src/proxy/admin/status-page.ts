@@ -261,7 +261,8 @@ const SCRIPT = String.raw`
     box.appendChild(healthTable(t.backends, 'backend', names));
     var refused = el('div', 'refused');
     refused.appendChild(document.createTextNode('Answered by the proxy: '));
-    [['no route', t.refused.NO_ROUTE], ['no target', t.refused.NO_TARGET]].forEach(function (x) {
+    [['no route', t.refused.NO_ROUTE], ['no target', t.refused.NO_TARGET], ['loop (508)', t.refused.LOOP_DETECTED], ['tunnel limit (503)', t.refused.TUNNEL_LIMIT]].forEach(function (x) {
+      if (x[1] === undefined) return;
       var s = el('span', null, x[0] + ' ');
       s.appendChild(el('b', null, x[1]));
       refused.appendChild(s);

@@ -41,8 +41,11 @@ export interface TrafficSummary {
   readonly windowMs: number;
   readonly rules: Readonly<Record<string, RuleTrafficFigures>>;
   readonly backends: Readonly<Record<string, TrafficFigures>>;
-  /** Requests the proxy answered itself, by reason, over the window. */
-  readonly refused: { readonly NO_ROUTE: number; readonly NO_TARGET: number };
+  /**
+   * Requests the proxy answered itself, by reason, over the window: no rule matched, no available target
+   * (403 by default), a forwarding loop (508), the tunnels-per-target limit (503).
+   */
+  readonly refused: { readonly NO_ROUTE: number; readonly NO_TARGET: number; readonly LOOP_DETECTED: number; readonly TUNNEL_LIMIT: number };
 }
 
 interface PairCounts {
@@ -55,6 +58,8 @@ interface Checkpoint {
   readonly pairs: Map<RouteTargetStats, PairCounts>;
   readonly noRoute: number;
   readonly noTarget: number;
+  readonly loops: number;
+  readonly tunnelLimit: number;
   readonly noTargetByRule: Map<string, number>;
 }
 
@@ -145,7 +150,7 @@ export class TrafficWindow {
     const stats = this.#stats();
     const pairs = new Map<RouteTargetStats, PairCounts>();
     for (const pair of stats.pairs()) pairs.set(pair, { responses: pair.responses.slice(), latencyBuckets: pair.latencyBuckets.slice() });
-    this.#checkpoints.push({ time: this.#now(), pairs, noRoute: stats.noRoute, noTarget: stats.noTarget, noTargetByRule: new Map(stats.noTargetByRule) });
+    this.#checkpoints.push({ time: this.#now(), pairs, noRoute: stats.noRoute, noTarget: stats.noTarget, loops: stats.loops, tunnelLimit: stats.tunnelLimit, noTargetByRule: new Map(stats.noTargetByRule) });
     if (this.#checkpoints.length > this.#capacity) this.#checkpoints.shift();
   }
 
@@ -178,7 +183,12 @@ export class TrafficWindow {
       windowMs: this.#now() - (base?.time ?? this.#startedAt),
       rules,
       backends,
-      refused: { NO_ROUTE: stats.noRoute - (base?.noRoute ?? 0), NO_TARGET: stats.noTarget - (base?.noTarget ?? 0) },
+      refused: {
+        NO_ROUTE: stats.noRoute - (base?.noRoute ?? 0),
+        NO_TARGET: stats.noTarget - (base?.noTarget ?? 0),
+        LOOP_DETECTED: stats.loops - (base?.loops ?? 0),
+        TUNNEL_LIMIT: stats.tunnelLimit - (base?.tunnelLimit ?? 0),
+      },
     };
   }
 }

@@ -166,7 +166,7 @@ describe('traffic health in the status (error rates, latency, refusals, last err
     expect(traffic.rules['/idle']).toMatchObject({ requests: 0, noTarget: 1 });
     expect(traffic.backends.broken).toMatchObject({ requests: 4, failureRate: 1 });
     expect(traffic.backends.good).toMatchObject({ requests: 4, failureRate: 0 });
-    expect(traffic.refused).toEqual({ NO_ROUTE: 1, NO_TARGET: 1 });
+    expect(traffic.refused).toEqual({ NO_ROUTE: 1, NO_TARGET: 1, LOOP_DETECTED: 0, TUNNEL_LIMIT: 0 });
     for (const figures of [traffic.rules['/api']!, traffic.backends.broken!]) {
       expect(figures.p50Ms).toBeGreaterThan(0);
       expect(figures.p99Ms).toBeGreaterThanOrEqual(figures.p50Ms!);

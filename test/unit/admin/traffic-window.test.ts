@@ -38,7 +38,7 @@ describe('TrafficWindow', () => {
     pair.answered(200);
     stats.refusedNoTarget('/api');
     now = 2_000;
-    expect(window.summary()).toMatchObject({ windowMs: 1_000, rules: { '/api': { requests: 2, failureRate: 0.5, noTarget: 1 } }, backends: { web: { requests: 2 } }, refused: { NO_TARGET: 1, NO_ROUTE: 0 } });
+    expect(window.summary()).toMatchObject({ windowMs: 1_000, rules: { '/api': { requests: 2, failureRate: 0.5, noTarget: 1 } }, backends: { web: { requests: 2 } }, refused: { NO_TARGET: 1, NO_ROUTE: 0, LOOP_DETECTED: 0, TUNNEL_LIMIT: 0 } });
     window.checkpoint();
     pair.answered(200);
     now = 3_000;
