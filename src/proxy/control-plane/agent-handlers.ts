@@ -15,7 +15,7 @@
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 import { CloseCode, type DrainMessage, type EventMessage, type RegisterMessage } from '../../shared/protocol.js';
-import { ruleKey } from '../data-plane/route-rule.js';
+import { ruleKey } from '../../shared/routing/route-rule.js';
 import type { ControlContext } from './control-context.js';
 import { ownListenerOf } from './own-listeners.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';

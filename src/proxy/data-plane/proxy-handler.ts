@@ -11,7 +11,7 @@ import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { sendError, writeSocketError } from './error-response.js';
 import { buildRequestHead } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
-import { normalizeTarget, pathEnd, splitAbsoluteForm } from './path-normalizer.js';
+import { normalizeTarget, pathEnd, splitAbsoluteForm } from '../../shared/routing/path-normalizer.js';
 import type { RoutingState } from './routing-state.js';
 import type { WebSocketTunnels } from './websocket-tunnel.js';
 
@@ -119,7 +119,7 @@ export class ProxyHandler {
       }
       const upstream = route.selector.select();
       if (upstream === undefined) {
-        this.#routing.stats.noTarget += 1;
+        this.#routing.stats.refusedNoTarget(route.key);
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
@@ -170,7 +170,7 @@ export class ProxyHandler {
       const upstream = route?.selector.select();
       if (upstream === undefined) {
         if (route === undefined) this.#routing.stats.noRoute += 1;
-        else this.#routing.stats.noTarget += 1;
+        else this.#routing.stats.refusedNoTarget(route.key);
         writeSocketError(socket, this.#options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
         return;
       }

@@ -9,7 +9,7 @@ import type { Backend } from '../registry/backend.js';
 import { targetOrigin } from '../registry/backend.js';
 import type { Forwarder } from './forwarder.js';
 import { LoadCounter } from './load-counter.js';
-import { ruleKey } from './route-rule.js';
+import { ruleKey } from '../../shared/routing/route-rule.js';
 import type { Route } from './route.js';
 import { RouteTable } from './route-table.js';
 import type { ProxySelectorFactory } from './selectors/proxy-selector.js';

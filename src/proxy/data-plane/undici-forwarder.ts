@@ -132,6 +132,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200 || this.#clientGone) return;
     this.#responseStarted = true;
     this.upstream.succeeded();
+    // A 5xx is the backend's own failure: reachable (no ejection), but the status page shows it as the
+    // target's last error, with its time.
+    if (statusCode >= 500) this.upstream.failed(`HTTP ${statusCode} from the backend`);
     const stats = this.upstream.routeStats.get(this.#route.key);
     if (stats !== undefined) {
       stats.answered(statusCode);

@@ -39,6 +39,8 @@ export interface UpstreamSnapshot {
   readonly ejectedUntil: number | undefined;
   /** The last forwarding error, for status pages. */
   readonly lastError: string | undefined;
+  /** Epoch ms of {@link lastError} (optional: cluster reports from older workers lack it). */
+  readonly lastErrorAt?: number | undefined;
 }
 
 /** One target of one backend. */
@@ -59,6 +61,7 @@ export class Upstream {
   consecutiveFailures = 0;
   ejectedUntil: number | undefined;
   lastError: string | undefined;
+  lastErrorAt: number | undefined;
   draining = false;
   removed = false;
   /**
@@ -122,6 +125,7 @@ export class Upstream {
   /** A connect attempt failed; ejects the upstream after too many in a row. */
   connectFailed(reason: string): void {
     this.lastError = reason;
+    this.lastErrorAt = Date.now();
     this.consecutiveFailures += 1;
     const { failures, durationMs } = this.#ejection;
     if (failures === 0 || this.consecutiveFailures < failures || this.#ejectionTimer !== undefined || this.removed) return;
@@ -135,6 +139,7 @@ export class Upstream {
   /** Records an error that is not a connect failure (for status pages). */
   failed(reason: string): void {
     this.lastError = reason;
+    this.lastErrorAt = Date.now();
   }
 
   /** Marks the upstream as gone from the registry and clears its timer; retires it once idle. */
@@ -160,6 +165,7 @@ export class Upstream {
       consecutiveFailures: this.consecutiveFailures,
       ejectedUntil: this.ejectedUntil,
       lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
     };
   }
 
