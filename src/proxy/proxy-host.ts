@@ -19,9 +19,9 @@
  *
  * `stop()` runs the other way: readiness flips at once, forwarding starts its graceful stop (503 +
  * close for new requests) before the control plane closes (which removes every backend), then the
- * registry is cleared, the certificate manager stops, the trust store stops watching (a fleet member leaves the fleet first, so its
- * peers see it go at once) and the admin listener closes last, so `/readyz`
- * answers 503 while the proxy drains. A failed start stops what was started.
+ * registry is cleared, the certificate manager stops, the trust store stops watching (a fleet member
+ * leaves the fleet first, so its peers see it go at once) and the admin listener closes last, so
+ * `/readyz` answers 503 while the proxy drains. A failed start stops what was started.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
