@@ -240,7 +240,9 @@ export class Session {
    * Called by the control plane's single heartbeat timer.
    */
   heartbeat(): void {
-    if (this.#state === 'CLOSED') return;
+    // A session already closing (evicted at the previous tick, its socket not yet gone) is neither
+    // pinged nor evicted, and so counted, twice.
+    if (this.closing) return;
     if (this.#unansweredPings >= this.#missedPongs) {
       this.#logger.warn({ missedPongs: this.#unansweredPings }, 'heartbeat lost; evicting session');
       this.#counters.evicted();
