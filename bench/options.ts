@@ -46,6 +46,8 @@ export interface BenchOptions {
   readonly inteliFlags: readonly string[];
   /** Seconds of the inteli memory soak at the highest concurrency after the rounds; 0 = off. */
   readonly soakSeconds: number;
+  /** Run the HTTP/2 scenario (h2load against inteli-h2 and nginx-h2). Default on, off in --quick. */
+  readonly h2: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -61,6 +63,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --register M       agent | registry: how inteli's backends register (default ${DEFAULT_REGISTRATION_MODE})
   --inteli-flags F   Node flags for the inteli processes, space-separated (default: npm start's, "--max-semi-space-size=16")
   --soak S           then load inteli for S seconds and sample its RSS (memory flat? try 300; default off)
+  --no-h2            skip the HTTP/2 scenario (h2load against inteli's and nginx's h2 listeners)
   --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
 `;
 
@@ -91,6 +94,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let tool: BenchOptions['tool'] = quick ? 'autocannon' : 'auto';
   let contenders: string[] = quick ? ['direct', 'inteli'] : [...ALL_CONTENDERS];
   let websocket = true;
+  let h2 = !quick;
   let profile: string[] = [];
   let outDir: string | undefined;
   let soakSeconds = 0;
@@ -128,6 +132,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
         break;
       case '--no-ws':
         websocket = false;
+        break;
+      case '--no-h2':
+        h2 = false;
         break;
       case '--tool': {
         const raw = value();
@@ -180,5 +187,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     soakSeconds,
     register,
     inteliFlags: Object.freeze(inteliFlags),
+    h2,
   });
 }

@@ -22,6 +22,7 @@ import {
 } from './contenders/node-contenders.js';
 import { startChild, type ChildHandle } from './lib/child-process.js';
 import { which } from './lib/which.js';
+import { formatH2Table, H2_CLIENTS, H2_STREAMS_PER_CLIENT, type H2Row, runH2Scenario } from './h2-scenario.js';
 import { measureHttp, measureWs } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { summarizeProfiles } from './profile-summary.js';
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   const httpSamples: HttpSample[] = [];
   const wsSamples: WsSample[] = [];
   let soakResult: SoakResult | undefined;
+  let h2Rows: H2Row[] = [];
   try {
     backends = await startChild<BackendsReady>(new URL('./backends/backends-child.js', import.meta.url), {
       count: BACKEND_COUNT,
@@ -172,6 +174,12 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (options.h2) {
+      log('h2 scenario: h2load against inteli-h2 and nginx-h2');
+      const h2 = await runH2Scenario({ tmpDir, backendPorts: backends.ready.ports, rounds: options.rounds, seconds: options.durationSeconds, inteliFlags: options.inteliFlags, log });
+      h2Rows = h2.rows;
+      skipped.push(...h2.skipped);
+    }
     const inteli = started.find((s) => s.spec.name === 'inteli');
     if (options.soakSeconds > 0 && inteli !== undefined && inteli.running.pid !== undefined) {
       log(`soak: inteli at c=${maxConnections} for ${options.soakSeconds} s`);
@@ -201,6 +209,11 @@ async function main(): Promise<void> {
     lines.push('');
     lines.push(`WebSocket echo: ${options.wsConnections} connections, 64-byte messages, ${options.durationSeconds} s x ${options.rounds} round(s), medians`);
     lines.push(formatWsTable(ws));
+  }
+  if (h2Rows.length > 0) {
+    lines.push('');
+    lines.push(`HTTP/2: h2load -t1 -c${H2_CLIENTS} -m${H2_STREAMS_PER_CLIENT} over TLS (h2), ${options.durationSeconds} s x ${options.rounds} round(s), medians; HTTP/1.1 keep-alive upstreams`);
+    lines.push(formatH2Table(h2Rows));
   }
   lines.push('');
   for (const note of notes) lines.push(`note: ${note}`);
@@ -232,7 +245,7 @@ async function main(): Promise<void> {
   const resultPath = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     resultPath,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: [loadAtStart, loadavg()[0]], tool: toolName, options, rows, websocket: ws, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: [loadAtStart, loadavg()[0]], tool: toolName, options, rows, websocket: ws, h2: h2Rows, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
   );
   lines.push(`results: ${resultPath}`);
   lines.push(lastLine(head));

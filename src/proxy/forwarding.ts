@@ -5,6 +5,7 @@
  * needs to know which of the two it runs over.
  */
 import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-plane.js';
+import type { ListenerProtocolStats } from './data-plane/h2-listener.js';
 import type { TrafficStats } from './data-plane/traffic-stats.js';
 
 /** What forwards requests for a host: a data plane or a pool of workers. */
@@ -38,4 +39,9 @@ export interface Forwarding {
   readonly stats: TrafficStats;
   /** Bytes read from and written to clients so far. */
   clientBytes(): { readonly bytesIn: number; readonly bytesOut: number };
+  /**
+   * Requests by downstream protocol (HTTP/1.1, h2) and HTTP/2 session counters. Omitted by the worker
+   * pool (its workers do not report them yet).
+   */
+  readonly protocolStats?: ListenerProtocolStats | undefined;
 }

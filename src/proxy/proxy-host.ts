@@ -8,24 +8,31 @@
  * 1. the trust store the host created (load and watch `certstore/trust-store.json`, or, in a fleet, load
  *    the keys from Redis and follow their changes, and connect the shared replay cache), so a corrupt or
  *    unreachable store fails the start before any port is bound;
- * 2. forwarding (the data-plane listeners, or the workers), so a registration acknowledged by the control
+ * 2. with `acme`, the certificate manager (it reads the allowed names from the loaded trust store, and
+ *    loads its stored certificates before the HTTPS listener binds, so a restart serves them from the
+ *    first handshake);
+ * 3. forwarding (the data-plane listeners, or the workers), so a registration acknowledged by the control
  *    plane is routable at once;
- * 3. the control plane (agents register);
- * 4. the admin listener, so `/readyz` answers only once everything listens;
- * 5. in a fleet, the membership announcement (it needs the bound ports and the pin).
+ * 4. the control plane (agents register; a host-bound rule's certificate is ordered as it registers);
+ * 5. the admin listener, so `/readyz` answers only once everything listens;
+ * 6. in a fleet, the membership announcement (it needs the bound ports and the pin).
  *
  * `stop()` runs the other way: readiness flips at once, forwarding starts its graceful stop (503 +
  * close for new requests) before the control plane closes (which removes every backend), then the
- * registry is cleared, the trust store stops watching (a fleet member leaves the fleet first, so its
- * peers see it go at once) and the admin listener closes last, so `/readyz`
- * answers 503 while the proxy drains. A failed start stops what was started.
+ * registry is cleared, the certificate manager stops, the trust store stops watching (a fleet member
+ * leaves the fleet first, so its peers see it go at once) and the admin listener closes last, so
+ * `/readyz` answers 503 while the proxy drains. A failed start stops what was started.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { NotRunningError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { FileTrustStore } from '../shared/trust/file-trust-store.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
+import type { ResolvedAcmeOptions } from './acme/acme-options.js';
+import { CertificateManager } from './acme/certificate-manager.js';
+import { RedisCertificateStorage } from './acme/redis-certificate-storage.js';
 import type { ResolvedAdminOptions } from './admin/admin-options.js';
 import { AdminServer, type AdminHost } from './admin/admin-server.js';
 import { ProxyMetrics, type MetricsSource } from './admin/proxy-metrics.js';
@@ -85,6 +92,11 @@ export interface ProxyHostOptions {
   readonly strictTrustStoreModes?: boolean | undefined;
   /** The admin listener's options; undefined runs without one. */
   readonly admin: ResolvedAdminOptions | undefined;
+  /**
+   * ACME: certificates for the hosts of host-bound rules in trusted keys' scopes (docs/acme.md); undefined
+   * runs without. Forwarding must serve them: `ProxyServer` hands its data plane the manager's hooks.
+   */
+  readonly acme?: ResolvedAcmeOptions | undefined;
   readonly logger: Logger;
 }
 
@@ -107,10 +119,17 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   readonly metrics: ProxyMetrics;
   /** The fleet's Redis parts (trust store, replay cache, membership), when `trustStore: { redis }` was given. */
   readonly fleet: ProxyFleet | undefined;
+  /**
+   * ACME certificates, when `acme` is set: kept in `<certstore>/acme`, or in the fleet's Redis (so one
+   * proxy obtains a certificate and every proxy serves it) unless `acme.storage` is given.
+   */
+  readonly certificates: CertificateManager | undefined;
   /** The component's logger. */
   protected readonly logger: Logger;
   readonly #ownedTrustStore: TrustStore | undefined;
   readonly #adminOptions: ResolvedAdminOptions | undefined;
+  /** Recomputes the allowed certificate names when a key is trusted or removed. */
+  readonly #keysChanged = (): void => this.certificates?.keysChanged();
   #ready = false;
   readonly #startedAt = new Date().toISOString();
   #startPromise: Promise<ProxyAddresses> | undefined;
@@ -143,6 +162,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     }
     this.trustStore = options.trustStore ?? this.fleet?.trustStore ?? this.#ownedTrustStore;
     this.#adminOptions = options.admin;
+    this.certificates = options.acme === undefined ? undefined : this.#buildCertificates(options.acme, options);
     this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
     this.metrics = new ProxyMetrics(this, registry);
     registerTrustMetrics(this.metrics.registry, this);
@@ -193,6 +213,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     try {
       await this.fleet?.startTrust();
       await this.#ownedTrustStore?.start();
+      await this.#startCertificates();
       await this.forwarding.start();
       await this.controlPlane?.start();
       await this.admin?.start();
@@ -267,6 +288,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     await this.controlPlane?.stop();
     await forwardingStopped;
     this.registry.clear('stopped');
+    await this.#stopCertificates();
     await left;
     await this.fleet?.stop();
     await this.#ownedTrustStore?.stop();
@@ -285,6 +307,40 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     const admin = this.#adminOptions;
     if (admin !== undefined && admin.port !== 0) listeners.push({ address: admin.host, port: admin.port });
     return listeners;
+  }
+
+  #buildCertificates(acme: ResolvedAcmeOptions, options: ProxyHostOptions): CertificateManager {
+    const fleet = this.fleet;
+    const logger = options.logger.child({ component: 'acme' });
+    const certificates = new CertificateManager(acme, {
+      keys: () => this.trustStore?.list(),
+      storageDir: path.join(options.certstore, 'acme'),
+      // A fleet keeps its certificates beside its keys, under the fleet's prefix: one proxy orders a
+      // certificate (holding the name's lock), every proxy serves it, and the CA may dial any of them.
+      ...(fleet === undefined ? {} : { defaultStorage: () => fleetCertificateStorage(fleet, logger) }),
+      logger: options.logger,
+    });
+    // A host-bound rule in some key's scope gets its certificate before its first client asks.
+    this.registry.on('added', (backend) => certificates.prefetch(backend.rules.map((rule) => rule.host)));
+    return certificates;
+  }
+
+  /** Starts the certificate manager over the loaded trust store; a key added or removed changes the allowed names. */
+  async #startCertificates(): Promise<void> {
+    const certificates = this.certificates;
+    if (certificates === undefined) return;
+    this.trustStore?.on('added', this.#keysChanged);
+    this.trustStore?.on('removed', this.#keysChanged);
+    certificates.keysChanged();
+    await certificates.start();
+  }
+
+  async #stopCertificates(): Promise<void> {
+    if (this.certificates === undefined) return;
+    // A store given by the caller outlives this proxy: its listeners come off again.
+    this.trustStore?.off('added', this.#keysChanged);
+    this.trustStore?.off('removed', this.#keysChanged);
+    await this.certificates.stop();
   }
 
   #buildControlPlane(control: Readonly<ProxyControlOptions>, trustStore: TrustStore, logger: Logger): ControlPlane {
@@ -306,4 +362,24 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     controlPlane.on('error', (error) => this.reportError(error));
     return controlPlane;
   }
+}
+
+/** How long a Redis outage of the certificate storage is logged once, in milliseconds. */
+const STORAGE_ERROR_LOG_INTERVAL_MS = 60_000;
+
+/** The ACME storage of a fleet: the fleet's Redis, keys under `<fleet prefix>acme:`. */
+function fleetCertificateStorage(fleet: ProxyFleet, logger: Logger): RedisCertificateStorage {
+  const { url, prefix } = fleet.options.connection;
+  let loggedAt = -Infinity;
+  return new RedisCertificateStorage({
+    url,
+    prefix: `${prefix}acme:`,
+    // The client reconnects by itself; an outage is logged once a minute, never with the URL's password.
+    onError: (error) => {
+      const now = performance.now();
+      if (now - loggedAt < STORAGE_ERROR_LOG_INTERVAL_MS) return;
+      loggedAt = now;
+      logger.warn({ err: error.message }, 'ACME certificate storage: Redis connection error; reconnecting');
+    },
+  });
 }

@@ -6,6 +6,7 @@
  */
 import { InvalidOptionError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import { type AcmeOptions, type ResolvedAcmeOptions, resolveAcmeOptions } from './acme/acme-options.js';
 import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } from './admin/admin-options.js';
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
@@ -52,6 +53,12 @@ export interface ProxyServerOptions extends DataPlaneOptions {
    * (`127.0.0.1:3090`). Metrics are kept either way (`proxy.metrics`).
    */
   admin?: AdminOptions | false;
+  /**
+   * Certificates obtained automatically by ACME for the hosts of host-bound rules in trusted keys' scopes,
+   * served by SNI on the HTTPS listener (see `acme/acme-options.ts` and docs/acme.md). Needs `tls`: that
+   * certificate is the fallback. Default none.
+   */
+  acme?: AcmeOptions | undefined;
 }
 
 /** The validated, frozen options, grouped per part. */
@@ -67,6 +74,8 @@ export interface ResolvedProxyOptions {
   readonly strictTrustStoreModes: boolean;
   /** Admin listener options, or undefined when disabled. */
   readonly admin: ResolvedAdminOptions | undefined;
+  /** ACME options, or undefined when disabled. */
+  readonly acme: ResolvedAcmeOptions | undefined;
 }
 
 /** Options of the original that were removed, with what to use instead. */
@@ -96,6 +105,13 @@ function resolveControl(options: ProxyServerOptions, dataPlane: ResolvedDataPlan
     );
   }
   return Object.freeze({ ...control, tls });
+}
+
+function resolveAcme(acme: AcmeOptions | undefined, dataPlane: ResolvedDataPlaneOptions): ResolvedAcmeOptions | undefined {
+  if (acme === undefined) return undefined;
+  // The configured certificate is the listener's default: what a name without a certificate gets.
+  if (dataPlane.tls === undefined) throw new InvalidOptionError('acme: needs `tls` (the HTTPS listener\'s fallback certificate)');
+  return resolveAcmeOptions(acme);
 }
 
 function strictModes(value: unknown): boolean {
@@ -133,5 +149,6 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
     certstore,
     strictTrustStoreModes: strictModes(options.strictTrustStoreModes),
     admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
+    acme: resolveAcme(options.acme, dataPlane),
   });
 }

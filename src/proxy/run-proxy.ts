@@ -16,6 +16,7 @@ import { DEFAULT_ADMIN_ID } from '../shared/trust/init-admin.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
 import { bootstrapAdminKey, bootstrapFleetAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
+import type { AcmeOptions } from './acme/acme-options.js';
 import type { ProxyServerOptions } from './proxy-options.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 import { formatStartupBanner } from './startup-banner.js';
@@ -46,6 +47,8 @@ export interface ProxyStartup {
   readonly tls: { readonly cert: Buffer; readonly key: Buffer };
   /** The bootstrap admin key, when this start created it. */
   readonly bootstrap: BootstrapOutcome;
+  /** ACME options from `PROXY_ACME_*`, when a directory URL is set. */
+  readonly acme?: AcmeOptions | undefined;
 }
 
 /**
@@ -63,7 +66,9 @@ export async function prepareProxyStartup(env: Env, options: RunProxyOptions): P
   // A fleet's store is in Redis: it is bootstrapped once the proxy has loaded it (completeStartup).
   const bootstrap: BootstrapOutcome =
     env.redisUrl === undefined ? await bootstrapAdminKey(env.certstore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, logger) : { created: false, reason: 'fleet' };
-  return { tls, bootstrap };
+  if (env.acmeDirectoryUrl === undefined) return { tls, bootstrap };
+  const caCertificates = env.acmeCa === undefined ? undefined : await readPem(env.acmeCa, 'ACME CA certificate');
+  return { tls, bootstrap, acme: { directoryUrl: env.acmeDirectoryUrl, email: env.acmeEmail, caCertificates } };
 }
 
 /** After start, in a fleet: bootstraps the first admin key in the shared store when it is empty. */
@@ -163,7 +168,7 @@ export async function logProxyRunning(env: Env, options: RunProxyOptions, startu
  */
 export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
   const startup = await prepareProxyStartup(env, options);
-  const proxy = new ProxyServer(startupProxyOptions(env, options, startup));
+  const proxy = new ProxyServer({ ...startupProxyOptions(env, options, startup), acme: startup.acme });
   await proxy.start();
   await logProxyRunning(env, options, await completeStartup(env, options, startup, proxy.trustStore), proxy);
   return proxy;

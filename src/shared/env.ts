@@ -67,6 +67,12 @@ export interface Env {
   readonly nodeId: string | undefined;
   /** `PROXY_TRUST_MAX_STALENESS_MS`: how long keys from Redis serve without contact, 1000 to 3600000. Default 30000. */
   readonly trustMaxStalenessMs: number;
+  /** `PROXY_ACME_DIRECTORY_URL`: ACME directory (https) to obtain certificates from. Default none (ACME off). */
+  readonly acmeDirectoryUrl: string | undefined;
+  /** `PROXY_ACME_EMAIL`: contact e-mail of the ACME account. Default none. */
+  readonly acmeEmail: string | undefined;
+  /** `PROXY_ACME_CA`: PEM file of CA certificates trusted for the ACME server only. Default none. */
+  readonly acmeCa: string | undefined;
 }
 
 /** Defaults of every variable, as strings exactly as they would be written in `.env`. */
@@ -89,6 +95,9 @@ export const ENV_DEFAULTS = Object.freeze({
   PROXY_REDIS_PREFIX: 'inteli:',
   PROXY_NODE_ID: '',
   PROXY_TRUST_MAX_STALENESS_MS: '30000',
+  PROXY_ACME_DIRECTORY_URL: '',
+  PROXY_ACME_EMAIL: '',
+  PROXY_ACME_CA: '',
 });
 
 /** Most `PROXY_WORKERS`. */
@@ -195,6 +204,26 @@ function staleness(source: Source): number {
   return Number(raw);
 }
 
+function acmeDirectoryUrl(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_ACME_DIRECTORY_URL');
+  if (raw === '') return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'https:') throw new InvalidEnvError('PROXY_ACME_DIRECTORY_URL', `expected an https:// URL, got ${JSON.stringify(raw.slice(0, 120))}`);
+  return raw;
+}
+
+function acmeEmail(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_ACME_EMAIL');
+  if (raw === '') return undefined;
+  if (!/^[^\s@<>(),;:"[\]]{1,64}@[A-Za-z0-9.-]{1,253}$/.test(raw)) throw new InvalidEnvError('PROXY_ACME_EMAIL', `expected an e-mail address, got ${JSON.stringify(raw.slice(0, 80))}`);
+  return raw;
+}
+
 /**
  * Validates the given variables (by default `process.env`, after loading `.env` when present) and
  * returns them typed and frozen.
@@ -227,6 +256,9 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     redisPrefix: redisPrefix(vars),
     nodeId: nodeId(vars),
     trustMaxStalenessMs: staleness(vars),
+    acmeDirectoryUrl: acmeDirectoryUrl(vars),
+    acmeEmail: acmeEmail(vars),
+    acmeCa: filePath(vars, 'PROXY_ACME_CA') || undefined,
   });
 }
 

@@ -38,6 +38,7 @@ export const ERROR_CATALOG = {
   RP_ERR_LOOP_DETECTED: { status: 508, summary: 'The request already passed through this proxy (its Via entry): a forwarding loop.' },
   RP_ERR_TUNNEL_LIMIT: { status: 503, summary: 'The target already has as many open tunnels as maxTunnelsPerTarget allows.' },
   RP_ERR_INTERNAL: { status: 500, summary: 'An unexpected failure inside the proxy (logged); a bug to report.' },
+  RP_ERR_ACME: { status: undefined, summary: 'A certificate could not be obtained, renewed or stored through ACME.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
 
 /** A stable error code. */
@@ -156,6 +157,13 @@ export class TrustStaleError extends ProxyError {
 export class TimeoutError extends ProxyError {
   constructor(message: string, options?: ProxyErrorOptions) {
     super('RP_ERR_TIMEOUT', message, options);
+  }
+}
+
+/** A certificate could not be obtained, renewed or stored through ACME (the fallback certificate is served). */
+export class AcmeError extends ProxyError {
+  constructor(message: string, options?: ProxyErrorOptions) {
+    super('RP_ERR_ACME', message, options);
   }
 }
 

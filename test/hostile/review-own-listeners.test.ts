@@ -28,7 +28,7 @@ let service: TestBackend;
 let other: TestBackend;
 const clients: ControlClient[] = [];
 
-function port(listener: 'http' | 'admin' | 'control'): number {
+function port(listener: 'http' | 'https' | 'admin' | 'control'): number {
   return proxy.addresses[listener]?.port ?? 0;
 }
 
@@ -53,6 +53,9 @@ beforeAll(async () => {
   proxy = new ProxyServer({
     host: '127.0.0.1',
     port: 0,
+    // The HTTPS listener (h2 and HTTP/1.1 on one port) is one of the proxy's own listeners too.
+    tls: cert,
+    tlsPort: 0,
     shutdownTimeoutMs: 2000,
     trustStore: store,
     control: { host: '127.0.0.1', port: 0, tls: cert, heartbeatIntervalMs: 1000 },
@@ -73,7 +76,7 @@ describe('issue 14: an agent publishing the proxy\'s own services', () => {
   it('fix-issue-14-loopback-agent-without-hosts: the README\'s --rule /api key on loopback may name no loopback port', async () => {
     await attack('loopback agent registers the admin port', async () => {
       const client = await agent('readme-api', { rules: ['/api'] });
-      for (const target of [port('admin'), port('http'), port('control'), service.port]) {
+      for (const target of [port('admin'), port('http'), port('https'), port('control'), service.port]) {
         const reply = await register(client, '127.0.0.1', target);
         expect({ target, reply: reply.type, code: reply.code }).toEqual({ target, reply: 'error', code: 'RP_ERR_OUT_OF_SCOPE' });
       }
@@ -82,11 +85,11 @@ describe('issue 14: an agent publishing the proxy\'s own services', () => {
     });
   });
 
-  it('fix-issue-14-own-listeners: even a key granted all of loopback cannot name the data, control or admin listener, by any spelling', async () => {
+  it('fix-issue-14-own-listeners: even a key granted all of loopback cannot name the data (HTTP, HTTPS/h2), control or admin listener, by any spelling', async () => {
     await attack('broad loopback grant registers the proxy\'s listeners', async () => {
       const client = await agent('loopback-all', { rules: ['/api'], hosts: ['127.0.0.1', '::1', 'localhost', '0.0.0.0', '127.0.0.0/8'] });
       const spellings = ['127.0.0.1', 'localhost', 'LOCALHOST.', '0.0.0.0', '::ffff:127.0.0.1'];
-      for (const listener of ['admin', 'http', 'control'] as const) {
+      for (const listener of ['admin', 'http', 'https', 'control'] as const) {
         for (const host of spellings) {
           const reply = await register(client, host, port(listener));
           expect({ listener, host, code: reply.code, own: String(reply.message).includes('own listeners') }).toEqual({ listener, host, code: 'RP_ERR_OUT_OF_SCOPE', own: true });

@@ -14,6 +14,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
+import type { ListenerProtocolStats } from '../data-plane/h2-listener.js';
 import { STATUS_CLASSES, type TrafficStats } from '../data-plane/traffic-stats.js';
 import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
@@ -32,12 +33,14 @@ const TARGET_STATES = ['ready', 'draining', 'ejected'] as const;
  * control plane).
  */
 export interface MetricsSource {
-  /** The data plane (or the cluster's workers): routes, upstreams, traffic counters and client bytes. */
-  readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'>;
+  /** The data plane (or the cluster's workers): routes, upstreams, traffic counters, client bytes and, for a data plane, requests by protocol. */
+  readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'> & { readonly protocolStats?: ListenerProtocolStats | undefined };
   /** The control plane, or undefined when it is disabled. */
   readonly controlPlane: { stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } } | undefined;
   /** The trust store, whose health is exported; undefined without one. */
   readonly trustStore?: { health(): { readonly ok: boolean } } | undefined;
+  /** The ACME certificates and their days left, when ACME is enabled. */
+  readonly certificates?: { certificates(): readonly { readonly name: string; readonly daysLeft: number }[] } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
@@ -71,6 +74,8 @@ export class ProxyMetrics {
       },
       clientBytes: () => host.forwarding.clientBytes(),
       controlStats: () => host.controlPlane?.stats(),
+      protocolStats: () => host.forwarding.protocolStats,
+      certificates: () => host.certificates?.certificates(),
     };
     const registry = this.registry;
     const registers = [registry];
@@ -173,6 +178,22 @@ export class ProxyMetrics {
     counter('control_evictions_total', 'Control sessions evicted by the heartbeat (missed pongs).', [], function () {
       this.reset();
       this.inc(source.controlStats()?.evictions ?? 0);
+    });
+    counter('client_requests_total', 'Requests received from clients, by protocol (http/1.1, h2).', ['protocol'], function () {
+      const stats = source.protocolStats?.();
+      this.reset();
+      this.inc({ protocol: 'http/1.1' }, stats?.requests['http/1.1'] ?? 0);
+      this.inc({ protocol: 'h2' }, stats?.requests.h2 ?? 0);
+    });
+    gauge('h2_sessions', 'Open HTTP/2 client sessions.', [], function () {
+      this.set(source.protocolStats?.()?.h2Sessions ?? 0);
+    });
+    counter('h2_limit_breaches_total', 'HTTP/2 sessions closed (rapid_reset) or streams reset (request_timeout) for breaking a limit, by reason.', ['reason'], function () {
+      setAll(this, 'reason', source.protocolStats?.()?.h2Abuse);
+    });
+    gauge('acme_certificate_days_left', 'Whole days until each ACME certificate expires (renewed at 2/3 of its lifetime by default).', ['name'], function () {
+      this.reset();
+      for (const certificate of source.certificates?.() ?? []) this.set({ name: certificate.name }, certificate.daysLeft);
     });
     this.#adminAuthFailures = counter<'reason'>('admin_auth_failures_total', 'Admin listener requests refused, by reason.', ['reason']);
   }

@@ -14,6 +14,10 @@ import { ClusterPrimary } from './cluster-primary.js';
  */
 export async function runCluster(env: Env, options: RunProxyOptions): Promise<ClusterPrimary> {
   const startup = await prepareProxyStartup(env, options);
+  if (startup.acme !== undefined) {
+    // The workers own the HTTPS listeners; certificates would have to reach them over IPC (not built yet).
+    options.logger.warn('PROXY_ACME_DIRECTORY_URL is ignored with PROXY_WORKERS > 1: ACME runs in single-process mode only');
+  }
   const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel, logFormat: options.logFormat ?? 'json' });
   await primary.start();
   await logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);

@@ -44,6 +44,8 @@ export const DEFAULT_MAX_HEADER_SIZE = 16_384;
 
 /** Default most open tunnels (WebSocket and other upgrades) per target origin. */
 export const DEFAULT_MAX_TUNNELS_PER_TARGET = 1024;
+/** Default most concurrent HTTP/2 streams per client session (nginx: 128). */
+export const DEFAULT_H2_MAX_CONCURRENT_STREAMS = 100;
 /** What a proxy id may look like: a `Via` pseudonym (RFC 9110 section 7.6.3), one token. */
 const PROXY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -74,6 +76,10 @@ export interface DataPlaneOptions {
   tlsPort?: number;
   /** Certificate and key of the HTTPS listener. Default none (no HTTPS listener). */
   tls?: TlsOptions | undefined;
+  /** Offer HTTP/2 (ALPN `h2`, with HTTP/1.1 fallback) on the HTTPS listener. Default true. */
+  http2?: boolean;
+  /** Most concurrent streams per HTTP/2 session, 1 to 10000. Default 100. */
+  h2MaxConcurrentStreams?: number;
   /** Selection policy: a built-in name or a factory. Default `'round-robin'`. */
   selector?: ProxySelectorName | ProxySelectorFactory;
   /** Status of NO_ROUTE and NO_TARGET answers, 400 to 599. Default 403. */
@@ -149,6 +155,8 @@ export interface ResolvedDataPlaneOptions {
   readonly port: number;
   readonly tlsPort: number;
   readonly tls: TlsOptions | undefined;
+  readonly http2: boolean;
+  readonly h2MaxConcurrentStreams: number;
   readonly selector: ProxySelectorFactory;
   readonly noTargetStatus: number;
   readonly trustedProxies: TrustedProxies;
@@ -241,6 +249,8 @@ export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): Resolve
     port: integer('port', options.port, DEFAULT_PORT, 0, 65535),
     tlsPort: integer('tlsPort', options.tlsPort, DEFAULT_TLS_PORT, 0, 65535),
     tls,
+    http2: boolean('http2', options.http2, true),
+    h2MaxConcurrentStreams: integer('h2MaxConcurrentStreams', options.h2MaxConcurrentStreams, DEFAULT_H2_MAX_CONCURRENT_STREAMS, 1, 10_000),
     selector: resolveSelector(options.selector ?? 'round-robin'),
     noTargetStatus: integer('noTargetStatus', options.noTargetStatus, DEFAULT_NO_TARGET_STATUS, 400, 599),
     trustedProxies: trustedProxies(proxies),

@@ -9,13 +9,15 @@
  * finish within `shutdownTimeoutMs`, then destroy what is left and close the connection pools.
  */
 import { EventEmitter } from 'node:events';
-import { type Server as HttpServer, type ServerOptions, createServer as createHttpServer } from 'node:http';
+import { type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import { NotRunningError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
+import { ListenerProtocolStats, type SecureListener, createSecureListener } from './h2-listener.js';
 import { closeServer, listen } from './listen.js';
 import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
@@ -50,6 +52,16 @@ export interface DataPlaneEvents {
   error: [error: Error];
 }
 
+/**
+ * What the certificate manager (ACME) plugs into the listeners: the HTTPS listener's `SNICallback`, and a
+ * handler the HTTP listener calls before routing (HTTP-01 challenges). It returns true when it took the
+ * request; `next` routes a request it looked at but does not answer.
+ */
+export interface DataPlaneTlsHooks {
+  readonly sniCallback?: ((servername: string, callback: (error: Error | null, context?: SecureContext) => void) => void) | undefined;
+  readonly handleHttp?: ((req: IncomingMessage, res: ServerResponse, next: () => void) => boolean) | undefined;
+}
+
 /** How often idle connections are closed while a stop waits for in-flight work, in milliseconds. */
 const STOP_SWEEP_INTERVAL_MS = 25;
 /** Longest interval between sweeps for clients past their headers or request deadline, in ms. */
@@ -69,8 +81,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
   readonly #stats = new TrafficStats();
   /** Open client connections, for the byte counters (tracked per connection, never per request). */
   readonly #connections = new Set<Socket>();
+  readonly #tlsHooks: DataPlaneTlsHooks;
   #state: DataPlaneState = 'idle';
-  #servers: (HttpServer | HttpsServer)[] = [];
+  #servers: (HttpServer | HttpsServer | SecureListener)[] = [];
+  readonly #protocolStats = new ListenerProtocolStats();
+  readonly #countHttp1 = (): void => {
+    this.#protocolStats.requests['http/1.1'] += 1;
+  };
   #addresses: DataPlaneAddresses = {};
   #startPromise: Promise<DataPlaneAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
@@ -108,10 +125,14 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     if (this.listenerCount('error') > 0) this.emit('error', error);
   };
 
-  /** @param options resolved with `resolveDataPlaneOptions`. */
-  constructor(registry: BackendRegistry, options: ResolvedDataPlaneOptions) {
+  /**
+   * @param options resolved with `resolveDataPlaneOptions`.
+   * @param tlsHooks certificate selection and HTTP-01 answers, when ACME is enabled.
+   */
+  constructor(registry: BackendRegistry, options: ResolvedDataPlaneOptions, tlsHooks: DataPlaneTlsHooks = {}) {
     super();
     this.#registry = registry;
+    this.#tlsHooks = tlsHooks;
     this.#options = options;
     this.#logger = options.logger.child({ component: 'data-plane' });
     const upstreamTls = { upstreamRejectUnauthorized: options.upstreamRejectUnauthorized, upstreamCa: options.upstreamCa };
@@ -200,6 +221,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     return this.#stats;
   }
 
+  /** Requests by downstream protocol and HTTP/2 session counters (read at scrape time). */
+  get protocolStats(): ListenerProtocolStats {
+    return this.#protocolStats;
+  }
+
   /** Bytes read from and written to clients so far, over closed and open connections (TCP payload). */
   clientBytes(): { readonly bytesIn: number; readonly bytesOut: number } {
     let bytesIn = this.#stats.closedBytesIn;
@@ -233,12 +259,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
       connectionsCheckingInterval: Math.min(MAX_CLIENT_DEADLINE_SWEEP_MS, Math.max(MIN_CLIENT_DEADLINE_SWEEP_MS, Math.floor(options.clientHeadersTimeoutMs / 4))),
       noDelay: true,
     };
-    let httpsServer: HttpsServer | undefined;
+    let httpsServer: HttpsServer | SecureListener | undefined;
     if (options.tls !== undefined) {
       try {
         // Node bounds the TLS handshake at 120 s by default, and the client deadlines start only once it
         // is done: a peer that never finishes the handshake would hold its socket that long.
-        httpsServer = createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key });
+        const sni = this.#tlsHooks.sniCallback === undefined ? {} : { SNICallback: this.#tlsHooks.sniCallback };
+        httpsServer = options.http2
+          ? createSecureListener(options, this.#tlsHooks, this.#handler, this.#protocolStats, this.#logger)
+          : createHttpsServer({ ...serverOptions, handshakeTimeout: options.clientHeadersTimeoutMs, cert: options.tls.cert, key: options.tls.key, ...sni });
       } catch (error) {
         throw new TlsError(`the HTTPS certificate or key cannot be used: ${(error as Error).message}`, { cause: error });
       }
@@ -251,7 +280,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     // One more than the handler accepts, so a longer header list is detected instead of silently cut.
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('connection', this.#onConnection);
-    httpServer.on('request', this.#handler.onHttpRequest);
+    httpServer.on('request', this.#countHttp1);
+    const handleHttp = this.#tlsHooks.handleHttp;
+    const onHttpRequest = this.#handler.onHttpRequest;
+    httpServer.on(
+      'request',
+      handleHttp === undefined ? onHttpRequest : (req: IncomingMessage, res: ServerResponse) => {
+        if (!handleHttp(req, res, () => onHttpRequest(req, res))) onHttpRequest(req, res);
+      },
+    );
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     httpServer.on('connect', this.#handler.onConnect);
     this.#servers.push(httpServer);
@@ -259,12 +296,17 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     httpServer.on('error', this.#onServerError);
     let https: AddressInfo | undefined;
     if (httpsServer !== undefined) {
-      httpsServer.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
-      httpsServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       httpsServer.on('connection', this.#onConnection);
-      httpsServer.on('request', this.#handler.onHttpsRequest);
-      httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
-      httpsServer.on('connect', this.#handler.onConnect);
+      // The HTTP/2 listener attaches the handler itself (through its HTTP/2 adapters).
+      if (!options.http2) {
+        const plain = httpsServer as HttpsServer;
+        plain.keepAliveTimeout = options.clientKeepAliveTimeoutMs;
+        plain.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
+        plain.on('request', this.#countHttp1);
+        plain.on('request', this.#handler.onHttpsRequest);
+        plain.on('upgrade', this.#handler.onHttpsUpgrade);
+        plain.on('connect', this.#handler.onConnect);
+      }
       this.#servers.push(httpsServer);
       https = await listen(httpsServer, options.tlsPort, options.host, 'HTTPS');
       httpsServer.on('error', this.#onServerError);

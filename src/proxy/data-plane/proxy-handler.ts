@@ -195,6 +195,7 @@ export class ProxyHandler {
         {
           method: req.method,
           url: this.#options.accessLogQuery ? target : loggablePath(target),
+          httpVersion: req.httpVersion,
           status: res.writableFinished ? res.statusCode : 499,
           upstream: origin,
           ms: Math.round((performance.now() - started) * 10) / 10,

@@ -50,7 +50,9 @@ const SYSADMIN = [
 
 /** The root entry: the proxy's own names, plus everything of the two subpaths. */
 const ROOT_ONLY = [
+  'AcmeError',
   'BackendRegistry',
+  'CertificateManager',
   'CloseCode',
   'ClusterPrimary',
   'ControlPlane',
@@ -59,6 +61,7 @@ const ROOT_ONLY = [
   'DEFAULT_ADMIN_PORT',
   'DEFAULT_CERTSTORE_DIR',
   'ERROR_CATALOG',
+  'FileCertificateStorage',
   'FileTrustStore',
   'FleetMembership',
   'LeastInFlightSelector',
@@ -66,6 +69,7 @@ const ROOT_ONLY = [
   'MemoryTrustStore',
   'ProxyHost',
   'ProxyServer',
+  'RedisCertificateStorage',
   'RedisReplayCache',
   'RedisTrustStore',
   'RoundRobinSelector',
