@@ -5,7 +5,8 @@
  * {@link PeerTracker} decide freshness and order. Every refusal is counted by reason and none is thrown:
  * garbage, a wrong secret, a forgery or a replay changes nothing but a counter.
  *
- * Events: `up`, `changed`, `down` (see peer-tracker.ts).
+ * Events: `up`, `changed`, `down` (see peer-tracker.ts); `refused` (reason, source address) for every
+ * refused datagram (for debug logs; counters are in `stats()`).
  */
 import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -94,7 +95,10 @@ export class BeaconReceiver extends EventEmitter {
     this.#counters.received();
     const reason = this.#judge(datagram, address);
     if (reason === undefined) this.#counters.accepted();
-    else this.#counters.refused(reason);
+    else {
+      this.#counters.refused(reason);
+      this.emit('refused', reason, address);
+    }
     return reason;
   }
 
