@@ -10,7 +10,7 @@ import type { ClusterKeys } from './cluster-keys.js';
 import { deriveChannelProof, exportChannelKeyingMaterial, verifyChannelProof } from './channel-proof.js';
 
 /**
- * Agent, step 1: the proof to send on `socket` (under the keyring's newest key).
+ * Agent, step 1: the proof to send on `socket` (under the keyring's sealing (first) key).
  *
  * @throws {TlsError} when the socket has no usable TLS session.
  */

@@ -40,11 +40,20 @@ const PROOF = /^([0-9a-f]{8})\.([A-Za-z0-9_-]{43})$/;
 export type ChannelProofRole = 'agent' | 'proxy';
 
 /**
+ * True once the TLS handshake of `socket` completed (a Finished message was sent), whether or not its
+ * `secureConnect` event already fired: a verified connector may hand over a socket after that event.
+ */
+export function isTlsEstablished(socket: TLSSocket): boolean {
+  return typeof socket.getFinished === 'function' && socket.getFinished() !== undefined;
+}
+
+/**
  * Exports this TLS session's keying material for the proof (the same bytes on both ends).
  *
  * @throws {TlsError} when the socket has no TLS 1.2+ session (not connected, or an old protocol).
  */
 export function exportChannelKeyingMaterial(socket: TLSSocket): Buffer {
+  if (!isTlsEstablished(socket)) throw new TlsError('no channel proof before the TLS handshake completed');
   const protocol = socket.getProtocol();
   // TLS 1.2 exports are safe only with the extended master secret, which OpenSSL always negotiates; older
   // protocols are refused outright.

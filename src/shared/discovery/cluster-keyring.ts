@@ -1,8 +1,15 @@
 /**
- * A keyring of cluster secrets, for rotation without downtime: the newest secret seals (beacons, probes,
- * proofs), every secret of the ring is accepted. To rotate: give every node `new,old`, then, once all run
- * with both, `new` alone. Nodes with only `old` and nodes with only `new` do not see each other, so the
- * middle step is what keeps every session.
+ * A keyring of cluster secrets, for rotation without downtime: the first secret seals (beacons, probe
+ * challenges, proofs), every secret of the ring is accepted, and an answer (probe, channel proof) uses
+ * the key its question came with. To rotate from `old` to `new`, in three rolling steps:
+ *
+ * 1. every node gets `old,new` (still seals with `old`, already accepts `new`);
+ * 2. every node gets `new,old` (seals with `new`, still accepts `old`);
+ * 3. every node gets `new`.
+ *
+ * At any moment of a step, every pair of nodes accepts what the other seals, so nobody loses sight of
+ * anybody. Skipping step 1 would leave nodes still on `old` alone unable to read nodes already sealing
+ * with `new`.
  */
 import { ClusterSecretError } from '../errors.js';
 import { deriveClusterKeys, type ClusterKeys } from './cluster-keys.js';
@@ -10,7 +17,7 @@ import { parseClusterSecrets } from './cluster-secret.js';
 
 /** The derived keys of one or more cluster secrets. */
 export class ClusterKeyring {
-  /** Every key set, newest first. */
+  /** Every key set, the sealing one first. */
   readonly keys: readonly ClusterKeys[];
 
   private constructor(keys: ClusterKeys[]) {
@@ -18,7 +25,7 @@ export class ClusterKeyring {
   }
 
   /**
-   * Builds a keyring from secrets, newest first: encoded text (one, or several separated by commas or
+   * Builds a keyring from secrets, the sealing one first: encoded text (one, or several separated by commas or
    * white space), an array of them, or decoded bytes. A secret given twice counts once.
    *
    * @param name what to call the value in an error (the variable or option name).
@@ -35,7 +42,7 @@ export class ClusterKeyring {
     return new ClusterKeyring(keys);
   }
 
-  /** The keys that seal: those of the newest secret. */
+  /** The keys that seal: those of the first secret. */
   get current(): ClusterKeys {
     return this.keys[0] as ClusterKeys;
   }

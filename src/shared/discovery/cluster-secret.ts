@@ -5,7 +5,7 @@
  * would fall to a dictionary. Since the entropy of a text cannot be measured, only encoded random bytes
  * are accepted, and a value whose bytes are obviously not random (`AAAA...`, `0000...`) is refused too.
  *
- * Several secrets (newest first, separated by commas, spaces or new lines) make a keyring for rotation;
+ * Several secrets (separated by commas, spaces or new lines; the first one seals) make a keyring for rotation;
  * see `cluster-keyring.ts`. Nothing here reads `process.env`: the caller passes the variable's value.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -73,7 +73,7 @@ function checkBytes(bytes: Buffer, name: string): Buffer {
 }
 
 /**
- * Decodes a list of secrets, newest first (the newest seals; all are accepted): separated by commas, white
+ * Decodes a list of secrets (the first seals; all are accepted): separated by commas, white
  * space or new lines, or given as an array.
  *
  * @throws {ClusterSecretError} for an empty list, too many secrets, or any invalid one (named by index).
@@ -92,7 +92,7 @@ export function parseClusterSecrets(value: unknown, name = 'secret'): Buffer[] {
 }
 
 /**
- * Reads secrets from a file (one or more, newest first, as {@link parseClusterSecrets} takes them).
+ * Reads secrets from a file (one or more, the first one sealing, as {@link parseClusterSecrets} takes them).
  *
  * @throws {ClusterSecretError} when the file is missing, not a regular file, larger than 4 KiB, or holds
  *   an invalid secret.

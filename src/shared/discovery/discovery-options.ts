@@ -41,7 +41,7 @@ export const DEFAULT_RATE_LIMITS: SourceRateLimits = Object.freeze({ perSourcePe
 
 /** Discovery options. Only `secret` is required. */
 export interface DiscoveryOptions {
-  /** Cluster secret(s), newest first: base64/hex text (several separated by commas), an array, or a keyring. Required. */
+  /** Cluster secret(s), the first one sealing: base64/hex text (several separated by commas), an array, or a keyring. Required. */
   secret: string | Buffer | readonly (string | Buffer)[] | ClusterKeyring;
   /** Multicast group (IPv4, 224.0.0.0/4). Default `239.255.42.99`. */
   group?: string;
