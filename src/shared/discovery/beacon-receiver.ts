@@ -10,6 +10,7 @@
  */
 import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { ListenError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { decodeBeacon } from './beacon-message.js';
 import { resolveDiscoveryOptions, type DiscoveryOptions, type ResolvedDiscoveryOptions } from './discovery-options.js';
@@ -73,7 +74,11 @@ export class BeaconReceiver extends EventEmitter {
         if (!options.broadcastOnly) socket.addMembership(options.group, options.interface);
       } catch (error) {
         await closeUdpSocket(socket);
-        throw error;
+        throw new ListenError(
+          `the beacon receiver cannot join ${options.group} on ${options.interface ?? 'the default interface'}: ${(error as Error).message}` +
+            ' (set discovery.interface to the LAN address, or use broadcastOnly)',
+          { cause: error },
+        );
       }
       socket.on('message', (datagram, remote) => this.handle(datagram, remote.address));
       this.#socket = socket;

@@ -16,8 +16,12 @@ export class ServiceLifecycle {
     this.#name = name;
   }
 
+  #running = false;
+
   /** True between a successful start and the beginning of stop. */
-  running = false;
+  get running(): boolean {
+    return this.#running;
+  }
 
   /** True once stop began. */
   get stopped(): boolean {
@@ -32,7 +36,7 @@ export class ServiceLifecycle {
   start(open: () => Promise<void>): Promise<void> {
     if (this.#stopping !== undefined) return Promise.reject(new NotRunningError(`${this.#name} is stopped`));
     this.#starting ??= open().then(() => {
-      if (this.#stopping === undefined) this.running = true;
+      if (this.#stopping === undefined) this.#running = true;
     });
     return this.#starting;
   }
@@ -40,7 +44,7 @@ export class ServiceLifecycle {
   /** Runs `close` once, after any start in progress settled. */
   stop(close: () => Promise<void>): Promise<void> {
     this.#stopping ??= (async () => {
-      this.running = false;
+      this.#running = false;
       await this.#starting?.catch(() => undefined);
       await close();
     })();
