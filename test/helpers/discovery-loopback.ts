@@ -34,3 +34,16 @@ export function loopbackOptions(secret: DiscoveryOptions['secret'], overrides: P
 export function announcementFor(proxyId: string, port = 3042, pin = randomBytes(32).toString('base64')): Announcement {
   return { proxyId, controlUrls: [`wss://${LOOPBACK_INTERFACE}:${port}/`], pin };
 }
+
+/**
+ * A UDP port that was free on loopback a moment ago, for tests where senders must know the port before
+ * any receiver binds it (receivers share it with SO_REUSEADDR, so a late collision cannot fail a bind).
+ */
+export async function freeUdpPort(): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK_INTERFACE, resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}

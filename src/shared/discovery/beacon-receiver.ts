@@ -114,6 +114,6 @@ export class BeaconReceiver extends EventEmitter {
     if (opened.type !== DatagramType.beacon) return 'wrong_type';
     const beacon = decodeBeacon(opened.body);
     if (beacon === undefined) return 'malformed';
-    return this.#tracker.consider(beacon, address, 'beacon');
+    return this.#tracker.consider(beacon, address, 'beacon', opened.keys.keyId.toString('hex'));
   }
 }

@@ -13,7 +13,7 @@
  * answers with the key the agent used (so a node still on the old secret of a rotation verifies it), and
  * only after the agent's proof verified, so a fake agent gets no proof to study either.
  *
- * Phase 2 carries the proofs in HTTP headers of the WebSocket upgrade ({@link CLUSTER_PROOF_HEADER}):
+ * The proofs travel in HTTP headers of the WebSocket upgrade ({@link CLUSTER_PROOF_HEADER}):
  * the agent adds its proof to the upgrade request (computed from its socket's export once TLS is up, e.g.
  * in ws's `finishRequest`), the proxy verifies it from its side's export in the `upgrade` handler before
  * anything else and returns its own proof in the 101 response (ws's `headers` event); the agent verifies

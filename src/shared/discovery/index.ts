@@ -7,6 +7,8 @@ export { ClusterKeyring } from './cluster-keyring.js';
 export { parseClusterSecret, parseClusterSecrets, readClusterSecretFile, CLUSTER_SECRET_COMMAND, MIN_CLUSTER_SECRET_BYTES } from './cluster-secret.js';
 export type { ClusterKeys } from './cluster-keys.js';
 export type { Announcement } from './announcement.js';
+export { ProxyDiscovery, type ProxyDiscoveryOptions, type ProxyDiscoveryStats } from './proxy-discovery.js';
+export { AgentDiscovery, type AgentDiscoveryOptions, type AgentDiscoveryStats } from './agent-discovery.js';
 export { BeaconSource } from './beacon-source.js';
 export { BeaconSender } from './beacon-sender.js';
 export { BeaconReceiver } from './beacon-receiver.js';

@@ -34,6 +34,8 @@ export interface DiscoveredProxy {
   readonly lastSeenAt: number;
   /** Expiry of the last accepted message, ms since 1970 (the sender's clock). */
   readonly expiresAt: number;
+  /** Id (hex) of the cluster key the last accepted message was sealed with: the proxy holds that key. */
+  readonly keyId: string;
 }
 
 /** Bounds of a {@link PeerTracker}. */
@@ -76,7 +78,7 @@ export class PeerTracker extends EventEmitter {
   /**
    * Decides on an authenticated message: undefined when accepted (and events emitted), else why not.
    */
-  consider(message: BeaconMessage, address: string, via: DiscoveryChannel): RefusalReason | undefined {
+  consider(message: BeaconMessage, address: string, via: DiscoveryChannel, keyId = ''): RefusalReason | undefined {
     if (this.#stopped) return undefined;
     const now = this.#now();
     const skew = this.#options.maxClockSkewMs;
@@ -94,7 +96,7 @@ export class PeerTracker extends EventEmitter {
     } else if (!this.#makeRoom(now)) {
       return 'too_many_proxies';
     }
-    const proxy: DiscoveredProxy = Object.freeze({ announcement: message.announcement, address, via, lastSeenAt: now, expiresAt: message.expiresAt });
+    const proxy: DiscoveredProxy = Object.freeze({ announcement: message.announcement, address, via, lastSeenAt: now, expiresAt: message.expiresAt, keyId });
     const lifetimeMs = message.expiresAt - message.issuedAt;
     if (record === undefined) {
       this.#records.set(proxyId, { proxy, epoch: message.epoch, counter: message.counter, issuedAt: message.issuedAt, live: true, timer: this.#arm(proxyId, lifetimeMs) });

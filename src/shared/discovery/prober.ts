@@ -167,7 +167,7 @@ export class Prober extends EventEmitter {
     const nonce = answer.challengeNonce.toString('hex');
     if (round === undefined || !round.pending.has(nonce)) return 'unsolicited';
     round.pending.delete(nonce);
-    const refused = this.#tracker.consider(answer.beacon, address, 'probe');
+    const refused = this.#tracker.consider(answer.beacon, address, 'probe', opened.keys.keyId.toString('hex'));
     if (refused === undefined) {
       const proxy = this.#tracker.list().find((p) => p.announcement.proxyId === answer.beacon.announcement.proxyId);
       if (proxy !== undefined) round.found.push(proxy);

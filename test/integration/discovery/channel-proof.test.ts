@@ -1,6 +1,6 @@
 /**
  * The channel proof over real TLS connections on loopback: both directions, a relaying man in the middle,
- * a wrong secret, a reflected proof, rotation; then the Phase 2 carriage on a real WebSocket upgrade
+ * a wrong secret, a reflected proof, rotation; then the carriage the control plane uses, on a real WebSocket upgrade
  * (the agent's proof in the request, the proxy's in the 101 response, checked before any frame).
  */
 import https from 'node:https';
@@ -99,7 +99,7 @@ describe('channel proof on TLS connections', () => {
   });
 });
 
-describe('channel proof carried on a WebSocket upgrade (the Phase 2 design)', () => {
+describe('channel proof carried on a WebSocket upgrade (the carriage the control plane uses)', () => {
   let httpsServer: https.Server;
   let wss: WebSocketServer;
   let fake = false;
