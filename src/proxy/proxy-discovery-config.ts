@@ -13,7 +13,10 @@ import type { ProxyDiscoveryOptions } from '../shared/discovery/proxy-discovery.
 
 /** The `discovery` option of `ProxyServer`. Only `secret` is required. */
 export interface ProxyDiscoveryConfig extends ProxyDiscoveryOptions {
-  /** This proxy's id in beacons and peers' `node_added` events. Default `<hostname>-<control port>`. */
+  /**
+   * This proxy's id in beacons and peers' `node_added` events. Default: the Redis fleet node id when there
+   * is one, else `<hostname>-<control port>`.
+   */
   proxyId?: string;
   /**
    * Control-plane URLs announced to agents (1 to 4 `wss://` URLs). Default one URL: the host is

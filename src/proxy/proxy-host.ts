@@ -359,7 +359,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     // The URLs and the default id need the bound port; start() completes the announcement before the
     // first beacon. Until then it names the configured port (or 3042 for an ephemeral one).
     const port = this.#configuredControlPort();
-    const proxyId = config.proxyId ?? defaultProxyId(port);
+    const proxyId = config.proxyId ?? this.fleet?.membership.id ?? defaultProxyId(port);
     const discovery = new ProxyDiscovery(config.options, { proxyId, controlUrls: config.controlUrls ?? [`wss://127.0.0.1:${port}/`], pin }, logger);
     discovery.on('node_added', (peer: DiscoveredProxy) => this.#nodeUp('beacon', discoveredNode(peer)));
     discovery.on('node_changed', (peer: DiscoveredProxy) => this.#nodeUp('beacon', discoveredNode(peer)));
@@ -380,7 +380,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     const { address, port } = controlPlane.address;
     const host = announcedHost(config.options.interface, address);
     discovery.update({
-      proxyId: config.proxyId ?? defaultProxyId(port),
+      proxyId: config.proxyId ?? this.fleet?.membership.id ?? defaultProxyId(port),
       controlUrls: config.controlUrls ?? [`wss://${host}:${port}/`],
       pin: discovery.announcement.pin,
     });
