@@ -33,7 +33,7 @@ beforeAll(async () => {
   const written = await writeKeyPair('DISCO1', dir);
   keyFile = written.privatePath;
   const trustStore = TrustStore.inMemory();
-  await trustStore.add({ id: 'DISCO1', publicKey: parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8'))), scope: { rules: ['/cli'] } });
+  await trustStore.add({ id: 'DISCO1', publicKey: parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8'))), scope: { rules: ['/cli'], hosts: [LOOPBACK_INTERFACE] } });
   ({ proxy } = await startProxy({
     trustStore,
     control: { host: LOOPBACK_INTERFACE, port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },

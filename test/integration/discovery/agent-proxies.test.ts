@@ -32,7 +32,7 @@ let backend: http.Server;
 
 async function startClusterProxy(proxyId: string): Promise<ProxyServer> {
   const trustStore = TrustStore.inMemory();
-  await trustStore.add({ id: 'disc-agent', publicKey: agentKey.publicJwk, scope: { rules: ['/disc'] } });
+  await trustStore.add({ id: 'disc-agent', publicKey: agentKey.publicJwk, scope: { rules: ['/disc'], hosts: [LOOPBACK_INTERFACE] } });
   const { proxy } = await startProxy({
     trustStore,
     control: { host: LOOPBACK_INTERFACE, port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },

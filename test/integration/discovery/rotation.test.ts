@@ -38,7 +38,7 @@ describe('cluster secret rotation', () => {
     const key = await generateKeyPair('rot-agent');
     for (const [proxyId, secret] of [['proxy-old', oldSecret], ['proxy-new', nextSecret]] as const) {
       const trustStore = TrustStore.inMemory();
-      await trustStore.add({ id: 'rot-agent', publicKey: key.publicJwk, scope: { rules: ['/rot'] } });
+      await trustStore.add({ id: 'rot-agent', publicKey: key.publicJwk, scope: { rules: ['/rot'], hosts: [LOOPBACK_INTERFACE] } });
       const { proxy } = await startProxy({
         trustStore,
         control: { host: LOOPBACK_INTERFACE, port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
