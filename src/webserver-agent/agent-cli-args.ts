@@ -12,10 +12,11 @@ import type { ProxyEndpoint } from './proxy-endpoints.js';
 
 /** Usage text of `inteli-agent --help`. */
 export const AGENT_CLI_HELP = [
-  'Usage: inteli-agent (--proxy wss://HOST:PORT [--proxy ...] | --discover [--probe CIDR ...]) --id ID --key FILE',
-  '                    --target HOST:PORT --rule /api [--rule ...]',
+  'Usage: inteli-agent --proxy wss://HOST:PORT [--proxy ...] --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
   '                    [--pin PIN ... | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
   '                    [--min-acks N] [--start-timeout-ms MS]',
+  '       inteli-agent --discover [--probe CIDR ...] [--discovery-interface ADDR] --id ID --key FILE --target HOST:PORT',
+  '                    --rule /api [--rule ...]   (cluster secret in INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE)',
   '',
   'Registers an existing web server (any language) with inteli-proxy, keeps it registered across',
   'disconnections, and drains it on SIGTERM/SIGINT before exiting 0.',
