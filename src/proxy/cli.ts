@@ -4,8 +4,8 @@
  * `.env.example`); on a terminal it prints a banner and pretty logs (`LOG_FORMAT`); this file wires `runProxy` to the process: a bad variable or a failed start prints one
  * line and exits non-zero, SIGTERM/SIGINT stop gracefully, a second signal exits at once.
  */
-import { loadEnv } from '../shared/env.js';
-import { isProxyError } from '../shared/errors.js';
+import { loadEnv, readClusterSecretEnv } from '../shared/env.js';
+import { InvalidEnvError, isProxyError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { runCluster } from './cluster/run-cluster.js';
 import { runProxy } from './run-proxy.js';
@@ -25,8 +25,13 @@ async function main(): Promise<void> {
     return;
   }
   let env;
+  let clusterSecret;
   try {
     env = loadEnv();
+    clusterSecret = readClusterSecretEnv('proxy');
+    if (env.workers > 1 && Object.keys(clusterSecret).length > 0) {
+      throw new InvalidEnvError('PROXY_CLUSTER_SECRET', 'LAN discovery runs with PROXY_WORKERS=1 only (for now)');
+    }
   } catch (error) {
     fail(error, EXIT_CONFIG);
     return;
@@ -58,7 +63,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   // PROXY_WORKERS > 1: a cluster primary (control plane, admin) and N data-plane workers on shared ports.
   try {
-    proxy = env.workers > 1 ? await runCluster(env, { logger, banner, logFormat: pretty ? 'pretty' : 'json' }) : await runProxy(env, { logger, banner });
+    proxy = env.workers > 1 ? await runCluster(env, { logger, banner, logFormat: pretty ? 'pretty' : 'json' }) : await runProxy(env, { logger, banner, clusterSecret });
   } catch (error) {
     fail(error, EXIT_FAILURE);
     process.off('SIGTERM', shutdown);

@@ -8,7 +8,9 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Env } from '../shared/env.js';
+import type { ClusterSecretEnv, Env } from '../shared/env.js';
+import { readClusterSecretFile } from '../shared/discovery/cluster-secret.js';
+import type { ProxyDiscoveryConfig } from './proxy-discovery-config.js';
 import { TlsError } from '../shared/errors.js';
 import { localControlUrl, writeLocalProxyRecord } from '../shared/local-proxy-record.js';
 import type { Logger } from '../shared/logger.js';
@@ -31,6 +33,8 @@ export interface RunProxyOptions {
   banner?: (text: string) => void;
   /** Format of the cluster workers' log lines, as the root logger's. Default `json`. */
   logFormat?: 'json' | 'pretty';
+  /** LAN discovery's cluster secret (`PROXY_CLUSTER_SECRET[_FILE]`); absent keeps discovery off. */
+  clusterSecret?: ClusterSecretEnv;
 }
 
 async function readPem(file: string, what: string): Promise<Buffer> {
@@ -160,6 +164,13 @@ export async function logProxyRunning(env: Env, options: RunProxyOptions, startu
   );
 }
 
+/** The `discovery` option from the cluster secret variables, or undefined when none is set. */
+async function clusterDiscovery(cluster: ClusterSecretEnv | undefined): Promise<ProxyDiscoveryConfig | undefined> {
+  if (cluster?.secret !== undefined) return { secret: cluster.secret };
+  if (cluster?.secretFile !== undefined) return { secret: await readClusterSecretFile(cluster.secretFile) };
+  return undefined;
+}
+
 /**
  * Starts the proxy described by `env` (one process; see `cluster/run-cluster.ts` for `PROXY_WORKERS` > 1)
  * and returns it running.
@@ -168,7 +179,8 @@ export async function logProxyRunning(env: Env, options: RunProxyOptions, startu
  */
 export async function runProxy(env: Env, options: RunProxyOptions): Promise<ProxyServer> {
   const startup = await prepareProxyStartup(env, options);
-  const proxy = new ProxyServer({ ...startupProxyOptions(env, options, startup), acme: startup.acme });
+  const discovery = await clusterDiscovery(options.clusterSecret);
+  const proxy = new ProxyServer({ ...startupProxyOptions(env, options, startup), acme: startup.acme, ...(discovery === undefined ? {} : { discovery }) });
   await proxy.start();
   await logProxyRunning(env, options, await completeStartup(env, options, startup, proxy.trustStore), proxy);
   return proxy;

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { normalizePin } from './control-client/proxy-tls.js';
+import { parseClusterSecrets } from './discovery/cluster-secret.js';
 import { InvalidEnvError } from './errors.js';
 import { isValidAgentId } from './identity/agent-id.js';
 import { isRedisUrl } from './redis/redis-options.js';
@@ -329,4 +330,41 @@ export function readSysadminEnv(source?: Source, cwd: string = process.cwd()): S
     out.pin = normalized;
   }
   return Object.freeze(out);
+}
+
+/**
+ * The cluster secret of LAN discovery (docs/discovery.md), from the environment: inline or as a file
+ * path, never both. Proxies read `PROXY_CLUSTER_SECRET` / `PROXY_CLUSTER_SECRET_FILE`, agents
+ * `INTELI_CLUSTER_SECRET` / `INTELI_CLUSTER_SECRET_FILE`. Absent: discovery stays off.
+ */
+export interface ClusterSecretEnv {
+  /** The secret text (one or more secrets, the first one sealing); validated. */
+  readonly secret?: string;
+  /** Path of a file holding it (read by the caller with `readClusterSecretFile`). */
+  readonly secretFile?: string;
+}
+
+/**
+ * Reads and validates the cluster secret variables of `role` (by default from `process.env`).
+ *
+ * @throws {InvalidEnvError} naming the variable: both set, a weak secret (with the command that makes
+ *   one), or a path with NUL.
+ */
+export function readClusterSecretEnv(role: 'proxy' | 'agent', source?: Source): ClusterSecretEnv {
+  const vars = source ?? process.env;
+  const prefix = role === 'proxy' ? 'PROXY' : 'INTELI';
+  const secretName = `${prefix}_CLUSTER_SECRET`;
+  const fileName = `${prefix}_CLUSTER_SECRET_FILE`;
+  const secret = optional(vars, secretName);
+  const secretFile = optional(vars, fileName);
+  if (secret !== undefined && secretFile !== undefined) throw new InvalidEnvError(secretName, `set ${secretName} or ${fileName}, not both`);
+  if (secretFile !== undefined && secretFile.includes('\0')) throw new InvalidEnvError(fileName, 'a path may not contain NUL');
+  if (secret !== undefined) {
+    try {
+      parseClusterSecrets(secret, secretName);
+    } catch (error) {
+      throw new InvalidEnvError(secretName, (error as Error).message.replace(`${secretName}: `, ''));
+    }
+  }
+  return Object.freeze({ ...(secret === undefined ? {} : { secret }), ...(secretFile === undefined ? {} : { secretFile }) });
 }

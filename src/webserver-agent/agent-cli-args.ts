@@ -15,6 +15,8 @@ export const AGENT_CLI_HELP = [
   'Usage: inteli-agent --proxy wss://HOST:PORT [--proxy ...] --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
   '                    [--pin PIN ... | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
   '                    [--min-acks N] [--start-timeout-ms MS]',
+  '       inteli-agent --discover [--probe CIDR ...] [--discovery-interface ADDR] --id ID --key FILE --target HOST:PORT',
+  '                    --rule /api [--rule ...]   (cluster secret in INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE)',
   '',
   'Registers an existing web server (any language) with inteli-proxy, keeps it registered across',
   'disconnections, and drains it on SIGTERM/SIGINT before exiting 0.',
@@ -22,6 +24,11 @@ export const AGENT_CLI_HELP = [
   'Options:',
   '  --proxy URL       control-plane URL, wss://HOST:PORT (ws:// only with --insecure); repeatable:',
   '                    one independent session per proxy',
+  '  --discover        find the proxies on the LAN (docs/discovery.md) with the cluster secret from',
+  '                    INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE; may be combined with --proxy',
+  '  --probe CIDR      with --discover: also probe these IPv4 addresses or blocks (at most /24; repeatable),',
+  '                    for networks that drop multicast',
+  '  --discovery-interface ADDR  with --discover: the local IPv4 address of the LAN interface to use',
   '  --id ID           agent id (the key id in the proxy trust store)',
   '  --key FILE        private key file written by "inteli-sysadmin keygen" (<id>.key.json)',
   '  --target ADDR     the server to route to: HOST:PORT, [IPv6]:PORT, or http(s)://HOST:PORT',
@@ -46,6 +53,8 @@ export interface AgentCliConfig {
   readonly logLevel: LogLevel;
   /** Undefined with `--help`. */
   readonly options: ProxyWebServerOptions | undefined;
+  /** With `--discover`: what to add to the discovery options (the secret comes from the environment). */
+  readonly discover?: { readonly probe?: readonly string[]; readonly interface?: string } | undefined;
 }
 
 /** Parses `HOST:PORT`, `[v6]:PORT` or `http(s)://HOST:PORT`. */
@@ -125,6 +134,9 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
         'min-acks': { type: 'string' },
         'start-timeout-ms': { type: 'string' },
         'log-level': { type: 'string' },
+        discover: { type: 'boolean' },
+        probe: { type: 'string', multiple: true },
+        'discovery-interface': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -135,14 +147,22 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidOptionError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
   if (values.help === true) return { help: true, logLevel, options: undefined };
   const proxies = (values.proxy as string[] | undefined) ?? [];
-  if (proxies.length === 0 || proxies.some((proxy) => proxy.length === 0)) throw new InvalidOptionError('--proxy is required; run "inteli-agent --help"');
+  const discover = values.discover === true;
+  if ((!discover && proxies.length === 0) || proxies.some((proxy) => proxy.length === 0)) {
+    throw new InvalidOptionError('--proxy (or --discover) is required; run "inteli-agent --help"');
+  }
+  if (!discover && (values.probe !== undefined || values['discovery-interface'] !== undefined)) {
+    throw new InvalidOptionError('--probe and --discovery-interface need --discover');
+  }
+  if (discover && values.insecure === true) throw new InvalidOptionError('--discover: discovered proxies are always verified; remove --insecure');
   const pins = values.pin as string[] | undefined;
   const agentId = required(values, 'id');
   const key = required(values, 'key');
   const target = parseTarget(required(values, 'target'));
   const rules = (values.rule as string[] | undefined) ?? [];
   if (rules.length === 0) throw new InvalidOptionError('--rule is required (at least one); run "inteli-agent --help"');
-  const options: ProxyWebServerOptions = { proxyUrl: proxyList(proxies, pins), agentId, key, target, rules: rules.map(parseRule) };
+  const options: ProxyWebServerOptions = { agentId, key, target, rules: rules.map(parseRule) };
+  if (proxies.length > 0) options.proxyUrl = proxyList(proxies, pins);
   // With one proxy (or one pin for all), the pins apply to every proxy; otherwise each proxy got its own.
   if (pins !== undefined && (proxies.length === 1 || pins.length === 1)) options.pin = pins;
   if (typeof values.ca === 'string') options.ca = values.ca;
@@ -152,7 +172,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     if (!/^\d{1,4}$/.test(values.weight)) throw new InvalidOptionError('--weight: expected an integer from 1 to 1000');
     options.weight = Number(values.weight);
   }
-  if (typeof values['min-acks'] === 'string') options.minAcks = count('--min-acks', values['min-acks'], 1, proxies.length);
+  if (typeof values['min-acks'] === 'string') options.minAcks = count('--min-acks', values['min-acks'], 1, Math.max(1, proxies.length));
   if (typeof values['start-timeout-ms'] === 'string') options.startTimeoutMs = count('--start-timeout-ms', values['start-timeout-ms'], 1, 86_400_000);
   if (values.meta !== undefined) {
     const meta: Record<string, string> = {};
@@ -163,5 +183,15 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     }
     options.meta = meta;
   }
-  return { help: false, logLevel, options };
+  if (!discover) return { help: false, logLevel, options };
+  const discoveryInterface = values['discovery-interface'];
+  return {
+    help: false,
+    logLevel,
+    options,
+    discover: {
+      ...(values.probe === undefined ? {} : { probe: values.probe as string[] }),
+      ...(typeof discoveryInterface === 'string' ? { interface: discoveryInterface } : {}),
+    },
+  };
 }

@@ -9,6 +9,7 @@ import { assertValidAgentId } from '../shared/identity/agent-id.js';
 import type { Logger } from '../shared/logger.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
+import type { AgentDiscoveryOptions } from '../shared/discovery/agent-discovery.js';
 import { resolveProxyEndpoints, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import {
   DEFAULT_CLIENT_AUDIENCE,
@@ -16,6 +17,7 @@ import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_CLIENT_TOKEN_TTL_SECONDS,
   integerOption as integer,
+  resolveControlClientOptions,
   type ControlClientOptions,
   type ResolvedControlClientOptions,
 } from '../shared/control-client/client-options.js';
@@ -57,9 +59,18 @@ export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxy
    * The proxy, or the proxies, to register with: `wss://host:port`, or a list of 1 to 64 entries, each a
    * URL (verified with the top-level `pin`/`ca`/`insecure`) or `{ url, pin?, ca?, insecure? }` with its
    * own verification. One independent session per proxy (own backoff, liveness and registration).
-   * Required.
+   * Required unless `discovery` is given.
    */
-  proxyUrl: string | ReadonlyArray<string | ProxyEndpoint>;
+  proxyUrl?: string | ReadonlyArray<string | ProxyEndpoint>;
+  /**
+   * Find the proxies on the LAN with a cluster secret (docs/discovery.md): every proxy whose sealed
+   * beacons (or probe answers, with `probe`) come in is added, authenticated on TLS by the configured
+   * `pin`/`ca` or else by the pin its authenticated beacon carries, and in both cases by the mutual
+   * channel proof of the secret; a proxy is removed once its beacons stopped AND its session is gone.
+   * With discovery alone, `start()` resolves once the server listens (proxies join as they are found).
+   * Default none.
+   */
+  discovery?: AgentDiscoveryOptions;
   /**
    * How many proxies must have acknowledged the registration before `start()` resolves, 1 to the
    * number of proxies. Default: all of them. The others keep retrying in the background. A refusal of
@@ -110,6 +121,8 @@ export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
   readonly minAcks: number;
   /** Bound on `start()` in ms, or undefined for none. */
   readonly startTimeoutMs: number | undefined;
+  /** LAN discovery options (validated when the agent builds its `AgentDiscovery`), or undefined. */
+  readonly discovery: AgentDiscoveryOptions | undefined;
   readonly agentId: string;
   readonly server: http.Server | https.Server | undefined;
   readonly port: number;
@@ -180,9 +193,13 @@ function isServer(value: unknown): value is http.Server {
  */
 export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAgentOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('ProxyWebServer: options are required');
-  const { proxyUrl, ...defaults } = options;
-  const proxies = resolveProxyEndpoints(proxyUrl, defaults);
-  const connection = (proxies[0] as ResolvedProxyEndpoint).connection;
+  const { proxyUrl, discovery, ...defaults } = options;
+  if (discovery !== undefined && (typeof discovery !== 'object' || discovery === null)) throw new InvalidOptionError('discovery: expected { secret, ... }');
+  if (discovery !== undefined && options.insecure === true) throw new InvalidOptionError('discovery: discovered proxies are always verified on TLS; remove insecure');
+  // With discovery alone the list starts empty; the connection defaults still have to be valid, so they
+  // are checked against a placeholder URL that is never dialled.
+  const proxies = proxyUrl === undefined && discovery !== undefined ? Object.freeze([]) : resolveProxyEndpoints(proxyUrl, defaults);
+  const connection = proxies[0]?.connection ?? resolveControlClientOptions({ ...defaults, proxyUrl: 'wss://discovery.invalid/' });
   const agentId = assertValidAgentId(options.agentId);
   if (options.server !== undefined && !isServer(options.server)) throw new InvalidOptionError('server: expected an http.Server or https.Server');
   const resolvedTarget = target(options.target);
@@ -193,7 +210,8 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
   return Object.freeze({
     ...connection,
     proxies,
-    minAcks: integer('minAcks', options.minAcks, proxies.length, 1, proxies.length),
+    minAcks: proxies.length === 0 ? 0 : integer('minAcks', options.minAcks, proxies.length, 1, proxies.length),
+    discovery,
     startTimeoutMs: options.startTimeoutMs === undefined ? undefined : integer('startTimeoutMs', options.startTimeoutMs, 0, 1, MAX_START_TIMEOUT_MS),
     agentId,
     server: options.server,

@@ -24,6 +24,8 @@ import { asProxyError } from './failure-kind.js';
 import { resolveProxyEndpoint, type EndpointDefaults, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import { ProxyLink, type ProxyLinkListener } from './proxy-link.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
+import { AgentDiscovery, type AgentDiscoveryStats } from '../shared/discovery/agent-discovery.js';
+import type { DiscoveredProxy } from '../shared/discovery/peer-tracker.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';
 export type { ProxyEndpoint } from './proxy-endpoints.js';
@@ -49,6 +51,10 @@ export interface ProxyWebServerEvents {
   event: [name: string, data: unknown, proxyUrl: string];
   /** A refusal or failure while running (never thrown; without a listener it is only logged). */
   error: [error: ProxyError, info: { proxyUrl: string }];
+  /** LAN discovery added a proxy (its authenticated beacon or probe answer came; `discovery` only). */
+  proxy_discovered: [info: { proxyId: string; proxyUrl: string }];
+  /** LAN discovery removed a proxy: its beacons stopped and its session is gone. */
+  proxy_lost: [info: { proxyId: string; proxyUrl: string }];
 }
 
 /** One proxy as {@link ProxyWebServer.proxies} reports it. */
@@ -68,6 +74,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   readonly #logger: Logger;
   readonly #links = new Map<string, ProxyLink>();
   readonly #linkListener: ProxyLinkListener;
+  /** LAN discovery (undefined without `discovery`); rebuilt after a failed start. */
+  #discovery: AgentDiscovery | undefined;
+  /** Discovered proxies by proxy id: the link they map to, and whether their beacons stopped. */
+  readonly #discovered = new Map<string, { key: string; url: string; beaconGone: boolean }>();
   #state: AgentState = 'idle';
   #listenedByUs = false;
   #startPromise: Promise<void> | undefined;
@@ -84,6 +94,17 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
     this.#linkListener = this.#createLinkListener();
     for (const endpoint of this.#options.proxies) this.#links.set(endpoint.key, this.#newLink(endpoint));
+    this.#discovery = this.#buildDiscovery();
+  }
+
+  /** Proxies found by LAN discovery and currently up (empty without `discovery`). */
+  get discoveredProxies(): readonly DiscoveredProxy[] {
+    return this.#discovery?.proxies() ?? [];
+  }
+
+  /** Counters of LAN discovery (undefined without `discovery`). */
+  get discoveryStats(): AgentDiscoveryStats | undefined {
+    return this.#discovery?.stats();
   }
 
   /** Current lifecycle state. */
@@ -94,7 +115,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   /** True while at least `minAcks` proxies (default: all) hold a live, acknowledged registration. */
   get registered(): boolean {
     const links = [...this.#links.values()];
-    const needed = Math.min(this.#options.minAcks, links.length);
+    // With discovery alone (minAcks 0), at least one discovered proxy must hold a registration.
+    const needed = Math.max(1, Math.min(this.#options.minAcks, links.length));
     return links.length > 0 && links.filter((link) => link.registered).length >= needed;
   }
 
@@ -220,6 +242,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     }
     const registered = this.#openLinks();
     markSetUp();
+    await this.#discovery?.start();
     await registered;
     // When stop() was called meanwhile, the registrations stay in place so stop() can drain them.
     if (this.#state === 'starting') this.#state = 'running';
@@ -282,6 +305,9 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   async #rollbackStart(): Promise<void> {
+    await this.#discovery?.stop();
+    this.#discovered.clear();
+    if (this.#state === 'starting') this.#discovery = this.#buildDiscovery();
     const links = [...this.#links.values()];
     await Promise.all(links.map((link) => link.close(false)));
     if (this.#state === 'starting') {
@@ -305,6 +331,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     const starting = this.#startPromise;
     this.#state = 'stopping';
     await this.#setUp;
+    // Discovery first: no proxy is added while the sessions drain.
+    await this.#discovery?.stop();
     await Promise.all([...this.#links.values()].map((link) => link.close(true)));
     await starting?.catch(() => undefined);
     const server = this.#options.server;
@@ -312,6 +340,65 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await closeServer(server, this.#options.closeGraceMs);
     }
     this.#state = 'stopped';
+  }
+
+  #buildDiscovery(): AgentDiscovery | undefined {
+    const options = this.#options.discovery;
+    if (options === undefined) return undefined;
+    const discovery = new AgentDiscovery(options, this.#logger);
+    discovery.on('proxy_up', (proxy: DiscoveredProxy) => this.#onDiscovered(discovery, proxy));
+    discovery.on('proxy_changed', (proxy: DiscoveredProxy) => this.#onDiscovered(discovery, proxy));
+    discovery.on('proxy_down', (proxy: DiscoveredProxy) => this.#onLost(proxy));
+    return discovery;
+  }
+
+  /**
+   * A proxy's authenticated beacon came: add it, verified by the configured pin/CA or else by the pin
+   * its beacon carries, and always by the channel proof. A proxy already in the list (configured, or
+   * holding a session) is left alone: a beacon never replaces a healthy session.
+   */
+  #onDiscovered(discovery: AgentDiscovery, proxy: DiscoveredProxy): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    const id = proxy.announcement.proxyId;
+    const url = proxy.announcement.controlUrls[0] as string;
+    const known = this.#discovered.get(id);
+    if (known !== undefined) {
+      known.beaconGone = false;
+      const link = this.#links.get(known.key);
+      const sameUrl = new URL(url).href === known.key;
+      if (sameUrl || link?.registered === true) return;
+      // Moved (new URL) and the old session is gone: follow it.
+      this.#discovered.delete(id);
+      void this.removeProxy(known.url);
+    }
+    const ownVerification = this.#endpointDefaults.pin !== undefined || this.#endpointDefaults.ca !== undefined;
+    const channelProof = discovery.channelProofFor(proxy);
+    const endpoint: ProxyEndpoint = ownVerification ? { url, channelProof } : { url, pin: proxy.announcement.pin, channelProof };
+    const key = new URL(url).href;
+    if (this.#links.has(key)) return;
+    this.#discovered.set(id, { key, url, beaconGone: false });
+    this.#logger.info({ proxyId: id, proxyUrl: url, via: proxy.via }, 'proxy discovered');
+    this.#safeEmit('proxy_discovered', { proxyId: id, proxyUrl: url });
+    this.addProxy(endpoint).catch((error: unknown) => this.#logger.warn({ proxyId: id, proxyUrl: url, err: (error as Error).message }, 'discovered proxy not added'));
+  }
+
+  /** A proxy's beacons stopped: drop it now if its session is gone, else once the session goes. */
+  #onLost(proxy: DiscoveredProxy): void {
+    const known = this.#discovered.get(proxy.announcement.proxyId);
+    if (known === undefined) return;
+    known.beaconGone = true;
+    this.#dropIfGone(known.key);
+  }
+
+  #dropIfGone(key: string): void {
+    for (const [id, known] of this.#discovered) {
+      if (known.key !== key || !known.beaconGone) continue;
+      if (this.#links.get(key)?.registered === true) return;
+      this.#discovered.delete(id);
+      this.#logger.info({ proxyId: id, proxyUrl: known.url }, 'discovered proxy gone (no beacons, no session): removed');
+      void this.removeProxy(known.url).then(() => this.#safeEmit('proxy_lost', { proxyId: id, proxyUrl: known.url }));
+      return;
+    }
   }
 
   #newLink(endpoint: ResolvedProxyEndpoint): ProxyLink {
@@ -323,6 +410,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       registered: (link, info) => this.#safeEmit('registered', { ...info, proxyUrl: link.proxyUrl }),
       disconnected: (link, info) => {
         if (this.#state === 'running') this.#safeEmit('disconnected', { ...info, proxyUrl: link.proxyUrl });
+        this.#dropIfGone(link.endpoint.key);
       },
       reconnecting: (link, info) => this.#safeEmit('reconnecting', { ...info, proxyUrl: link.proxyUrl }),
       retrying: (link, { attempt, delayMs, error }) => {

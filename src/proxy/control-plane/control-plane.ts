@@ -93,6 +93,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (options.whenIdle !== undefined && typeof options.whenIdle !== 'function') {
       throw new InvalidOptionError('whenIdle: expected a function (backendId) => Promise<void>');
     }
+    if (options.channelProof !== undefined && typeof options.channelProof !== 'function') {
+      throw new InvalidOptionError('channelProof: expected a function (socket, agentProof) => string | undefined');
+    }
     if (options.whenRouted !== undefined && typeof options.whenRouted !== 'function') {
       throw new InvalidOptionError('whenRouted: expected a function (backendId) => Promise<void>');
     }
@@ -147,6 +150,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       isRunning: () => this.#state === 'RUNNING',
       onSession: (ws, identity, remoteAddress) => this.#onSession(ws, identity, remoteAddress),
       onRefused: (identity, code, reason) => this.#refused(identity, code, reason),
+      channelProof: options.channelProof,
     });
   }
 
