@@ -8,11 +8,14 @@ import { InvalidOptionError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/env.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import type { AdvertisedTarget, ProxyWebServerOptions } from './agent-options.js';
+import type { HealthCheckOptions } from './target-health-check.js';
 
 /** Usage text of `inteli-agent --help`. */
 export const AGENT_CLI_HELP = [
   'Usage: inteli-agent --proxy wss://HOST:PORT --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
   '                    [--pin PIN | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
+  '                    [--affinity cookie|hash [--affinity-header NAME]] [--body-timeout MS]',
+  '                    [--health-path PATH [--health-status N]] [--health-interval MS] [--no-health-check]',
   '',
   'Registers an existing web server (any language) with inteli-proxy, keeps it registered across',
   'disconnections, and drains it on SIGTERM/SIGINT before exiting 0.',
@@ -29,6 +32,16 @@ export const AGENT_CLI_HELP = [
   '  --weight N        weight for weighted selection, 1 to 1000',
   '  --meta K=V        label sent with the registration (repeatable)',
   '  --audience AUD    token audience (default inteli-proxy)',
+  '  --affinity MODE   session affinity for the rules: cookie (signed cookie) or hash (client address)',
+  '  --affinity-header NAME  with --affinity hash: hash this request header instead of the address',
+  '  --body-timeout MS longest silence between response body chunks (0: none; SSE never has one)',
+  '  --health-path P   health-check the target with GET P (default: a TCP connect)',
+  '  --health-status N status the GET must answer (default 200)',
+  '  --health-interval MS  interval between checks (default 2000); unhealthy: no new requests',
+  '  --health-timeout MS   bound on one check (default 1000)',
+  '  --health-fall N   failed checks in a row that make the target unhealthy (default 1)',
+  '  --health-rise N   passed checks in a row that make it healthy again (default 1)',
+  '  --no-health-check do not check the target',
   '  --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)',
   '  -h, --help        show this help',
 ].join('\n');
@@ -96,6 +109,16 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
         weight: { type: 'string' },
         meta: { type: 'string', multiple: true },
         audience: { type: 'string' },
+        affinity: { type: 'string' },
+        'affinity-header': { type: 'string' },
+        'body-timeout': { type: 'string' },
+        'health-path': { type: 'string' },
+        'health-status': { type: 'string' },
+        'health-interval': { type: 'string' },
+        'health-timeout': { type: 'string' },
+        'health-fall': { type: 'string' },
+        'health-rise': { type: 'string' },
+        'no-health-check': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -130,5 +153,49 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     }
     options.meta = meta;
   }
+  if (values.affinity !== undefined) {
+    if (values.affinity !== 'cookie' && values.affinity !== 'hash') throw new InvalidOptionError('--affinity: expected cookie or hash');
+    options.affinity = values.affinity;
+  }
+  if (typeof values['affinity-header'] === 'string') {
+    if (options.affinity !== 'hash') throw new InvalidOptionError('--affinity-header: only with --affinity hash');
+    options.affinityHeader = values['affinity-header'];
+  }
+  const bodyTimeout = count(values, 'body-timeout');
+  if (bodyTimeout !== undefined) options.bodyTimeoutMs = bodyTimeout;
+  options.healthCheck = healthCheck(values);
   return { help: false, logLevel, options };
+}
+
+/** A non-negative integer flag, or undefined when absent. */
+function count(values: Record<string, unknown>, name: string): number | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) throw new InvalidOptionError(`--${name}: expected a non-negative integer`);
+  return Number(value);
+}
+
+/** The sidecar checks its target by default (a TCP connect every 2 s); the flags tune or disable it. */
+function healthCheck(values: Record<string, unknown>): HealthCheckOptions | false {
+  const tuned = ['health-path', 'health-status', 'health-interval', 'health-timeout', 'health-fall', 'health-rise'].filter((name) => values[name] !== undefined);
+  if (values['no-health-check'] === true) {
+    if (tuned.length > 0) throw new InvalidOptionError(`--no-health-check: cannot be combined with --${tuned[0]}`);
+    return false;
+  }
+  const options: HealthCheckOptions = {};
+  if (typeof values['health-path'] === 'string') options.path = values['health-path'];
+  const status = count(values, 'health-status');
+  if (status !== undefined) {
+    if (options.path === undefined) throw new InvalidOptionError('--health-status: only with --health-path');
+    options.expectStatus = status;
+  }
+  const intervalMs = count(values, 'health-interval');
+  if (intervalMs !== undefined) options.intervalMs = intervalMs;
+  const timeoutMs = count(values, 'health-timeout');
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const fall = count(values, 'health-fall');
+  if (fall !== undefined) options.unhealthyThreshold = fall;
+  const rise = count(values, 'health-rise');
+  if (rise !== undefined) options.healthyThreshold = rise;
+  return options;
 }

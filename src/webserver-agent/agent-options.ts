@@ -9,6 +9,8 @@ import { assertValidAgentId } from '../shared/identity/agent-id.js';
 import type { Logger } from '../shared/logger.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
+import { resolveRouteSettings, type ResolvedRouteSettings, type RouteSettingsOptions } from './route-settings.js';
+import { resolveHealthCheckOption, type HealthCheckOption, type ResolvedHealthCheck } from './target-health-check.js';
 import {
   DEFAULT_CLIENT_AUDIENCE,
   DEFAULT_CLIENT_HANDSHAKE_TIMEOUT_MS,
@@ -49,7 +51,7 @@ export interface AdvertisedTarget {
 }
 
 /** Options of {@link ProxyWebServer}; the connection options are documented in {@link ControlClientOptions}. */
-export interface ProxyWebServerOptions extends ControlClientOptions {
+export interface ProxyWebServerOptions extends ControlClientOptions, RouteSettingsOptions {
   /** This agent's id (the key's id in the proxy's trust store). Required. */
   agentId: string;
   /** The web server to register. Optional when `target` names an existing server (sidecar). */
@@ -78,6 +80,13 @@ export interface ProxyWebServerOptions extends ControlClientOptions {
   closeServer?: boolean;
   /** Logger; a child `{ component: 'agent', agentId }` is taken. Default silent. */
   logger?: Logger;
+  /**
+   * Health check of the target (see `target-health-check.ts`): `true` or options for a TCP connect (or
+   * HTTP `path`) check every `intervalMs`, or a function returning whether the target is healthy. An
+   * unhealthy target receives no new requests until it is healthy again. Default off (the embedded
+   * server is this process; the sidecar turns a TCP check on).
+   */
+  healthCheck?: HealthCheckOption;
 }
 
 /** Validated, frozen options. */
@@ -95,6 +104,8 @@ export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
   readonly drainTimeoutMs: number;
   readonly closeGraceMs: number;
   readonly closeServer: boolean | undefined;
+  readonly routeSettings: ResolvedRouteSettings;
+  readonly healthCheck: ResolvedHealthCheck | undefined;
 }
 
 function nonEmpty(name: string, value: unknown, max: number): string {
@@ -175,5 +186,7 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000),
     closeGraceMs: integer('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 0, 3_600_000),
     closeServer: options.closeServer,
+    routeSettings: resolveRouteSettings(options),
+    healthCheck: resolveHealthCheckOption(options.healthCheck),
   });
 }

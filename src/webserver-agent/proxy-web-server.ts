@@ -24,6 +24,11 @@ import { ControlDialer } from '../shared/control-client/control-dialer.js';
 import { drainSession } from './drain-session.js';
 import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
+import { addRouteSettings } from './route-settings.js';
+import { adminDrainInfo, type AdminDrainInfo } from './admin-drain-event.js';
+import { TargetHealthCheck } from './target-health-check.js';
+
+export type { AdminDrainInfo } from './admin-drain-event.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';
 
@@ -40,6 +45,10 @@ export interface ProxyWebServerEvents {
   reconnecting: [info: { attempt: number; delayMs: number }];
   /** A custom event from the proxy. */
   event: [name: string, data: unknown];
+  /** An admin drained (`drained: true`) or undrained this agent (`inteli-sysadmin backends drain|undrain`). */
+  admin_drain: [info: AdminDrainInfo];
+  /** The health check of the target changed its verdict (the proxy is told; unhealthy: no new requests). */
+  health: [info: { healthy: boolean; reason: string }];
   /** A refusal or failure while running (never thrown; without a listener it is only logged). */
   error: [error: ProxyError];
 }
@@ -61,6 +70,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   #reconnectRun: Promise<void> | undefined;
   #startPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
+  readonly #health: TargetHealthCheck | undefined;
 
   /** @throws {InvalidOptionError} | {InvalidIdError} for invalid options (see {@link ProxyWebServerOptions}). */
   constructor(options: ProxyWebServerOptions) {
@@ -68,6 +78,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#options = resolveAgentOptions(options);
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
     this.#dialer = new ControlDialer(this.#options, this.#options.agentId, this.#logger);
+    if (this.#options.healthCheck !== undefined) {
+      this.#health = new TargetHealthCheck(this.#options.healthCheck, () => this.#healthTarget());
+      this.#health.on('change', (healthy, reason) => this.#onHealthChange(healthy, reason));
+    }
   }
 
   /** Current lifecycle state. */
@@ -147,12 +161,15 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
     }
+    // The first verdict is known before registering, so an unhealthy target is never routed to.
+    await this.#health?.start();
     await this.#connectAndRegister();
     // When stop() was called meanwhile, the registration stays in place so stop() can drain it.
     if (this.#state === 'starting') this.#state = 'running';
   }
 
   async #rollbackStart(): Promise<void> {
+    this.#health?.stop();
     const connection = this.#connection;
     this.#connection = undefined;
     await connection?.close(CloseCode.NORMAL, 'start failed');
@@ -172,10 +189,15 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     let target: TargetSpec;
     let result: unknown;
     try {
+      const health = this.#health;
+      if (health !== undefined && !health.healthy) {
+        await connection.request({ type: 'health', healthy: false, reason: health.reason.slice(0, 256) }, options.requestTimeoutMs);
+      }
       target = advertisedTarget(options.target, options.server, connection.localAddress);
       const frame: Record<string, unknown> = { type: 'register', targets: [target], rules: options.rules };
       if (options.weight !== undefined) frame.weight = options.weight;
       if (options.meta !== undefined) frame.meta = options.meta;
+      addRouteSettings(frame, options.routeSettings);
       result = await connection.request(frame as { type: string }, options.requestTimeoutMs);
       if (!connection.isOpen) throw new ControlError('RP_ERR_DISCONNECTED', 'the control connection closed right after the registration');
     } catch (error) {
@@ -190,7 +212,11 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   #onFrame(message: ServerMessage): void {
-    if (message.type === 'event') {
+    const adminDrain = message.type === 'event' ? adminDrainInfo(message.name, message.data) : undefined;
+    if (adminDrain !== undefined) {
+      this.#logger.warn({ by: adminDrain.by, backendIds: adminDrain.backendIds }, adminDrain.drained ? 'drained by an admin: no new requests until undrained' : 'undrained by an admin: routed again');
+      this.#safeEmit('admin_drain', adminDrain);
+    } else if (message.type === 'event') {
       this.#safeEmit('event', message.name, message.data);
     } else if (message.type === 'error') {
       this.#emitError(new ControlError(message.code, `the proxy reported: ${message.message}`));
@@ -245,7 +271,26 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     }
   }
 
+  /** Where the health check connects: the advertised target, else the server's own address. */
+  #healthTarget(): { host: string; port: number; protocol: 'http' | 'https' } {
+    const target = advertisedTarget(this.#options.target, this.#options.server, '127.0.0.1');
+    return { host: target.host, port: target.port, protocol: target.protocol ?? 'http' };
+  }
+
+  #onHealthChange(healthy: boolean, reason: string): void {
+    if (healthy) this.#logger.info({ reason }, 'target healthy again: asking the proxy to route to it');
+    else this.#logger.warn({ reason }, 'target unhealthy: asking the proxy to stop routing to it');
+    this.#safeEmit('health', { healthy, reason });
+    const connection = this.#connection;
+    if (connection === undefined || !connection.isOpen || connection !== this.#acknowledged) return;
+    connection.request({ type: 'health', healthy, reason: reason.slice(0, 256) }, this.#options.requestTimeoutMs).catch((error: unknown) => {
+      // The next registration (after a reconnect) carries the verdict again.
+      this.#logger.info({ err: (error as Error).message }, 'could not report health');
+    });
+  }
+
   async #stop(): Promise<void> {
+    this.#health?.stop();
     if (this.#state === 'idle') {
       this.#state = 'stopped';
       return;

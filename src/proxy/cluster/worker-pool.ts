@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ListenError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
-import type { Backend, RemovalReason } from '../registry/backend.js';
+import type { Backend, RemovalReason, RouteRule } from '../registry/backend.js';
 import { isOurs, isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
 import type { ClusterStats } from './cluster-stats.js';
 import { nextFailureCount, respawnDelayMs } from './respawn-backoff.js';
@@ -77,6 +77,9 @@ export class WorkerPool {
   readonly #onRemoved = (backend: Backend, reason: RemovalReason): void => {
     this.#broadcast({ type: 'inteli.removed', version: this.#options.registry.version, backendId: backend.id, reason });
   };
+  readonly #onReserved = (rules: readonly RouteRule[]): void => {
+    this.#broadcast({ type: 'inteli.reserved', version: this.#options.registry.version, rules });
+  };
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -106,6 +109,7 @@ export class WorkerPool {
     registry.on('added', this.#onAdded);
     registry.on('updated', this.#onUpdated);
     registry.on('removed', this.#onRemoved);
+    registry.on('reserved', this.#onReserved);
     const first = Array.from({ length: this.#options.size }, () => this.#fork());
     await Promise.all(first.map((entry) => this.#whenListening(entry)));
     if (this.#ports === undefined) throw new ListenError('no cluster worker reported its ports');
@@ -176,6 +180,7 @@ export class WorkerPool {
     registry.off('added', this.#onAdded);
     registry.off('updated', this.#onUpdated);
     registry.off('removed', this.#onRemoved);
+    registry.off('reserved', this.#onReserved);
     cluster.off('message', this.#onMessage);
     cluster.off('exit', this.#onExit);
     for (const query of this.#idleQueries.values()) query.resolve();
@@ -222,7 +227,7 @@ export class WorkerPool {
 
   #sendSnapshot(workerId: number): void {
     const registry = this.#options.registry;
-    this.#sendTo(workerId, { type: 'inteli.snapshot', version: registry.version, backends: registry.list() });
+    this.#sendTo(workerId, { type: 'inteli.snapshot', version: registry.version, backends: registry.list(), reserved: registry.reserved });
   }
 
   #broadcast(message: PrimaryMessage): void {

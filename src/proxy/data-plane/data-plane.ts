@@ -21,6 +21,7 @@ import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
 import { TrafficStats } from './traffic-stats.js';
 import { UndiciForwarder } from './undici-forwarder.js';
+import { NodeHttpForwarder } from './node-http-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 
@@ -62,6 +63,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
   readonly #forwarder: UndiciForwarder;
+  readonly #http1: NodeHttpForwarder;
   readonly #tunnels: WebSocketTunnels;
   readonly #routing: RoutingState;
   readonly #handler: ProxyHandler;
@@ -88,7 +90,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (!this.#rebuildPending) return;
     this.#rebuildPending = false;
     try {
-      this.#routing.rebuild(this.#registry.list());
+      this.#routing.rebuild(this.#registry.list(), this.#registry.reserved);
     } catch (error) {
       // A rebuild never throws by design; if it did, keep serving the previous table.
       this.#logger.error({ err: (error as Error).message }, 'route rebuild failed; keeping the previous table');
@@ -114,7 +116,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'data-plane' });
     const upstreamTls = { upstreamRejectUnauthorized: options.upstreamRejectUnauthorized, upstreamCa: options.upstreamCa };
+    this.#http1 = new NodeHttpForwarder({
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      ...upstreamTls,
+      logger: this.#logger.child({ component: 'forwarder-http1' }),
+    });
     this.#forwarder = new UndiciForwarder({
+      fallback: this.#http1,
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs,
@@ -135,8 +145,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       durationMs: options.ejectDurationMs,
       onEjected: (upstream: Upstream) => this.#stats.ejected(upstream.backend.agentId),
     };
-    this.#routing = new RoutingState(options.selector, ejection, this.#forwarder, this.#stats);
-    this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger);
+    this.#routing = new RoutingState(options.selector, ejection, this.#forwarder, this.#stats, options);
+    this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger, this.#http1);
   }
 
   /** Current lifecycle state. */
@@ -246,6 +256,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('connection', this.#onConnection);
     httpServer.on('request', this.#handler.onHttpRequest);
+    // With a listener, Node sends no 100 itself: the upstream's 100 (or its refusal) is relayed instead.
+    httpServer.on('checkContinue', this.#handler.onHttpRequest);
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     httpServer.on('connect', this.#handler.onConnect);
     this.#servers.push(httpServer);
@@ -257,6 +269,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       httpsServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       httpsServer.on('connection', this.#onConnection);
       httpsServer.on('request', this.#handler.onHttpsRequest);
+      httpsServer.on('checkContinue', this.#handler.onHttpsRequest);
       httpsServer.on('upgrade', this.#handler.onHttpsUpgrade);
       httpsServer.on('connect', this.#handler.onConnect);
       this.#servers.push(httpsServer);
@@ -278,6 +291,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#state = 'stopping';
     this.#handler.stopping = true;
     this.#forwarder.stopping = true;
+    this.#http1.stopping = true;
     this.#registry.off('change', this.#onChange);
     this.#rebuild();
     const servers = this.#servers;
@@ -299,6 +313,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.#logger.warn({ inFlight: this.#routing.load.inFlight, tunnels: this.#tunnels.size }, 'shutdown timeout: destroying remaining connections');
       for (const server of servers) server.closeAllConnections();
       this.#tunnels.destroyAll();
+      this.#http1.destroy();
       await this.#forwarder.destroy();
     }
     this.#routing.clear();

@@ -22,8 +22,23 @@ describe('parseAgentArgs', () => {
         weight: 5,
         meta: { version: '1.0', zone: 'a=b' },
         audience: 'aud',
+        healthCheck: {},
       },
     });
+  });
+
+  it('maps --affinity, --affinity-header, --body-timeout and the health-check flags', () => {
+    const options = parseAgentArgs([
+      ...minimal, '--affinity', 'hash', '--affinity-header', 'X-User', '--body-timeout', '0',
+      '--health-path', '/healthz', '--health-status', '204', '--health-interval', '500', '--health-timeout', '200', '--health-fall', '2', '--health-rise', '3',
+    ]).options;
+    expect(options).toMatchObject({
+      affinity: 'hash',
+      affinityHeader: 'X-User',
+      bodyTimeoutMs: 0,
+      healthCheck: { path: '/healthz', expectStatus: 204, intervalMs: 500, timeoutMs: 200, unhealthyThreshold: 2, healthyThreshold: 3 },
+    });
+    expect(parseAgentArgs([...minimal, '--affinity', 'cookie', '--no-health-check']).options).toMatchObject({ affinity: 'cookie', healthCheck: false });
   });
 
   it('returns help without requiring the other flags', () => {
@@ -38,6 +53,11 @@ describe('parseAgentArgs', () => {
     [[...minimal, '--meta', 'novalue'], '--meta'],
     [[...minimal, '--rule', 'api'], '--rule'],
     [[...minimal, '--log-level', 'loud'], '--log-level'],
+    [[...minimal, '--affinity', 'sticky'], '--affinity: expected cookie or hash'],
+    [[...minimal, '--affinity', 'cookie', '--affinity-header', 'x-user'], '--affinity-header: only with --affinity hash'],
+    [[...minimal, '--body-timeout', '-1'], '--body-timeout'],
+    [[...minimal, '--health-status', '200'], '--health-status: only with --health-path'],
+    [[...minimal, '--no-health-check', '--health-interval', '100'], '--no-health-check'],
     [[...minimal.slice(0, 6), '--target', 'nohostport', '--rule', '/api'], '--target'],
   ])('rejects %j with a message naming the flag', (argv, message) => {
     expect(() => parseAgentArgs(argv)).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION', message: expect.stringContaining(message) }));
