@@ -63,13 +63,17 @@ export function startupProxyOptions(
   env: Env,
   options: RunProxyOptions,
   startup: ProxyStartup,
-): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger'>> {
+): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger' | 'bodyTimeoutMs' | 'affinity'>> &
+  Pick<ProxyServerOptions, 'affinityHeader'> {
   return {
     host: env.proxyHost,
     port: env.proxyPort,
     tlsPort: env.proxyTlsPort,
     tls: startup.tls,
     trustedProxies: env.trustedProxies,
+    bodyTimeoutMs: env.bodyTimeoutMs,
+    affinity: env.affinity,
+    ...(env.affinityHeader === undefined ? {} : { affinityHeader: env.affinityHeader }),
     certstore: env.certstore,
     control: { host: env.wsHost, port: env.wsPort },
     admin: { host: env.adminHost, port: env.adminPort },
