@@ -3,7 +3,8 @@
  * function, and the sidecar runner.
  */
 export { ProxyWebServer } from './proxy-web-server.js';
-export type { AgentState, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { AdminDrainInfo, AgentState, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { HealthCheckFunction, HealthCheckOption, HealthCheckOptions } from './target-health-check.js';
 export {
   DEFAULT_AGENT_AUDIENCE,
   DEFAULT_AGENT_HOST,
