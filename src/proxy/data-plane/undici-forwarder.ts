@@ -69,7 +69,8 @@ const MAX_BODY_SWEEP_MS = 1000;
 /** True for `text/event-stream` (any parameters, any case): server-sent events have no body timeout. */
 function isEventStream(contentType: string | string[] | undefined): boolean {
   const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  if (value === undefined || value.length < 17) return false;
+  // Most answers fail the length or the 6th character ('e' of "event") without building a string.
+  if (value === undefined || value.length < 17 || (value.charCodeAt(5) | 0x20) !== 0x65) return false;
   return value.slice(0, 17).toLowerCase() === 'text/event-stream';
 }
 
@@ -372,14 +373,12 @@ export class UndiciForwarder implements Forwarder {
     this.#sweepTimer.unref();
   }
 
-  /** Stops timing an answer; the sweep timer stops with the last one. */
+  /**
+   * Stops timing an answer. The sweep timer keeps running (unref'd) until `close()`/`destroy()`: creating
+   * and clearing a timer per answer would cost more than an idle sweep.
+   */
   unwatch(exchange: Exchange): void {
     this.#watched.delete(exchange);
-    if (this.#watched.size === 0 && this.#sweepTimer !== undefined) {
-      clearInterval(this.#sweepTimer);
-      this.#sweepTimer = undefined;
-      this.#sweepMs = MAX_BODY_SWEEP_MS;
-    }
   }
 
   forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead, setCookie?: string): void {
@@ -438,6 +437,8 @@ export class UndiciForwarder implements Forwarder {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     const pools = this.#createdPools();
     this.#pools.clear();
     for (const pool of pools) this.#closing.add(pool);
