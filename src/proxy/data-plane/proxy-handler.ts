@@ -1,8 +1,10 @@
 /**
- * The request path: normalise the target, rewrite the headers, find the route, let its policy pick an
- * upstream, and hand over to the forwarder (or the tunnels for upgrades). Everything it needs was
- * computed when the registry last changed; per request it does one pass over the headers, O(segments) map
- * lookups and an O(1) pick. Nothing thrown here can escape into Node's event loop.
+ * The request path: normalise the target, rewrite the headers, find the route, let its affinity or its
+ * policy pick an upstream (both see the request's facts, in one reused object), and hand over to the
+ * forwarder: undici, or the Node-client path for `Expect: 100-continue`, announced request trailers and
+ * upstreams that send unasked 100s (or the tunnels for upgrades). Everything it needs was computed when
+ * the registry last changed; per request it does one pass over the headers, O(segments) map lookups and
+ * an O(1) pick. Nothing thrown here can escape into Node's event loop.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
