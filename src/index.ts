@@ -21,8 +21,20 @@ export type {
 } from './proxy/control-plane/control-plane.js';
 export { DEFAULT_ADMIN_AUDIENCE, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from './proxy/admin/admin-options.js';
 export type { AdminOptions } from './proxy/admin/admin-options.js';
-export { TrustStore } from './proxy/control-plane/trust-store.js';
-export type { TrustedKey } from './proxy/control-plane/trust-store.js';
+export { TrustStore, MemoryTrustStore, FileTrustStore, createMemoryTrustStore, openFileTrustStore, MemoryReplayCache } from './shared/trust/index.js';
+export type {
+  AddKeyInput,
+  AddKeyOptions,
+  FileTrustStoreOptions,
+  ReplayCache,
+  ReplayVerdict,
+  TrustedKey,
+  TrustStoreEvents,
+  TrustStoreHealth,
+  TrustStoreKind,
+} from './shared/trust/index.js';
+export { ProxyHost } from './proxy/proxy-host.js';
+export type { Forwarding } from './proxy/forwarding.js';
 export { TokenVerifier } from './proxy/control-plane/token-verifier.js';
 export type { VerifiedIdentity } from './proxy/control-plane/token-verifier.js';
 export type { DataPlaneOptions, TlsOptions } from './proxy/data-plane/data-plane-options.js';

@@ -8,7 +8,7 @@
  * The scale scenario's fake targets and the cluster workers always use `registry`.
  */
 import type { ProxyServerOptions } from '../../src/proxy/proxy-options.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../src/shared/identity/key-pair.js';
 

@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { isProxyError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { DEFAULT_ADMIN_ID, initAdmin, type InitAdminResult } from '../sysadmin/init-admin.js';
-import { TrustStore } from './control-plane/trust-store.js';
+import { DEFAULT_ADMIN_ID, initAdmin, type InitAdminResult } from '../shared/trust/init-admin.js';
+import { openFileTrustStore } from '../shared/trust/file-trust-store.js';
 
 /** Default directory of the bootstrap admin key pair, beside (never inside) the certstore. */
 export const DEFAULT_BOOTSTRAP_KEY_DIR = 'keys';
@@ -23,7 +23,7 @@ export type BootstrapOutcome =
  * @throws {TrustStoreError} when the store cannot be read or written.
  */
 export async function bootstrapAdminKey(certstore: string, keyDir: string, logger: Logger): Promise<BootstrapOutcome> {
-  const store = await TrustStore.open(certstore);
+  const store = await openFileTrustStore(certstore);
   if (store.size > 0) return { created: false, reason: 'store-not-empty' };
   try {
     const result = await initAdmin({ certstore, out: keyDir, id: DEFAULT_ADMIN_ID });

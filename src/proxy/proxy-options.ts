@@ -8,7 +8,7 @@ import { InvalidOptionError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } from './admin/admin-options.js';
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
-import type { TrustStore } from './control-plane/trust-store.js';
+import type { TrustStore } from '../shared/trust/trust-store.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
 
 /** Default directory of the trust store when no `trustStore` object is given. */

@@ -9,7 +9,9 @@
  */
 import {
   ADMIN_MESSAGE_TYPES,
+  MAX_KEYS_PER_IMPORT,
   type ClientMessage,
+  type KeyImportEntry,
   type KeyRole,
   type KeyScope,
   type KeysAddMessage,
@@ -164,6 +166,31 @@ function role(value: unknown): KeyRole {
   return value;
 }
 
+/** The key fields shared by `keys.add` and each `keys.import` entry; `prefix` names the entry in errors. */
+function keyEntry(frame: Record<string, unknown>, prefix = ''): KeyImportEntry {
+  try {
+    const entry: KeyImportEntry = {
+      keyId: string(frame, 'keyId', 64),
+      publicKey: isRecord(frame.publicKey) ? { ...frame.publicKey } : fail('publicKey: expected a JWK object'),
+    };
+    if (frame.role !== undefined) entry.role = role(frame.role);
+    if (frame.scope !== undefined) entry.scope = scope(frame.scope);
+    if (frame.replace !== undefined) {
+      if (typeof frame.replace !== 'boolean') fail('replace: expected a boolean');
+      entry.replace = frame.replace;
+    }
+    return entry;
+  } catch (error) {
+    if (prefix !== '' && error instanceof FrameError) fail(`${prefix}${error.message}`);
+    throw error;
+  }
+}
+
+function importEntry(value: unknown, index: number): KeyImportEntry {
+  if (!isRecord(value)) fail(`keys[${index}]: expected { keyId, publicKey, role?, scope?, replace? }`);
+  return keyEntry(value, `keys[${index}].`);
+}
+
 function parseFrame(frame: Record<string, unknown>): ClientMessage {
   const type = frame.type;
   switch (type) {
@@ -218,21 +245,10 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
       if (typeof name !== 'string' || !EVENT_NAME.test(name)) fail(`name: expected an event name matching ${EVENT_NAME.source}`);
       return id === undefined ? { type: 'event', name, data: frame.data } : { type: 'event', id, name, data: frame.data };
     }
-    case 'keys.add': {
-      const message: KeysAddMessage = {
-        type: 'keys.add',
-        id: requestId(frame, true) as string,
-        keyId: string(frame, 'keyId', 64),
-        publicKey: isRecord(frame.publicKey) ? { ...frame.publicKey } : fail('publicKey: expected a JWK object'),
-      };
-      if (frame.role !== undefined) message.role = role(frame.role);
-      if (frame.scope !== undefined) message.scope = scope(frame.scope);
-      if (frame.replace !== undefined) {
-        if (typeof frame.replace !== 'boolean') fail('replace: expected a boolean');
-        message.replace = frame.replace;
-      }
-      return message;
-    }
+    case 'keys.add':
+      return { type: 'keys.add', id: requestId(frame, true) as string, ...keyEntry(frame) } satisfies KeysAddMessage;
+    case 'keys.import':
+      return { type: 'keys.import', id: requestId(frame, true) as string, keys: list(frame, 'keys', MAX_KEYS_PER_IMPORT, importEntry) };
     case 'keys.remove':
       return { type: 'keys.remove', id: requestId(frame, true) as string, keyId: string(frame, 'keyId', 64) };
     case 'backends.drain':

@@ -109,6 +109,30 @@ export interface KeysAddMessage {
   replace?: boolean;
 }
 
+/** Most keys one `keys.import` frame may carry (a client splits a larger import into batches). */
+export const MAX_KEYS_PER_IMPORT = 100;
+
+/** One key of a `keys.import` frame: the fields of `keys.add`. */
+export interface KeyImportEntry {
+  keyId: string;
+  /** Ed25519 public JWK. */
+  publicKey: Record<string, unknown>;
+  role?: KeyRole;
+  scope?: KeyScope;
+  /** Replace an existing key with this id (as `keys.add` with `replace`). Default false. */
+  replace?: boolean;
+}
+
+/**
+ * Admin: trust up to {@link MAX_KEYS_PER_IMPORT} keys in one frame. Each key is applied and audited as a
+ * `keys.add` would be; the `ack` answers per key (`added`, or `refused` with a code), in order.
+ */
+export interface KeysImportMessage {
+  type: 'keys.import';
+  id: string;
+  keys: KeyImportEntry[];
+}
+
 /** Admin: remove a key; its live sessions are closed with 4003 at once. */
 export interface KeysRemoveMessage {
   type: 'keys.remove';
@@ -156,6 +180,7 @@ export type ClientMessage =
   | DrainMessage
   | EventMessage
   | KeysAddMessage
+  | KeysImportMessage
   | KeysRemoveMessage
   | KeysListMessage
   | BackendsListMessage
@@ -165,6 +190,7 @@ export type ClientMessage =
 /** Message types only admin keys may send. */
 export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'keys.add',
+  'keys.import',
   'keys.remove',
   'keys.list',
   'backends.list',

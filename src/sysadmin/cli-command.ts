@@ -35,6 +35,8 @@ export interface CliResult {
   readonly data: unknown;
   /** Printed without `--json` (one or more lines). */
   readonly text: string;
+  /** Exit code after printing; default 0. A command that reports partial failures (an import) sets 1. */
+  readonly exitCode?: number;
 }
 
 /** One command of the table. */

@@ -8,7 +8,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { SysadminEnv } from '../shared/env.js';
 import { InvalidOptionError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { DEFAULT_ADMIN_ID, DEFAULT_INIT_OUT } from './init-admin.js';
+import { DEFAULT_ADMIN_ID, DEFAULT_INIT_OUT } from '../shared/trust/init-admin.js';
 import type { ProxySysAdminOptions } from './sysadmin-options.js';
 
 /** Default control-plane URL: the proxy's default control port on this machine. */

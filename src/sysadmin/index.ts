@@ -14,12 +14,13 @@ export {
 } from './sysadmin-options.js';
 export type { ProxySysAdminOptions, ResolvedSysAdminOptions } from './sysadmin-options.js';
 export type { BackendInfo, DrainResult, RemoveKeyResult, TrustedKeyInfo } from './admin-results.js';
+export type { KeyImportInput, KeyImportResult } from './key-import.js';
 export { loadPublicKey } from './public-key-source.js';
 export type { PublicKeySource } from './public-key-source.js';
-export { DEFAULT_ADMIN_ID, DEFAULT_INIT_CERTSTORE, DEFAULT_INIT_OUT, initAdmin } from './init-admin.js';
-export type { InitAdminOptions, InitAdminResult } from './init-admin.js';
-export { writeKeyPair } from './keygen.js';
-export type { WrittenKeyPair } from './keygen.js';
+export { DEFAULT_ADMIN_ID, DEFAULT_INIT_CERTSTORE, DEFAULT_INIT_OUT, initAdmin } from '../shared/trust/init-admin.js';
+export type { InitAdminOptions, InitAdminResult } from '../shared/trust/init-admin.js';
+export { writeKeyPair } from '../shared/identity/write-key-pair.js';
+export type { WrittenKeyPair } from '../shared/identity/write-key-pair.js';
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli, SYSADMIN_COMMANDS } from './run-cli.js';
 export type { RunCliOptions } from './run-cli.js';
 export type { CliCommand, CliIo } from './cli-command.js';

@@ -1,7 +1,7 @@
 /**
  * `ProxySysAdmin`: the operator's client. It dials the control plane with an admin key (after verifying
  * the proxy by pin, CA or, explicitly, not at all) and sends the admin requests (`keys.add`,
- * `keys.remove`, `keys.list`, `backends.list`, `backends.drain`). Unlike the original, whose sysadmin
+ * `keys.import`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`). Unlike the original, whose sysadmin
  * messages were fire-and-forget, every call waits for the proxy's answer and resolves with it, or
  * rejects with a {@link ControlError} carrying the proxy's code.
  *
@@ -13,10 +13,11 @@ import { EventEmitter } from 'node:events';
 import type { ControlConnection } from '../shared/control-client/control-connection.js';
 import { ControlDialer } from '../shared/control-client/control-dialer.js';
 import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
+import { RequestPacer } from '../shared/control-client/request-pacer.js';
 import { ControlError } from '../shared/errors.js';
 import { assertValidAgentId } from '../shared/identity/agent-id.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { ADMIN_MESSAGE_TYPES, CloseCode, type KeyRole, type KeyScope } from '../shared/protocol.js';
+import { ADMIN_MESSAGE_TYPES, CloseCode, type KeyImportEntry, type KeyRole, type KeyScope } from '../shared/protocol.js';
 import {
   parseBackendListResult,
   parseDrainResult,
@@ -29,10 +30,12 @@ import {
   type TrustedKeyInfo,
 } from './admin-results.js';
 import { asControlError } from './control-error.js';
+import { importBatches, parseKeyImportAnswer, prepareImportEntry, type KeyImportInput, type KeyImportResult } from './key-import.js';
 import { loadPublicKey, type PublicKeySource } from './public-key-source.js';
 import { resolveSysAdminOptions, type ProxySysAdminOptions, type ResolvedSysAdminOptions } from './sysadmin-options.js';
 
 export type { ProxySysAdminOptions } from './sysadmin-options.js';
+export type { KeyImportInput, KeyImportResult } from './key-import.js';
 
 /** Lifecycle state of a {@link ProxySysAdmin}. */
 export type SysAdminState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -76,6 +79,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   readonly #logger: Logger;
   #state: SysAdminState = 'idle';
   readonly #dialer: ControlDialer;
+  readonly #pacer: RequestPacer;
   #connection: ControlConnection | undefined;
   #connecting: Promise<ControlConnection> | undefined;
   #startPromise: Promise<void> | undefined;
@@ -87,6 +91,7 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
     this.#options = resolveSysAdminOptions(options);
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'sysadmin', adminId: this.#options.adminId });
     this.#dialer = new ControlDialer(this.#options, this.#options.adminId, this.#logger);
+    this.#pacer = new RequestPacer(this.#options.requestsPerSecond, this.#options.requestsPerSecond);
   }
 
   /** Current lifecycle state. */
@@ -161,6 +166,42 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
       };
     });
     return parseKeyAddResult(await this.#request(frame));
+  }
+
+  /**
+   * Trusts many keys at once (bulk provisioning). Each key is checked locally first (a bad one is
+   * refused without being sent); the others go to the proxy in `keys.import` frames of at most 100
+   * keys, one batch after the other, paced within the session's rate limit. The proxy applies and
+   * audits each key as `keys.add` would. Resolves with one result per input, in order: `added` (with
+   * the fingerprint) or `refused` with a code (`RP_ERR_ALREADY_EXISTS`, `RP_ERR_INVALID_KEY`,
+   * `RP_ERR_INVALID_ID`, ...). A refused key never rejects the call.
+   *
+   * @throws {ControlError} when a batch cannot be sent or answered (`RP_ERR_DISCONNECTED`,
+   * `RP_ERR_TIMEOUT`, `RP_ERR_NOT_RUNNING`, `RP_ERR_FORBIDDEN` for a proxy that refuses `keys.import`);
+   * keys of earlier batches stay added.
+   */
+  async addPublicKeys(keys: readonly KeyImportInput[]): Promise<KeyImportResult[]> {
+    if (!Array.isArray(keys)) throw new ControlError('RP_ERR_INVALID_OPTION', 'keys: expected an array of { id, publicKey, role?, rules?, hosts? }');
+    const results: Array<KeyImportResult | undefined> = new Array<KeyImportResult | undefined>(keys.length).fill(undefined);
+    const toSend: Array<{ index: number; entry: KeyImportEntry }> = [];
+    for (const [index, input] of keys.entries()) {
+      try {
+        toSend.push({ index, entry: await prepareImportEntry(input) });
+      } catch (error) {
+        const failure = asControlError(error);
+        const id = typeof input === 'object' && input !== null && typeof input.id === 'string' ? input.id : `#${index}`;
+        results[index] = Object.freeze({ id, status: 'refused', code: failure.code, message: failure.message });
+      }
+    }
+    const positions = new Map(toSend.map(({ index, entry }) => [entry, index]));
+    for (const batch of importBatches(toSend.map(({ entry }) => entry))) {
+      const answer = await this.#request({ type: 'keys.import', keys: batch });
+      const outcomes = parseKeyImportAnswer(answer, batch);
+      outcomes.forEach((outcome, position) => {
+        results[positions.get(batch[position]!) as number] = outcome;
+      });
+    }
+    return results as KeyImportResult[];
   }
 
   /**
@@ -247,6 +288,8 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
       if (this.#state !== 'running') {
         throw new ControlError('RP_ERR_NOT_RUNNING', this.#state === 'idle' ? 'call start() first' : `the sysadmin client is ${this.#state}`);
       }
+      // Paced below the proxy's admin budget: a fast loop of calls waits here instead of being cut (4008).
+      await this.#pacer.take();
       const connection = this.#connection?.isOpen === true ? this.#connection : await this.#connect();
       return await connection.request(frame, this.#options.requestTimeoutMs);
     } catch (error) {

@@ -13,6 +13,7 @@ import { backendsListCommand } from './commands/backends-list-command.js';
 import { initCommand } from './commands/init-command.js';
 import { keygenCommand } from './commands/keygen-command.js';
 import { keysAddCommand } from './commands/keys-add-command.js';
+import { keysImportCommand } from './commands/keys-import-command.js';
 import { keysListCommand } from './commands/keys-list-command.js';
 import { keysRemoveCommand } from './commands/keys-remove-command.js';
 
@@ -30,6 +31,7 @@ export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([
   initCommand,
   keygenCommand,
   keysAddCommand,
+  keysImportCommand,
   keysRemoveCommand,
   keysListCommand,
   backendsListCommand,
@@ -124,7 +126,7 @@ export async function runCli(argv: readonly string[], io: CliIo, options: RunCli
   try {
     const result = await command.run({ positionals, values, json, io, env });
     io.stdout.write(json ? `${JSON.stringify(result.data)}\n` : `${result.text}\n`);
-    return EXIT_OK;
+    return result.exitCode ?? EXIT_OK;
   } catch (error) {
     if (json) io.stdout.write(`${JSON.stringify({ error: { code: isProxyError(error) ? error.code : 'ERROR', message: oneLine(error, false) } })}\n`);
     io.stderr.write(`${PROGRAM} ${command.name}: ${oneLine(error)}\n`);

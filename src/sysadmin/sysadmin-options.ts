@@ -21,6 +21,12 @@ import type { Logger } from '../shared/logger.js';
 export const DEFAULT_SYSADMIN_AUDIENCE = DEFAULT_CLIENT_AUDIENCE;
 /** Default wait for the proxy's answer to one request, in milliseconds. */
 export const DEFAULT_SYSADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Default requests per second the client sends at most (bursts of as many): half the proxy's default
+ * admin budget (`limits.adminMessagesPerSecond` 100, `adminBurst` 200), so a loop of calls is paced
+ * instead of being cut with 4008.
+ */
+export const DEFAULT_SYSADMIN_REQUESTS_PER_SECOND = 50;
 /** Default bound on the TCP + TLS + upgrade handshake, in milliseconds. */
 export const DEFAULT_SYSADMIN_HANDSHAKE_TIMEOUT_MS = DEFAULT_CLIENT_HANDSHAKE_TIMEOUT_MS;
 /**
@@ -38,6 +44,11 @@ export interface ProxySysAdminOptions extends ControlClientOptions {
   adminId: string;
   /** Wait for each answer, in ms, 10 to 600000. Default 10000. */
   requestTimeoutMs?: number;
+  /**
+   * Requests per second the client sends at most, in bursts of as many, 1 to 10000 (keep it under the
+   * proxy's `limits.adminMessagesPerSecond`, default 100). Default 50.
+   */
+  requestsPerSecond?: number;
   /** Logger; a child `{ component: 'sysadmin', adminId }` is taken. Default silent. */
   logger?: Logger;
 }
@@ -46,6 +57,7 @@ export interface ProxySysAdminOptions extends ControlClientOptions {
 export interface ResolvedSysAdminOptions extends ResolvedControlClientOptions {
   readonly adminId: string;
   readonly requestTimeoutMs: number;
+  readonly requestsPerSecond: number;
 }
 
 /**
@@ -60,5 +72,6 @@ export function resolveSysAdminOptions(options: ProxySysAdminOptions): ResolvedS
     ...connection,
     adminId: assertValidAgentId(options.adminId),
     requestTimeoutMs: integerOption('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_SYSADMIN_REQUEST_TIMEOUT_MS, 10, 600_000),
+    requestsPerSecond: integerOption('requestsPerSecond', options.requestsPerSecond, DEFAULT_SYSADMIN_REQUESTS_PER_SECOND, 1, 10_000),
   });
 }

@@ -8,12 +8,14 @@ import { InvalidOptionError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/env.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import type { AdvertisedTarget, ProxyWebServerOptions } from './agent-options.js';
+import type { ProxyEndpoint } from './proxy-endpoints.js';
 import type { HealthCheckOptions } from './target-health-check.js';
 
 /** Usage text of `inteli-agent --help`. */
 export const AGENT_CLI_HELP = [
-  'Usage: inteli-agent --proxy wss://HOST:PORT --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
-  '                    [--pin PIN | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
+  'Usage: inteli-agent --proxy wss://HOST:PORT [--proxy ...] --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
+  '                    [--pin PIN ... | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
+  '                    [--min-acks N] [--start-timeout-ms MS]',
   '                    [--affinity cookie|hash [--affinity-header NAME]] [--body-timeout MS]',
   '                    [--health-path PATH [--health-status N]] [--health-interval MS] [--no-health-check]',
   '',
@@ -21,17 +23,22 @@ export const AGENT_CLI_HELP = [
   'disconnections, and drains it on SIGTERM/SIGINT before exiting 0.',
   '',
   'Options:',
-  '  --proxy URL       control-plane URL, wss://HOST:PORT (ws:// only with --insecure)',
+  '  --proxy URL       control-plane URL, wss://HOST:PORT (ws:// only with --insecure); repeatable:',
+  '                    one independent session per proxy',
   '  --id ID           agent id (the key id in the proxy trust store)',
   '  --key FILE        private key file written by "inteli-sysadmin keygen" (<id>.key.json)',
   '  --target ADDR     the server to route to: HOST:PORT, [IPv6]:PORT, or http(s)://HOST:PORT',
   '  --rule PATH       path prefix served (repeatable); "host/path" for a host-specific rule',
-  '  --pin PIN         SHA-256 pin of the proxy public key, as the proxy prints it (repeatable)',
+  '  --pin PIN         SHA-256 pin of the proxy public key, as the proxy prints it; repeatable: with one',
+  '                    --proxy every pin is accepted (rotation); with several, give one pin for all of',
+  '                    them or one pin per --proxy, in the same order',
   '  --ca FILE         CA certificate that signed the proxy certificate',
   '  --insecure        do not verify the proxy (development only)',
   '  --weight N        weight for weighted selection, 1 to 1000',
   '  --meta K=V        label sent with the registration (repeatable)',
   '  --audience AUD    token audience (default inteli-proxy)',
+  '  --min-acks N      proxies that must acknowledge before the agent counts as started (default: all)',
+  '  --start-timeout-ms MS  give up (exit 1) when not registered within MS; default: retry until registered',
   '  --affinity MODE   session affinity for the rules: cookie (signed cookie) or hash (client address)',
   '  --affinity-header NAME  with --affinity hash: hash this request header instead of the address',
   '  --body-timeout MS longest silence between response body chunks (0: none; SSE never has one)',
@@ -79,6 +86,25 @@ function parseRule(value: string): RuleSpec {
   return { host: value.slice(0, slash), path: value.slice(slash) };
 }
 
+/**
+ * Pairs `--proxy` and `--pin`: one proxy takes every pin (key rotation); several proxies take one pin
+ * for all of them, or one pin each in the order given. Any other count is ambiguous and refused.
+ */
+function proxyList(proxies: readonly string[], pins: readonly string[] | undefined): string | Array<string | ProxyEndpoint> {
+  if (proxies.length === 1) return proxies[0] as string;
+  if (pins === undefined || pins.length === 1) return [...proxies];
+  if (pins.length !== proxies.length) {
+    throw new InvalidOptionError(`--pin: give one pin for every proxy or one per --proxy in the same order; got ${pins.length} pins for ${proxies.length} proxies`);
+  }
+  return proxies.map((url, index) => ({ url, pin: pins[index] as string }));
+}
+
+function count(flag: string, value: string, min: number, max: number): number {
+  const parsed = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidOptionError(`${flag}: expected an integer from ${min} to ${max}`);
+  return parsed;
+}
+
 function required(values: Record<string, unknown>, name: string): string {
   const value = values[name];
   if (typeof value !== 'string' || value.length === 0) throw new InvalidOptionError(`--${name} is required; run "inteli-agent --help"`);
@@ -98,7 +124,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
       strict: true,
       allowPositionals: false,
       options: {
-        proxy: { type: 'string' },
+        proxy: { type: 'string', multiple: true },
         id: { type: 'string' },
         key: { type: 'string' },
         target: { type: 'string' },
@@ -109,6 +135,8 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
         weight: { type: 'string' },
         meta: { type: 'string', multiple: true },
         audience: { type: 'string' },
+        'min-acks': { type: 'string' },
+        'start-timeout-ms': { type: 'string' },
         affinity: { type: 'string' },
         'affinity-header': { type: 'string' },
         'body-timeout': { type: 'string' },
@@ -129,14 +157,17 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidOptionError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
   if (values.help === true) return { help: true, logLevel, options: undefined };
-  const proxyUrl = required(values, 'proxy');
+  const proxies = (values.proxy as string[] | undefined) ?? [];
+  if (proxies.length === 0 || proxies.some((proxy) => proxy.length === 0)) throw new InvalidOptionError('--proxy is required; run "inteli-agent --help"');
+  const pins = values.pin as string[] | undefined;
   const agentId = required(values, 'id');
   const key = required(values, 'key');
   const target = parseTarget(required(values, 'target'));
   const rules = (values.rule as string[] | undefined) ?? [];
   if (rules.length === 0) throw new InvalidOptionError('--rule is required (at least one); run "inteli-agent --help"');
-  const options: ProxyWebServerOptions = { proxyUrl, agentId, key, target, rules: rules.map(parseRule) };
-  if (values.pin !== undefined) options.pin = values.pin as string[];
+  const options: ProxyWebServerOptions = { proxyUrl: proxyList(proxies, pins), agentId, key, target, rules: rules.map(parseRule) };
+  // With one proxy (or one pin for all), the pins apply to every proxy; otherwise each proxy got its own.
+  if (pins !== undefined && (proxies.length === 1 || pins.length === 1)) options.pin = pins;
   if (typeof values.ca === 'string') options.ca = values.ca;
   if (values.insecure === true) options.insecure = true;
   if (typeof values.audience === 'string') options.audience = values.audience;
@@ -144,6 +175,8 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     if (!/^\d{1,4}$/.test(values.weight)) throw new InvalidOptionError('--weight: expected an integer from 1 to 1000');
     options.weight = Number(values.weight);
   }
+  if (typeof values['min-acks'] === 'string') options.minAcks = count('--min-acks', values['min-acks'], 1, proxies.length);
+  if (typeof values['start-timeout-ms'] === 'string') options.startTimeoutMs = count('--start-timeout-ms', values['start-timeout-ms'], 1, 86_400_000);
   if (values.meta !== undefined) {
     const meta: Record<string, string> = {};
     for (const entry of values.meta as string[]) {
@@ -161,14 +194,14 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     if (options.affinity !== 'hash') throw new InvalidOptionError('--affinity-header: only with --affinity hash');
     options.affinityHeader = values['affinity-header'];
   }
-  const bodyTimeout = count(values, 'body-timeout');
+  const bodyTimeout = optionalCount(values, 'body-timeout');
   if (bodyTimeout !== undefined) options.bodyTimeoutMs = bodyTimeout;
   options.healthCheck = healthCheck(values);
   return { help: false, logLevel, options };
 }
 
 /** A non-negative integer flag, or undefined when absent. */
-function count(values: Record<string, unknown>, name: string): number | undefined {
+function optionalCount(values: Record<string, unknown>, name: string): number | undefined {
   const value = values[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) throw new InvalidOptionError(`--${name}: expected a non-negative integer`);
@@ -184,18 +217,18 @@ function healthCheck(values: Record<string, unknown>): HealthCheckOptions | fals
   }
   const options: HealthCheckOptions = {};
   if (typeof values['health-path'] === 'string') options.path = values['health-path'];
-  const status = count(values, 'health-status');
+  const status = optionalCount(values, 'health-status');
   if (status !== undefined) {
     if (options.path === undefined) throw new InvalidOptionError('--health-status: only with --health-path');
     options.expectStatus = status;
   }
-  const intervalMs = count(values, 'health-interval');
+  const intervalMs = optionalCount(values, 'health-interval');
   if (intervalMs !== undefined) options.intervalMs = intervalMs;
-  const timeoutMs = count(values, 'health-timeout');
+  const timeoutMs = optionalCount(values, 'health-timeout');
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
-  const fall = count(values, 'health-fall');
+  const fall = optionalCount(values, 'health-fall');
   if (fall !== undefined) options.unhealthyThreshold = fall;
-  const rise = count(values, 'health-rise');
+  const rise = optionalCount(values, 'health-rise');
   if (rise !== undefined) options.healthyThreshold = rise;
   return options;
 }

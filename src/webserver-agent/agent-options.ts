@@ -11,13 +11,13 @@ import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
 import { resolveRouteSettings, type ResolvedRouteSettings, type RouteSettingsOptions } from './route-settings.js';
 import { resolveHealthCheckOption, type HealthCheckOption, type ResolvedHealthCheck } from './target-health-check.js';
+import { resolveProxyEndpoints, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import {
   DEFAULT_CLIENT_AUDIENCE,
   DEFAULT_CLIENT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_CLIENT_TOKEN_TTL_SECONDS,
   integerOption as integer,
-  resolveControlClientOptions,
   type ControlClientOptions,
   type ResolvedControlClientOptions,
 } from '../shared/control-client/client-options.js';
@@ -50,8 +50,30 @@ export interface AdvertisedTarget {
   protocol?: 'http' | 'https';
 }
 
+/** Longest `startTimeoutMs`, in milliseconds (one day). */
+export const MAX_START_TIMEOUT_MS = 86_400_000;
+
 /** Options of {@link ProxyWebServer}; the connection options are documented in {@link ControlClientOptions}. */
-export interface ProxyWebServerOptions extends ControlClientOptions, RouteSettingsOptions {
+export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxyUrl'>, RouteSettingsOptions {
+  /**
+   * The proxy, or the proxies, to register with: `wss://host:port`, or a list of 1 to 64 entries, each a
+   * URL (verified with the top-level `pin`/`ca`/`insecure`) or `{ url, pin?, ca?, insecure? }` with its
+   * own verification. One independent session per proxy (own backoff, liveness and registration).
+   * Required.
+   */
+  proxyUrl: string | ReadonlyArray<string | ProxyEndpoint>;
+  /**
+   * How many proxies must have acknowledged the registration before `start()` resolves, 1 to the
+   * number of proxies. Default: all of them. The others keep retrying in the background. A refusal of
+   * the key or scope by any proxy still rejects `start()`.
+   */
+  minAcks?: number;
+  /**
+   * Bound on `start()`, in ms, 1 to 86400000: when `minAcks` proxies have not acknowledged by then,
+   * `start()` rejects with the last failure's code. Default none: transient failures (429, 503,
+   * unreachable proxy) are retried until the registration succeeds or `stop()` is called.
+   */
+  startTimeoutMs?: number;
   /** This agent's id (the key's id in the proxy's trust store). Required. */
   agentId: string;
   /** The web server to register. Optional when `target` names an existing server (sidecar). */
@@ -91,6 +113,12 @@ export interface ProxyWebServerOptions extends ControlClientOptions, RouteSettin
 
 /** Validated, frozen options. */
 export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
+  /** Every proxy, in the given order; `proxyUrl`, `pins`, `ca` and `insecure` above are the first one's. */
+  readonly proxies: readonly ResolvedProxyEndpoint[];
+  /** Acknowledgements `start()` waits for (the number of proxies unless `minAcks` was given). */
+  readonly minAcks: number;
+  /** Bound on `start()` in ms, or undefined for none. */
+  readonly startTimeoutMs: number | undefined;
   readonly agentId: string;
   readonly server: http.Server | https.Server | undefined;
   readonly port: number;
@@ -163,7 +191,9 @@ function isServer(value: unknown): value is http.Server {
  */
 export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAgentOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('ProxyWebServer: options are required');
-  const connection = resolveControlClientOptions(options);
+  const { proxyUrl, ...defaults } = options;
+  const proxies = resolveProxyEndpoints(proxyUrl, defaults);
+  const connection = (proxies[0] as ResolvedProxyEndpoint).connection;
   const agentId = assertValidAgentId(options.agentId);
   if (options.server !== undefined && !isServer(options.server)) throw new InvalidOptionError('server: expected an http.Server or https.Server');
   const resolvedTarget = target(options.target);
@@ -173,6 +203,9 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
   if (options.closeServer !== undefined && typeof options.closeServer !== 'boolean') throw new InvalidOptionError('closeServer: expected a boolean');
   return Object.freeze({
     ...connection,
+    proxies,
+    minAcks: integer('minAcks', options.minAcks, proxies.length, 1, proxies.length),
+    startTimeoutMs: options.startTimeoutMs === undefined ? undefined : integer('startTimeoutMs', options.startTimeoutMs, 0, 1, MAX_START_TIMEOUT_MS),
     agentId,
     server: options.server,
     port: integer('port', options.port, 0, 0, 65_535),

@@ -3,7 +3,8 @@
  * function, and the sidecar runner.
  */
 export { ProxyWebServer } from './proxy-web-server.js';
-export type { AdminDrainInfo, AgentState, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { AdminDrainInfo, AgentState, ProxyLinkStatus, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { ProxyEndpoint } from './proxy-endpoints.js';
 export type { HealthCheckFunction, HealthCheckOption, HealthCheckOptions } from './target-health-check.js';
 export {
   DEFAULT_AGENT_AUDIENCE,

@@ -1,74 +1,94 @@
 /**
- * `ProxyWebServer`: the agent a web server embeds to join the proxy.
+ * `ProxyWebServer`: the agent a web server embeds to join one proxy or several.
  *
- * `start()` makes the server listen, dials the control plane with a fresh token, registers, and resolves
- * only once the proxy acknowledged (the routes are live). When the connection drops the agent keeps
- * serving and redials with jittered exponential backoff, registering again; the original instead shut
- * its own web server down and never came back. `stop()` drains (the proxy stops routing new requests and
- * answers `drained` once in-flight ones finished), closes the control connection, then closes the server.
+ * `start()` makes the server listen, then opens one {@link ProxyLink} per proxy: each dials with a fresh
+ * token, registers, and keeps its registration alive on its own (own backoff, own liveness, own
+ * registration), so a proxy that dies or restarts affects only its own session. `start()` resolves once
+ * `minAcks` proxies (default: all) acknowledged, so the routes are live; it rejects at once when a proxy
+ * refuses the key or the scope, with that proxy's code. Transient failures (429, 503, an unreachable
+ * proxy) are retried with jittered backoff and reported as `retrying`, at the first start as on a
+ * reconnect, bounded only by `startTimeoutMs` when it is set. When a connection drops the agent keeps
+ * serving and redials; the original instead shut its own web server down and never came back.
  *
- * Reconnect policy on refusals: a revoked or unknown key (close 4003/4001, upgrade 401/403) keeps being
- * retried at the maximum delay, since a sysadmin may re-add the key; each refusal is emitted as `error`.
- * A 4009 (superseded: another session registered the same agent and targets) stops reconnecting, because
- * two agents answering each other's takeovers would flap forever; the server keeps serving.
+ * With a health check (`healthCheck`), the agent checks its target and tells every proxy when it turns
+ * unhealthy or healthy again (`health` event); an admin's drain or undrain arrives from one proxy and is
+ * reported as `admin_drain` naming it.
+ *
+ * `stop()` drains on every proxy (each stops routing new requests and answers `drained` once in-flight
+ * ones finished), closes the control connections, then closes the server. `addProxy()` and
+ * `removeProxy()` change the set of proxies at run time (discovery).
  */
 import { EventEmitter } from 'node:events';
-import { ControlError, InvalidOptionError, NotRunningError, isProxyError, type ProxyError } from '../shared/errors.js';
+import { ControlError, InvalidOptionError, NotRunningError, TimeoutError, type ErrorCode, type ProxyError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { CloseCode, type ServerMessage, type TargetSpec } from '../shared/protocol.js';
+import type { TargetSpec } from '../shared/protocol.js';
 import { resolveAgentOptions, type ProxyWebServerOptions, type ResolvedAgentOptions } from './agent-options.js';
-import { nextBackoffDelay } from './backoff.js';
-import { advertisedTarget } from './advertised-target.js';
-import type { ControlConnection } from '../shared/control-client/control-connection.js';
-import { ControlDialer } from '../shared/control-client/control-dialer.js';
-import { drainSession } from './drain-session.js';
 import { EVENT_NAME_PATTERN } from '../shared/control-client/server-message.js';
+import { asProxyError } from './failure-kind.js';
+import { resolveProxyEndpoint, type EndpointDefaults, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
+import { ProxyLink, type ProxyLinkListener } from './proxy-link.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
-import { addRouteSettings } from './route-settings.js';
+import { advertisedTarget } from './advertised-target.js';
 import { adminDrainInfo, type AdminDrainInfo } from './admin-drain-event.js';
-import { TargetHealthCheck } from './target-health-check.js';
+import { TargetHealthCheck, type HealthTarget } from './target-health-check.js';
 
 export type { AdminDrainInfo } from './admin-drain-event.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';
+export type { ProxyEndpoint } from './proxy-endpoints.js';
 
 /** Lifecycle state of a {@link ProxyWebServer}. */
 export type AgentState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
-/** Events of {@link ProxyWebServer}. */
+/** Events of {@link ProxyWebServer}. Every payload names the proxy (`proxyUrl`, as it was given). */
 export interface ProxyWebServerEvents {
-  /** The proxy acknowledged a registration (at start and after every reconnect). */
-  registered: [info: { target: TargetSpec; result: unknown }];
-  /** The control connection dropped while running (the server keeps serving). */
-  disconnected: [info: { code: number; reason: string }];
-  /** A reconnect is scheduled. `attempt` counts from 1. */
-  reconnecting: [info: { attempt: number; delayMs: number }];
-  /** A custom event from the proxy. */
-  event: [name: string, data: unknown];
-  /** An admin drained (`drained: true`) or undrained this agent (`inteli-sysadmin backends drain|undrain`). */
-  admin_drain: [info: AdminDrainInfo];
-  /** The health check of the target changed its verdict (the proxy is told; unhealthy: no new requests). */
+  /** A proxy acknowledged a registration (at start and after every reconnect). */
+  registered: [info: { target: TargetSpec; result: unknown; proxyUrl: string }];
+  /** A proxy's control connection dropped while running (the server keeps serving). */
+  disconnected: [info: { code: number; reason: string; proxyUrl: string }];
+  /** A reconnect to a proxy is scheduled after its registration was lost. `attempt` counts from 1. */
+  reconnecting: [info: { attempt: number; delayMs: number; proxyUrl: string }];
+  /**
+   * An attempt to register with a proxy failed and another is scheduled in `delayMs` (first start or
+   * reconnect): `code` and `reason` say why (429 `RP_ERR_LIMIT_EXCEEDED`, 503 `RP_ERR_SHUTTING_DOWN`,
+   * `RP_ERR_DISCONNECTED`, `RP_ERR_TIMEOUT`, or a refusal retried at the maximum delay while running).
+   */
+  retrying: [info: { attempt: number; delayMs: number; code: ErrorCode; reason: string; proxyUrl: string }];
+  /** A custom event from a proxy. */
+  event: [name: string, data: unknown, proxyUrl: string];
+  /**
+   * An admin of the proxy `proxyUrl` drained (`drained: true`) or undrained this agent
+   * (`inteli-sysadmin backends drain|undrain`); the other proxies are not affected.
+   */
+  admin_drain: [info: AdminDrainInfo & { proxyUrl: string }];
+  /** The health check of the target changed its verdict; every proxy is told (unhealthy: no new requests). */
   health: [info: { healthy: boolean; reason: string }];
   /** A refusal or failure while running (never thrown; without a listener it is only logged). */
-  error: [error: ProxyError];
+  error: [error: ProxyError, info: { proxyUrl: string }];
 }
 
-const REFUSAL_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN]);
+/** One proxy as {@link ProxyWebServer.proxies} reports it. */
+export interface ProxyLinkStatus {
+  /** The URL as it was given. */
+  readonly proxyUrl: string;
+  /** True while this proxy holds a live, acknowledged registration. */
+  readonly registered: boolean;
+  /** Code of the last failure since the last registration, if any. */
+  readonly lastErrorCode: ErrorCode | undefined;
+}
 
-/** The agent: registers a web server with the proxy and keeps it registered. */
+/** The agent: registers a web server with one or several proxies and keeps it registered. */
 export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   readonly #options: ResolvedAgentOptions;
+  readonly #endpointDefaults: EndpointDefaults;
   readonly #logger: Logger;
+  readonly #links = new Map<string, ProxyLink>();
+  readonly #linkListener: ProxyLinkListener;
   #state: AgentState = 'idle';
-  readonly #dialer: ControlDialer;
-  #connection: ControlConnection | undefined;
-  /** The connection whose registration the proxy acknowledged (the current one, when registered). */
-  #acknowledged: ControlConnection | undefined;
   #listenedByUs = false;
-  #attempt = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #reconnectRun: Promise<void> | undefined;
   #startPromise: Promise<void> | undefined;
+  /** Settles once `start()` has opened every link (or failed before); `stop()` waits for it. */
+  #setUp: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
   readonly #health: TargetHealthCheck | undefined;
 
@@ -76,12 +96,15 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   constructor(options: ProxyWebServerOptions) {
     super();
     this.#options = resolveAgentOptions(options);
+    const { key, pin, ca, insecure, audience, handshakeTimeoutMs, idleTimeoutMs, tokenTtlSeconds } = options;
+    this.#endpointDefaults = Object.freeze({ key, pin, ca, insecure, audience, handshakeTimeoutMs, idleTimeoutMs, tokenTtlSeconds });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
-    this.#dialer = new ControlDialer(this.#options, this.#options.agentId, this.#logger);
+    this.#linkListener = this.#createLinkListener();
     if (this.#options.healthCheck !== undefined) {
       this.#health = new TargetHealthCheck(this.#options.healthCheck, () => this.#healthTarget());
       this.#health.on('change', (healthy, reason) => this.#onHealthChange(healthy, reason));
     }
+    for (const endpoint of this.#options.proxies) this.#links.set(endpoint.key, this.#newLink(endpoint));
   }
 
   /** Current lifecycle state. */
@@ -89,20 +112,27 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     return this.#state;
   }
 
-  /** True while a registration is acknowledged and its connection is open. */
+  /** True while at least `minAcks` proxies (default: all) hold a live, acknowledged registration. */
   get registered(): boolean {
-    const connection = this.#connection;
-    return connection !== undefined && connection === this.#acknowledged && connection.isOpen;
+    const links = [...this.#links.values()];
+    const needed = Math.min(this.#options.minAcks, links.length);
+    return links.length > 0 && links.filter((link) => link.registered).length >= needed;
+  }
+
+  /** Every proxy of this agent, in the order they were added, with its registration state. */
+  get proxies(): readonly ProxyLinkStatus[] {
+    return [...this.#links.values()].map((link) => ({ proxyUrl: link.proxyUrl, registered: link.registered, lastErrorCode: link.lastError?.code }));
   }
 
   /**
-   * Listens the server (if needed), connects and registers; resolves once the proxy acknowledged.
-   * A second call returns the same promise. After a failure the server is closed again if `start()` had
-   * opened it, and `start()` may be called again.
+   * Listens the server (if needed), connects and registers with every proxy; resolves once `minAcks`
+   * of them (default: all) acknowledged. Transient failures are retried (see `retrying`), up to
+   * `startTimeoutMs` when it is set. A second call returns the same promise. After a failure the server
+   * is closed again if `start()` had opened it, and `start()` may be called again.
    *
-   * @throws {ControlError} with the proxy's code (`RP_ERR_OUT_OF_SCOPE`, `RP_ERR_FORBIDDEN`,
-   * `RP_ERR_REJECTED`, `RP_ERR_LIMIT_EXCEEDED`, ...), `RP_ERR_UNAUTHORIZED` for a 401 upgrade answer,
-   * or `RP_ERR_DISCONNECTED`; {@link TimeoutError}; {@link TlsError}; {@link ListenError};
+   * @throws {ControlError} with the refusing proxy's code (`RP_ERR_OUT_OF_SCOPE`, `RP_ERR_FORBIDDEN`,
+   * `RP_ERR_REJECTED`, ...), `RP_ERR_UNAUTHORIZED` for a 401 upgrade answer, or the last failure's code
+   * when `startTimeoutMs` elapsed; {@link TimeoutError}; {@link TlsError}; {@link ListenError};
    * {@link InvalidKeyError}; {@link NotRunningError} after `stop()`.
    */
   start(): Promise<void> {
@@ -111,7 +141,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     }
     if (this.#startPromise !== undefined) return this.#startPromise;
     this.#state = 'starting';
-    const run = this.#start().catch(async (error: unknown) => {
+    let markSetUp!: () => void;
+    this.#setUp = new Promise((resolve) => (markSetUp = resolve));
+    const run = this.#start(markSetUp).catch(async (error: unknown) => {
+      markSetUp();
       await this.#rollbackStart();
       throw error;
     });
@@ -123,8 +156,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   /**
-   * Drains, closes the control connection, then closes the server (when `start()` opened it, or
-   * `closeServer` is true). Never rejects. A second call returns the same promise.
+   * Drains on every proxy, closes the control connections, then closes the server (when `start()`
+   * opened it, or `closeServer` is true). Never rejects. A second call returns the same promise.
    */
   stop(): Promise<void> {
     this.#stopPromise ??= this.#stop();
@@ -132,161 +165,160 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   /**
-   * The original API: sends a custom event `{ type: 'event', name: type, data: { action, payload } }`.
-   * Resolves once written; events are not queued while disconnected.
+   * Adds a proxy at run time (LAN discovery uses this): a string is verified with the agent's
+   * top-level `pin`/`ca`/`insecure`. Before `start()` the proxy joins the ones `start()` waits for;
+   * afterwards its session starts at once and refusals are reported as `error` events. Resolves when
+   * this proxy first acknowledged the registration (immediately before `start()`).
+   *
+   * @throws {InvalidOptionError} for an invalid entry or a proxy already in the list;
+   * {@link NotRunningError} when the agent is stopping or stopped, or the proxy is removed first.
+   */
+  addProxy(entry: string | ProxyEndpoint): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return Promise.reject(new NotRunningError(`cannot add a proxy while ${this.#state}`));
+    let endpoint: ResolvedProxyEndpoint;
+    try {
+      endpoint = resolveProxyEndpoint(entry, this.#endpointDefaults);
+    } catch (error) {
+      return Promise.reject(asProxyError(error));
+    }
+    if (this.#links.has(endpoint.key)) return Promise.reject(new InvalidOptionError(`proxyUrl: ${endpoint.key} is already in the list`));
+    const link = this.#newLink(endpoint);
+    this.#links.set(endpoint.key, link);
+    this.#logger.info({ proxyUrl: endpoint.proxyUrl }, 'proxy added');
+    if (this.#state === 'idle') return Promise.resolve();
+    return link.open(false);
+  }
+
+  /**
+   * Removes a proxy at run time: its registration is drained and its session closed; the other
+   * proxies are not affected. Resolves true once done, false when no proxy has this URL.
+   */
+  async removeProxy(proxyUrl: string): Promise<boolean> {
+    let key: string;
+    try {
+      key = new URL(proxyUrl).href;
+    } catch {
+      return false;
+    }
+    const link = this.#links.get(key);
+    if (link === undefined) return false;
+    this.#links.delete(key);
+    this.#logger.info({ proxyUrl: link.proxyUrl }, 'proxy removed');
+    await link.close(true);
+    return true;
+  }
+
+  /**
+   * The original API: sends a custom event `{ type: 'event', name: type, data: { action, payload } }`
+   * to every proxy the agent is registered with. Resolves once written; events are not queued while
+   * disconnected.
    *
    * @throws {InvalidOptionError} when `type` is not a valid event name.
    * @throws {NotRunningError} before `start()` or after `stop()`; {@link ControlError} `RP_ERR_DISCONNECTED`
-   * while reconnecting, `RP_ERR_LIMIT_EXCEEDED` above 64 KiB.
+   * while no proxy is connected, `RP_ERR_LIMIT_EXCEEDED` above 64 KiB.
    */
   send(type: string, action: string, payload?: unknown): Promise<void> {
     return this.sendEvent(type, { action, payload });
   }
 
-  /** Sends a custom event `{ type: 'event', name, data }`; see {@link ProxyWebServer.send}. */
+  /** Sends a custom event `{ type: 'event', name, data }` to every registered proxy; see {@link ProxyWebServer.send}. */
   async sendEvent(name: string, data?: unknown): Promise<void> {
     if (typeof name !== 'string' || !EVENT_NAME_PATTERN.test(name)) {
       throw new InvalidOptionError(`event name: expected a string matching ${EVENT_NAME_PATTERN.source}`);
     }
     if (this.#state !== 'running') throw new NotRunningError(`cannot send an event while ${this.#state}`);
-    const connection = this.#connection;
-    if (connection === undefined || !connection.isOpen) throw new ControlError('RP_ERR_DISCONNECTED', 'not connected to the proxy (reconnecting)');
-    await connection.send(data === undefined ? { type: 'event', name } : { type: 'event', name, data });
+    const connections = [...this.#links.values()].flatMap((link) => link.connection ?? []);
+    if (connections.length === 0) throw new ControlError('RP_ERR_DISCONNECTED', 'not connected to any proxy (reconnecting)');
+    const frame = data === undefined ? { type: 'event', name } : { type: 'event', name, data };
+    await Promise.all(connections.map((connection) => connection.send(frame)));
   }
 
-  async #start(): Promise<void> {
+  async #start(markSetUp: () => void): Promise<void> {
     const options = this.#options;
-    await this.#dialer.prepare();
     if (options.server !== undefined && !options.server.listening) {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
     }
     // The first verdict is known before registering, so an unhealthy target is never routed to.
     await this.#health?.start();
-    await this.#connectAndRegister();
-    // When stop() was called meanwhile, the registration stays in place so stop() can drain it.
+    const registered = this.#openLinks();
+    markSetUp();
+    await registered;
+    // When stop() was called meanwhile, the registrations stay in place so stop() can drain them.
     if (this.#state === 'starting') this.#state = 'running';
+  }
+
+  /** Opens every link; resolves at `minAcks` acknowledgements, rejects at the first refusal or the deadline. */
+  #openLinks(): Promise<void> {
+    const links = [...this.#links.values()];
+    let needed = Math.min(this.#options.minAcks, links.length);
+    const startTimeoutMs = this.#options.startTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      let acks = 0;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (error?: ProxyError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error !== undefined) {
+          reject(error);
+          return;
+        }
+        // The proxies that have not answered yet keep trying in the background; from now on a refusal
+        // is reported as an error event instead of failing a start() that already resolved.
+        for (const link of links) link.failFast = false;
+        resolve();
+      };
+      if (needed === 0) {
+        finish();
+        return;
+      }
+      if (startTimeoutMs !== undefined) timer = setTimeout(() => finish(this.#startTimeoutError(links, needed, startTimeoutMs)), startTimeoutMs);
+      for (const link of links) {
+        link.open(true).then(
+          () => {
+            acks += 1;
+            if (acks >= needed) finish();
+          },
+          (error: unknown) => {
+            if (this.#links.get(link.endpoint.key) !== link) {
+              // Removed with removeProxy() during the start: it no longer counts.
+              needed = Math.min(needed, [...this.#links.values()].filter((other) => links.includes(other)).length);
+              if (acks >= needed) finish();
+              return;
+            }
+            finish(asProxyError(error));
+          },
+        );
+      }
+    });
+  }
+
+  #startTimeoutError(links: readonly ProxyLink[], needed: number, startTimeoutMs: number): ProxyError {
+    const waiting = links.filter((link) => !link.registered);
+    const failed = waiting.find((link) => link.lastError !== undefined);
+    const summary = `not registered with ${needed} of ${links.length} ${links.length === 1 ? 'proxy' : 'proxies'} within startTimeoutMs (${startTimeoutMs} ms)`;
+    if (failed?.lastError === undefined) return new TimeoutError(summary);
+    const last = failed.lastError;
+    return new ControlError(last.code, `${summary}; last failure from ${failed.proxyUrl}: ${last.message}`, { cause: last });
   }
 
   async #rollbackStart(): Promise<void> {
     this.#health?.stop();
-    const connection = this.#connection;
-    this.#connection = undefined;
-    await connection?.close(CloseCode.NORMAL, 'start failed');
+    const links = [...this.#links.values()];
+    await Promise.all(links.map((link) => link.close(false)));
+    if (this.#state === 'starting') {
+      // Fresh links, so that start() may be called again.
+      for (const link of links) {
+        if (this.#links.get(link.endpoint.key) === link) this.#links.set(link.endpoint.key, this.#newLink(link.endpoint));
+      }
+    }
     if (this.#listenedByUs && this.#options.server !== undefined) {
       this.#listenedByUs = false;
       await closeServer(this.#options.server, 0);
     }
     if (this.#state === 'starting') this.#state = 'idle';
-  }
-
-  /** Dials, registers and installs the connection; throws when either step fails (the connection is closed). */
-  async #connectAndRegister(): Promise<void> {
-    const options = this.#options;
-    const connection = await this.#dialer.dial();
-    this.#connection = connection;
-    connection.on('frame', (message) => this.#onFrame(message));
-    let target: TargetSpec;
-    let result: unknown;
-    try {
-      const health = this.#health;
-      if (health !== undefined && !health.healthy) {
-        await connection.request({ type: 'health', healthy: false, reason: health.reason.slice(0, 256) }, options.requestTimeoutMs);
-      }
-      target = advertisedTarget(options.target, options.server, connection.localAddress);
-      const frame: Record<string, unknown> = { type: 'register', targets: [target], rules: options.rules };
-      if (options.weight !== undefined) frame.weight = options.weight;
-      if (options.meta !== undefined) frame.meta = options.meta;
-      addRouteSettings(frame, options.routeSettings);
-      result = await connection.request(frame as { type: string }, options.requestTimeoutMs);
-      if (!connection.isOpen) throw new ControlError('RP_ERR_DISCONNECTED', 'the control connection closed right after the registration');
-    } catch (error) {
-      if (this.#connection === connection) this.#connection = undefined;
-      await connection.close(CloseCode.NORMAL, 'registration failed');
-      throw error;
-    }
-    this.#acknowledged = connection;
-    connection.once('close', (code, reason) => this.#onClose(connection, code, reason));
-    this.#logger.info({ target, rules: options.rules }, 'registered with the proxy');
-    this.#safeEmit('registered', { target, result });
-  }
-
-  #onFrame(message: ServerMessage): void {
-    const adminDrain = message.type === 'event' ? adminDrainInfo(message.name, message.data) : undefined;
-    if (adminDrain !== undefined) {
-      this.#logger.warn({ by: adminDrain.by, backendIds: adminDrain.backendIds }, adminDrain.drained ? 'drained by an admin: no new requests until undrained' : 'undrained by an admin: routed again');
-      this.#safeEmit('admin_drain', adminDrain);
-    } else if (message.type === 'event') {
-      this.#safeEmit('event', message.name, message.data);
-    } else if (message.type === 'error') {
-      this.#emitError(new ControlError(message.code, `the proxy reported: ${message.message}`));
-    }
-  }
-
-  #onClose(connection: ControlConnection, code: number, reason: string): void {
-    if (this.#connection === connection) this.#connection = undefined;
-    if (this.#acknowledged === connection) this.#acknowledged = undefined;
-    if (this.#state !== 'running') return;
-    this.#logger.warn({ code, reason }, 'control connection lost; the server keeps serving');
-    this.#safeEmit('disconnected', { code, reason });
-    if (code === CloseCode.SUPERSEDED) {
-      this.#emitError(new ControlError('RP_ERR_DISCONNECTED', 'superseded by a newer session of the same agent and targets; not reconnecting'));
-      return;
-    }
-    if (REFUSAL_CODES.has(code)) {
-      this.#emitError(new ControlError(code === CloseCode.FORBIDDEN ? 'RP_ERR_FORBIDDEN' : 'RP_ERR_UNAUTHORIZED', `the proxy closed the session (${code} ${reason}); retrying at the maximum delay`));
-    }
-    this.#scheduleReconnect(REFUSAL_CODES.has(code));
-  }
-
-  #scheduleReconnect(refused: boolean): void {
-    if (this.#state !== 'running' || this.#reconnectTimer !== undefined) return;
-    // A refusal will not heal by retrying quickly; the key has to be re-added, so wait the longest delay.
-    const attempt = refused ? Number.MAX_SAFE_INTEGER : this.#attempt;
-    this.#attempt += 1;
-    const delayMs = nextBackoffDelay(attempt, this.#options.reconnect);
-    this.#safeEmit('reconnecting', { attempt: this.#attempt, delayMs });
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      const run = this.#reconnect();
-      this.#reconnectRun = run;
-      void run.finally(() => {
-        if (this.#reconnectRun === run) this.#reconnectRun = undefined;
-      });
-    }, delayMs);
-  }
-
-  async #reconnect(): Promise<void> {
-    if (this.#state !== 'running') return;
-    try {
-      await this.#connectAndRegister();
-      this.#attempt = 0;
-      if (this.#state !== 'running') await this.#connection?.close(CloseCode.NORMAL, 'agent stopping');
-    } catch (error) {
-      if (this.#state !== 'running') return;
-      const refused = isProxyError(error) && !['RP_ERR_DISCONNECTED', 'RP_ERR_TIMEOUT', 'RP_ERR_SHUTTING_DOWN'].includes(error.code);
-      if (refused) this.#emitError(error as ProxyError);
-      else this.#logger.info({ err: (error as Error).message }, 'reconnect failed');
-      this.#scheduleReconnect(refused);
-    }
-  }
-
-  /** Where the health check connects: the advertised target, else the server's own address. */
-  #healthTarget(): { host: string; port: number; protocol: 'http' | 'https' } {
-    const target = advertisedTarget(this.#options.target, this.#options.server, '127.0.0.1');
-    return { host: target.host, port: target.port, protocol: target.protocol ?? 'http' };
-  }
-
-  #onHealthChange(healthy: boolean, reason: string): void {
-    if (healthy) this.#logger.info({ reason }, 'target healthy again: asking the proxy to route to it');
-    else this.#logger.warn({ reason }, 'target unhealthy: asking the proxy to stop routing to it');
-    this.#safeEmit('health', { healthy, reason });
-    const connection = this.#connection;
-    if (connection === undefined || !connection.isOpen || connection !== this.#acknowledged) return;
-    connection.request({ type: 'health', healthy, reason: reason.slice(0, 256) }, this.#options.requestTimeoutMs).catch((error: unknown) => {
-      // The next registration (after a reconnect) carries the verdict again.
-      this.#logger.info({ err: (error as Error).message }, 'could not report health');
-    });
   }
 
   async #stop(): Promise<void> {
@@ -297,15 +329,9 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     }
     const starting = this.#startPromise;
     this.#state = 'stopping';
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    await this.#setUp;
+    await Promise.all([...this.#links.values()].map((link) => link.close(true)));
     await starting?.catch(() => undefined);
-    // A dial in progress finishes (bounded by the handshake and request timeouts) and closes itself.
-    await this.#reconnectRun;
-    const connection = this.#connection;
-    if (connection?.isOpen === true) await drainSession(connection, this.#options, this.#logger);
-    this.#connection = undefined;
-    await connection?.close(CloseCode.NORMAL, 'agent stopping');
     const server = this.#options.server;
     if (server !== undefined && (this.#options.closeServer ?? this.#listenedByUs)) {
       await closeServer(server, this.#options.closeGraceMs);
@@ -313,9 +339,51 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#state = 'stopped';
   }
 
-  #emitError(error: ProxyError): void {
-    this.#logger.warn({ code: error.code, err: error.message }, 'control-plane error');
-    if (this.listenerCount('error') > 0) this.#safeEmit('error', error);
+  #newLink(endpoint: ResolvedProxyEndpoint): ProxyLink {
+    return new ProxyLink(endpoint, this.#options, this.#linkListener, this.#logger, this.#health);
+  }
+
+  /** Where the health check connects: the advertised target, else the server's own address. */
+  #healthTarget(): HealthTarget {
+    const target = advertisedTarget(this.#options.target, this.#options.server, '127.0.0.1');
+    return { host: target.host, port: target.port, protocol: target.protocol ?? 'http' };
+  }
+
+  #onHealthChange(healthy: boolean, reason: string): void {
+    if (healthy) this.#logger.info({ reason }, 'target healthy again: asking every proxy to route to it');
+    else this.#logger.warn({ reason }, 'target unhealthy: asking every proxy to stop routing to it');
+    this.#safeEmit('health', { healthy, reason });
+    // A link that is not registered now tells its proxy when it (re)registers.
+    for (const link of this.#links.values()) link.reportHealth(healthy, reason);
+  }
+
+  #onEvent(link: ProxyLink, name: string, data: unknown): void {
+    const adminDrain = adminDrainInfo(name, data);
+    if (adminDrain === undefined) {
+      this.#safeEmit('event', name, data, link.proxyUrl);
+      return;
+    }
+    const message = adminDrain.drained ? 'drained by an admin: no new requests from this proxy until undrained' : 'undrained by an admin: this proxy routes again';
+    this.#logger.warn({ proxyUrl: link.proxyUrl, by: adminDrain.by, backendIds: adminDrain.backendIds }, message);
+    this.#safeEmit('admin_drain', { ...adminDrain, proxyUrl: link.proxyUrl });
+  }
+
+  #createLinkListener(): ProxyLinkListener {
+    return {
+      registered: (link, info) => this.#safeEmit('registered', { ...info, proxyUrl: link.proxyUrl }),
+      disconnected: (link, info) => {
+        if (this.#state === 'running') this.#safeEmit('disconnected', { ...info, proxyUrl: link.proxyUrl });
+      },
+      reconnecting: (link, info) => this.#safeEmit('reconnecting', { ...info, proxyUrl: link.proxyUrl }),
+      retrying: (link, { attempt, delayMs, error }) => {
+        this.#safeEmit('retrying', { attempt, delayMs, code: error.code, reason: error.message, proxyUrl: link.proxyUrl });
+      },
+      event: (link, name, data) => this.#onEvent(link, name, data),
+      error: (link, error) => {
+        this.#logger.warn({ proxyUrl: link.proxyUrl, code: error.code, err: error.message }, 'control-plane error');
+        if (this.listenerCount('error') > 0) this.#safeEmit('error', error, { proxyUrl: link.proxyUrl });
+      },
+    };
   }
 
   #safeEmit<K extends keyof ProxyWebServerEvents>(event: K, ...args: ProxyWebServerEvents[K]): void {

@@ -46,9 +46,11 @@ export function resolveRouteSettings(options: RouteSettingsOptions): ResolvedRou
   return Object.freeze({ affinity, affinityHeader: affinityHeader?.toLowerCase(), bodyTimeoutMs });
 }
 
-/** Adds the settings that are set to a `register` frame. */
-export function addRouteSettings(frame: Record<string, unknown>, settings: ResolvedRouteSettings): void {
-  if (settings.affinity !== undefined) frame.affinity = settings.affinity;
-  if (settings.affinityHeader !== undefined) frame.affinityHeader = settings.affinityHeader;
-  if (settings.bodyTimeoutMs !== undefined) frame.bodyTimeoutMs = settings.bodyTimeoutMs;
+/** The settings that are set, as `register` frame fields (absent ones are left out). */
+export function routeSettingsFields(settings: ResolvedRouteSettings): { affinity?: 'cookie' | 'hash'; affinityHeader?: string; bodyTimeoutMs?: number } {
+  return {
+    ...(settings.affinity === undefined ? {} : { affinity: settings.affinity }),
+    ...(settings.affinityHeader === undefined ? {} : { affinityHeader: settings.affinityHeader }),
+    ...(settings.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: settings.bodyTimeoutMs }),
+  };
 }

@@ -5,8 +5,8 @@
  */
 import http from 'node:http';
 import type { AdminOptions } from '../../src/proxy/admin/admin-options.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
 import type { DataPlaneOptions } from '../../src/proxy/data-plane/data-plane-options.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../src/webserver-agent/proxy-web-server.js';

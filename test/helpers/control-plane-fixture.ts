@@ -5,7 +5,7 @@
  */
 import { BackendRegistry } from '../../src/proxy/registry/backend-registry.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../src/shared/identity/key-pair.js';
 import { signToken } from '../../src/shared/identity/sign-token.js';
 import type { KeyRole, KeyScope } from '../../src/shared/protocol.js';

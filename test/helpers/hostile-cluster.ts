@@ -3,15 +3,17 @@
  * in-memory trust store, plus trusted keys, tokens and real `ProxyWebServer` agents serving JSON
  * `{ name, url }`. Everything started here is stopped by `close()`.
  */
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import type { ProxyServerOptions } from '../../src/proxy/proxy-options.js';
-import { TrustStore } from '../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../src/shared/trust/index.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { signToken } from '../../src/shared/identity/sign-token.js';
 import type { KeyRole } from '../../src/shared/protocol.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../src/webserver-agent/proxy-web-server.js';
 import { testCertificate, type TestKey } from './control-plane-fixture.js';
+import { LOAD_ID_HEADER } from './hostile-load.js';
 
 /** A running proxy with helpers. */
 export interface HostileCluster {
@@ -25,6 +27,13 @@ export interface HostileCluster {
   readonly cert: { cert: string; key: string };
   /** Requests served per agent name (the agent id unless `meta.name` is given). */
   readonly hits: Map<string, number>;
+  /**
+   * Ids ({@link LOAD_ID_HEADER}) of the load requests the agents' servers received: requests the proxy
+   * accepted and forwarded, each of which the client must see answered.
+   */
+  readonly loadIds: Set<string>;
+  /** Emits `request` each time an agent's server receives a request (before it answers). */
+  readonly backendEvents: EventEmitter;
   addKey(id: string, rules?: string[], role?: KeyRole): Promise<TestKey>;
   token(key: TestKey, ttlSeconds?: number): Promise<string>;
   /**
@@ -43,6 +52,8 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
   const trustStore = TrustStore.inMemory();
   const agents = new Set<ProxyWebServer>();
   const hits = new Map<string, number>();
+  const loadIds = new Set<string>();
+  const backendEvents = new EventEmitter();
   const controlOptions = options.control === false ? {} : (options.control ?? {});
   const make = (port: number, controlPort: number): ProxyServer =>
     new ProxyServer({
@@ -65,6 +76,8 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
     trustStore,
     cert,
     hits,
+    loadIds,
+    backendEvents,
     async addKey(id, rules = [], role = 'agent') {
       const { privateJwk, publicJwk } = await generateKeyPair(id);
       await trustStore.add({ id, publicKey: publicJwk, role, scope: { rules, hosts: ['127.0.0.1'] } });
@@ -74,6 +87,9 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
     async startAgent(key, rules, agentOptions = {}, delayMs = 0) {
       const name = agentOptions.meta?.name ?? key.id;
       const server = http.createServer((req, res) => {
+        const loadId = req.headers[LOAD_ID_HEADER];
+        if (typeof loadId === 'string') loadIds.add(loadId);
+        backendEvents.emit('request');
         req.resume();
         req.on('end', () => {
           hits.set(name, (hits.get(name) ?? 0) + 1);

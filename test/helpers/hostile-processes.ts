@@ -27,9 +27,12 @@ export function ensureChildBuild(): void {
   const marker = join(CHILD_DIST, 'src', 'index.js');
   if (existsSync(marker) && statSync(marker).mtimeMs > newestMtime(join(ROOT, 'src'))) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', CHILD_DIST], { stdio: 'pipe' });
-  } catch {
+    // Bounded below the 60 s of the beforeAll that calls this, so a stuck compiler cannot outlive it.
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', CHILD_DIST], { stdio: 'pipe', timeout: 50_000, killSignal: 'SIGKILL' });
+  } catch (error) {
     // tsc emits despite type errors (another change in progress); the children only need the output.
+    // A compiler killed at the timeout emitted nothing reliable.
+    if ((error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw error;
   }
 }
 

@@ -4,7 +4,7 @@
  * Every request sent through here is counted in the tally.
  */
 import { connect, type Socket } from 'node:net';
-import { send } from './data-plane-client.js';
+import { send, type SendOptions, type TestResponse } from './data-plane-client.js';
 import { tallyOne } from './hostile-tally.js';
 
 /** What a raw exchange returned. */
@@ -69,13 +69,20 @@ export async function rawExchange(port: number, bytes: string | Buffer, guardMs 
   return result;
 }
 
-/** Sends `GET path` through the proxy and expects a 200 (the proxy is alive and serving). */
-export async function expectServing(port: number, path = '/api/health'): Promise<void> {
+/** {@link send}, counted in the tally: answered when a complete response came back, lost otherwise. */
+export async function countedSend(port: number, path: string, options: SendOptions = {}): Promise<TestResponse> {
   let status = 0;
   try {
-    status = (await send(port, path)).status;
+    const response = await send(port, path, options);
+    status = response.status;
+    return response;
   } finally {
     tallyOne(status > 0);
   }
+}
+
+/** Sends `GET path` through the proxy and expects a 200 (the proxy is alive and serving). */
+export async function expectServing(port: number, path = '/api/health'): Promise<void> {
+  const { status } = await countedSend(port, path);
   if (status !== 200) throw new Error(`health request ${path} got ${status}, expected 200`);
 }

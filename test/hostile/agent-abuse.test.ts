@@ -9,11 +9,12 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ERROR_CATALOG } from '../../src/shared/errors.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../src/webserver-agent/proxy-web-server.js';
-import { send } from '../helpers/data-plane-client.js';
+import { countedSend } from '../helpers/hostile-raw.js';
 import { withTimeout } from '../helpers/control-plane-client.js';
-import { tallyOne, useTally } from '../helpers/hostile-tally.js';
+import { useTally } from '../helpers/hostile-tally.js';
 
 useTally();
 
@@ -24,7 +25,28 @@ let agent: ProxyWebServer;
 let web: http.Server;
 let current: WebSocket | undefined;
 const registered: Array<() => void> = [];
-const errors: string[] = [];
+/** Every error the agent emitted, in order. */
+const errors: { code: string; message: string }[] = [];
+
+/**
+ * The code the agent must report for `frame` when it is a well-formed `error` frame without a pending
+ * request (every frame here: the registration was acknowledged before), else undefined. An unknown code
+ * is reported as RP_ERR_REJECTED. Written from the protocol, independently of the agent's parser.
+ */
+function reportedCode(frame: string | Buffer): string | undefined {
+  if (typeof frame !== 'string') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { type, id, code } = value as { type?: unknown; id?: unknown; code?: unknown };
+  if (id !== undefined && (typeof id !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(id))) return undefined;
+  if (type !== 'error' || typeof code !== 'string' || code.length === 0 || code.length > 64) return undefined;
+  return Object.hasOwn(ERROR_CATALOG, code) ? code : 'RP_ERR_REJECTED';
+}
 
 beforeAll(async () => {
   stub = http.createServer();
@@ -61,7 +83,7 @@ beforeAll(async () => {
     drainTimeoutMs: 200,
     closeGraceMs: 200,
   });
-  agent.on('error', (error) => errors.push(error.code));
+  agent.on('error', (error) => errors.push({ code: error.code, message: error.message }));
   await agent.start();
 });
 
@@ -96,8 +118,7 @@ const frameArbitrary = fc.oneof(
 const closeCodeArbitrary = fc.constantFrom(1000, 1001, 1011, 4002, 4008, 4009, 4999);
 
 async function webServes(): Promise<void> {
-  const response = await send((web.address() as AddressInfo).port, '/api/x');
-  tallyOne(true);
+  const response = await countedSend((web.address() as AddressInfo).port, '/api/x');
   expect(response.body).toBe('still here');
 }
 
@@ -107,11 +128,17 @@ describe('a hostile proxy cannot take the agent down', () => {
       fc.asyncProperty(fc.array(frameArbitrary, { minLength: 1, maxLength: 10 }), closeCodeArbitrary, async (frames, code) => {
         const socket = current;
         if (socket === undefined) throw new Error('no connection');
+        const firstError = errors.length;
         for (const frame of frames) socket.send(frame);
         const again = new Promise<void>((resolve) => registered.push(resolve));
         socket.close(code);
         await withTimeout(again, 5000, 'the agent to register again');
         expect(agent.state).toBe('running');
+        // Each well-formed error frame was reported as a typed error, in order, and nothing else was:
+        // every other frame was ignored (no throw, no spurious error).
+        const reported = errors.slice(firstError).filter((error) => error.message.startsWith('the proxy reported'));
+        expect(reported.map((error) => error.code)).toEqual(frames.map(reportedCode).filter((value) => value !== undefined));
+        expect(errors.slice(firstError).filter((error) => !error.message.startsWith('the proxy reported'))).toEqual([]);
       }),
       { numRuns: 40, seed: 6, endOnFailure: true },
     );
@@ -122,9 +149,12 @@ describe('a hostile proxy cannot take the agent down', () => {
     const socket = current;
     if (socket === undefined) throw new Error('no connection');
     const again = new Promise<void>((resolve) => registered.push(resolve));
+    const firstError = errors.length;
     socket.send(JSON.stringify({ type: 'event', name: 'big', data: 'x'.repeat(8 * 1024 * 1024) }));
     await withTimeout(again, 10_000, 'the agent to register again');
     expect(agent.state).toBe('running');
+    // The dropped connection is not a refusal: nothing is reported.
+    expect(errors.slice(firstError)).toEqual([]);
     await webServes();
   }, 20_000);
 });

@@ -85,12 +85,14 @@ describe('malformed frames close only the offending session', () => {
           if (client.ws.readyState !== client.ws.OPEN) break;
           client.sendRaw(frame);
         }
-        // A keys.list answered (or the close) proves every frame before it was handled.
+        // A backends.list answered (or the close) proves every frame before it was handled.
         const settled = await Promise.race([
-          client.request({ type: 'backends.list' }, 2000).then(() => 'open', () => 'no-reply'),
+          client.request({ type: 'backends.list' }, 2000).then(() => 'answered', () => 'no-reply'),
           client.closed.then(() => 'closed'),
         ]);
-        if (settled === 'closed' || client.ws.readyState !== client.ws.OPEN) {
+        // Either the session still answers, or the proxy closed it with an offender code. A session
+        // left open that stops answering fails here (closeCode rejects when no close comes).
+        if (settled !== 'answered' || client.ws.readyState !== client.ws.OPEN) {
           const code = await client.closeCode(2000);
           expect(OFFENDER_CODES).toContain(code);
         }
@@ -190,57 +192,78 @@ function upgradeRequest(token: string): string {
   );
 }
 
-async function rawUpgrade(bytes: string): Promise<number> {
+/**
+ * Sends a raw upgrade request over a fresh TLS connection; resolves with the answer's status (0 when
+ * none) and the milliseconds from the connection attempt to the answer.
+ */
+async function timedUpgrade(bytes: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
   const socket = await tlsOpen(cluster.controlPort, cluster.cert.cert);
   socket.on('error', () => undefined);
-  const status = await withTimeout(
-    new Promise<number>((resolve) => {
-      let text = '';
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        if (text.includes('\r\n\r\n')) resolve(firstStatus(text));
-      });
-      socket.on('close', () => resolve(firstStatus(text)));
-      socket.write(bytes);
-    }),
-    3000,
-    'upgrade answer',
-  );
-  socket.destroy();
-  tallyOne(status > 0);
-  return status;
+  let status = 0;
+  try {
+    status = await withTimeout(
+      new Promise<number>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.includes('\r\n\r\n')) resolve(firstStatus(text));
+        });
+        socket.on('close', () => resolve(firstStatus(text)));
+        socket.write(bytes);
+      }),
+      5000,
+      'upgrade answer',
+    );
+  } finally {
+    socket.destroy();
+    tallyOne(status > 0);
+  }
+  return { status, ms: performance.now() - started };
+}
+
+async function rawUpgrade(bytes: string): Promise<number> {
+  return (await timedUpgrade(bytes)).status;
 }
 
 describe('forged-token flood', () => {
-  it('300 upgrades with forged, unsigned, expired or foreign tokens are all refused (401/429) while an agent joins', async () => {
+  it('300 upgrades with forged, unsigned, expired or foreign tokens are all refused (401/429, or 400 once the handshake deadline passed) while an agent joins', async () => {
     const stranger = await generateKeyPair('stranger');
     const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
-    const forged = [
-      async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.`,
-      async () => `${b64({ alg: 'EdDSA', kid: 'good' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.${randomBytes(64).toString('base64url')}`,
-      async () => signToken(stranger.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 }),
-      async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'someone-else', ttlSeconds: 60 }),
-      async () => signToken(attacker.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 }),
-      async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'inteli-proxy', ttlSeconds: 60, now: () => Date.now() - 3_600_000 }),
-      async () => 'x'.repeat(6000),
-      async () => '',
+    const forged: [kind: string, make: () => Promise<string>][] = [
+      ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.`],
+      ['random signature', async () => `${b64({ alg: 'EdDSA', kid: 'good' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.${randomBytes(64).toString('base64url')}`],
+      ['untrusted key', async () => signToken(stranger.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 })],
+      ['foreign audience', async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'someone-else', ttlSeconds: 60 })],
+      ['other subject', async () => signToken(attacker.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 })],
+      ['expired', async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'inteli-proxy', ttlSeconds: 60, now: () => Date.now() - 3_600_000 })],
+      ['6,000-byte garbage', async () => 'x'.repeat(6000)],
+      ['empty', async () => ''],
     ];
-    const statuses: number[] = [];
+    const outcomes: { kind: string; status: number; ms: number }[] = [];
     const joining = (async () => {
       const late = await cluster.addKey('flood-survivor', ['/survivor']);
       await cluster.startAgent(late, ['/survivor']);
     })();
     for (let batch = 0; batch < 6; batch += 1) {
-      const tokens = await Promise.all(Array.from({ length: 50 }, (_, index) => forged[(batch * 50 + index) % forged.length]!()));
-      statuses.push(...(await Promise.all(tokens.map((token) => rawUpgrade(upgradeRequest(token))))));
+      const picked = Array.from({ length: 50 }, (_, index) => forged[(batch * 50 + index) % forged.length]!);
+      const tokens = await Promise.all(picked.map(([, make]) => make()));
+      const answers = await Promise.all(tokens.map((token) => timedUpgrade(upgradeRequest(token))));
+      answers.forEach(({ status, ms }, index) => outcomes.push({ kind: picked[index]![0], status, ms }));
     }
     await joining;
     const histogram = new Map<number, number>();
-    for (const status of statuses) histogram.set(status, (histogram.get(status) ?? 0) + 1);
+    for (const { status } of outcomes) histogram.set(status, (histogram.get(status) ?? 0) + 1);
     note(`forged-token flood: ${[...histogram].sort((a, b) => a[0] - b[0]).map(([status, count]) => `${count} x ${status}`).join(', ')}`);
-    expect(statuses).toHaveLength(300);
-    expect(statuses.filter((status) => status !== 401 && status !== 429 && status !== 400)).toEqual([]);
+    expect(outcomes).toHaveLength(300);
+    // 401, or 429 when too many handshakes are pending at once. On a loaded machine a handshake may
+    // outlive this cluster's 300 ms handshake deadline, which answers 400: accepted only when the
+    // deadline had passed, so a token that made the proxy answer 400 still fails here.
+    const cutByDeadline = ({ status, ms }: { status: number; ms: number }): boolean => status === 400 && ms >= HANDSHAKE_TIMEOUT_MS;
+    expect(outcomes.filter((outcome) => outcome.status !== 401 && outcome.status !== 429 && !cutByDeadline(outcome))).toEqual([]);
+    // Every kind of forged token reached the token check and was refused there at least once.
+    expect(forged.map(([kind]) => kind).filter((kind) => !outcomes.some((outcome) => outcome.kind === kind && outcome.status === 401))).toEqual([]);
     await expectServing(cluster.port, '/survivor/x');
     await expectGoodAgentServing();
   }, 30_000);

@@ -7,9 +7,9 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startBackend, type TestBackend } from '../helpers/data-plane-backends.js';
-import { register, send, startProxy } from '../helpers/data-plane-client.js';
+import { register, startProxy } from '../helpers/data-plane-client.js';
 import { testCertificate } from '../helpers/control-plane-fixture.js';
-import { expectServing, readUntilClose } from '../helpers/hostile-raw.js';
+import { countedSend, expectServing, readUntilClose } from '../helpers/hostile-raw.js';
 import { tally, tallyOne, useTally } from '../helpers/hostile-tally.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 
@@ -40,8 +40,7 @@ afterAll(async () => {
 });
 
 async function expectServingTls(): Promise<void> {
-  const response = await send(tlsPort, '/api/health', { https: true, ca });
-  tallyOne(true);
+  const response = await countedSend(tlsPort, '/api/health', { https: true, ca });
   expect(response.status).toBe(200);
 }
 

@@ -3,6 +3,10 @@
  * results of the test files under test/hostile/) and the totals of requests sent, answered and lost
  * (from the per-file counts that test/helpers/hostile-tally.ts writes). It prints nothing when no
  * hostile test ran, so it can stay in the shared jest config.
+ *
+ * The summary is enforced, not only printed: a request lost (accepted but never answered), or a hostile
+ * test file whose counts never arrived, fails the run through `getLastError()` (jest then exits 1 even
+ * when every assertion passed).
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
@@ -19,6 +23,7 @@ export default class HostileSummaryReporter {
   }
 
   onRunStart() {
+    this.error = undefined;
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     this.started = Date.now();
@@ -47,6 +52,7 @@ export default class HostileSummaryReporter {
     }
     const totals = { sent: 0, answered: 0, lost: 0, refused: 0 };
     const notes = [];
+    let counted = 0;
     let entries = [];
     try {
       entries = readdirSync(this.dir);
@@ -61,6 +67,7 @@ export default class HostileSummaryReporter {
         totals.lost += counts.lost;
         totals.refused += counts.refused ?? 0;
         for (const line of counts.notes ?? []) notes.push(line);
+        counted += 1;
       } catch {
         // A half-written file from an interrupted run is ignored.
       }
@@ -78,8 +85,24 @@ export default class HostileSummaryReporter {
       `  requests refused:  ${totals.refused} (never taken: handshakes abandoned on purpose and cut by their deadline, connections refused by a stopping proxy)`,
       `  wall time:         ${seconds} s`,
       ...notes.sort().map((line) => `  - ${line}`),
-      '',
     ];
+    // Every hostile file that ran flushes its counts after its tests (useTally); one missing means its
+    // requests went uncounted. A file that failed to load ran no test and is already a failure.
+    const isRun = (test) => test.status !== 'pending' && test.status !== 'skipped' && test.status !== 'todo';
+    const ran = files.filter((file) => file.testResults.some(isRun)).length;
+    const problems = [];
+    if (totals.lost > 0) problems.push(`${totals.lost} request(s) lost (accepted but never answered)`);
+    if (counted < ran) problems.push(`the request counts of ${ran - counted} hostile test file(s) are missing`);
+    if (problems.length > 0) {
+      this.error = new Error(`hostile suite FAILED: ${problems.join('; ')}`);
+      lines.push(`  ${this.error.message}`);
+    }
+    lines.push('');
     process.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  /** Jest fails the run when a reporter returns an error here. */
+  getLastError() {
+    return this.error;
   }
 }

@@ -13,17 +13,15 @@
  * It fails closed: no trust store, an unknown or agent key, or any verification error is a refusal.
  */
 import type { IncomingMessage } from 'node:http';
-import { ReplayCache } from '../control-plane/replay-cache.js';
+import type { ReplayCache, ReplayVerdict } from '../../shared/trust/replay-cache.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 import { TokenRejectedError, TokenVerifier, extractBearer } from '../control-plane/token-verifier.js';
-import type { TrustStore } from '../control-plane/trust-store.js';
 import type { AdminAuthFailure } from './proxy-metrics.js';
 
 /** Lets every token through the replay check: admin tokens are reusable within their lifetime. */
-class ReusableTokens extends ReplayCache {
-  override remember(): 'fresh' {
-    return 'fresh';
-  }
-}
+const REUSABLE_TOKENS: ReplayCache = Object.freeze({
+  claim: (): Promise<ReplayVerdict> => Promise.resolve('fresh'),
+});
 
 /** Outcome of {@link AdminAuth.check}. */
 export type AdminAuthResult =
@@ -75,7 +73,7 @@ export class AdminAuth {
   #verifierFor(store: TrustStore | undefined): TokenVerifier | undefined {
     if (store === undefined) return undefined;
     if (this.#verifier === undefined || this.#verifierStore !== store) {
-      this.#verifier = new TokenVerifier({ trustStore: store, audience: this.#audience, replayCache: new ReusableTokens({ maxEntries: 1 }) });
+      this.#verifier = new TokenVerifier({ trustStore: store, audience: this.#audience, replayCache: REUSABLE_TOKENS });
       this.#verifierStore = store;
     }
     return this.#verifier;

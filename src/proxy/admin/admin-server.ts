@@ -14,7 +14,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ListenError, NotRunningError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
+import type { SessionInfo } from '../control-plane/session.js';
+import type { Forwarding } from '../forwarding.js';
 import { AdminAuth } from './admin-auth.js';
 import { ControlEventRecorder, type BackendEventSource, type SessionEventSource } from './control-event-recorder.js';
 import type { ResolvedAdminOptions } from './admin-options.js';
@@ -23,25 +26,31 @@ import type { ProxyMetrics } from './proxy-metrics.js';
 import { RateSampler } from './rate-sampler.js';
 import { buildStatusReport, type StatusSource } from './status-report.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
-import type { TrafficStats } from '../data-plane/traffic-stats.js';
-import type { TrustStore } from '../control-plane/trust-store.js';
 
 /** How many removed backends the status API lists. */
 const REMOVED_LIMIT = 50;
 /** Bound on closing the listener's connections at stop, in milliseconds. */
 const CLOSE_TIMEOUT_MS = 1_000;
 
-/** What the admin listener reads. `ProxyServer` builds it. */
-export interface AdminSource extends StatusSource {
+/** The control plane as the admin listener reads it: session events, live sessions and counters. */
+export interface AdminControlPlane extends SessionEventSource {
+  sessions(): readonly SessionInfo[];
+  /** Counters; auth failures are logged as events from their increase. */
+  stats(): ControlPlaneStats;
+}
+
+/**
+ * What the admin listener reads of its host (a `ProxyHost`: a `ProxyServer` or a cluster primary): the
+ * host itself is the source of backend events, and its parts are read through these narrow views.
+ */
+export interface AdminHost extends StatusSource, BackendEventSource {
   readonly metrics: ProxyMetrics;
-  readonly trafficStats: TrafficStats;
-  readonly events: BackendEventSource;
-  /** The control plane's session events, when it runs. */
-  readonly sessionEvents: SessionEventSource | undefined;
-  /** The trust store admin tokens are checked against. */
-  trustStore(): TrustStore | undefined;
-  /** The control plane's counters (auth failures are logged as events from their increase). */
-  controlStats(): ControlPlaneStats | undefined;
+  /** The traffic counters behind the request-rate chart. */
+  readonly forwarding: Pick<Forwarding, 'stats'>;
+  /** The trust store admin tokens are checked against; undefined refuses every token. */
+  readonly trustStore: TrustStore | undefined;
+  /** The control plane, when enabled. */
+  readonly controlPlane: AdminControlPlane | undefined;
 }
 
 type AdminState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -55,7 +64,7 @@ const SECURITY_HEADERS = {
 /** The admin HTTP listener. */
 export class AdminServer {
   readonly #options: ResolvedAdminOptions;
-  readonly #source: AdminSource;
+  readonly #host: AdminHost;
   readonly #logger: Logger;
   readonly #auth: AdminAuth;
   readonly #events: EventLog;
@@ -77,15 +86,20 @@ export class AdminServer {
     });
   };
 
-  /** @param options resolved with `resolveAdminOptions`. */
-  constructor(options: ResolvedAdminOptions, source: AdminSource, logger: Logger) {
+  /**
+   * Builds the listener without binding it (`start()` does).
+   *
+   * @param options resolved with `resolveAdminOptions`.
+   * @param host read on every request; its backend and session events are recorded while running.
+   */
+  constructor(options: ResolvedAdminOptions, host: AdminHost, logger: Logger) {
     this.#options = options;
-    this.#source = source;
+    this.#host = host;
     this.#logger = logger.child({ component: 'admin' });
-    this.#auth = new AdminAuth(options.requireAuth, options.audience, () => source.trustStore());
+    this.#auth = new AdminAuth(options.requireAuth, options.audience, () => host.trustStore);
     this.#events = new EventLog(options.eventBufferSize);
-    this.#recorder = new ControlEventRecorder(this.#events, source.events, source.sessionEvents, () => source.controlStats());
-    this.#rates = new RateSampler(options.historySamples, () => source.trafficStats.pairs());
+    this.#recorder = new ControlEventRecorder(this.#events, host, host.controlPlane, () => host.controlPlane?.stats());
+    this.#rates = new RateSampler(options.historySamples, () => host.forwarding.stats.pairs());
     this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, this.#onRequest);
   }
 
@@ -180,7 +194,7 @@ export class AdminServer {
         this.#json(res, 200, { status: 'ok' });
         return;
       case '/readyz': {
-        const ready = this.#source.ready;
+        const ready = this.#host.ready;
         this.#json(res, ready ? 200 : 503, { ready });
         return;
       }
@@ -199,18 +213,18 @@ export class AdminServer {
     }
     const verdict = await this.#auth.check(req);
     if (!verdict.ok) {
-      this.#source.metrics.adminAuthFailed(verdict.reason);
+      this.#host.metrics.adminAuthFailed(verdict.reason);
       this.#events.add({ type: 'admin_auth_failure', reason: verdict.reason, detail: `${path}: ${verdict.message}` });
       if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer realm="inteli-proxy-admin"');
       this.#json(res, verdict.status, { error: verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: verdict.message });
       return;
     }
     if (path === '/metrics') {
-      const { contentType, body } = await this.#source.metrics.exposition();
+      const { contentType, body } = await this.#host.metrics.exposition();
       this.#send(res, 200, contentType, body);
       return;
     }
-    const report = buildStatusReport(this.#source, {
+    const report = buildStatusReport(this.#host, {
       events: this.#events.list(),
       samples: this.#rates.list(),
       intervalMs: this.#options.sampleIntervalMs,

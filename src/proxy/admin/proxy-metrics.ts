@@ -13,8 +13,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
-import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import { STATUS_CLASSES, type TrafficStats } from '../data-plane/traffic-stats.js';
+import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -25,16 +25,15 @@ export const METRIC_PREFIX = 'inteli_';
 /** Target states, always reported (with zeros) so that "no ready target" is a plain comparison. */
 const TARGET_STATES = ['ready', 'draining', 'unhealthy', 'ejected'] as const;
 
-/** What the metrics read, at scrape time. A narrow view of `ProxyServer`. */
+/**
+ * What the metrics read, at scrape time: a narrow view of a `ProxyHost` (its forwarding part and its
+ * control plane).
+ */
 export interface MetricsSource {
-  /** The data plane's routes, upstreams and counters. */
-  snapshot(): DataPlaneSnapshot;
-  /** The data plane's plain traffic counters. */
-  readonly trafficStats: TrafficStats;
-  /** Bytes read from and written to clients so far. */
-  clientBytes(): { readonly bytesIn: number; readonly bytesOut: number };
-  /** The control plane's counters, or undefined when it is disabled or not started. */
-  controlStats(): (ControlPlaneStats & { sessions: number; pendingHandshakes: number }) | undefined;
+  /** The data plane (or the cluster's workers): routes, upstreams, traffic counters and client bytes. */
+  readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'>;
+  /** The control plane, or undefined when it is disabled. */
+  readonly controlPlane: { stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
@@ -60,7 +59,15 @@ export class ProxyMetrics {
   readonly #adminAuthFailures: Counter<'reason'>;
 
   /** @param source read at scrape time. @param backends counted on `added`/`removed`. */
-  constructor(source: MetricsSource, backends: BackendRegistry) {
+  constructor(host: MetricsSource, backends: BackendRegistry) {
+    const source = {
+      snapshot: () => host.forwarding.snapshot(),
+      get trafficStats(): TrafficStats {
+        return host.forwarding.stats;
+      },
+      clientBytes: () => host.forwarding.clientBytes(),
+      controlStats: () => host.controlPlane?.stats(),
+    };
     const registry = this.registry;
     const registers = [registry];
     const gauge = <T extends string>(name: string, help: string, labelNames: readonly T[], collect: GaugeCollect<T>): Gauge<T> =>

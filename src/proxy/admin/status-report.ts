@@ -5,25 +5,26 @@
  * rates behind the status page's chart. Built from plain snapshots; nothing here touches a socket.
  */
 import type { AddressInfo } from 'node:net';
+import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 import type { SessionInfo } from '../control-plane/session.js';
-import type { TrustedKey } from '../control-plane/trusted-key.js';
+import type { ProxyAddresses } from '../proxy-host.js';
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { AdminEvent } from './event-log.js';
 import type { RateSample } from './rate-sampler.js';
 
-/** What the status report reads. A narrow view of `ProxyServer`. */
+/** What the status report reads. A narrow view of a `ProxyHost`. */
 export interface StatusSource {
   readonly registry: BackendRegistry;
   /** True while every listener is up and the proxy is not stopping. */
   readonly ready: boolean;
   snapshot(): DataPlaneSnapshot;
   /** Bound listener addresses. */
-  listenerAddresses(): Readonly<Record<string, AddressInfo | undefined>>;
-  /** Trusted keys, or undefined without a trust store. */
-  trustedKeys(): readonly TrustedKey[] | undefined;
-  /** Live control sessions (empty without a control plane). */
-  controlSessions(): readonly SessionInfo[];
+  readonly addresses: ProxyAddresses;
+  /** The trust store whose keys are listed; undefined lists none. */
+  readonly trustStore: { list(): readonly TrustedKey[] } | undefined;
+  /** The control plane whose live sessions are listed; undefined lists none. */
+  readonly controlPlane: { sessions(): readonly SessionInfo[] } | undefined;
 }
 
 /** One target as the status API shows it. */
@@ -119,10 +120,11 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
     };
   });
   const listeners: Record<string, string> = {};
-  for (const [name, address] of Object.entries(source.listenerAddresses())) {
+  const addresses: Readonly<Record<string, AddressInfo | undefined>> = { ...source.addresses };
+  for (const [name, address] of Object.entries(addresses)) {
     if (address !== undefined) listeners[name] = formatAddress(address);
   }
-  const keys = source.trustedKeys()?.map((key) => ({
+  const keys = source.trustStore?.list().map((key) => ({
     id: key.id,
     role: key.role,
     fingerprint: key.fingerprint,
@@ -143,7 +145,7 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
     rules,
     removed: extras.events.filter((event) => event.type === 'backend_removed').slice(0, extras.removedLimit),
     keys,
-    sessions: source.controlSessions(),
+    sessions: source.controlPlane?.sessions() ?? [],
     events: extras.events,
     rates: { intervalMs: extras.intervalMs, samples: extras.samples },
   };

@@ -9,7 +9,7 @@ import { InvalidOptionError } from '../../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AdminOptions, ResolvedAdminOptions } from '../admin/admin-options.js';
-import type { TrustStore } from '../control-plane/trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { TlsOptions } from '../data-plane/data-plane-options.js';
 import type { AffinityMode } from '../registry/backend.js';
 import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';

@@ -3,12 +3,17 @@
  * publishes every registry change to them in order, answers drain queries across them, replaces the ones
  * that die (with a backoff that doubles while replacements keep dying) and stops them gracefully.
  * It reads the registry and writes worker reports to {@link ClusterStats}; it knows nothing of the
- * control plane or the admin listener.
+ * control plane or the admin listener. It is the {@link Forwarding} of the cluster's primary: addresses,
+ * snapshot and traffic counters come from the workers' latest reports.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ListenError, TlsError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from '../data-plane/data-plane.js';
+import type { TrafficStats } from '../data-plane/traffic-stats.js';
+import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason, RouteRule } from '../registry/backend.js';
 import { isOurs, isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
@@ -56,13 +61,14 @@ export interface SharedPorts {
 }
 
 /** The cluster's worker processes. */
-export class WorkerPool {
+export class WorkerPool implements Forwarding {
   readonly #options: WorkerPoolOptions;
   readonly #logger: Logger;
   readonly #workers = new Map<number, WorkerEntry>();
   readonly #idleQueries = new Map<number, IdleQuery>();
   #nextQuery = 0;
   #stopping = false;
+  #state: DataPlaneState = 'idle';
   #failures = 0;
   #respawnTimer: NodeJS.Timeout | undefined;
   #ports: SharedPorts | undefined;
@@ -96,6 +102,29 @@ export class WorkerPool {
     return this.#ports;
   }
 
+  /** The shared data-plane addresses (the workers' listen host and shared ports); empty before start. */
+  get addresses(): DataPlaneAddresses {
+    const host = this.#options.config.host;
+    const family = host.includes(':') ? 'IPv6' : 'IPv4';
+    const at = (port: number | undefined): AddressInfo | undefined => (port === undefined ? undefined : { address: host, family, port });
+    return { http: at(this.#ports?.http), https: at(this.#ports?.https) };
+  }
+
+  /** Routes and in-flight counts summed over the workers' latest reports. */
+  snapshot(): DataPlaneSnapshot {
+    return this.#options.stats.snapshot(this.#state);
+  }
+
+  /** Traffic counters summed over the workers' reports. */
+  get stats(): TrafficStats {
+    return this.#options.stats.traffic;
+  }
+
+  /** Bytes read from and written to clients, summed over the workers' reports. */
+  clientBytes(): { readonly bytesIn: number; readonly bytesOut: number } {
+    return this.#options.stats.clientBytes();
+  }
+
   /**
    * Forks the workers and resolves with the shared ports once every one listens.
    *
@@ -110,9 +139,11 @@ export class WorkerPool {
     registry.on('updated', this.#onUpdated);
     registry.on('removed', this.#onRemoved);
     registry.on('reserved', this.#onReserved);
+    if (this.#state === 'idle') this.#state = 'starting';
     const first = Array.from({ length: this.#options.size }, () => this.#fork());
     await Promise.all(first.map((entry) => this.#whenListening(entry)));
     if (this.#ports === undefined) throw new ListenError('no cluster worker reported its ports');
+    if (this.#state === 'starting') this.#state = 'running';
     return this.#ports;
   }
 
@@ -134,13 +165,14 @@ export class WorkerPool {
    * ordered, so a worker's answer to a query sent after a change proves it has applied that change; a
    * drain query on the backend is such a query, and a new backend has nothing in flight to wait for.
    */
-  whenApplied(backendId: string): Promise<void> {
+  whenRouted(backendId: string): Promise<void> {
     return this.whenIdle(backendId);
   }
 
   /** No more replacements from now on (a Ctrl-C reaches the workers too: their exits are not deaths). */
   markStopping(): void {
     this.#stopping = true;
+    if (this.#state !== 'stopped') this.#state = 'stopping';
     clearTimeout(this.#respawnTimer);
   }
 
@@ -185,6 +217,7 @@ export class WorkerPool {
     cluster.off('exit', this.#onExit);
     for (const query of this.#idleQueries.values()) query.resolve();
     this.#idleQueries.clear();
+    this.#state = 'stopped';
   }
 
   #fork(): WorkerEntry {

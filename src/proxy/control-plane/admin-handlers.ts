@@ -1,26 +1,28 @@
 /**
- * Admin messages: `keys.add`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`,
- * `backends.undrain`. Only
+ * Admin messages: `keys.add`, `keys.import`, `keys.remove`, `keys.list`, `backends.list`,
+ * `backends.drain`, `backends.undrain`. Only
  * sessions of `admin` keys reach these handlers (the session refuses them from agent keys with
  * `RP_ERR_FORBIDDEN`). Every key change is written to the audit log: who, what, which fingerprint.
  *
  * An admin may not remove the key of its own session: that would cut the connection carrying the
  * request before its answer, and it guards against locking the last admin out by mistake.
  */
-import { ProxyError } from '../../shared/errors.js';
+import { ProxyError, isProxyError, type ErrorCode } from '../../shared/errors.js';
 import type {
   BackendsDrainMessage,
   BackendsUndrainMessage,
   KeyRole,
   KeyScope,
   KeysAddMessage,
+  KeysImportMessage,
   KeysRemoveMessage,
+  KeyImportEntry,
 } from '../../shared/protocol.js';
 import type { Backend } from '../registry/backend.js';
 import { drainAgent, undrainAgent } from './admin-drain.js';
 import type { ControlContext } from './control-context.js';
 import type { Session } from './session.js';
-import type { TrustedKey } from './trust-store.js';
+import type { AddKeyInput, TrustedKey } from '../../shared/trust/trusted-key.js';
 
 /** A trusted key as `keys.list` and `keys.add` report it: public material only. */
 export interface KeySummary {
@@ -56,16 +58,29 @@ function audit(context: ControlContext, session: Session, action: string, detail
  * old key cannot stay connected under a grant that no longer exists.
  */
 export async function handleKeysAdd(context: ControlContext, session: Session, message: KeysAddMessage): Promise<KeySummary> {
-  const input: { id: string; publicKey: unknown; role?: KeyRole; scope?: KeyScope } = { id: message.keyId, publicKey: message.publicKey };
-  if (message.role !== undefined) input.role = message.role;
-  if (message.scope !== undefined) input.scope = message.scope;
   const replace = message.replace === true;
-  if (replace && message.keyId === session.identity.id) {
+  checkOwnKey(session, message);
+  const previous = replace ? context.trustStore.get(message.keyId) : undefined;
+  const key = await context.trustStore.add(addInput(message), { replace });
+  auditAdded(context, session, key, previous);
+  return summarize(context, key);
+}
+
+function addInput(entry: KeyImportEntry): AddKeyInput {
+  const input: AddKeyInput = { id: entry.keyId, publicKey: entry.publicKey };
+  if (entry.role !== undefined) input.role = entry.role;
+  if (entry.scope !== undefined) input.scope = entry.scope;
+  return input;
+}
+
+function checkOwnKey(session: Session, entry: KeyImportEntry): void {
+  if (entry.replace === true && entry.keyId === session.identity.id) {
     // Replacing closes the old key's sessions, this one included, before the answer could be sent.
     throw new ProxyError('RP_ERR_FORBIDDEN', 'an admin cannot replace the key of its own session; use another admin key');
   }
-  const previous = replace ? context.trustStore.get(input.id) : undefined;
-  const key = await context.trustStore.add(input, { replace });
+}
+
+function auditAdded(context: ControlContext, session: Session, key: TrustedKey, previous: TrustedKey | undefined): void {
   audit(context, session, 'keys.add', {
     keyId: key.id,
     role: key.role,
@@ -73,7 +88,65 @@ export async function handleKeysAdd(context: ControlContext, session: Session, m
     scope: key.scope,
     ...(previous === undefined ? {} : { replaced: previous.fingerprint }),
   });
-  return summarize(context, key);
+}
+
+/** The answer for one key of a `keys.import`. */
+export type KeyImportOutcome =
+  | { readonly keyId: string; readonly status: 'added'; readonly fingerprint: string; readonly role: KeyRole }
+  | { readonly keyId: string; readonly status: 'refused'; readonly code: ErrorCode; readonly message: string };
+
+/**
+ * Handles `keys.import`: each key is validated, checked and audited exactly as `keys.add` would do it,
+ * and the accepted ones are stored in one batch. The answer is per key, in order; one bad key is refused
+ * with its code and does not stop the others. The frame itself fails only when it is malformed, or when
+ * the store cannot be written (then nothing of the batch was applied).
+ */
+export async function handleKeysImport(context: ControlContext, session: Session, message: KeysImportMessage): Promise<{ results: KeyImportOutcome[]; added: number; refused: number }> {
+  const results: Array<KeyImportOutcome | undefined> = message.keys.map(() => undefined);
+  const refuse = (index: number, entry: KeyImportEntry, error: ProxyError): void => {
+    audit(context, session, 'keys.import.refused', { keyId: entry.keyId.slice(0, 64), code: error.code, reason: error.message });
+    results[index] = { keyId: entry.keyId, status: 'refused', code: error.code, message: error.message };
+  };
+  const accepted: Array<{ index: number; entry: KeyImportEntry; previous: TrustedKey | undefined }> = [];
+  message.keys.forEach((entry, index) => {
+    try {
+      checkOwnKey(session, entry);
+      accepted.push({ index, entry, previous: entry.replace === true ? context.trustStore.get(entry.keyId) : undefined });
+    } catch (error) {
+      if (!isProxyError(error)) throw error;
+      refuse(index, entry, error);
+    }
+  });
+  // A batch is one read-modify-write (`addMany`); a custom store without it gets one `add` per key,
+  // which for a file store would mean one rewrite per key.
+  const stored: Array<TrustedKey | ProxyError> = context.trustStore.addMany !== undefined
+    ? await context.trustStore.addMany(accepted.map(({ entry }) => ({ input: addInput(entry), replace: entry.replace === true })))
+    : await addOneByOne(context, accepted.map(({ entry }) => entry));
+  stored.forEach((outcome, position) => {
+    const { index, entry, previous } = accepted[position]!;
+    if (outcome instanceof ProxyError) {
+      refuse(index, entry, outcome);
+      return;
+    }
+    auditAdded(context, session, outcome, previous);
+    results[index] = { keyId: outcome.id, status: 'added', fingerprint: outcome.fingerprint, role: outcome.role };
+  });
+  const all = results as KeyImportOutcome[];
+  const added = all.filter((result) => result.status === 'added').length;
+  return { results: all, added, refused: all.length - added };
+}
+
+async function addOneByOne(context: ControlContext, entries: readonly KeyImportEntry[]): Promise<Array<TrustedKey | ProxyError>> {
+  const outcomes: Array<TrustedKey | ProxyError> = [];
+  for (const entry of entries) {
+    try {
+      outcomes.push(await context.trustStore.add(addInput(entry), { replace: entry.replace === true }));
+    } catch (error) {
+      if (!isProxyError(error)) throw error;
+      outcomes.push(error);
+    }
+  }
+  return outcomes;
 }
 
 /** Handles `keys.remove`: removes a key and closes its live sessions with 4003. */

@@ -10,7 +10,7 @@ import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
 import type { ControlPlaneCounters } from './control-plane-stats.js';
 import type { SessionIndex } from './session-index.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** Payload of the `backend_rejected` event. */
 export interface BackendRejection {

@@ -8,7 +8,7 @@ import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Gatekeeper } from './registration.js';
 import type { TokenVerifier } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** Default control-plane port. */
 export const DEFAULT_CONTROL_PORT = 3042;
@@ -36,6 +36,18 @@ export const DEFAULT_MAX_RULES_PER_REGISTRATION = 32;
 export const DEFAULT_MAX_TARGETS_PER_REGISTRATION = 16;
 /** Default upgrade requests being authenticated at once. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+/**
+ * Default share of `maxPendingHandshakes` that callers whose token names no trusted key may hold: a
+ * quarter, so a flood of unknown keys leaves three quarters of the admission to the known ones.
+ */
+export const DEFAULT_UNKNOWN_HANDSHAKE_SHARE = 0.25;
+/**
+ * Default sustained frames per second of an ADMIN session: an operator's tool sends key batches and
+ * listings in bursts that an agent never needs, so admin keys get their own, higher budget.
+ */
+export const DEFAULT_ADMIN_MESSAGES_PER_SECOND = 100;
+/** Default burst of frames of an admin session. */
+export const DEFAULT_ADMIN_MESSAGE_BURST = 200;
 /** Default invalid frames tolerated per session before it is closed with 4002. */
 export const DEFAULT_MAX_INVALID_FRAMES = 5;
 /** Default bound on the TLS handshake and on receiving the upgrade request headers, in milliseconds. */
@@ -53,10 +65,14 @@ export interface ControlPlaneLimits {
   maxFrameBytes?: number;
   /** Time an agent has to register after the upgrade, in ms, 10 to 600000. Default 10000. Admin sessions are exempt. */
   registerTimeoutMs?: number;
-  /** Sustained frames per second per session, 0.1 to 10000. Default 20. */
+  /** Sustained frames per second per agent session, 0.1 to 10000. Default 20. */
   messagesPerSecond?: number;
-  /** Burst of frames per session, 1 to 100000. Default 40. */
+  /** Burst of frames per agent session, 1 to 100000. Default 40. */
   burst?: number;
+  /** Sustained frames per second per admin session, 0.1 to 10000. Default 100. */
+  adminMessagesPerSecond?: number;
+  /** Burst of frames per admin session, 1 to 100000. Default 200. */
+  adminBurst?: number;
   /** Live sessions per key, 1 to 10000. Default 8. A further upgrade gets 429. */
   maxSessionsPerKey?: number;
   /** Rules per registration, 1 to 256. Default 32. */
@@ -65,6 +81,12 @@ export interface ControlPlaneLimits {
   maxTargetsPerRegistration?: number;
   /** Upgrade requests authenticated at once, 1 to 100000. Default 64. A further one gets 429. */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, how many may come from callers whose token names no trusted key, 1 to
+   * `maxPendingHandshakes`. Default a quarter of `maxPendingHandshakes` (16), at least 1. A further
+   * unknown caller gets 429 while known keys are still admitted.
+   */
+  maxPendingUnknownHandshakes?: number;
   /** Invalid frames tolerated per session before it is closed with 4002, 0 to 1000. Default 5. */
   maxInvalidFrames?: number;
   /** TLS handshake and request-header timeout, in ms, 100 to 600000. Default 10000. */
@@ -155,6 +177,7 @@ function number(name: string, value: unknown, fallback: number, min: number, max
 function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
   if (typeof limits !== 'object' || limits === null) throw new InvalidOptionError('limits: expected an object');
   const maxFrameBytes = number('limits.maxFrameBytes', limits.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 128, 16 * 1024 * 1024);
+  const maxPendingHandshakes = number('limits.maxPendingHandshakes', limits.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000);
   return Object.freeze({
     maxFrameBytes,
     registerTimeoutMs: number('limits.registerTimeoutMs', limits.registerTimeoutMs, DEFAULT_REGISTER_TIMEOUT_MS, 10, 600_000),
@@ -163,7 +186,16 @@ function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
     maxSessionsPerKey: number('limits.maxSessionsPerKey', limits.maxSessionsPerKey, DEFAULT_MAX_SESSIONS_PER_KEY, 1, 10_000),
     maxRulesPerRegistration: number('limits.maxRulesPerRegistration', limits.maxRulesPerRegistration, DEFAULT_MAX_RULES_PER_REGISTRATION, 1, 256),
     maxTargetsPerRegistration: number('limits.maxTargetsPerRegistration', limits.maxTargetsPerRegistration, DEFAULT_MAX_TARGETS_PER_REGISTRATION, 1, 256),
-    maxPendingHandshakes: number('limits.maxPendingHandshakes', limits.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000),
+    adminMessagesPerSecond: number('limits.adminMessagesPerSecond', limits.adminMessagesPerSecond, DEFAULT_ADMIN_MESSAGES_PER_SECOND, 0.1, 10_000, false),
+    adminBurst: number('limits.adminBurst', limits.adminBurst, DEFAULT_ADMIN_MESSAGE_BURST, 1, 100_000),
+    maxPendingHandshakes,
+    maxPendingUnknownHandshakes: number(
+      'limits.maxPendingUnknownHandshakes',
+      limits.maxPendingUnknownHandshakes,
+      Math.max(1, Math.floor(maxPendingHandshakes * DEFAULT_UNKNOWN_HANDSHAKE_SHARE)),
+      1,
+      maxPendingHandshakes,
+    ),
     maxInvalidFrames: number('limits.maxInvalidFrames', limits.maxInvalidFrames, DEFAULT_MAX_INVALID_FRAMES, 0, 1000),
     handshakeTimeoutMs: number('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 600_000),
     gatekeeperTimeoutMs: number('limits.gatekeeperTimeoutMs', limits.gatekeeperTimeoutMs, DEFAULT_GATEKEEPER_TIMEOUT_MS, 1, 600_000),

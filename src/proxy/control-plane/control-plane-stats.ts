@@ -8,6 +8,7 @@
 export type UpgradeRefusal =
   | 'stopping'
   | 'pending_handshakes'
+  | 'pending_unknown_handshakes'
   | 'bad_request'
   | 'subprotocol'
   | 'unauthorized'

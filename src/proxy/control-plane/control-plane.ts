@@ -28,7 +28,8 @@ import type { ControlSocket } from './control-socket.js';
 import type { ControlPlaneEvents } from './control-plane-events.js';
 import { Session, type SessionInfo } from './session.js';
 import { TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
-import type { TrustStore, TrustedKey } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
+import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 import { UpgradeHandler } from './upgrade-handler.js';
 import { reservedRules } from './reserved-rules.js';
 

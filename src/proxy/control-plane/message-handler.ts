@@ -4,7 +4,7 @@
  */
 import type { ClientMessage } from '../../shared/protocol.js';
 import type { RemovalReason } from '../registry/backend.js';
-import { handleBackendsDrain, handleBackendsList, handleBackendsUndrain, handleKeysAdd, handleKeysList, handleKeysRemove } from './admin-handlers.js';
+import { handleBackendsDrain, handleBackendsList, handleBackendsUndrain, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
 import { handleDrain, handleEvent, handleHealth, handleRegister, startDrain } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
 import type { Session, SessionHandler } from './session.js';
@@ -37,6 +37,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return undefined;
         case 'keys.add':
           return handleKeysAdd(ctx, session, message);
+        case 'keys.import':
+          return handleKeysImport(ctx, session, message);
         case 'keys.remove':
           return handleKeysRemove(ctx, session, message);
         case 'keys.list':

@@ -7,7 +7,7 @@
  */
 import type { RouteRule } from '../registry/backend.js';
 import { parseScopeRule } from './scope.js';
-import type { TrustedKey } from './trust-store.js';
+import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 
 /** The distinct rules of every key's scope, in a stable order (entries that do not parse are skipped). */
 export function reservedRules(keys: readonly TrustedKey[]): RouteRule[] {

@@ -119,7 +119,11 @@ export class Session {
     this.#handler = options.handler;
     this.#logger = options.logger.child({ agentId: options.identity.id, session: this.id });
     this.#counters = options.counters;
-    this.#bucket = new TokenBucket(options.limits.messagesPerSecond, options.limits.burst, options.now);
+    // Admin sessions have their own budget: a key import sends batches faster than any agent needs to.
+    const admin = options.identity.role === 'admin';
+    this.#bucket = admin
+      ? new TokenBucket(options.limits.adminMessagesPerSecond, options.limits.adminBurst, options.now)
+      : new TokenBucket(options.limits.messagesPerSecond, options.limits.burst, options.now);
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });

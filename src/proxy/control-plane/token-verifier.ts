@@ -12,8 +12,10 @@ import { InvalidOptionError, UnauthorizedError } from '../../shared/errors.js';
 import { isValidAgentId } from '../../shared/identity/agent-id.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../../shared/identity/sign-token.js';
 import type { KeyRole, KeyScope } from '../../shared/protocol.js';
-import { ReplayCache } from './replay-cache.js';
-import type { TrustStore, TrustedKey } from './trust-store.js';
+import { MemoryReplayCache } from '../../shared/trust/memory-replay-cache.js';
+import type { ReplayCache, ReplayVerdict } from '../../shared/trust/replay-cache.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
+import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 
 /** Default `maxTokenAgeSeconds`: a token older than this (by `iat`) is refused. */
 export const DEFAULT_MAX_TOKEN_AGE_SECONDS = 120;
@@ -37,7 +39,8 @@ export type UnauthorizedReason =
   | 'unknown_key'
   | 'signature'
   | 'replay'
-  | 'replay_cache_full';
+  | 'replay_cache_full'
+  | 'replay_cache_unavailable';
 
 /** A token was refused. `code` is `RP_ERR_UNAUTHORIZED` (401); `reason` says why. */
 export class TokenRejectedError extends UnauthorizedError {
@@ -68,7 +71,7 @@ export interface TokenVerifierOptions {
   maxTokenAgeSeconds?: number;
   /** Clock skew allowed on `exp` and `iat`, in seconds, 0 to 60. Default 5. */
   clockToleranceSeconds?: number;
-  /** Replay cache; default a new {@link ReplayCache} with its default bound. Share one per proxy. */
+  /** Replay cache; default a new {@link MemoryReplayCache} with its default bound, on `now`. Share one per proxy. */
   replayCache?: ReplayCache;
   /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
   now?: () => number;
@@ -119,8 +122,11 @@ export class TokenVerifier {
     this.#audience = options.audience;
     this.#maxTokenAgeSeconds = integerOption('maxTokenAgeSeconds', options.maxTokenAgeSeconds, DEFAULT_MAX_TOKEN_AGE_SECONDS, 1, MAX_TOKEN_TTL_SECONDS);
     this.#clockToleranceSeconds = integerOption('clockToleranceSeconds', options.clockToleranceSeconds, DEFAULT_CLOCK_TOLERANCE_SECONDS, 0, 60);
-    this.#replayCache = options.replayCache ?? new ReplayCache();
+    if (options.replayCache !== undefined && typeof options.replayCache?.claim !== 'function') {
+      throw new InvalidOptionError('replayCache: expected a ReplayCache');
+    }
     this.#now = options.now ?? Date.now;
+    this.#replayCache = options.replayCache ?? new MemoryReplayCache({ now: this.#now });
   }
 
   /**
@@ -172,7 +178,13 @@ export class TokenVerifier {
       throw new TokenRejectedError('malformed', `claim "jti" must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
     }
     // Remember the jti as long as jose would still accept the token (exp plus the tolerance).
-    const verdict = this.#replayCache.remember(`${sub}\u0000${jti}`, exp + this.#clockToleranceSeconds, Math.floor(nowMs / 1000));
+    let verdict: ReplayVerdict;
+    try {
+      verdict = await this.#replayCache.claim(`${sub}\u0000${jti}`, (exp + this.#clockToleranceSeconds) * 1000);
+    } catch (error) {
+      // Failing closed: a token whose first use cannot be proven is refused.
+      throw new TokenRejectedError('replay_cache_unavailable', 'the replay cache cannot be reached; retry later', { cause: error });
+    }
     if (verdict === 'replay') throw new TokenRejectedError('replay', 'token was already used');
     if (verdict === 'full') throw new TokenRejectedError('replay_cache_full', 'too many live tokens; retry later');
     return Object.freeze({ id: trusted.id, role: trusted.role, scope: trusted.scope, fingerprint: trusted.fingerprint });

@@ -2,7 +2,8 @@
  * The HTTP `upgrade` handler: everything that happens before a WebSocket exists (STYLE 9).
  *
  * In order: the control plane must be running (503); at most `maxPendingHandshakes` upgrades are being
- * authenticated at once (429); the request must ask for `websocket` with sub-protocol `inteli.v2`
+ * authenticated at once, of which at most `maxPendingUnknownHandshakes` from callers whose token names
+ * no trusted key (429: a flood of unknown keys cannot starve the known ones); the request must ask for `websocket` with sub-protocol `inteli.v2`
  * (400); it must carry `Authorization: Bearer <JWT>` that the verifier accepts (401, with the verifier's
  * reason logged, never the token); the key must still be trusted with the same fingerprint once
  * verification finished (401: closes the race with a concurrent removal); the role must be allowed
@@ -16,11 +17,12 @@ import type { Logger } from '../../shared/logger.js';
 import { SUBPROTOCOL, type KeyRole } from '../../shared/protocol.js';
 import type { ResolvedLimits } from './control-plane-options.js';
 import type { ControlPlaneCounters, UpgradeRefusal } from './control-plane-stats.js';
+import { claimedKeyId } from './claimed-key-id.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import type { SessionIndex } from './session-index.js';
 import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
-import type { TrustStore } from './trust-store.js';
+import type { TrustStore } from '../../shared/trust/trust-store.js';
 
 /** What the upgrade handler needs from its owner. */
 export interface UpgradeHandlerOptions {
@@ -52,6 +54,7 @@ export function offeredProtocols(header: string | string[] | undefined): string[
 export class UpgradeHandler {
   readonly #options: UpgradeHandlerOptions;
   #pending = 0;
+  #pendingUnknown = 0;
 
   constructor(options: UpgradeHandlerOptions) {
     this.#options = options;
@@ -72,12 +75,21 @@ export class UpgradeHandler {
       this.#refuse(socket, 'stopping', 503, 'the control plane is stopping');
       return;
     }
+    // The claimed id is read without verification; it only chooses the budget (see claimed-key-id.ts).
+    const claimed = claimedKeyId(request.headers.authorization);
+    const unknown = claimed === undefined || this.#options.trustStore.get(claimed) === undefined;
+    if (unknown && this.#pendingUnknown >= limits.maxPendingUnknownHandshakes) {
+      logger.warn({ pendingUnknown: this.#pendingUnknown }, 'too many pending handshakes of unknown keys; upgrade refused');
+      this.#refuse(socket, 'pending_unknown_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
+      return;
+    }
     if (this.#pending >= limits.maxPendingHandshakes) {
       logger.warn({ pending: this.#pending }, 'too many pending handshakes; upgrade refused');
       this.#refuse(socket, 'pending_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
       return;
     }
     this.#pending += 1;
+    if (unknown) this.#pendingUnknown += 1;
     this.#authenticate(request, socket, head)
       .catch((error: unknown) => {
         logger.error({ err: error }, 'unexpected error during upgrade');
@@ -85,6 +97,7 @@ export class UpgradeHandler {
       })
       .finally(() => {
         this.#pending -= 1;
+        if (unknown) this.#pendingUnknown -= 1;
       });
   }
 

@@ -24,6 +24,7 @@ import { UndiciForwarder } from './undici-forwarder.js';
 import { NodeHttpForwarder } from './node-http-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
+import type { Forwarding } from '../forwarding.js';
 
 /** Lifecycle states of a {@link DataPlane}. */
 export type DataPlaneState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -57,8 +58,8 @@ const MAX_CLIENT_DEADLINE_SWEEP_MS = 1000;
 /** Shortest such interval, in ms (tests use deadlines of a few hundred ms). */
 const MIN_CLIENT_DEADLINE_SWEEP_MS = 50;
 
-/** The forwarding half of the proxy. */
-export class DataPlane extends EventEmitter<DataPlaneEvents> {
+/** The forwarding half of the proxy, in this process (the {@link Forwarding} of a `ProxyServer`). */
+export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwarding {
   readonly #registry: BackendRegistry;
   readonly #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;

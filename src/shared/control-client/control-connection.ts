@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { SUBPROTOCOL, type ServerMessage } from '../protocol.js';
 import { createVerifiedConnector, type ProxyVerification } from './proxy-tls.js';
 import { parseServerMessage } from './server-message.js';
+import { UpgradeRefusedError } from './upgrade-refused-error.js';
 
 /** Largest frame a client accepts from the proxy, in bytes (a `backends.list` answer can be large). */
 export const MAX_INCOMING_FRAME_BYTES = 1024 * 1024;
@@ -93,8 +94,10 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   /**
    * Dials the proxy and resolves once the upgrade succeeded with sub-protocol `inteli.v2`.
    *
-   * @throws {ControlError} `RP_ERR_UNAUTHORIZED` (401), `RP_ERR_FORBIDDEN` (403), `RP_ERR_LIMIT_EXCEEDED`
-   * (429), `RP_ERR_SHUTTING_DOWN` (503) or `RP_ERR_DISCONNECTED` (unreachable, other failures).
+   * @throws {UpgradeRefusedError} (a {@link ControlError} with the HTTP `status`) `RP_ERR_UNAUTHORIZED`
+   * (401), `RP_ERR_FORBIDDEN` (403), `RP_ERR_LIMIT_EXCEEDED` (429), `RP_ERR_SHUTTING_DOWN` (503), or
+   * `RP_ERR_DISCONNECTED` for another status.
+   * @throws {ControlError} `RP_ERR_DISCONNECTED` when the proxy is unreachable.
    * @throws {TlsError} when the proxy's certificate or pin is not accepted.
    * @throws {TimeoutError} when the handshake takes longer than `handshakeTimeoutMs`.
    */
@@ -132,7 +135,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
         response.resume();
         const code = upgradeRefusal(refusedStatus);
         request.destroy();
-        fail(new ControlError(code, `the proxy refused the connection with HTTP ${refusedStatus}`));
+        fail(new UpgradeRefusedError(code, refusedStatus, `the proxy refused the connection with HTTP ${refusedStatus}`));
       });
       ws.once('error', (error: Error) => {
         if (refusedStatus !== undefined) return;

@@ -1,6 +1,6 @@
 /** `inteli-sysadmin init [--certstore DIR] [--out DIR] [--id ID]`. */
 import type { CliCommand } from '../cli-command.js';
-import { DEFAULT_ADMIN_ID, DEFAULT_INIT_CERTSTORE, DEFAULT_INIT_OUT, initAdmin, type InitAdminOptions } from '../init-admin.js';
+import { DEFAULT_ADMIN_ID, DEFAULT_INIT_CERTSTORE, DEFAULT_INIT_OUT, initAdmin, type InitAdminOptions } from '../../shared/trust/init-admin.js';
 
 /** Creates the first admin key pair and trusts it in the local trust store, offline. */
 export const initCommand: CliCommand = {

@@ -1,6 +1,6 @@
 /** `inteli-sysadmin keygen <id> [--out DIR]`. */
 import type { CliCommand } from '../cli-command.js';
-import { writeKeyPair } from '../keygen.js';
+import { writeKeyPair } from '../../shared/identity/write-key-pair.js';
 
 /** Generates an agent key pair. */
 export const keygenCommand: CliCommand = {

@@ -2,7 +2,7 @@
 import { InvalidOptionError } from '../../shared/errors.js';
 import { assertValidAgentId } from '../../shared/identity/agent-id.js';
 import type { KeyRole, KeyScope } from '../../shared/protocol.js';
-import { parseKeyScope } from '../../proxy/control-plane/key-scope.js';
+import { parseKeyScope } from '../../shared/trust/key-scope.js';
 import type { CliCommand } from '../cli-command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from '../connection-settings.js';
 import { loadPublicKey } from '../public-key-source.js';

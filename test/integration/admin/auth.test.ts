@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { DEFAULT_ADMIN_AUDIENCE } from '../../../src/proxy/admin/admin-options.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';

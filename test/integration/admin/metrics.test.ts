@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import http from 'node:http';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';

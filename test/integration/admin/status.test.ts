@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import type http from 'node:http';
-import type { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import type { TrustStore } from '../../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import type { StatusReport } from '../../../src/proxy/admin/status-report.js';

@@ -14,10 +14,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import { send } from '../../helpers/data-plane-client.js';
+import { withTimeout } from '../../helpers/control-plane-client.js';
+import { waitUntil, waitUntilAsync } from '../../helpers/wait-until.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'proxy', 'cli.js');
@@ -189,6 +191,8 @@ afterAll(async () => {
 
 describe('inteli-proxy with PROXY_WORKERS=2', () => {
   it('forks two workers that share the same port 0 pick, HTTP and HTTPS', async () => {
+    // The workers log to the shared stdout on their own; "running" can come before the second one's line.
+    await waitUntil(() => logs.lines.filter((line) => line.msg === 'data plane listening').length >= 2, WAIT_MS, 'both workers to log that they listen');
     const listening = logs.lines.filter((line) => line.msg === 'data plane listening');
     expect(listening).toHaveLength(2);
     expect(new Set(listening.map((line) => line.worker)).size).toBe(2);
@@ -232,7 +236,12 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     const server = firstServer;
     let arrived: () => void = () => undefined;
     const inFlight = new Promise<void>((resolve) => (arrived = resolve));
-    handler = (_req, res) => {
+    handler = (req, res) => {
+      // Only the first request is held; probes that still reach the agent are answered at once.
+      if (req.url !== '/api/slow') {
+        res.end('probe');
+        return;
+      }
       arrived();
       released = () => {
         answered = true;
@@ -241,15 +250,36 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     };
     const originalClose = server.close.bind(server);
     let answeredBeforeClose: boolean | undefined;
+    let closeCalled: () => void = () => undefined;
+    const closing = new Promise<void>((resolve) => (closeCalled = resolve));
     server.close = ((callback?: (error?: Error) => void) => {
       answeredBeforeClose = answered;
+      closeCalled();
       return originalClose(callback);
     }) as typeof server.close;
     const slow = get(httpPort, '/api/slow');
     await inFlight;
+    const mark = logs.lines.length;
     const stopped = web.stop();
-    // Let the drain request reach the primary and the workers before the response is released.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Before releasing the response, the drain must have reached the primary and both workers: the
+    // primary logs it, and then fresh connections (spread over the workers) are no longer routed to the
+    // agent (403). A worker applies the draining state in the same IPC stream as the primary's idle
+    // query, so by then an early "drained" would already be on its way. A premature close ends the wait.
+    const drainApplied = (async () => {
+      await logs.next((line) => line.msg === 'draining backend', 'the drain to reach the primary', mark);
+      let refusedInARow = 0;
+      await waitUntilAsync(
+        async () => {
+          // The only target is draining: the worker has no target for /api (403, the no-target status).
+          refusedInARow = (await get(httpPort, '/api/probe')).status === 403 ? refusedInARow + 1 : 0;
+          return refusedInARow >= 6;
+        },
+        WAIT_MS,
+        'both workers to stop routing to the draining agent',
+        10,
+      );
+    })();
+    await Promise.race([closing, drainApplied]);
     expect(answeredBeforeClose).toBeUndefined();
     released!();
     expect(await slow).toEqual({ status: 200, body: 'slow' });
@@ -330,7 +360,17 @@ describe('inteli-proxy with PROXY_WORKERS=2 on a port already taken', () => {
     });
     let stderr = '';
     failing.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve));
+    const exit = new Promise<number | null>((resolve) => failing.once('exit', resolve));
+    let code: number | null;
+    try {
+      code = await withTimeout(exit, WAIT_MS, 'inteli-proxy to exit');
+    } finally {
+      // Never leave the process (or its workers) behind when it did not exit by itself.
+      if (failing.exitCode === null && failing.signalCode === null) {
+        failing.kill('SIGKILL');
+        await exit;
+      }
+    }
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`inteli-proxy: HTTP listener could not bind 127.0.0.1:${taken}: address already in use (RP_ERR_LISTEN)`);
   });
@@ -341,15 +381,26 @@ describe('inteli-proxy with PROXY_WORKERS=2 when the primary is killed', () => {
     const primary = spawn(process.execPath, [CLI], { cwd: dir, env: clusterEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
     const primaryExited = new Promise((resolve) => primary.once('exit', resolve));
     const watcher = new LogWatcher(primary);
-    const running = await watcher.next((line) => typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running'), 'the cluster to start');
-    const pids = watcher.lines.filter((line) => line.msg === 'worker forked').map((line) => line.pid as number);
-    expect(pids).toHaveLength(2);
-    primary.kill('SIGKILL');
-    await primaryExited;
-    const deadline = Date.now() + WAIT_MS;
-    while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const orphans = pids.filter(alive);
-    for (const pid of orphans) process.kill(pid, 'SIGKILL');
+    const workers = (): number[] => watcher.lines.filter((line) => line.msg === 'worker forked').map((line) => line.pid as number);
+    let orphans: number[] = [];
+    let running: LogLine = {};
+    try {
+      running = await watcher.next((line) => typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running'), 'the cluster to start');
+      const pids = workers();
+      expect(pids).toHaveLength(2);
+      primary.kill('SIGKILL');
+      await primaryExited;
+      // Workers notice the lost primary through their IPC channel; no event reaches this process.
+      await waitUntil(() => !pids.some(alive), WAIT_MS, 'the workers to exit after their primary').catch(() => undefined);
+      orphans = pids.filter(alive);
+    } finally {
+      // Whatever failed above, nothing started here outlives the test.
+      if (primary.exitCode === null && primary.signalCode === null) {
+        primary.kill('SIGKILL');
+        await primaryExited;
+      }
+      for (const pid of workers().filter(alive)) process.kill(pid, 'SIGKILL');
+    }
     expect(orphans).toEqual([]);
     // The port is free again.
     const probe = createServer();

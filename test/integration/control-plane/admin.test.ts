@@ -3,6 +3,10 @@
  * at once (regression for the original, where removing a key did not disconnect the agent).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TrustStore } from '../../../src/shared/trust/trust-store.js';
 import type { Backend, RemovalReason } from '../../../src/proxy/registry/backend.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
@@ -69,12 +73,29 @@ describe('control plane admin messages', () => {
     await adminClient.close();
   });
 
-  it('closes a live session with 4003 when the key is removed from the trust store by any path', async () => {
+  it('closes a live session with 4003 when the key is removed from the trust store by any path: keys.remove (above), the TrustStore API, another process editing the watched file', async () => {
     const key = await fixture.addKey('DIRECT', { scope: { rules: ['/d'] } });
     const agent = await fixture.connect(key);
     await agent.request(registerFrame(['/d']));
     await fixture.trustStore.remove('DIRECT');
     expect(await agent.closeCode()).toBe(4003);
+    // A file-backed store watched for edits: `inteli-sysadmin` working offline removes the key.
+    const dir = await mkdtemp(path.join(tmpdir(), 'inteli-admin-store-'));
+    const store = await TrustStore.open(dir);
+    store.watch({ debounceMs: 10 });
+    const filed = await startControlPlane({ trustStore: store });
+    try {
+      const fileKey = await filed.addKey('FILED', { scope: { rules: ['/f'] } });
+      const fileAgent = await filed.connect(fileKey);
+      expect(await fileAgent.request(registerFrame(['/f']))).toMatchObject({ type: 'ack' });
+      await (await TrustStore.open(dir)).remove('FILED');
+      expect(await fileAgent.closeCode(10_000)).toBe(4003);
+      expect(filed.registry.listByAgent('FILED')).toEqual([]);
+    } finally {
+      store.unwatch();
+      await filed.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('keys.remove of an unknown id answers RP_ERR_UNKNOWN_ID; of its own key RP_ERR_FORBIDDEN', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT, importJWK } from 'jose';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { publicKeyPin } from '../../../src/shared/tls/public-key-pin.js';
 import type { Backend, RemovalReason } from '../../../src/proxy/registry/backend.js';
 import { nextEvent, registerFrame, startControlPlane, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';

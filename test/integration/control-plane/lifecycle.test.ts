@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';

@@ -4,6 +4,7 @@
  * http-proxy 1.18.1.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { withTimeout } from '../../helpers/control-plane-client.js';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -155,11 +156,16 @@ describe('data plane failures', () => {
     const { proxy, port } = await proxyWith();
     register(proxy, echo);
     const socket = connect(port, '127.0.0.1');
-    const reply = new Promise<string>((resolve) => {
-      let data = '';
-      socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
-      socket.on('end', () => resolve(data));
-    });
+    cleanup.push(async () => void socket.destroy());
+    const reply = withTimeout(
+      new Promise<string>((resolve) => {
+        let data = '';
+        socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
+        socket.on('end', () => resolve(data));
+      }),
+      10_000,
+      'the proxy to answer and close',
+    );
     // write, not end: a half-closed client makes Node abort the request.
     socket.write(
       'POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\nConnection: close\r\n\r\n' +

@@ -10,6 +10,7 @@ import { ProxyServer as Proxy } from '../../../src/proxy/proxy-server.js';
 import { generateDevCertificate } from '../../../src/shared/tls/dev-certificate.js';
 import { type TestBackend, startBackend } from '../../helpers/data-plane-backends.js';
 import { register, send, startProxy } from '../../helpers/data-plane-client.js';
+import { waitUntil } from '../../helpers/wait-until.js';
 
 describe('data plane lifecycle', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -48,6 +49,7 @@ describe('data plane lifecycle', () => {
 
   it('start() and stop() are idempotent and emit listening once', async () => {
     const proxy = new Proxy({ host: '127.0.0.1', port: 0, control: false });
+    cleanup.push(() => proxy.stop());
     let listening = 0;
     proxy.on('listening', () => (listening += 1));
     const first = proxy.start();
@@ -63,6 +65,7 @@ describe('data plane lifecycle', () => {
 
   it('stop() before start() resolves', async () => {
     const proxy = new Proxy({ host: '127.0.0.1', port: 0, control: false });
+    cleanup.push(() => proxy.stop());
     await proxy.stop();
     expect(proxy.dataPlane.state).toBe('stopped');
   });
@@ -70,6 +73,7 @@ describe('data plane lifecycle', () => {
   it('rejects with RP_ERR_LISTEN naming host:port when the port is in use', async () => {
     const { port } = await proxyWith();
     const second = new Proxy({ host: '127.0.0.1', port, control: false });
+    cleanup.push(() => second.stop());
     const error = await second.start().catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'RP_ERR_LISTEN', name: 'ListenError' });
     expect((error as Error).message).toContain(`127.0.0.1:${port}`);
@@ -92,6 +96,7 @@ describe('data plane lifecycle', () => {
 
   it('rejects with RP_ERR_TLS on a bad certificate', async () => {
     const proxy = new Proxy({ host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'not a cert', key: 'not a key' }, control: false });
+    cleanup.push(() => proxy.stop());
     await expect(proxy.start()).rejects.toMatchObject({ code: 'RP_ERR_TLS', name: 'TlsError' });
     await proxy.stop();
   });
@@ -110,8 +115,8 @@ describe('data plane lifecycle', () => {
     const inFlight = send(port, '/api');
     await arrived;
     const stopped = proxy.stop();
-    // Once the listener is closed a new connection is refused.
-    await new Promise((resolve) => setImmediate(resolve));
+    // The stop closes the listeners as it enters `stopping`; from then on a new connection is refused.
+    await waitUntil(() => proxy.dataPlane.state === 'stopping', 5000, 'the stop to begin');
     await expect(send(port, '/api')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(proxy.dataPlane.state).toBe('stopping');
     release();
@@ -137,10 +142,13 @@ describe('data plane lifecycle', () => {
     await arrived;
     await new Promise<void>((resolve) => socket.once('data', () => resolve()));
     const stopped = proxy.stop();
-    socket.write('GET /api HTTP/1.1\r\nHost: a\r\n\r\n');
-    // No event tells when the proxy has read the second request; a short grace lets it do so before the
-    // first response ends (otherwise the connection would simply be closed, which is also correct).
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => proxy.dataPlane.state === 'stopping', 5000, 'the stop to begin');
+    const secondRequest = 'GET /api HTTP/1.1\r\nHost: a\r\n\r\n';
+    const bytesBefore = proxy.dataPlane.clientBytes().bytesIn;
+    socket.write(secondRequest);
+    // The proxy reads (and answers, queued behind the first response) the second request before the first
+    // response ends: its bytes show in the client byte counter once read.
+    await waitUntil(() => proxy.dataPlane.clientBytes().bytesIn >= bytesBefore + secondRequest.length, 5000, 'the proxy to read the second request');
     release();
     await closed;
     await stopped;

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { send, startProxy } from '../../helpers/data-plane-client.js';
+import { openSocket, readUntilClose } from '../../helpers/hostile-raw.js';
 
 interface WsBackend {
   readonly port: number;
@@ -116,6 +117,15 @@ describe('data plane WebSocket tunnels', () => {
     const socket = client(`ws://127.0.0.1:${port}/ws`);
     const [, response] = (await once(socket, 'unexpected-response')) as [unknown, { statusCode: number }];
     expect(response.statusCode).toBe(401);
+    // On a raw connection (a client that would keep it open): the answer is relayed whole, then the
+    // proxy closes the connection (nothing sent behind the refused upgrade can be tunnelled).
+    const raw = await openSocket(port);
+    const reply = readUntilClose(raw, 5000);
+    raw.write(`GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const { text, closedByPeer } = await reply;
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text.endsWith('\r\n\r\nnope')).toBe(true);
+    expect(closedByPeer).toBe(true);
   });
 
   it('answers 403 NO_ROUTE to an upgrade without a route, and 502 when the target is down', async () => {

@@ -9,13 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import type { Backend, RemovalReason } from '../../../src/proxy/registry/backend.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import { nextEvent, testCertificate } from '../../helpers/control-plane-fixture.js';
 import { send } from '../../helpers/data-plane-client.js';
+import { closedPort } from '../../helpers/data-plane-backends.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -82,9 +83,19 @@ describe('ProxyServer with its control plane', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     cleanup.push(() => new Promise((resolve) => blocker.close(resolve)));
     const taken = (blocker.address() as net.AddressInfo).port;
-    const proxy = await proxyWith({ control: { host: '127.0.0.1', port: taken } });
+    // Known data-plane ports (free a moment ago), so the test can check that they are free again.
+    const httpPort = await closedPort();
+    const httpsPort = await closedPort();
+    const proxy = await proxyWith({ port: httpPort, tlsPort: httpsPort, control: { host: '127.0.0.1', port: taken } });
     await expect(proxy.start()).rejects.toMatchObject({ code: 'RP_ERR_LISTEN' });
     expect(proxy.dataPlane.state).toBe('stopped');
+    // No listener is left: both data-plane ports can be bound again, and nothing answers on them.
+    for (const port of [httpPort, httpsPort]) {
+      await expect(send(port, '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      const probe = net.createServer();
+      await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await new Promise((resolve) => probe.close(resolve));
+    }
     await expect(proxy.stop()).resolves.toBeUndefined();
   });
 

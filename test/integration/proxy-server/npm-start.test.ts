@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { send } from '../../helpers/data-plane-client.js';
+import { withTimeout } from '../../helpers/control-plane-client.js';
 
 const cli = new URL('../../../dist/src/proxy/cli.js', import.meta.url).pathname;
 const env = { PROXY_HOST: '127.0.0.1', PROXY_PORT: '0', PROXY_TLS_PORT: '0', PROXY_WS_HOST: '127.0.0.1', PROXY_WS_PORT: '0', PROXY_ADMIN_PORT: '0' };
@@ -22,25 +23,58 @@ interface Started {
   readonly running: LogLine;
 }
 
-/** Starts the CLI in `cwd` and resolves with its log once it says it is running. */
-function start(cwd: string): Promise<Started> {
-  const child = spawn(process.execPath, [cli], { cwd, env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Every child started here; the after-hook kills any still running (a failed test must not leave one). */
+const children = new Set<ChildProcess>();
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function spawnCli(cwd: string, extraEnv: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [cli], { cwd, env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Starts the CLI in `cwd` and resolves with its log once it says it is running (within 15 s, else kills it). */
+async function start(cwd: string): Promise<Started> {
+  const child = spawnCli(cwd, { LOG_LEVEL: 'info' });
   const lines: LogLine[] = [];
-  return new Promise((resolve, reject) => {
+  const running = new Promise<Started>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`inteli-proxy exited with ${code} before running`)));
     createInterface({ input: child.stdout! }).on('line', (text) => {
-      const line = JSON.parse(text) as LogLine;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: `(not JSON) ${text}` };
+      }
       lines.push(line);
       if (typeof line.msg === 'string' && line.msg.startsWith('inteli-proxy is running')) resolve({ child, lines, running: line });
     });
   });
+  try {
+    return await withTimeout(running, 15_000, 'inteli-proxy to say it is running');
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited(child);
+    throw error;
+  }
 }
 
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
+/** SIGTERM, and the exit code; a child still running after 10 s is killed and reported as such. */
+async function stop(child: ChildProcess): Promise<number | null | 'killed'> {
+  const exit = exited(child);
+  child.kill('SIGTERM');
+  try {
+    return await withTimeout(exit, 10_000, 'inteli-proxy to exit on SIGTERM');
+  } catch {
+    child.kill('SIGKILL');
+    await exit;
+    return 'killed';
+  }
 }
 
 describe('npm start (the inteli-proxy CLI)', () => {
@@ -51,6 +85,10 @@ describe('npm start (the inteli-proxy CLI)', () => {
   });
 
   afterAll(async () => {
+    for (const child of children) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -87,10 +125,10 @@ describe('npm start (the inteli-proxy CLI)', () => {
   });
 
   it('refuses a bad variable with exit 2 and a message naming it', async () => {
-    const child = spawn(process.execPath, [cli], { cwd: dir, env: { ...process.env, ...env, PROXY_PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(dir, { PROXY_PORT: 'eighty' });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const code = await withTimeout(exited(child), 15_000, 'inteli-proxy to exit');
     expect(code).toBe(2);
     expect(stderr).toMatch(/^inteli-proxy: PROXY_PORT: expected a port number/);
   });

@@ -173,10 +173,10 @@ describe('ProxySysAdmin backends', () => {
     const [backend] = (await sysadmin.listBackends()).filter((item) => item.agentId === 'API010');
     expect(backend).toMatchObject({ agentId: 'API010', state: 'ready', rules: [{ path: '/api', host: undefined }], targets: [{ protocol: 'http', host: '127.0.0.1' }], weight: 1 });
     // An admin drain keeps the backend registered, listed as draining, until undrained.
-    const told = nextEvent<[{ drained: boolean; by: string }]>(web, 'admin_drain');
+    const told = nextEvent<[{ drained: boolean; by: string; proxyUrl: string }]>(web, 'admin_drain');
     const drained = await sysadmin.drainBackend('API010');
     expect(drained.backendIds).toEqual([backend!.id]);
-    expect((await told)[0]).toMatchObject({ drained: true, backendIds: [backend!.id] });
+    expect((await told)[0]).toMatchObject({ drained: true, backendIds: [backend!.id], proxyUrl: fixture.url });
     expect((await sysadmin.listBackends()).find((item) => item.id === backend!.id)?.state).toBe('draining');
     expect((await sysadmin.undrainBackend('API010')).backendIds).toEqual([backend!.id]);
     expect((await sysadmin.listBackends()).find((item) => item.id === backend!.id)?.state).toBe('ready');

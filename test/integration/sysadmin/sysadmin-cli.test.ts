@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startControlPlane, nextEvent, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
 import { runCli, SYSADMIN_COMMANDS } from '../../../src/sysadmin/run-cli.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { ProxyWebServer, type ProxyWebServerOptions } from '../../../src/webserver-agent/proxy-web-server.js';
 import { readSysadminEnv } from '../../../src/shared/env.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { collector } from '../../helpers/cli-output.js';
 import { helloServer, writeJson } from './sysadmin-helpers.js';
 
@@ -84,7 +84,15 @@ describe('inteli-sysadmin keys', () => {
     const io = collector();
     const env = readSysadminEnv({ PROXY_WS_URL: fixture.url, INTELI_ADMIN_ID: 'ops', INTELI_ADMIN_KEY: adminKeyFile, INTELI_PROXY_PIN: fixture.controlPlane.pin });
     expect(await runCli(['keys', 'list', '--json'], io, { env: () => env })).toBe(0);
-    expect(JSON.parse(io.out())).toHaveProperty('keys');
+    // The list came from this proxy (its trust store), reached with the environment's URL, id and key.
+    const listed = (JSON.parse(io.out()) as { keys: Array<{ id: string }> }).keys.map((entry) => entry.id);
+    expect(listed).toEqual(fixture.trustStore.list().map((entry) => entry.id));
+    expect(listed).toContain('ops');
+    // And the pin is taken from it too: a wrong one makes the same command fail.
+    const wrong = collector();
+    const wrongEnv = readSysadminEnv({ PROXY_WS_URL: fixture.url, INTELI_ADMIN_ID: 'ops', INTELI_ADMIN_KEY: adminKeyFile, INTELI_PROXY_PIN: 'A'.repeat(43) + '=' });
+    expect(await runCli(['keys', 'list', '--json'], wrong, { env: () => wrongEnv })).toBe(1);
+    expect(wrong.err()).toContain('does not match the configured pin');
   });
 
   it('keys add trusts a .pub.json with rules and hosts, at once', async () => {

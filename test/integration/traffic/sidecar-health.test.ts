@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import type { Backend } from '../../../src/proxy/registry/backend.js';
 import { parsePublicJwk } from '../../../src/shared/identity/jwk.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { runAgentCli } from '../../../src/webserver-agent/run-agent-cli.js';
 import { startAgentProxy, type AgentProxy } from '../../helpers/agent-proxy.js';
 import { send } from '../../helpers/data-plane-client.js';

@@ -193,7 +193,7 @@ describe('ProxyWebServer against the real control plane', () => {
     await web.start();
     const registered = nextEvent(web, 'registered');
     // Cut every session from the proxy side: the agent must redial with a new jti.
-    for (const session of fixture.controlPlane.sessions()) expect(session.agentId).toBe('WEB001');
+    expect(fixture.controlPlane.sessions().map((session) => session.agentId)).toEqual(['WEB001']);
     await fixture.trustStore.remove('WEB001');
     await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'] } });
     await registered;
@@ -254,7 +254,7 @@ describe('ProxyWebServer against the real control plane', () => {
     await web.start();
     const event = nextEvent<[string, unknown]>(web, 'event');
     expect(fixture.controlPlane.sendEvent('WEB001', 'config.reload', { v: 2 })).toBe(1);
-    expect(await event).toEqual(['config.reload', { v: 2 }]);
+    expect(await event).toEqual(['config.reload', { v: 2 }, fixture.url]);
   });
 
   it('a sidecar-style agent (no server, explicit target) registers an existing server and does not close it', async () => {

@@ -123,23 +123,31 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
     });
   });
 
-  it('rejects start() with RP_ERR_TIMEOUT when the proxy never acks', async () => {
+  it('retries a registration the proxy never acks, and rejects start() with RP_ERR_TIMEOUT after startTimeoutMs', async () => {
     const proxy = await stubProxy({ answer: false });
     const server = http.createServer();
-    const web = await agent(proxy.url, { server, requestTimeoutMs: 100 });
+    const web = await agent(proxy.url, { server, requestTimeoutMs: 100, startTimeoutMs: 1500, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
     const dialled = proxy.nextDial();
+    const retrying = nextEvent<[{ code: string; proxyUrl: string; attempt: number }]>(web, 'retrying');
     const starting = web.start();
     await dialled;
     expect(web.registered).toBe(false);
+    const [info] = await retrying;
+    expect(info).toMatchObject({ code: 'RP_ERR_TIMEOUT', proxyUrl: proxy.url, attempt: 1 });
     await expect(starting).rejects.toMatchObject({ code: 'RP_ERR_TIMEOUT' });
     expect(server.listening).toBe(false);
   });
 
-  it('rejects start() with RP_ERR_DISCONNECTED when nothing listens', async () => {
+  it('retries while nothing listens, and rejects start() with RP_ERR_DISCONNECTED (the last reason) after startTimeoutMs', async () => {
     const proxy = await stubProxy();
     const url = proxy.url;
     await cleanups.pop()!();
-    await expect((await agent(url)).start()).rejects.toMatchObject({ code: 'RP_ERR_DISCONNECTED' });
+    const web = await agent(url, { startTimeoutMs: 300, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const retrying = nextEvent<[{ code: string }]>(web, 'retrying');
+    const starting = web.start();
+    expect((await retrying)[0].code).toBe('RP_ERR_DISCONNECTED');
+    await expect(starting).rejects.toMatchObject({ code: 'RP_ERR_DISCONNECTED', message: expect.stringContaining('startTimeoutMs') });
+    expect(web.state).toBe('idle');
   });
 
   it('checks the pin before sending the upgrade request: a wrong pin never leaks the token', async () => {
@@ -167,7 +175,9 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
 
   it('keeps a connection whose proxy never pings but answers its pings (slow proxy heartbeat)', async () => {
     const proxy = await stubProxy();
-    const web = await agent(proxy.url, { idleTimeoutMs: 90 });
+    // 1,200 ms (pings every 400 ms) rather than a few tens of ms: on a loaded machine a stalled event
+    // loop could otherwise outlast the idle timeout between a ping and its pong.
+    const web = await agent(proxy.url, { idleTimeoutMs: 1200 });
     let disconnected = false;
     web.on('disconnected', () => (disconnected = true));
     await web.start();
@@ -194,7 +204,7 @@ describe('ProxyWebServer on the wire (stub proxy)', () => {
     socket.send(Buffer.from([1, 2, 3]));
     socket.send(JSON.stringify({ type: 'ack', id: 'unknown' }));
     socket.send(JSON.stringify({ type: 'event', name: 'ok', data: 1 }));
-    expect(await nextEvent(web, 'event')).toEqual(['ok', 1]);
+    expect(await nextEvent(web, 'event')).toEqual(['ok', 1, proxy.url]);
     expect(web.registered).toBe(true);
   });
 });

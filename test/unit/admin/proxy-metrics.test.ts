@@ -25,10 +25,13 @@ function fixture(): { source: MetricsSource; stats: TrafficStats; snapshot: { va
   const stats = new TrafficStats();
   const snapshot = { value: { state: 'running', inFlight: 3, tunnels: 2, routes: [] } as DataPlaneSnapshot };
   const source: MetricsSource = {
-    snapshot: () => snapshot.value,
-    trafficStats: stats,
-    clientBytes: () => ({ bytesIn: 100, bytesOut: 2000 }),
-    controlStats: () => ({
+    forwarding: {
+      snapshot: () => snapshot.value,
+      stats,
+      clientBytes: () => ({ bytesIn: 100, bytesOut: 2000 }),
+    },
+    controlPlane: {
+      stats: () => ({
       upgradesAccepted: 4,
       upgradesRefused: { unauthorized: 3, revoked: 1 },
       unauthorized: { expired: 2, replay: 1 },
@@ -39,7 +42,8 @@ function fixture(): { source: MetricsSource; stats: TrafficStats; snapshot: { va
       backendsRemoved: {},
       sessions: 5,
       pendingHandshakes: 1,
-    }),
+      }),
+    },
   };
   const registry = new BackendRegistry();
   return { source, stats, snapshot, registry, metrics: new ProxyMetrics(source, registry) };

@@ -7,7 +7,7 @@ import {
   type ControlPlaneOptions,
 } from '../../../src/proxy/control-plane/control-plane-options.js';
 import { ControlPlane } from '../../../src/proxy/control-plane/control-plane.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 
 const base = (): ControlPlaneOptions => ({ registry: new BackendRegistry(), trustStore: TrustStore.inMemory(), insecure: true });
@@ -29,6 +29,14 @@ describe('resolveControlPlaneOptions', () => {
     expect(resolved.limits).toMatchObject({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, registerTimeoutMs: 10_000, messagesPerSecond: 20, burst: 40, maxBufferedBytes: 16 * DEFAULT_MAX_FRAME_BYTES });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.limits)).toBe(true);
+  });
+
+  it('gives admin sessions their own frame budget and unknown keys a quarter of the pending handshakes', () => {
+    expect(resolveControlPlaneOptions(base()).limits).toMatchObject({ adminMessagesPerSecond: 100, adminBurst: 200, maxPendingHandshakes: 64, maxPendingUnknownHandshakes: 16 });
+    expect(resolveControlPlaneOptions({ ...base(), limits: { maxPendingHandshakes: 2 } }).limits.maxPendingUnknownHandshakes).toBe(1);
+    expect(invalid({ limits: { maxPendingHandshakes: 8, maxPendingUnknownHandshakes: 9 } })).toMatch(/^limits\.maxPendingUnknownHandshakes: expected an integer from 1 to 8/);
+    expect(invalid({ limits: { adminMessagesPerSecond: 0 } })).toMatch(/^limits\.adminMessagesPerSecond:/);
+    expect(invalid({ limits: { adminBurst: 0 } })).toMatch(/^limits\.adminBurst:/);
   });
 
   it('requires tls unless insecure is set, and refuses both', () => {

@@ -114,4 +114,18 @@ describe('parseClientMessage', () => {
     const drain = parseClientMessage(JSON.stringify({ type: 'drain', id: 'd' }));
     expect(drain.ok && isAdminMessage(drain.message)).toBe(false);
   });
+
+  it('keys.import: 1 to 100 entries with the fields of keys.add, each error naming its entry; admin only', () => {
+    const entry = { keyId: 'WEB1', publicKey: { kty: 'OKP' }, scope: { rules: ['/a'] }, stray: 1 };
+    const parsed = parseClientMessage(JSON.stringify({ type: 'keys.import', id: 'i', keys: [entry, { keyId: 'WEB2', publicKey: {}, replace: true }] }));
+    expect(parsed).toEqual({
+      ok: true,
+      message: { type: 'keys.import', id: 'i', keys: [{ keyId: 'WEB1', publicKey: { kty: 'OKP' }, scope: { rules: ['/a'] } }, { keyId: 'WEB2', publicKey: {}, replace: true }] },
+    });
+    expect(parsed.ok && isAdminMessage(parsed.message)).toBe(true);
+    expect(reason({ type: 'keys.import', id: 'i', keys: [] })).toMatch(/^keys: expected an array of 1 to 100/);
+    expect(reason({ type: 'keys.import', id: 'i', keys: Array.from({ length: 101 }, () => entry) })).toMatch(/^keys: expected an array of 1 to 100/);
+    expect(reason({ type: 'keys.import', id: 'i', keys: [entry, { keyId: 'W', publicKey: {}, role: 'root' }] })).toMatch(/^keys\[1\]\.role/);
+    expect(reason({ type: 'keys.import', id: 'i', keys: [entry, 'x'] })).toMatch(/^keys\[1\]: expected/);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveControlPlaneOptions } from '../../../src/proxy/control-plane/control-plane-options.js';
 import { runGatekeepers, targetSetKey, verifyRegistration } from '../../../src/proxy/control-plane/registration.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import type { VerifiedIdentity } from '../../../src/proxy/control-plane/token-verifier.js';
 import type { RegisterMessage } from '../../../src/shared/protocol.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { reservedRules } from '../../../src/proxy/control-plane/reserved-rules.js';
-import type { TrustedKey } from '../../../src/proxy/control-plane/trust-store.js';
+import type { TrustedKey } from '../../../src/shared/trust/trusted-key.js';
 
 function key(id: string, rules?: string[]): TrustedKey {
   return { id, role: 'agent', scope: rules === undefined ? {} : { rules }, fingerprint: 'f', publicKey: {}, createdAt: '' } as unknown as TrustedKey;

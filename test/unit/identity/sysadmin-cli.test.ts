@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../../src/sysadmin/run-cli.js';
-import { writeKeyPair } from '../../../src/sysadmin/keygen.js';
+import { writeKeyPair } from '../../../src/shared/identity/write-key-pair.js';
 import { parsePrivateJwk, parsePublicJwk } from '../../../src/shared/identity/jwk.js';
 import { fingerprint } from '../../../src/shared/identity/fingerprint.js';
 import { collector } from '../../helpers/cli-output.js';

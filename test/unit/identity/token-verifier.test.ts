@@ -3,8 +3,8 @@ import { SignJWT, importJWK } from 'jose';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
 import type { Ed25519PrivateJwk } from '../../../src/shared/identity/jwk.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
-import { ReplayCache } from '../../../src/proxy/control-plane/replay-cache.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
+import { MemoryReplayCache } from '../../../src/shared/trust/memory-replay-cache.js';
 import { TokenVerifier, extractBearer } from '../../../src/proxy/control-plane/token-verifier.js';
 
 const AUD = 'inteli-proxy';
@@ -136,7 +136,7 @@ describe('TokenVerifier', () => {
   });
 
   it('fails closed when the replay cache is full (reason replay_cache_full)', async () => {
-    const small = new TokenVerifier({ trustStore: store, audience: AUD, now, replayCache: new ReplayCache({ maxEntries: 1 }) });
+    const small = new TokenVerifier({ trustStore: store, audience: AUD, now, replayCache: new MemoryReplayCache({ maxEntries: 1, now }) });
     await small.verify(await sign());
     expect(await reasonOf(small.verify(await sign()))).toBe('replay_cache_full');
   });

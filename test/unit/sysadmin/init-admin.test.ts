@@ -2,8 +2,8 @@ import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { initAdmin } from '../../../src/sysadmin/init-admin.js';
-import { TrustStore } from '../../../src/proxy/control-plane/trust-store.js';
+import { initAdmin } from '../../../src/shared/trust/init-admin.js';
+import { TrustStore } from '../../../src/shared/trust/index.js';
 import { parsePrivateJwk } from '../../../src/shared/identity/jwk.js';
 
 let base: string;

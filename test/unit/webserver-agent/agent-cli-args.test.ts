@@ -41,6 +41,26 @@ describe('parseAgentArgs', () => {
     expect(parseAgentArgs([...minimal, '--affinity', 'cookie', '--no-health-check']).options).toMatchObject({ affinity: 'cookie', healthCheck: false });
   });
 
+  it('--proxy is repeatable: one pin applies to every proxy', () => {
+    const { options } = parseAgentArgs([...minimal, '--proxy', 'wss://127.0.0.2:3042', '--pin', PIN, '--min-acks', '1', '--start-timeout-ms', '30000']);
+    expect(options).toMatchObject({ proxyUrl: ['wss://127.0.0.1:3042', 'wss://127.0.0.2:3042'], pin: [PIN], minAcks: 1, startTimeoutMs: 30_000 });
+  });
+
+  it('pairs one --pin per --proxy in the order given', () => {
+    const other = 'y'.repeat(43) + '=';
+    const { options } = parseAgentArgs([...minimal, '--proxy', 'wss://127.0.0.2:3042', '--pin', PIN, '--pin', other]);
+    expect(options?.proxyUrl).toEqual([
+      { url: 'wss://127.0.0.1:3042', pin: PIN },
+      { url: 'wss://127.0.0.2:3042', pin: other },
+    ]);
+    expect(options?.pin).toBeUndefined();
+  });
+
+  it('with one --proxy, every --pin is accepted for it (rotation)', () => {
+    const other = 'y'.repeat(43) + '=';
+    expect(parseAgentArgs([...minimal, '--pin', PIN, '--pin', other]).options).toMatchObject({ proxyUrl: 'wss://127.0.0.1:3042', pin: [PIN, other] });
+  });
+
   it('returns help without requiring the other flags', () => {
     expect(parseAgentArgs(['--help']).help).toBe(true);
   });
@@ -58,6 +78,9 @@ describe('parseAgentArgs', () => {
     [[...minimal, '--body-timeout', '-1'], '--body-timeout'],
     [[...minimal, '--health-status', '200'], '--health-status: only with --health-path'],
     [[...minimal, '--no-health-check', '--health-interval', '100'], '--no-health-check'],
+    [[...minimal, '--proxy', 'wss://b:1', '--proxy', 'wss://c:1', '--pin', PIN, '--pin', PIN], '--pin: give one pin for every proxy or one per --proxy'],
+    [[...minimal, '--min-acks', '2'], '--min-acks'],
+    [[...minimal, '--start-timeout-ms', '0'], '--start-timeout-ms'],
     [[...minimal.slice(0, 6), '--target', 'nohostport', '--rule', '/api'], '--target'],
   ])('rejects %j with a message naming the flag', (argv, message) => {
     expect(() => parseAgentArgs(argv)).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION', message: expect.stringContaining(message) }));

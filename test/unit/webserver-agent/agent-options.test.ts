@@ -47,8 +47,28 @@ describe('resolveAgentOptions', () => {
     [{ requestTimeoutMs: 1 }, 'requestTimeoutMs'],
     [{ tokenTtlSeconds: 121 }, 'tokenTtlSeconds'],
     [{ server: {} }, 'server'],
+    [{ proxyUrl: [] }, 'proxyUrl: expected 1 to 64 proxies'],
+    [{ proxyUrl: ['wss://a:1', 'http://b:1'] }, 'proxyUrl[1]'],
+    [{ proxyUrl: ['wss://a:1', 'wss://a:1/'] }, 'proxyUrl[1]: wss://a:1/ is listed twice'],
+    [{ proxyUrl: ['wss://a:1', { url: 'wss://b:1', pin: 'short' }] }, 'proxyUrl[1]: pin'],
+    [{ proxyUrl: ['wss://a:1', 42] }, 'proxyUrl[1]: expected'],
+    [{ proxyUrl: ['wss://a:1', 'wss://b:1'], minAcks: 3 }, 'minAcks'],
+    [{ startTimeoutMs: 0 }, 'startTimeoutMs'],
   ])('rejects %j (names %s)', (override, name) => {
     expect(() => resolveAgentOptions({ ...base, ...(override as Partial<ProxyWebServerOptions>) })).toThrow(expect.objectContaining({ message: expect.stringContaining(name) }));
+  });
+
+  it('resolves several proxies, each with the top-level verification unless it brings its own', () => {
+    const other = 'y'.repeat(43) + '=';
+    const resolved = resolveAgentOptions({ ...base, pin: PIN, proxyUrl: ['wss://a:1', { url: 'wss://b:2', pin: other }, { url: 'ws://c:3', insecure: true }], minAcks: 2, startTimeoutMs: 5000 });
+    expect(resolved.proxies.map((proxy) => [proxy.proxyUrl, proxy.connection.pins, proxy.connection.insecure])).toEqual([
+      ['wss://a:1', [PIN], false],
+      ['wss://b:2', [other], false],
+      ['ws://c:3', undefined, true],
+    ]);
+    expect(resolved).toMatchObject({ minAcks: 2, startTimeoutMs: 5000, pins: [PIN] });
+    expect(resolved.proxyUrl.href).toBe('wss://a:1/');
+    expect(resolveAgentOptions(base)).toMatchObject({ minAcks: 1, startTimeoutMs: undefined });
   });
 
   it('accepts ws:// with insecure, a target without server, and several pins', () => {

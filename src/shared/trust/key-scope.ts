@@ -2,8 +2,8 @@
  * Runtime validation of a key's scope (the rules and target hosts an agent may register). Scopes come from
  * the trust-store file and from `keys.add` frames, so their shape and size are checked, not assumed.
  */
-import { InvalidOptionError } from '../../shared/errors.js';
-import type { KeyScope } from '../../shared/protocol.js';
+import { InvalidOptionError } from '../errors.js';
+import type { KeyScope } from '../protocol.js';
 
 /** Most rules one scope may list. */
 export const MAX_SCOPE_RULES = 64;

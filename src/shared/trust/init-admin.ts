@@ -1,5 +1,5 @@
 /**
- * `inteli-sysadmin init`, offline: creates the first admin key pair and trusts its public key with role
+ * `inteli-sysadmin init` and the proxy's first start, offline: creates the first admin key pair and trusts its public key with role
  * `admin` in the local trust store file. It is also the way back in when every admin key was lost: it
  * needs file access to the store, not a connection.
  *
@@ -8,13 +8,13 @@
  * key file or an existing store entry with the same id stops the command before anything is written,
  * and a failed store write removes the key files this call created.
  */
-import { realpath, unlink } from 'node:fs/promises';
+import { readFile, realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidOptionError, ProxyError } from '../shared/errors.js';
-import { assertValidAgentId } from '../shared/identity/agent-id.js';
-import { TrustStore } from '../proxy/control-plane/trust-store.js';
-import { writeKeyPair } from './keygen.js';
-import { loadPublicKey } from './public-key-source.js';
+import { InvalidOptionError, ProxyError } from '../errors.js';
+import { assertValidAgentId } from '../identity/agent-id.js';
+import { parsePublicJwk } from '../identity/jwk.js';
+import { writeKeyPair } from '../identity/write-key-pair.js';
+import { openFileTrustStore } from './file-trust-store.js';
 
 /** Default trust store directory (the proxy's `PROXY_CERTSTORE` default). */
 export const DEFAULT_INIT_CERTSTORE = 'certstore';
@@ -76,18 +76,19 @@ export async function initAdmin(options: InitAdminOptions = {}): Promise<InitAdm
   if (isInside(out, certstore)) {
     throw new InvalidOptionError(`--out ${out} is inside the certstore ${certstore}; a private key must live outside it`);
   }
-  const store = await TrustStore.open(certstore);
+  const store = await openFileTrustStore(certstore);
   if (store.get(id) !== undefined) {
-    throw new ProxyError('RP_ERR_ALREADY_EXISTS', `the trust store ${store.file ?? certstore} already trusts a key "${id}"; pick another --id`);
+    throw new ProxyError('RP_ERR_ALREADY_EXISTS', `the trust store ${store.file} already trusts a key "${id}"; pick another --id`);
   }
   const written = await writeKeyPair(id, out);
   try {
-    const publicKey = await loadPublicKey(written.publicPath);
+    // The file this call just wrote, read back so that what is trusted is exactly what is on disk.
+    const publicKey = parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8')) as unknown);
     await store.add({ id, publicKey, role: 'admin', scope: {} });
   } catch (error) {
     // The pair was created by this call and is useless untrusted: remove it so a retry starts clean.
     await Promise.all([unlink(written.privatePath), unlink(written.publicPath)].map((removal) => removal.catch(() => undefined)));
     throw error;
   }
-  return Object.freeze({ id, ...written, trustStore: store.file ?? path.join(certstore, 'trust-store.json') });
+  return Object.freeze({ id, ...written, trustStore: store.file });
 }

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { TrustStoreError } from '../../shared/errors.js';
-import type { KeyRole, KeyScope } from '../../shared/protocol.js';
+import { TrustStoreError } from '../errors.js';
+import type { KeyRole, KeyScope } from '../protocol.js';
 import { buildTrustedKey, byId, type TrustedKey } from './trusted-key.js';
 
 /** Name of the store file inside the store directory. */

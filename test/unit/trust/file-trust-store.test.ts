@@ -4,8 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { fingerprint } from '../../../src/shared/identity/fingerprint.js';
-import { TrustStore, TRUST_STORE_FILE, type TrustedKey } from '../../../src/proxy/control-plane/trust-store.js';
+import { TrustStore, TRUST_STORE_FILE, type TrustedKey } from '../../../src/shared/trust/index.js';
 import type { Ed25519PublicJwk } from '../../../src/shared/identity/jwk.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { withTimeout } from '../../helpers/control-plane-client.js';
+
+/** The next key `store` emits as `event`, within 10 s (the watcher reloads after its quiet time). */
+function nextKey(store: TrustStore, event: 'added' | 'removed'): Promise<TrustedKey> {
+  return withTimeout(new Promise<TrustedKey>((resolve) => store.once(event, resolve)), 10_000, `the store to emit ${event}`);
+}
 
 let dir: string;
 let publicKey: Ed25519PublicJwk;
@@ -149,26 +156,62 @@ describe('TrustStore (file)', () => {
     const store = await TrustStore.open(dir);
     store.watch({ debounceMs: 10 });
     store.watch();
-    const added = new Promise<TrustedKey>((resolve) => store.once('added', resolve));
+    const added = nextKey(store, 'added');
     const other = await TrustStore.open(dir);
     await other.add({ id: 'from-cli', publicKey });
     expect((await added).id).toBe('from-cli');
     expect(store.get('from-cli')).toBeDefined();
     store.unwatch();
     store.unwatch();
+    // A witness store watching the same file with a longer quiet time (200 ms against 10 ms) sees the
+    // next edit: had the first store still been watching, it would have reloaded before the witness did.
+    const witness = await TrustStore.open(dir);
+    witness.watch({ debounceMs: 200 });
+    try {
+      const unwatchedEvents: string[] = [];
+      store.on('added', (key) => unwatchedEvents.push(`+${key.id}`));
+      store.on('removed', (key) => unwatchedEvents.push(`-${key.id}`));
+      const seen = nextKey(witness, 'added');
+      await other.add({ id: 'after-unwatch', publicKey });
+      expect((await seen).id).toBe('after-unwatch');
+      expect(store.get('after-unwatch')).toBeUndefined();
+      expect(unwatchedEvents).toEqual([]);
+    } finally {
+      witness.unwatch();
+    }
   });
 
-  it('watch() keeps the loaded keys when the file becomes corrupt', async () => {
-    const store = await TrustStore.open(dir);
+  it('watch() keeps the loaded keys when the file becomes corrupt, and keeps watching', async () => {
+    let logged: () => void = () => undefined;
+    const failed = new Promise<void>((resolve) => (logged = resolve));
+    const destination = {
+      write(line: string): void {
+        if (line.includes('trust store reload failed')) logged();
+      },
+    };
+    const store = await TrustStore.open(dir, { logger: createLogger({ destination }) });
     await store.add({ id: 'a', publicKey });
+    const file = path.join(dir, TRUST_STORE_FILE);
+    const good = await readFile(file, 'utf8');
     store.watch({ debounceMs: 0 });
-    let removed = 0;
-    store.on('removed', () => (removed += 1));
-    await writeFile(path.join(dir, TRUST_STORE_FILE), 'garbage');
-    await expect(store.reload()).rejects.toMatchObject({ code: 'RP_ERR_TRUST_STORE' });
-    expect(store.get('a')).toBeDefined();
-    expect(removed).toBe(0);
-    store.unwatch();
+    try {
+      let removed = 0;
+      store.on('removed', () => (removed += 1));
+      // The watcher sees the corrupt file, fails to reload it (logged) and keeps the loaded keys.
+      await writeFile(file, 'garbage');
+      await withTimeout(failed, 10_000, 'the watcher to log the failed reload');
+      expect(store.get('a')).toBeDefined();
+      expect(removed).toBe(0);
+      // Still watching: the repaired file with one more key is picked up through the watcher.
+      const added = nextKey(store, 'added');
+      await writeFile(file, good);
+      await (await TrustStore.open(dir)).add({ id: 'b', publicKey });
+      expect((await added).id).toBe('b');
+      expect(store.list().map((key) => key.id)).toEqual(['a', 'b']);
+      expect(removed).toBe(0);
+    } finally {
+      store.unwatch();
+    }
   });
 
   it('survives a throwing listener', async () => {
@@ -178,6 +221,42 @@ describe('TrustStore (file)', () => {
     });
     await expect(store.add({ id: 'a', publicKey })).resolves.toMatchObject({ id: 'a' });
     expect(store.get('a')).toBeDefined();
+  });
+});
+
+describe('TrustStore.addMany (bulk import, issue 18)', () => {
+  it('applies a batch in one write, refusing bad entries and existing ids per entry, and emits each change', async () => {
+    const store = await TrustStore.open(dir);
+    await store.add({ id: 'OLD', publicKey });
+    const added: string[] = [];
+    const removed: string[] = [];
+    store.on('added', (key) => added.push(key.id));
+    store.on('removed', (key) => removed.push(key.id));
+    const { publicJwk: other } = await generateKeyPair();
+    const outcomes = await store.addMany([
+      { input: { id: 'NEW1', publicKey, scope: { rules: ['/a'] } } },
+      { input: { id: '../x', publicKey } },
+      { input: { id: 'OLD', publicKey: other } },
+      { input: { id: 'OLD', publicKey: other }, replace: true },
+      { input: { id: 'NEW2', publicKey, role: 'admin' } },
+    ]);
+    expect(outcomes.map((outcome) => ('code' in outcome ? outcome.code : (outcome as TrustedKey).id))).toEqual(['NEW1', 'RP_ERR_INVALID_ID', 'RP_ERR_ALREADY_EXISTS', 'OLD', 'NEW2']);
+    expect(added.sort()).toEqual(['NEW1', 'NEW2', 'OLD']);
+    expect(removed).toEqual(['OLD']);
+    const again = await TrustStore.open(dir);
+    expect(again.list().map((key) => [key.id, key.fingerprint])).toEqual([
+      ['NEW1', await fingerprint(publicKey)],
+      ['NEW2', await fingerprint(publicKey)],
+      ['OLD', await fingerprint(other)],
+    ]);
+    expect(await readdir(dir)).toEqual([TRUST_STORE_FILE]);
+  });
+
+  it('writes nothing when every entry is refused', async () => {
+    const store = await TrustStore.open(dir);
+    const outcomes = await store.addMany([{ input: { id: '../x', publicKey } }]);
+    expect(outcomes).toEqual([expect.objectContaining({ code: 'RP_ERR_INVALID_ID' })]);
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 
@@ -194,6 +273,9 @@ describe('TrustStore.inMemory', () => {
     expect(await store.remove('b')).toBe(true);
     expect(await store.remove('b')).toBe(false);
     expect(seen).toEqual(['+b', '+a', '-b']);
-    expect(store.file).toBeUndefined();
+    expect(store.kind).toBe('memory');
+    await store.start();
+    await store.stop();
+    expect(store.health()).toEqual({ ok: true });
   });
 });

@@ -6,10 +6,10 @@
  */
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ProxyError } from '../shared/errors.js';
-import { assertValidAgentId } from '../shared/identity/agent-id.js';
-import { fingerprint } from '../shared/identity/fingerprint.js';
-import { generateKeyPair } from '../shared/identity/key-pair.js';
+import { ProxyError } from '../errors.js';
+import { assertValidAgentId } from './agent-id.js';
+import { fingerprint } from './fingerprint.js';
+import { generateKeyPair } from './key-pair.js';
 
 /** Where {@link writeKeyPair} wrote the pair, and the public key's fingerprint. */
 export interface WrittenKeyPair {

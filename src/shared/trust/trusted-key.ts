@@ -2,11 +2,11 @@
  * One entry of the trust store, and how it is built from untrusted input (an API call, a `keys.add`
  * frame, a line of the store file): id, key, role and scope are all validated here.
  */
-import { InvalidOptionError } from '../../shared/errors.js';
-import { assertValidAgentId } from '../../shared/identity/agent-id.js';
-import { fingerprint as thumbprint } from '../../shared/identity/fingerprint.js';
-import { parsePublicJwk, type Ed25519PublicJwk } from '../../shared/identity/jwk.js';
-import type { KeyRole, KeyScope } from '../../shared/protocol.js';
+import { InvalidOptionError } from '../errors.js';
+import { assertValidAgentId } from '../identity/agent-id.js';
+import { fingerprint as thumbprint } from '../identity/fingerprint.js';
+import { parsePublicJwk, type Ed25519PublicJwk } from '../identity/jwk.js';
+import type { KeyRole, KeyScope } from '../protocol.js';
 import { parseKeyScope } from './key-scope.js';
 
 /** One trusted key. Frozen; a change replaces the object. */

@@ -1,0 +1,240 @@
+/**
+ * `ProxyHost`: the authority half of a proxy, built whole in its constructor over a {@link Forwarding}
+ * (a one-process `DataPlane` for `ProxyServer`, a `WorkerPool` for the cluster's primary). After `new`
+ * every part exists: the registry, the trust store, the control plane, the admin listener and the
+ * metrics; so every option fails at `new` and no getter is undefined before `start()`.
+ *
+ * `start()` only opens things, in this order:
+ * 1. the trust store the host created (load and watch `certstore/trust-store.json`), so a corrupt store
+ *    fails the start before any port is bound;
+ * 2. forwarding (the data-plane listeners, or the workers), so a registration acknowledged by the control
+ *    plane is routable at once;
+ * 3. the control plane (agents register);
+ * 4. the admin listener, last, so `/readyz` answers only once everything listens.
+ *
+ * `stop()` runs the other way: readiness flips at once, forwarding starts its graceful stop (503 +
+ * close for new requests) before the control plane closes (which removes every backend), then the
+ * registry is cleared, the trust store stops watching and the admin listener closes last, so `/readyz`
+ * answers 503 while the proxy drains. A failed start stops what was started.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { NotRunningError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { FileTrustStore } from '../shared/trust/file-trust-store.js';
+import type { TrustStore } from '../shared/trust/trust-store.js';
+import type { ResolvedAdminOptions } from './admin/admin-options.js';
+import { AdminServer, type AdminHost } from './admin/admin-server.js';
+import { ProxyMetrics, type MetricsSource } from './admin/proxy-metrics.js';
+import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
+import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-plane.js';
+import type { Forwarding } from './forwarding.js';
+import type { ProxyControlOptions } from './proxy-options.js';
+import type { BackendRegistry } from './registry/backend-registry.js';
+import type { Backend, RemovalReason } from './registry/backend.js';
+
+/** Bound addresses of the proxy's listeners, known after `start()`. */
+export interface ProxyAddresses extends DataPlaneAddresses {
+  /** The control plane, when enabled. */
+  readonly control?: AddressInfo | undefined;
+  /** The admin listener (health, metrics, status), when enabled. */
+  readonly admin?: AddressInfo | undefined;
+}
+
+/** Events of a proxy host (`ProxyServer`, `ClusterPrimary`). */
+export interface ProxyServerEvents {
+  /** All listeners are bound. */
+  listening: [addresses: ProxyAddresses];
+  /** A backend joined the registry (through the control plane or the registry API). */
+  backend_added: [backend: Backend];
+  /** A backend left, with the reason (left, drained, timeout, revoked, superseded, error, stopped). */
+  backend_removed: [backend: Backend, reason: RemovalReason];
+  /** The control plane refused a verified agent's registration (scope, gatekeeper, limits). */
+  backend_rejected: [rejection: BackendRejection];
+  /** A custom event from an agent. */
+  message: [event: AgentEvent];
+  /** A part failed after start. Without a listener it is only logged (never thrown). */
+  error: [error: Error];
+}
+
+/** The resolved options a host reads (a subset of both `ProxyServer`'s and the cluster's). */
+export interface ProxyHostOptions {
+  /** The control plane's options; undefined runs without one. */
+  readonly control: Readonly<ProxyControlOptions> | undefined;
+  /** A trust store object (the caller starts and stops it); undefined creates the file store in `certstore`. */
+  readonly trustStore: TrustStore | undefined;
+  /** Directory of the file trust store. */
+  readonly certstore: string;
+  /** The admin listener's options; undefined runs without one. */
+  readonly admin: ResolvedAdminOptions | undefined;
+  readonly logger: Logger;
+}
+
+/** A proxy's registry, trust store, control plane, admin listener and metrics over one {@link Forwarding}. */
+export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<ProxyServerEvents> implements AdminHost, MetricsSource {
+  /** The live backends; the control plane writes here, tests and embedders may too. */
+  readonly registry: BackendRegistry;
+  /** What forwards the traffic: the data plane, or the cluster's worker pool. */
+  readonly forwarding: F;
+  /**
+   * The trust store: the one given in the options, or the file store in `certstore` (loaded and watched
+   * from `start()`). Undefined only when neither a store is given nor a control plane enabled.
+   */
+  readonly trustStore: TrustStore | undefined;
+  /** The control plane (undefined when disabled); it listens from `start()`. */
+  readonly controlPlane: ControlPlane | undefined;
+  /** The admin listener (undefined when disabled); it listens from `start()`. */
+  readonly admin: AdminServer | undefined;
+  /** Prometheus metrics on a registry of this proxy's own (served by the admin listener at `/metrics`). */
+  readonly metrics: ProxyMetrics;
+  /** The component's logger. */
+  protected readonly logger: Logger;
+  readonly #ownedTrustStore: TrustStore | undefined;
+  #ready = false;
+  #startPromise: Promise<ProxyAddresses> | undefined;
+  #stopPromise: Promise<void> | undefined;
+
+  /**
+   * Builds every part; nothing is bound or read from disk until `start()`.
+   *
+   * @param component names the host in its logs (`proxy-server`, `cluster-primary`).
+   * @throws {InvalidOptionError} (`RP_ERR_INVALID_OPTION`) naming the bad option.
+   * @throws {TlsError} (`RP_ERR_TLS`) when the control plane's certificate or key is unusable.
+   */
+  constructor(options: ProxyHostOptions, registry: BackendRegistry, forwarding: F, component: string) {
+    super();
+    this.logger = options.logger.child({ component });
+    this.registry = registry;
+    this.forwarding = forwarding;
+    registry.on('added', (backend) => this.emit('backend_added', backend));
+    registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
+
+    if (options.trustStore === undefined && options.control !== undefined) {
+      this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger });
+    }
+    this.trustStore = options.trustStore ?? this.#ownedTrustStore;
+    this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
+    this.metrics = new ProxyMetrics(this, registry);
+    this.admin = options.admin === undefined ? undefined : new AdminServer(options.admin, this, options.logger);
+  }
+
+  /** Bound addresses (`http`, `https` with a certificate, `control` and `admin` when enabled); empty before start. */
+  get addresses(): ProxyAddresses {
+    return {
+      ...this.forwarding.addresses,
+      control: this.controlPlane?.state === 'RUNNING' ? this.controlPlane.address : undefined,
+      admin: this.admin?.boundAddress,
+    };
+  }
+
+  /** True once every listener is up, false again as soon as `stop()` is called (`/readyz`). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Base64 SHA-256 pin of the control plane's certificate public key (agents verify the proxy by it). */
+  get pin(): string | undefined {
+    return this.controlPlane?.pin;
+  }
+
+  /** True once `stop()` was called. */
+  protected get stopping(): boolean {
+    return this.#stopPromise !== undefined;
+  }
+
+  /**
+   * Starts every part in the order documented above; idempotent (a second call returns the same
+   * promise). A part that fails to start stops the parts already started, so a failed start leaves no
+   * listener behind.
+   *
+   * @throws {ListenError} (`RP_ERR_LISTEN`) when a port cannot be bound, naming host:port.
+   * @throws {TlsError} (`RP_ERR_TLS`) when the data plane's certificate or key is unusable.
+   * @throws {TrustStoreError} (`RP_ERR_TRUST_STORE`) when the trust store cannot be read.
+   * @throws {NotRunningError} (`RP_ERR_NOT_RUNNING`) after `stop()`.
+   */
+  start(): Promise<ProxyAddresses> {
+    if (this.#stopPromise !== undefined) return Promise.reject(new NotRunningError('the proxy was stopped and cannot start again'));
+    this.#startPromise ??= this.#start();
+    return this.#startPromise;
+  }
+
+  async #start(): Promise<ProxyAddresses> {
+    try {
+      await this.#ownedTrustStore?.start();
+      await this.forwarding.start();
+      await this.controlPlane?.start();
+      await this.admin?.start();
+    } catch (error) {
+      await this.#stopParts();
+      throw error;
+    }
+    const addresses = this.addresses;
+    this.#ready = this.#stopPromise === undefined;
+    this.logger.info({ addresses, pin: this.pin }, 'proxy listening');
+    this.emit('listening', addresses);
+    return addresses;
+  }
+
+  /**
+   * Gracefully stops every part; idempotent. Forwarding stops accepting (new requests get 503 and
+   * `Connection: close`) and lets in-flight requests finish within `shutdownTimeoutMs` while the control
+   * plane closes (agents see 1001 and start reconnecting). Backends are removed with reason `stopped`.
+   */
+  stop(): Promise<void> {
+    // Readiness flips first, so load balancers stop sending before anything closes.
+    this.#ready = false;
+    // At once, not after the start settles: a Ctrl-C reaches cluster workers too, and their exits must
+    // not be taken for deaths to replace.
+    this.forwarding.markStopping?.();
+    this.#stopPromise ??= (async () => {
+      await this.#startPromise?.catch(() => undefined);
+      await this.#stopParts();
+    })();
+    return this.#stopPromise;
+  }
+
+  /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */
+  whenIdle(backendId: string): Promise<void> {
+    return this.forwarding.whenIdle(backendId);
+  }
+
+  /** A read-only copy of routes, upstreams and counters (for the admin status API and tests). */
+  snapshot(): DataPlaneSnapshot {
+    return this.forwarding.snapshot();
+  }
+
+  /** Emits `error`, or logs it when nobody listens (a part's failure after start is never thrown). */
+  protected reportError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.logger.error({ err: error }, 'proxy part failed');
+  }
+
+  async #stopParts(): Promise<void> {
+    // Forwarding starts its graceful stop first: closing the control plane removes every backend, and
+    // requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
+    const forwardingStopped = this.forwarding.stop();
+    await this.controlPlane?.stop();
+    await forwardingStopped;
+    this.registry.clear('stopped');
+    await this.#ownedTrustStore?.stop();
+    // Last, so that /readyz answers 503 (and /metrics stays scrapable) while the proxy drains.
+    await this.admin?.stop();
+  }
+
+  #buildControlPlane(control: Readonly<ProxyControlOptions>, trustStore: TrustStore, logger: Logger): ControlPlane {
+    const forwarding = this.forwarding;
+    const whenRouted = forwarding.whenRouted?.bind(forwarding);
+    const controlPlane = new ControlPlane({
+      ...control,
+      registry: this.registry,
+      trustStore,
+      whenIdle: (backendId) => forwarding.whenIdle(backendId),
+      ...(whenRouted === undefined ? {} : { whenRouted }),
+      logger,
+    });
+    controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));
+    controlPlane.on('message', (event) => this.emit('message', event));
+    controlPlane.on('error', (error) => this.reportError(error));
+    return controlPlane;
+  }
+}
