@@ -33,6 +33,15 @@ export type {
   TrustStoreHealth,
   TrustStoreKind,
 } from './shared/trust/index.js';
+export { RedisTrustStore } from './shared/trust/redis/redis-trust-store.js';
+export type { RedisTrustStoreStats, RedisTrustStoreStatus } from './shared/trust/redis/redis-trust-store.js';
+export type { RedisTrustStoreOptions } from './shared/trust/redis/redis-trust-store-options.js';
+export { RedisReplayCache } from './shared/trust/redis/redis-replay-cache.js';
+export type { RedisReplayCacheOptions } from './shared/trust/redis/redis-replay-cache.js';
+export { FleetMembership } from './shared/fleet/fleet-membership.js';
+export type { FleetMembershipEvents, FleetMembershipOptions, NodeRemovedReason } from './shared/fleet/fleet-membership.js';
+export type { FleetNode } from './shared/fleet/fleet-node.js';
+export type { RedisFleetOptions } from './proxy/fleet/fleet-options.js';
 export { ProxyHost } from './proxy/proxy-host.js';
 export type { Forwarding } from './proxy/forwarding.js';
 export { TokenVerifier } from './proxy/control-plane/token-verifier.js';

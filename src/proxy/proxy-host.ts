@@ -5,16 +5,19 @@
  * metrics; so every option fails at `new` and no getter is undefined before `start()`.
  *
  * `start()` only opens things, in this order:
- * 1. the trust store the host created (load and watch `certstore/trust-store.json`), so a corrupt store
- *    fails the start before any port is bound;
+ * 1. the trust store the host created (load and watch `certstore/trust-store.json`, or, in a fleet, load
+ *    the keys from Redis and follow their changes, and connect the shared replay cache), so a corrupt or
+ *    unreachable store fails the start before any port is bound;
  * 2. forwarding (the data-plane listeners, or the workers), so a registration acknowledged by the control
  *    plane is routable at once;
  * 3. the control plane (agents register);
- * 4. the admin listener, last, so `/readyz` answers only once everything listens.
+ * 4. the admin listener, so `/readyz` answers only once everything listens;
+ * 5. in a fleet, the membership announcement (it needs the bound ports and the pin).
  *
  * `stop()` runs the other way: readiness flips at once, forwarding starts its graceful stop (503 +
  * close for new requests) before the control plane closes (which removes every backend), then the
- * registry is cleared, the trust store stops watching and the admin listener closes last, so `/readyz`
+ * registry is cleared, the trust store stops watching (a fleet member leaves the fleet first, so its
+ * peers see it go at once) and the admin listener closes last, so `/readyz`
  * answers 503 while the proxy drains. A failed start stops what was started.
  */
 import { EventEmitter } from 'node:events';
@@ -26,8 +29,14 @@ import type { TrustStore } from '../shared/trust/trust-store.js';
 import type { ResolvedAdminOptions } from './admin/admin-options.js';
 import { AdminServer, type AdminHost } from './admin/admin-server.js';
 import { ProxyMetrics, type MetricsSource } from './admin/proxy-metrics.js';
+import { registerTrustMetrics } from './admin/trust-metrics.js';
 import { ControlPlane, type AgentEvent, type BackendRejection } from './control-plane/control-plane.js';
 import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-plane.js';
+import type { FleetNode } from '../shared/fleet/fleet-node.js';
+import type { NodeRemovedReason } from '../shared/fleet/fleet-membership.js';
+import type { FleetSummary } from './control-plane/fleet-handlers.js';
+import type { ResolvedFleetOptions } from './fleet/fleet-options.js';
+import { advertisedUrls, ProxyFleet } from './fleet/proxy-fleet.js';
 import type { Forwarding } from './forwarding.js';
 import type { ProxyControlOptions } from './proxy-options.js';
 import type { BackendRegistry } from './registry/backend-registry.js';
@@ -55,6 +64,10 @@ export interface ProxyServerEvents {
   message: [event: AgentEvent];
   /** A part failed after start. Without a listener it is only logged (never thrown). */
   error: [error: Error];
+  /** Another proxy joined the fleet (Redis membership; never emitted without a fleet). */
+  node_added: [node: FleetNode];
+  /** A proxy left the fleet (`gone`: stopped or expired; `restarted`: it came back with a new start time). */
+  node_removed: [node: FleetNode, reason: NodeRemovedReason];
 }
 
 /** The resolved options a host reads (a subset of both `ProxyServer`'s and the cluster's). */
@@ -65,6 +78,8 @@ export interface ProxyHostOptions {
   readonly trustStore: TrustStore | undefined;
   /** Directory of the file trust store. */
   readonly certstore: string;
+  /** The fleet's Redis options: trust store, replay cache and membership in Redis. Undefined: no fleet. */
+  readonly fleet?: ResolvedFleetOptions | undefined;
   /** The admin listener's options; undefined runs without one. */
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
@@ -87,10 +102,13 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   readonly admin: AdminServer | undefined;
   /** Prometheus metrics on a registry of this proxy's own (served by the admin listener at `/metrics`). */
   readonly metrics: ProxyMetrics;
+  /** The fleet's Redis parts (trust store, replay cache, membership), when `trustStore: { redis }` was given. */
+  readonly fleet: ProxyFleet | undefined;
   /** The component's logger. */
   protected readonly logger: Logger;
   readonly #ownedTrustStore: TrustStore | undefined;
   #ready = false;
+  readonly #startedAt = new Date().toISOString();
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -109,12 +127,16 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     registry.on('added', (backend) => this.emit('backend_added', backend));
     registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
 
-    if (options.trustStore === undefined && options.control !== undefined) {
+    this.fleet = options.fleet === undefined ? undefined : new ProxyFleet(options.fleet, options.logger);
+    this.fleet?.on('node_added', (node) => this.emit('node_added', node));
+    this.fleet?.on('node_removed', (node, reason) => this.emit('node_removed', node, reason));
+    if (options.trustStore === undefined && options.control !== undefined && this.fleet === undefined) {
       this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger });
     }
-    this.trustStore = options.trustStore ?? this.#ownedTrustStore;
+    this.trustStore = options.trustStore ?? this.fleet?.trustStore ?? this.#ownedTrustStore;
     this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
     this.metrics = new ProxyMetrics(this, registry);
+    registerTrustMetrics(this.metrics.registry, this);
     this.admin = options.admin === undefined ? undefined : new AdminServer(options.admin, this, options.logger);
   }
 
@@ -160,10 +182,12 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
 
   async #start(): Promise<ProxyAddresses> {
     try {
+      await this.fleet?.startTrust();
       await this.#ownedTrustStore?.start();
       await this.forwarding.start();
       await this.controlPlane?.start();
       await this.admin?.start();
+      await this.fleet?.announce(this.addresses, this.pin, this.pin !== undefined);
     } catch (error) {
       await this.#stopParts();
       throw error;
@@ -203,6 +227,22 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     return this.forwarding.snapshot();
   }
 
+  /**
+   * The fleet as `fleet.list`, `/api/status` and the status page show it: every live proxy (this one
+   * flagged `self`) and whether this proxy's trust store may be used. A proxy without Redis lists itself.
+   */
+  fleetSummary(): FleetSummary {
+    const health = this.trustStore?.health() ?? { ok: false, reason: 'no trust store' };
+    const trust = { kind: this.trustStore?.kind ?? 'none', ok: health.ok, ...(health.reason === undefined ? {} : { reason: health.reason }) };
+    const fleet = this.fleet;
+    if (fleet === undefined) {
+      const addresses = advertisedUrls(this.addresses, 'localhost', this.pin !== undefined);
+      return { shared: false, trust, nodes: [{ id: 'local', addresses, ...(this.pin === undefined ? {} : { pin: this.pin }), startedAt: this.#startedAt, self: true }] };
+    }
+    const self = fleet.membership.id;
+    return { shared: true, trust, nodes: fleet.membership.nodes().map((node) => ({ ...node, self: node.id === self })) };
+  }
+
   /** Emits `error`, or logs it when nobody listens (a part's failure after start is never thrown). */
   protected reportError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -210,12 +250,16 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   }
 
   async #stopParts(): Promise<void> {
+    // Leave the fleet first, so that peers drop this proxy at once rather than when its TTL expires.
+    const left = this.fleet?.membership.stop();
     // Forwarding starts its graceful stop first: closing the control plane removes every backend, and
     // requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
     const forwardingStopped = this.forwarding.stop();
     await this.controlPlane?.stop();
     await forwardingStopped;
     this.registry.clear('stopped');
+    await left;
+    await this.fleet?.stop();
     await this.#ownedTrustStore?.stop();
     // Last, so that /readyz answers 503 (and /metrics stays scrapable) while the proxy drains.
     await this.admin?.stop();
@@ -228,6 +272,8 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       ...control,
       registry: this.registry,
       trustStore,
+      ...(this.fleet === undefined ? {} : { replayCache: this.fleet.replayCache }),
+      fleet: { fleet: () => this.fleetSummary() },
       whenIdle: (backendId) => forwarding.whenIdle(backendId),
       ...(whenRouted === undefined ? {} : { whenRouted }),
       logger,

@@ -10,6 +10,7 @@ import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } fro
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
+import { isRedisTrustOption, resolveFleetOptions, type RedisFleetOptions, type ResolvedFleetOptions } from './fleet/fleet-options.js';
 
 /** Default directory of the trust store when no `trustStore` object is given. */
 export const DEFAULT_CERTSTORE_DIR = 'certstore';
@@ -18,7 +19,7 @@ export const DEFAULT_CERTSTORE_DIR = 'certstore';
  * Control-plane options as `ProxyServer` takes them: the registry, trust store, drain hook and logger
  * are the proxy's own. `tls` defaults to the data plane's certificate.
  */
-export type ProxyControlOptions = Omit<ControlPlaneOptions, 'registry' | 'trustStore' | 'whenIdle' | 'logger'>;
+export type ProxyControlOptions = Omit<ControlPlaneOptions, 'registry' | 'trustStore' | 'whenIdle' | 'logger' | 'replayCache' | 'fleet'>;
 
 /** Options of a {@link ProxyServer}. Every field is optional and states its default. */
 export interface ProxyServerOptions extends DataPlaneOptions {
@@ -30,8 +31,12 @@ export interface ProxyServerOptions extends DataPlaneOptions {
    * without any certificate it needs `control.insecure: true` (development only).
    */
   control?: ProxyControlOptions | false;
-  /** Trusted keys. Default: the file store in `certstore`, opened at start and watched for edits. */
-  trustStore?: TrustStore;
+  /**
+   * Trusted keys. Default: the file store in `certstore`, opened at start and watched for edits.
+   * `{ redis: { url, prefix? } }` puts the trust store, the replay cache and the fleet membership in
+   * Redis, shared by every proxy given the same URL and prefix (docs/fleet.md).
+   */
+  trustStore?: TrustStore | { redis: RedisFleetOptions };
   /** Directory of the trust store, used when `trustStore` is not given. Default `certstore`. */
   certstore?: string;
   /**
@@ -50,6 +55,8 @@ export interface ResolvedProxyOptions {
   /** Control-plane options with `tls` filled in from the data plane, or undefined when disabled. */
   readonly control: Readonly<ProxyControlOptions> | undefined;
   readonly trustStore: TrustStore | undefined;
+  /** The fleet's Redis options, when `trustStore: { redis }` was given. */
+  readonly fleet: ResolvedFleetOptions | undefined;
   readonly certstore: string;
   /** Admin listener options, or undefined when disabled. */
   readonly admin: ResolvedAdminOptions | undefined;
@@ -93,8 +100,10 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
   for (const [name, hint] of Object.entries(REMOVED_OPTIONS)) {
     if (Object.hasOwn(options, name)) throw new InvalidOptionError(`option "${name}" was removed: ${hint}`);
   }
-  if (options.trustStore !== undefined && typeof options.trustStore.get !== 'function') {
-    throw new InvalidOptionError('trustStore: expected a TrustStore');
+  const fleetOption = isRedisTrustOption(options.trustStore) ? options.trustStore.redis : undefined;
+  const trustStore = isRedisTrustOption(options.trustStore) ? undefined : options.trustStore;
+  if (trustStore !== undefined && typeof trustStore.get !== 'function') {
+    throw new InvalidOptionError('trustStore: expected a TrustStore or { redis: { url, prefix? } }');
   }
   const certstore = options.certstore ?? DEFAULT_CERTSTORE_DIR;
   if (typeof certstore !== 'string' || certstore === '' || certstore.includes('\0')) {
@@ -102,11 +111,13 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
   }
   const logger = options.logger ?? silentLogger();
   const dataPlane = resolveDataPlaneOptions({ ...options, logger });
+  const control = resolveControl(options, dataPlane);
   return Object.freeze({
     logger,
     dataPlane,
-    control: resolveControl(options, dataPlane),
-    trustStore: options.trustStore,
+    control,
+    trustStore,
+    fleet: fleetOption === undefined ? undefined : resolveFleetOptions(fleetOption, control === undefined ? undefined : (control.port ?? 3042)),
     certstore,
     admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
   });

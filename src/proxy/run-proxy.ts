@@ -11,7 +11,8 @@ import type { Env } from '../shared/env.js';
 import { TlsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
-import { bootstrapAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
+import { bootstrapAdminKey, bootstrapFleetAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
+import type { TrustStore } from '../shared/trust/trust-store.js';
 import type { ProxyServerOptions } from './proxy-options.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 
@@ -51,8 +52,17 @@ export async function prepareProxyStartup(env: Env, options: RunProxyOptions): P
     logger.warn({ certFile: env.tlsCert, keyFile: env.tlsKey }, 'no certificate configured: generated a self-signed development pair');
   }
   const tls = { cert: await readPem(env.tlsCert, 'certificate'), key: await readPem(env.tlsKey, 'key') };
-  const bootstrap = await bootstrapAdminKey(env.certstore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, logger);
+  // A fleet's store is in Redis: it is bootstrapped once the proxy has loaded it (completeStartup).
+  const bootstrap: BootstrapOutcome =
+    env.redisUrl === undefined ? await bootstrapAdminKey(env.certstore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, logger) : { created: false, reason: 'fleet' };
   return { tls, bootstrap };
+}
+
+/** After start, in a fleet: bootstraps the first admin key in the shared store when it is empty. */
+export async function completeStartup(env: Env, options: RunProxyOptions, startup: ProxyStartup, trustStore: TrustStore | undefined): Promise<ProxyStartup> {
+  if (env.redisUrl === undefined || trustStore === undefined) return startup;
+  const bootstrap = await bootstrapFleetAdminKey(trustStore, options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR, options.logger.child({ component: 'startup' }));
+  return { ...startup, bootstrap };
 }
 
 /**
@@ -64,8 +74,20 @@ export function startupProxyOptions(
   options: RunProxyOptions,
   startup: ProxyStartup,
 ): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger' | 'bodyTimeoutMs' | 'affinity'>> &
-  Pick<ProxyServerOptions, 'affinityHeader'> {
+  Pick<ProxyServerOptions, 'affinityHeader' | 'trustStore'> {
   return {
+    ...(env.redisUrl === undefined
+      ? {}
+      : {
+          trustStore: {
+            redis: {
+              url: env.redisUrl,
+              prefix: env.redisPrefix,
+              trustMaxStalenessMs: env.trustMaxStalenessMs,
+              ...(env.nodeId === undefined ? {} : { nodeId: env.nodeId }),
+            },
+          },
+        }),
     host: env.proxyHost,
     port: env.proxyPort,
     tlsPort: env.proxyTlsPort,
@@ -107,6 +129,6 @@ export async function runProxy(env: Env, options: RunProxyOptions): Promise<Prox
   const startup = await prepareProxyStartup(env, options);
   const proxy = new ProxyServer(startupProxyOptions(env, options, startup));
   await proxy.start();
-  logProxyRunning(env, options, startup, proxy);
+  logProxyRunning(env, options, await completeStartup(env, options, startup, proxy.trustStore), proxy);
   return proxy;
 }

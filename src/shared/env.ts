@@ -10,6 +10,7 @@ import { config as loadDotenv } from 'dotenv';
 import { normalizePin } from './control-client/proxy-tls.js';
 import { InvalidEnvError } from './errors.js';
 import { isValidAgentId } from './identity/agent-id.js';
+import { isRedisUrl } from './redis/redis-options.js';
 
 /** Log levels pino accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,6 +54,18 @@ export interface Env {
   readonly affinity: 'none' | 'cookie' | 'hash';
   /** `PROXY_AFFINITY_HEADER`: with `hash`, the request header hashed instead of the client address. Default none. */
   readonly affinityHeader: string | undefined;
+  /**
+   * `PROXY_REDIS_URL`: `redis://[user:password@]host:port[/db]` (or `rediss://`) of the Redis that a
+   * fleet of proxies shares (trust store, replay cache, membership). Default unset: one proxy with its
+   * file trust store.
+   */
+  readonly redisUrl: string | undefined;
+  /** `PROXY_REDIS_PREFIX`: prefix of every key written to Redis. Default `inteli:`. */
+  readonly redisPrefix: string;
+  /** `PROXY_NODE_ID`: this proxy's id in the fleet. Default unset: derived from the host name and control port. */
+  readonly nodeId: string | undefined;
+  /** `PROXY_TRUST_MAX_STALENESS_MS`: how long keys from Redis serve without contact, 1000 to 3600000. Default 30000. */
+  readonly trustMaxStalenessMs: number;
 }
 
 /** Defaults of every variable, as strings exactly as they would be written in `.env`. */
@@ -73,6 +86,10 @@ export const ENV_DEFAULTS = Object.freeze({
   PROXY_BODY_TIMEOUT_MS: '60000',
   PROXY_AFFINITY: 'none',
   PROXY_AFFINITY_HEADER: '',
+  PROXY_REDIS_URL: '',
+  PROXY_REDIS_PREFIX: 'inteli:',
+  PROXY_NODE_ID: '',
+  PROXY_TRUST_MAX_STALENESS_MS: '30000',
 });
 
 /** Most `PROXY_WORKERS`. */
@@ -148,6 +165,36 @@ function bodyTimeout(source: Source): number {
   return Number(raw);
 }
 
+function redisUrl(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_REDIS_URL');
+  if (raw === '') return undefined;
+  // The value may hold a password: the message never echoes it.
+  if (!isRedisUrl(raw)) throw new InvalidEnvError('PROXY_REDIS_URL', 'expected a redis:// or rediss:// URL with a host');
+  return raw;
+}
+
+function redisPrefix(source: Source): string {
+  const raw = read(source, 'PROXY_REDIS_PREFIX');
+  if (!/^[A-Za-z0-9:._-]{0,64}$/.test(raw)) throw new InvalidEnvError('PROXY_REDIS_PREFIX', `expected 0 to 64 characters of [A-Za-z0-9:._-], got ${JSON.stringify(raw.slice(0, 80))}`);
+  return raw;
+}
+
+function nodeId(source: Source): string | undefined {
+  const raw = read(source, 'PROXY_NODE_ID');
+  if (raw === '') return undefined;
+  const shown = JSON.stringify(raw.slice(0, 80));
+  if (isValidAgentId(raw)) return raw;
+  throw new InvalidEnvError('PROXY_NODE_ID', `expected an id matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got ${shown}`);
+}
+
+function staleness(source: Source): number {
+  const raw = read(source, 'PROXY_TRUST_MAX_STALENESS_MS');
+  if (!/^\d{4,7}$/.test(raw) || Number(raw) < 1000 || Number(raw) > 3_600_000) {
+    throw new InvalidEnvError('PROXY_TRUST_MAX_STALENESS_MS', `expected milliseconds from 1000 to 3600000, got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return Number(raw);
+}
+
 function affinity(source: Source): Env['affinity'] {
   const raw = read(source, 'PROXY_AFFINITY');
   if (raw !== 'none' && raw !== 'cookie' && raw !== 'hash') throw new InvalidEnvError('PROXY_AFFINITY', `expected none, cookie or hash, got ${JSON.stringify(raw)}`);
@@ -192,6 +239,10 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     bodyTimeoutMs: bodyTimeout(vars),
     affinity: affinity(vars),
     affinityHeader: affinityHeader(vars, affinity(vars)),
+    redisUrl: redisUrl(vars),
+    redisPrefix: redisPrefix(vars),
+    nodeId: nodeId(vars),
+    trustMaxStalenessMs: staleness(vars),
   });
 }
 

@@ -34,6 +34,7 @@ export const ERROR_CATALOG = {
   RP_ERR_TIMEOUT: { status: undefined, summary: 'An operation did not complete in time.' },
   RP_ERR_DISCONNECTED: { status: undefined, summary: 'The control connection closed before an answer came.' },
   RP_ERR_TRUST_STORE: { status: undefined, summary: 'The trust store file could not be read or written.' },
+  RP_ERR_TRUST_STALE: { status: 503, summary: 'The shared trust store (Redis) has been unreachable for longer than trustMaxStalenessMs: new sessions are refused until it is back.' },
   RP_ERR_INTERNAL: { status: 500, summary: 'An unexpected failure inside the proxy (logged); a bug to report.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
 
@@ -136,6 +137,16 @@ export class InvalidKeyError extends ProxyError {
 export class TrustStoreError extends ProxyError {
   constructor(message: string, options?: ProxyErrorOptions) {
     super('RP_ERR_TRUST_STORE', message, options);
+  }
+}
+
+/**
+ * The shared trust store has been out of reach for longer than its staleness bound, so the keys this
+ * proxy holds may include revoked ones: authentication fails closed (503) until it is back.
+ */
+export class TrustStaleError extends ProxyError {
+  constructor(message: string, options?: ProxyErrorOptions) {
+    super('RP_ERR_TRUST_STALE', message, options);
   }
 }
 

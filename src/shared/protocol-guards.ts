@@ -238,6 +238,7 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
     case 'drain':
     case 'keys.list':
     case 'backends.list':
+    case 'fleet.list':
       return { type, id: requestId(frame, true) as string } as ClientMessage;
     case 'event': {
       const id = requestId(frame, false);

@@ -152,6 +152,12 @@ export interface BackendsListMessage {
   id: string;
 }
 
+/** Admin: list the proxies of the fleet (this one alone when it runs without Redis). */
+export interface FleetListMessage {
+  type: 'fleet.list';
+  id: string;
+}
+
 /** Admin: drain every backend of an agent. */
 export interface BackendsDrainMessage {
   type: 'backends.drain';
@@ -185,7 +191,8 @@ export type ClientMessage =
   | KeysListMessage
   | BackendsListMessage
   | BackendsDrainMessage
-  | BackendsUndrainMessage;
+  | BackendsUndrainMessage
+  | FleetListMessage;
 
 /** Message types only admin keys may send. */
 export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
@@ -196,6 +203,7 @@ export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'backends.list',
   'backends.drain',
   'backends.undrain',
+  'fleet.list',
 ]);
 
 /** Proxy: the request with this `id` succeeded. */

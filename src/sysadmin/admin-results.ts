@@ -48,6 +48,29 @@ export interface RemoveKeyResult {
   readonly closedSessions: number;
 }
 
+/** One proxy of the fleet as `fleet.list` reports it. */
+export interface FleetNodeInfo {
+  readonly id: string;
+  /** URLs it serves (control plane, data plane, admin). */
+  readonly addresses: readonly string[];
+  /** SHA-256 pin (base64) of its control-plane certificate's public key. */
+  readonly pin: string | undefined;
+  /** ISO 8601 time it started. */
+  readonly startedAt: string;
+  /** True for the proxy that answered. */
+  readonly self: boolean;
+}
+
+/** Answer to `fleet.list`. */
+export interface FleetInfo {
+  /** True when the proxies share their trust on Redis; false for a proxy on its own. */
+  readonly shared: boolean;
+  /** The answering proxy's trust store: backend and whether it may be used right now. */
+  readonly trust: { readonly kind: string; readonly ok: boolean; readonly reason: string | undefined };
+  /** Every live proxy, sorted by id. */
+  readonly nodes: readonly FleetNodeInfo[];
+}
+
 /** Answer to `backends.drain`. */
 export interface DrainResult {
   /** Registration ids now draining. */
@@ -176,6 +199,37 @@ export function parseBackendListResult(result: unknown): readonly BackendInfo[] 
   return guard('backends.list', () =>
     Object.freeze(array(record(result, 'result').backends, 'result.backends').map((item, index) => backend(item, `backends[${index}]`))),
   );
+}
+
+function fleetNode(value: unknown, where: string): FleetNodeInfo {
+  const input = record(value, where);
+  if (typeof input.self !== 'boolean') throw new AnswerError(`${where}.self: expected a boolean`);
+  return Object.freeze({
+    id: text(input.id, `${where}.id`, 64),
+    addresses: Object.freeze(strings(input.addresses, `${where}.addresses`).map((address, index) => text(address, `${where}.addresses[${index}]`, 256))),
+    pin: input.pin === undefined ? undefined : text(input.pin, `${where}.pin`, 64),
+    startedAt: text(input.startedAt, `${where}.startedAt`, 64),
+    self: input.self,
+  });
+}
+
+/** Validates the answer to `fleet.list`. @throws {ControlError} `RP_ERR_INVALID_MESSAGE`. */
+export function parseFleetListResult(result: unknown): FleetInfo {
+  return guard('fleet.list', () => {
+    const input = record(result, 'result');
+    const trust = record(input.trust, 'result.trust');
+    if (typeof input.shared !== 'boolean') throw new AnswerError('result.shared: expected a boolean');
+    if (typeof trust.ok !== 'boolean') throw new AnswerError('result.trust.ok: expected a boolean');
+    return Object.freeze({
+      shared: input.shared,
+      trust: Object.freeze({
+        kind: text(trust.kind, 'result.trust.kind', 16),
+        ok: trust.ok,
+        reason: trust.reason === undefined ? undefined : text(trust.reason, 'result.trust.reason'),
+      }),
+      nodes: Object.freeze(array(input.nodes, 'result.nodes').map((item, index) => fleetNode(item, `nodes[${index}]`))),
+    });
+  });
 }
 
 /** Validates the answer to `backends.drain`. @throws {ControlError} `RP_ERR_INVALID_MESSAGE`. */

@@ -13,7 +13,7 @@ export {
   resolveSysAdminOptions,
 } from './sysadmin-options.js';
 export type { ProxySysAdminOptions, ResolvedSysAdminOptions } from './sysadmin-options.js';
-export type { BackendInfo, DrainResult, RemoveKeyResult, TrustedKeyInfo } from './admin-results.js';
+export type { BackendInfo, DrainResult, FleetInfo, FleetNodeInfo, RemoveKeyResult, TrustedKeyInfo } from './admin-results.js';
 export type { KeyImportInput, KeyImportResult } from './key-import.js';
 export { loadPublicKey } from './public-key-source.js';
 export type { PublicKeySource } from './public-key-source.js';

@@ -1,7 +1,7 @@
 /**
  * `ProxySysAdmin`: the operator's client. It dials the control plane with an admin key (after verifying
  * the proxy by pin, CA or, explicitly, not at all) and sends the admin requests (`keys.add`,
- * `keys.import`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`). Unlike the original, whose sysadmin
+ * `keys.import`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`, `fleet.list`). Unlike the original, whose sysadmin
  * messages were fire-and-forget, every call waits for the proxy's answer and resolves with it, or
  * rejects with a {@link ControlError} carrying the proxy's code.
  *
@@ -21,11 +21,13 @@ import { ADMIN_MESSAGE_TYPES, CloseCode, type KeyImportEntry, type KeyRole, type
 import {
   parseBackendListResult,
   parseDrainResult,
+  parseFleetListResult,
   parseKeyAddResult,
   parseKeyListResult,
   parseRemoveKeyResult,
   type BackendInfo,
   type DrainResult,
+  type FleetInfo,
   type RemoveKeyResult,
   type TrustedKeyInfo,
 } from './admin-results.js';
@@ -223,6 +225,11 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   /** Lists the registered backends with their targets, rules and state. @throws {ControlError} */
   async listBackends(): Promise<readonly BackendInfo[]> {
     return parseBackendListResult(await this.#request({ type: 'backends.list' }));
+  }
+
+  /** Lists the proxies of the fleet (the answering proxy alone when it runs without Redis). @throws {ControlError} */
+  async listFleet(): Promise<FleetInfo> {
+    return parseFleetListResult(await this.#request({ type: 'fleet.list' }));
   }
 
   /**

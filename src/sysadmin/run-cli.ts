@@ -10,6 +10,7 @@ import type { CliCommand, CliIo } from './cli-command.js';
 import { backendsDrainCommand } from './commands/backends-drain-command.js';
 import { backendsUndrainCommand } from './commands/backends-undrain-command.js';
 import { backendsListCommand } from './commands/backends-list-command.js';
+import { fleetListCommand } from './commands/fleet-list-command.js';
 import { initCommand } from './commands/init-command.js';
 import { keygenCommand } from './commands/keygen-command.js';
 import { keysAddCommand } from './commands/keys-add-command.js';
@@ -37,6 +38,7 @@ export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([
   backendsListCommand,
   backendsDrainCommand,
   backendsUndrainCommand,
+  fleetListCommand,
 ]);
 
 /** Options of {@link runCli}. */

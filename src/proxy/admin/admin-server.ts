@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { ListenError, NotRunningError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
+import { trustStaleness } from '../../shared/trust/trust-staleness.js';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
 import type { SessionInfo } from '../control-plane/session.js';
 import type { Forwarding } from '../forwarding.js';
@@ -194,8 +195,11 @@ export class AdminServer {
         this.#json(res, 200, { status: 'ok' });
         return;
       case '/readyz': {
-        const ready = this.#host.ready;
-        this.#json(res, ready ? 200 : 503, { ready });
+        // A fleet member whose trust is stale refuses new sessions, so it is not ready; the reason is a
+        // fixed word (the probe is unauthenticated: no Redis error text here).
+        const stale = trustStaleness(this.#host.trustStore) !== undefined;
+        const ready = this.#host.ready && !stale;
+        this.#json(res, ready ? 200 : 503, stale ? { ready, reason: 'trust_stale' } : { ready });
         return;
       }
       case '/':

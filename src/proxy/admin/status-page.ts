@@ -160,6 +160,7 @@ const SCRIPT = String.raw`
     renderCharts(r.rates);
     renderEvents(r.events);
     renderKeys(r.keys);
+    renderFleet(r.fleet);
   }
 
   function goneByRule(r) {
@@ -337,6 +338,26 @@ const SCRIPT = String.raw`
     box.appendChild(table);
   }
 
+  function renderFleet(fleet) {
+    var box = clear($('fleet'));
+    if (!fleet) { box.appendChild(el('div', 'empty', 'No fleet information.')); return; }
+    var trust = el('div', fleet.trust.ok ? 'muted' : 'ev bad', 'Trust store: ' + fleet.trust.kind + (fleet.trust.ok ? ', current' : ', NOT usable: ' + (fleet.trust.reason || 'unknown')));
+    box.appendChild(trust);
+    if (!fleet.shared) box.appendChild(el('div', 'empty', 'This proxy runs on its own (no PROXY_REDIS_URL).'));
+    var table = el('table');
+    var hr = el('tr');
+    ['Node', 'Addresses', 'Started'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+    table.appendChild(hr);
+    fleet.nodes.forEach(function (n) {
+      var tr = el('tr');
+      tr.appendChild(el('td', n.self ? null : 'muted', n.id + (n.self ? ' (this proxy)' : '')));
+      tr.appendChild(el('td', 'mono muted', n.addresses.join(' ')));
+      tr.appendChild(el('td', 'muted', ago(n.startedAt)));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+  }
+
   $('auth').addEventListener('submit', function (event) {
     event.preventDefault();
     var value = $('token').value.trim();
@@ -368,6 +389,7 @@ const BODY = String.raw`
       <div class="chart" id="chart-backends"><h3>By backend</h3><svg role="img" aria-label="requests per second by backend"></svg><div class="legend"></div></div>
     </section>
     <section><h2>Recent events</h2><ol id="events" class="events"></ol></section>
+    <section><h2>Fleet</h2><div id="fleet"></div></section>
     <section><h2>Trusted keys</h2><div id="keys"></div></section>
   </div>
 </main>

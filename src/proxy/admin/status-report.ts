@@ -6,6 +6,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { TrustedKey } from '../../shared/trust/trusted-key.js';
+import type { FleetSummary } from '../control-plane/fleet-handlers.js';
 import type { SessionInfo } from '../control-plane/session.js';
 import type { ProxyAddresses } from '../proxy-host.js';
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
@@ -25,6 +26,8 @@ export interface StatusSource {
   readonly trustStore: { list(): readonly TrustedKey[] } | undefined;
   /** The control plane whose live sessions are listed; undefined lists none. */
   readonly controlPlane: { sessions(): readonly SessionInfo[] } | undefined;
+  /** The fleet (peers in Redis and the trust store's health); omitted lists none. */
+  fleetSummary?(): FleetSummary;
 }
 
 /** One target as the status API shows it. */
@@ -71,6 +74,8 @@ export interface StatusReport {
   readonly removed: readonly AdminEvent[];
   readonly keys: readonly { id: string; role: string; fingerprint: string; createdAt: string; scope: unknown }[] | undefined;
   readonly sessions: readonly SessionInfo[];
+  /** The proxies sharing this trust (Redis), this one flagged `self`, and the trust store's health. */
+  readonly fleet: FleetSummary | undefined;
   readonly events: readonly AdminEvent[];
   readonly rates: { readonly intervalMs: number; readonly samples: readonly RateSample[] };
 }
@@ -146,6 +151,7 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
     removed: extras.events.filter((event) => event.type === 'backend_removed').slice(0, extras.removedLimit),
     keys,
     sessions: source.controlPlane?.sessions() ?? [],
+    fleet: source.fleetSummary?.(),
     events: extras.events,
     rates: { intervalMs: extras.intervalMs, samples: extras.samples },
   };

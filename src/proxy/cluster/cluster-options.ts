@@ -12,6 +12,7 @@ import type { AdminOptions, ResolvedAdminOptions } from '../admin/admin-options.
 import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { TlsOptions } from '../data-plane/data-plane-options.js';
 import type { AffinityMode } from '../registry/backend.js';
+import type { RedisFleetOptions, ResolvedFleetOptions } from '../fleet/fleet-options.js';
 import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';
 
 /** Most worker processes. */
@@ -49,8 +50,8 @@ export interface ClusterOptions {
   affinitySecret?: string | Buffer;
   /** The control plane (on the primary), as in `ProxyServer`. Default enabled on `0.0.0.0:3042`. */
   control?: ProxyControlOptions | false;
-  /** Trusted keys. Default the file store in `certstore`, watched. */
-  trustStore?: TrustStore;
+  /** Trusted keys. Default the file store in `certstore`, watched; `{ redis: { url } }` joins a fleet, as in `ProxyServer`. */
+  trustStore?: TrustStore | { redis: RedisFleetOptions };
   /** Directory of the trust store. Default `certstore`. */
   certstore?: string;
   /** The admin listener (on the primary), as in `ProxyServer`. Default `false`. */
@@ -92,6 +93,8 @@ export interface ResolvedClusterOptions {
   readonly dataPlane: WorkerDataPlaneOptions;
   readonly control: Readonly<ProxyControlOptions> | undefined;
   readonly trustStore: TrustStore | undefined;
+  /** The fleet's Redis options, when `trustStore: { redis }` was given. */
+  readonly fleet: ResolvedFleetOptions | undefined;
   readonly certstore: string;
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
@@ -167,6 +170,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     }),
     control: proxy.control,
     trustStore: proxy.trustStore,
+    fleet: proxy.fleet,
     certstore: proxy.certstore,
     admin: proxy.admin,
     logger: proxy.logger,

@@ -4,7 +4,7 @@
  * The certificate reaches the workers over IPC only; nothing new is written to disk.
  */
 import type { Env } from '../../shared/env.js';
-import { logProxyRunning, prepareProxyStartup, startupProxyOptions, type RunProxyOptions } from '../run-proxy.js';
+import { completeStartup, logProxyRunning, prepareProxyStartup, startupProxyOptions, type RunProxyOptions } from '../run-proxy.js';
 import { ClusterPrimary } from './cluster-primary.js';
 
 /**
@@ -16,6 +16,6 @@ export async function runCluster(env: Env, options: RunProxyOptions): Promise<Cl
   const startup = await prepareProxyStartup(env, options);
   const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel });
   await primary.start();
-  logProxyRunning(env, options, startup, primary);
+  logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);
   return primary;
 }

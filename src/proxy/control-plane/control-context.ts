@@ -9,6 +9,7 @@ import type { Backend } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
 import type { ControlPlaneCounters } from './control-plane-stats.js';
+import type { FleetSource } from './fleet-handlers.js';
 import type { SessionIndex } from './session-index.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
 
@@ -43,6 +44,8 @@ export interface ControlContext {
   readonly whenRouted: ((backendId: string) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly counters: ControlPlaneCounters;
+  /** The fleet this proxy belongs to (`fleet.list`); undefined for a proxy on its own. */
+  readonly fleet?: FleetSource | undefined;
   /** A backend of this control plane joined the registry. */
   backendAdded(backend: Backend): void;
   /** A registration was refused. */

@@ -7,6 +7,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Gatekeeper } from './registration.js';
+import type { ReplayCache } from '../../shared/trust/replay-cache.js';
+import type { FleetSource } from './fleet-handlers.js';
 import type { TokenVerifier } from './token-verifier.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
 
@@ -109,8 +111,12 @@ export interface ControlPlaneOptions {
   registry: BackendRegistry;
   /** Trusted keys; removals close sessions at once. Required. */
   trustStore: TrustStore;
-  /** Token verifier. Default a new `TokenVerifier({ trustStore, audience })`. */
+  /** Token verifier. Default a new `TokenVerifier({ trustStore, audience, replayCache })`. */
   verifier?: TokenVerifier;
+  /** Replay cache of the default verifier (a fleet shares one in Redis). Default one in memory. */
+  replayCache?: ReplayCache;
+  /** What `fleet.list` answers (given by the host). Default: a proxy on its own, listing nothing. */
+  fleet?: FleetSource;
   /** Audience tokens must carry (used only to build the default verifier). Default `inteli-proxy`. */
   audience?: string;
   /** Listen address. Default `0.0.0.0`. */

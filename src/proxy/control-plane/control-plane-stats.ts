@@ -15,6 +15,7 @@ export type UpgradeRefusal =
   | 'revoked'
   | 'forbidden'
   | 'sessions_per_key'
+  | 'trust_stale'
   | 'internal';
 
 /** Which limit closed a session (a metric label). */

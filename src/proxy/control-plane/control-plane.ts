@@ -103,7 +103,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     }
     this.#registry = options.registry;
     this.#trustStore = options.trustStore;
-    this.#verifier = options.verifier ?? new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience });
+    this.#verifier =
+      options.verifier ??
+      new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience, ...(options.replayCache === undefined ? {} : { replayCache: options.replayCache }) });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
     const { limits } = this.#options;
 
@@ -118,6 +120,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       whenRouted: options.whenRouted,
       logger: this.#logger,
       counters: this.#counters,
+      fleet: options.fleet,
       backendAdded: (backend) => this.#emitSafely('backend_added', backend),
       backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
       agentEvent: (event) => this.#emitSafely('message', event),

@@ -7,6 +7,7 @@ import type { RemovalReason } from '../registry/backend.js';
 import { handleBackendsDrain, handleBackendsList, handleBackendsUndrain, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
 import { handleDrain, handleEvent, handleHealth, handleRegister, startDrain } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
+import { handleFleetList } from './fleet-handlers.js';
 import type { Session, SessionHandler } from './session.js';
 
 /** Session lifecycle callbacks the control plane implements. */
@@ -49,6 +50,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return handleBackendsDrain(ctx, session, message);
         case 'backends.undrain':
           return handleBackendsUndrain(ctx, session, message);
+        case 'fleet.list':
+          return handleFleetList(ctx);
       }
     },
     acknowledged(session: Session, message: ClientMessage): void {

@@ -1,9 +1,11 @@
 /**
  * The HTTP `upgrade` handler: everything that happens before a WebSocket exists (STYLE 9).
  *
- * In order: the control plane must be running (503); at most `maxPendingHandshakes` upgrades are being
- * authenticated at once, of which at most `maxPendingUnknownHandshakes` from callers whose token names
- * no trusted key (429: a flood of unknown keys cannot starve the known ones); the request must ask for `websocket` with sub-protocol `inteli.v2`
+ * In order: the control plane must be running (503); a shared trust store must be current (503
+ * `RP_ERR_TRUST_STALE`: past its staleness bound it may still hold revoked keys); at most
+ * `maxPendingHandshakes` upgrades are being authenticated at once, of which at most
+ * `maxPendingUnknownHandshakes` from callers whose token names no trusted key (429: a flood of unknown
+ * keys cannot starve the known ones); the request must ask for `websocket` with sub-protocol `inteli.v2`
  * (400); it must carry `Authorization: Bearer <JWT>` that the verifier accepts (401, with the verifier's
  * reason logged, never the token); the key must still be trusted with the same fingerprint once
  * verification finished (401: closes the race with a concurrent removal); the role must be allowed
@@ -23,6 +25,7 @@ import type { SessionIndex } from './session-index.js';
 import type { ControlSocket } from './control-socket.js';
 import { extractBearer, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
+import { trustStaleness } from '../../shared/trust/trust-staleness.js';
 
 /** What the upgrade handler needs from its owner. */
 export interface UpgradeHandlerOptions {
@@ -73,6 +76,12 @@ export class UpgradeHandler {
     socket.on('error', (error) => logger.debug({ err: error }, 'upgrade socket error'));
     if (!this.#options.isRunning()) {
       this.#refuse(socket, 'stopping', 503, 'the control plane is stopping');
+      return;
+    }
+    const stale = trustStaleness(this.#options.trustStore);
+    if (stale !== undefined) {
+      logger.warn({ reason: stale.reason }, 'upgrade refused: the shared trust store is stale');
+      this.#refuse(socket, 'trust_stale', 503, `RP_ERR_TRUST_STALE: ${stale.reason ?? 'the shared trust store is stale'}; retry later`, { 'Retry-After': '5' });
       return;
     }
     // The claimed id is read without verification; it only chooses the budget (see claimed-key-id.ts).

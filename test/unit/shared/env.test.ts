@@ -34,6 +34,10 @@ describe('loadEnv', () => {
       bodyTimeoutMs: 60_000,
       affinity: 'none',
       affinityHeader: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'inteli:',
+      nodeId: undefined,
+      trustMaxStalenessMs: 30000,
     });
   });
 
@@ -111,6 +115,30 @@ describe('loadEnv', () => {
       if (before === undefined) delete process.env.PROXY_ADMIN_PORT;
       else process.env.PROXY_ADMIN_PORT = before;
     }
+  });
+
+  it('parses the fleet variables: PROXY_REDIS_URL, PROXY_REDIS_PREFIX, PROXY_NODE_ID, PROXY_TRUST_MAX_STALENESS_MS', () => {
+    const env = loadEnv({
+      PROXY_REDIS_URL: 'rediss://:secret@redis.internal:6380/2',
+      PROXY_REDIS_PREFIX: 'prod:',
+      PROXY_NODE_ID: 'proxy-a',
+      PROXY_TRUST_MAX_STALENESS_MS: '5000',
+    });
+    expect(env).toMatchObject({ redisUrl: 'rediss://:secret@redis.internal:6380/2', redisPrefix: 'prod:', nodeId: 'proxy-a', trustMaxStalenessMs: 5000 });
+  });
+
+  it.each([
+    ['PROXY_REDIS_URL', 'http://:secret@host:6379'],
+    ['PROXY_REDIS_URL', 'not a url'],
+    ['PROXY_REDIS_PREFIX', 'has space'],
+    ['PROXY_NODE_ID', '../x'],
+    ['PROXY_TRUST_MAX_STALENESS_MS', '999'],
+    ['PROXY_TRUST_MAX_STALENESS_MS', '30s'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
+    const error = envError({ [name]: value });
+    expect(error.variable).toBe(name);
+    // A Redis URL may carry a password: it is never echoed.
+    expect(error.message).not.toContain('secret');
   });
 
   it('documents every variable with its default in .env.example', async () => {
