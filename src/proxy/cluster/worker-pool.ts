@@ -270,11 +270,19 @@ export class WorkerPool implements Forwarding {
   #sendTo(workerId: number, message: PrimaryMessage): void {
     const worker = this.#workers.get(workerId)?.worker;
     if (worker === undefined || !worker.isConnected()) return;
-    try {
-      worker.send(message);
-    } catch (error) {
+    const failed = (error: Error): void => {
       // The channel is closing (the worker is exiting); its exit is handled by #onExit.
-      this.#logger.debug({ err: (error as Error).message, worker: workerId }, 'could not send to a worker');
+      this.#logger.debug({ err: error.message, worker: workerId }, 'could not send to a worker');
+    };
+    try {
+      // With a callback, a write that fails later (EPIPE from a worker exiting, as when its bind failed
+      // and the pool stops) is reported here instead of as an 'error' event nobody listens to, which
+      // would crash the primary.
+      worker.send(message, (error) => {
+        if (error !== null) failed(error);
+      });
+    } catch (error) {
+      failed(error as Error);
     }
   }
 
