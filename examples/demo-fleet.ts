@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     for (const id of ['WEB001', 'WEB002']) {
       const pair = await writeKeyPair(id, keys);
       pairs.set(id, pair);
-      await viaA.addPublicKey(id, pair.publicPath, { rules: [RULE] });
+      await viaA.addPublicKey(id, pair.publicPath, { rules: [RULE], hosts: ['127.0.0.1'] });
       say(`   trusted ${id} through proxy-a`);
     }
     const fleet = await viaA.listFleet();

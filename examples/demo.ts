@@ -84,7 +84,9 @@ async function main(): Promise<void> {
     const servers: ProxyWebServer[] = [];
     for (const id of ['WEB001', 'WEB002']) {
       const pair = await writeKeyPair(id, keys);
-      const trusted = await sysadmin.addPublicKey(id, pair.publicPath, { rules: [RULE] });
+      // The web servers run on the proxy's own machine: a loopback agent names only the targets its key
+      // grants (a real deployment grants the one port, `127.0.0.1:8080`; here the port is picked at start).
+      const trusted = await sysadmin.addPublicKey(id, pair.publicPath, { rules: [RULE], hosts: ['127.0.0.1'] });
       say(`   trusted ${id} (fingerprint ${trusted.fingerprint})`);
       const server = http.createServer((_request, response) => response.end(`hello from ${id}\n`));
       const agent = new ProxyWebServer({ proxyUrl, agentId: id, key: pair.privatePath, server, port: 0, rules: [RULE], pin: proxy.pin });

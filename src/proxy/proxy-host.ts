@@ -35,6 +35,7 @@ import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-pl
 import type { FleetNode } from '../shared/fleet/fleet-node.js';
 import type { NodeRemovedReason } from '../shared/fleet/fleet-membership.js';
 import type { FleetSummary } from './control-plane/fleet-handlers.js';
+import type { ListenerAddress } from './control-plane/own-listeners.js';
 import type { ResolvedFleetOptions } from './fleet/fleet-options.js';
 import { advertisedUrls, ProxyFleet } from './fleet/proxy-fleet.js';
 import type { Forwarding } from './forwarding.js';
@@ -80,6 +81,8 @@ export interface ProxyHostOptions {
   readonly certstore: string;
   /** The fleet's Redis options: trust store, replay cache and membership in Redis. Undefined: no fleet. */
   readonly fleet?: ResolvedFleetOptions | undefined;
+  /** Refuse a file trust store that others can write, instead of warning (`strictTrustStoreModes`). */
+  readonly strictTrustStoreModes?: boolean | undefined;
   /** The admin listener's options; undefined runs without one. */
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
@@ -107,6 +110,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   /** The component's logger. */
   protected readonly logger: Logger;
   readonly #ownedTrustStore: TrustStore | undefined;
+  readonly #adminOptions: ResolvedAdminOptions | undefined;
   #ready = false;
   readonly #startedAt = new Date().toISOString();
   #startPromise: Promise<ProxyAddresses> | undefined;
@@ -131,9 +135,10 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     this.fleet?.on('node_added', (node) => this.emit('node_added', node));
     this.fleet?.on('node_removed', (node, reason) => this.emit('node_removed', node, reason));
     if (options.trustStore === undefined && options.control !== undefined && this.fleet === undefined) {
-      this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger });
+      this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger, strictModes: options.strictTrustStoreModes === true });
     }
     this.trustStore = options.trustStore ?? this.fleet?.trustStore ?? this.#ownedTrustStore;
+    this.#adminOptions = options.admin;
     this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
     this.metrics = new ProxyMetrics(this, registry);
     registerTrustMetrics(this.metrics.registry, this);
@@ -265,6 +270,19 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     await this.admin?.stop();
   }
 
+  /**
+   * The data-plane and admin listeners (bound, and the admin's configured port before it binds), which
+   * the control plane never accepts as targets (issue 14). Cluster workers share the data-plane ports.
+   */
+  #listeners(): ListenerAddress[] {
+    const { http, https } = this.forwarding.addresses;
+    const listeners: ListenerAddress[] = [];
+    for (const address of [http, https, this.admin?.boundAddress]) if (address !== undefined) listeners.push({ address: address.address, port: address.port });
+    const admin = this.#adminOptions;
+    if (admin !== undefined && admin.port !== 0) listeners.push({ address: admin.host, port: admin.port });
+    return listeners;
+  }
+
   #buildControlPlane(control: Readonly<ProxyControlOptions>, trustStore: TrustStore, logger: Logger): ControlPlane {
     const forwarding = this.forwarding;
     const whenRouted = forwarding.whenRouted?.bind(forwarding);
@@ -276,6 +294,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       fleet: { fleet: () => this.fleetSummary() },
       whenIdle: (backendId) => forwarding.whenIdle(backendId),
       ...(whenRouted === undefined ? {} : { whenRouted }),
+      ownListeners: () => this.#listeners(),
       logger,
     });
     controlPlane.on('backend_rejected', (rejection) => this.emit('backend_rejected', rejection));

@@ -40,6 +40,12 @@ export interface ProxyServerOptions extends DataPlaneOptions {
   /** Directory of the trust store, used when `trustStore` is not given. Default `certstore`. */
   certstore?: string;
   /**
+   * Refuse to start when the `certstore` directory or its file is writable by group or others, or owned
+   * by another user (root aside), instead of logging a warning. A symbolic link or FIFO in place of the
+   * file is refused either way. Default false.
+   */
+  strictTrustStoreModes?: boolean;
+  /**
    * The admin listener: `/healthz`, `/readyz`, `/metrics`, `/api/status` and the status page (see
    * `admin/admin-options.ts`). Default `false` in the library, so that several proxies in one process
    * never collide on its port; `npm start` enables it on `PROXY_ADMIN_HOST:PROXY_ADMIN_PORT`
@@ -58,6 +64,7 @@ export interface ResolvedProxyOptions {
   /** The fleet's Redis options, when `trustStore: { redis }` was given. */
   readonly fleet: ResolvedFleetOptions | undefined;
   readonly certstore: string;
+  readonly strictTrustStoreModes: boolean;
   /** Admin listener options, or undefined when disabled. */
   readonly admin: ResolvedAdminOptions | undefined;
 }
@@ -91,6 +98,11 @@ function resolveControl(options: ProxyServerOptions, dataPlane: ResolvedDataPlan
   return Object.freeze({ ...control, tls });
 }
 
+function strictModes(value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError('strictTrustStoreModes: expected a boolean');
+  return value === true;
+}
+
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedProxyOptions {
   if (typeof options === 'function') {
@@ -119,6 +131,7 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
     trustStore,
     fleet: fleetOption === undefined ? undefined : resolveFleetOptions(fleetOption, control === undefined ? undefined : (control.port ?? 3042)),
     certstore,
+    strictTrustStoreModes: strictModes(options.strictTrustStoreModes),
     admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
   });
 }

@@ -35,6 +35,8 @@ export const ERROR_CATALOG = {
   RP_ERR_DISCONNECTED: { status: undefined, summary: 'The control connection closed before an answer came.' },
   RP_ERR_TRUST_STORE: { status: undefined, summary: 'The trust store file could not be read or written.' },
   RP_ERR_TRUST_STALE: { status: 503, summary: 'The shared trust store (Redis) has been unreachable for longer than trustMaxStalenessMs: new sessions are refused until it is back.' },
+  RP_ERR_LOOP_DETECTED: { status: 508, summary: 'The request already passed through this proxy (its Via entry): a forwarding loop.' },
+  RP_ERR_TUNNEL_LIMIT: { status: 503, summary: 'The target already has as many open tunnels as maxTunnelsPerTarget allows.' },
   RP_ERR_INTERNAL: { status: 500, summary: 'An unexpected failure inside the proxy (logged); a bug to report.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
 

@@ -154,10 +154,14 @@ function stringList(value: unknown, field: string): string[] {
 }
 
 function scope(value: unknown): KeyScope {
-  if (!isRecord(value)) fail('scope: expected { rules?, hosts? }');
+  if (!isRecord(value)) fail('scope: expected { rules?, hosts?, anyHost? }');
   const out: KeyScope = {};
   if (value.rules !== undefined) out.rules = stringList(value.rules, 'scope.rules');
   if (value.hosts !== undefined) out.hosts = stringList(value.hosts, 'scope.hosts');
+  if (value.anyHost !== undefined) {
+    if (typeof value.anyHost !== 'boolean') fail('scope.anyHost: expected a boolean');
+    out.anyHost = value.anyHost;
+  }
   return out;
 }
 

@@ -88,6 +88,12 @@ export interface KeyScope {
   rules?: string[];
   /** Hosts or CIDRs the key's targets may point to; absent means the agent's own socket address. */
   hosts?: string[];
+  /**
+   * Whether the key's host-less rules (`/api`) also let it register host-bound rules below them
+   * (`api.example.com/api/x`). Default false: a host-bound rule needs a scope rule naming that host,
+   * so a broad grant cannot take over a host's route (issue 14).
+   */
+  anyHost?: boolean;
 }
 
 /** Role of a trusted key. */

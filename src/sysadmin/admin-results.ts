@@ -112,6 +112,7 @@ function scope(value: unknown, where: string): Readonly<KeyScope> {
   const out: KeyScope = {};
   if (input.rules !== undefined) out.rules = strings(input.rules, `${where}.rules`);
   if (input.hosts !== undefined) out.hosts = strings(input.hosts, `${where}.hosts`);
+  if (input.anyHost === true) out.anyHost = true;
   return Object.freeze(out);
 }
 

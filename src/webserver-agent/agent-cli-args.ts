@@ -36,7 +36,7 @@ export const AGENT_CLI_HELP = [
   '  --insecure        do not verify the proxy (development only)',
   '  --weight N        weight for weighted selection, 1 to 1000',
   '  --meta K=V        label sent with the registration (repeatable)',
-  '  --audience AUD    token audience (default inteli-proxy)',
+  '  --audience AUD    fixed token audience (default inteli-proxy:<pin of the certificate the proxy presents>)',
   '  --min-acks N      proxies that must acknowledge before the agent counts as started (default: all)',
   '  --start-timeout-ms MS  give up (exit 1) when not registered within MS; default: retry until registered',
   '  --affinity MODE   session affinity for the rules: cookie (signed cookie) or hash (client address)',

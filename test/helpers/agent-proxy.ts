@@ -47,7 +47,8 @@ export async function startAgentProxy(options: { admin?: AdminOptions; proxy?: D
     trustStore,
     async agent(id, rule, handler, extra = {}) {
       const { privateJwk, publicJwk } = await generateKeyPair(id);
-      await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
+      // Agents here run on loopback, which needs a grant (issue 14).
+      await trustStore.add({ id, publicKey: publicJwk, scope: { rules: [rule], hosts: ['127.0.0.1'] } });
       const web = new ProxyWebServer({
         proxyUrl: proxy.controlPlane!.url,
         agentId: id,

@@ -34,8 +34,11 @@ export interface ControlPlaneFixture {
   readonly trustStore: TrustStore;
   readonly cert: PemPair;
   readonly url: string;
-  /** Trusts a new key pair. Default role `agent` and scope `{}` (no rules: pass `scope.rules` to register). */
-  addKey(id: string, options?: { role?: KeyRole; scope?: KeyScope }): Promise<TestKey>;
+  /**
+   * Trusts a new key pair. Default role `agent` and scope `{}` (no rules: pass `scope.rules` to register).
+   * A scope with rules but no hosts gets loopback hosts, unless `ownAddressOnly`.
+   */
+  addKey(id: string, options?: { role?: KeyRole; scope?: KeyScope; ownAddressOnly?: boolean }): Promise<TestKey>;
   /** A fresh token for a key. */
   token(key: TestKey, options?: { audience?: string; ttlSeconds?: number; now?: () => number }): Promise<string>;
   /** Dials with a fresh token of `key` (and the CA). */
@@ -72,7 +75,7 @@ export async function startControlPlane(options: FixtureOptions = {}): Promise<C
     return client;
   };
   const token = (key: TestKey, tokenOptions: { audience?: string; ttlSeconds?: number; now?: () => number } = {}): Promise<string> =>
-    signToken(key.privateJwk, { subject: key.id, audience: tokenOptions.audience ?? 'inteli-proxy', ttlSeconds: tokenOptions.ttlSeconds ?? 60, ...(tokenOptions.now === undefined ? {} : { now: tokenOptions.now }) });
+    signToken(key.privateJwk, { subject: key.id, audience: tokenOptions.audience ?? controlPlane.audience, ttlSeconds: tokenOptions.ttlSeconds ?? 60, ...(tokenOptions.now === undefined ? {} : { now: tokenOptions.now }) });
   return {
     controlPlane,
     registry,
@@ -81,7 +84,11 @@ export async function startControlPlane(options: FixtureOptions = {}): Promise<C
     url,
     async addKey(id, keyOptions = {}) {
       const { privateJwk, publicJwk } = await generateKeyPair(id);
-      await trustStore.add({ id, publicKey: publicJwk, role: keyOptions.role ?? 'agent', scope: keyOptions.scope ?? {} });
+      // Test agents dial from loopback, and a loopback agent may name only granted targets (issue 14):
+      // a scope with rules and no hosts is granted loopback here, unless `ownAddressOnly` keeps the default.
+      const scope = keyOptions.scope ?? {};
+      const granted = scope.rules !== undefined && scope.hosts === undefined && keyOptions.ownAddressOnly !== true ? { ...scope, hosts: ['127.0.0.1', '::1', 'localhost'] } : scope;
+      await trustStore.add({ id, publicKey: publicJwk, role: keyOptions.role ?? 'agent', scope: granted });
       return { id, privateJwk };
     },
     token,

@@ -83,7 +83,7 @@ export async function startCluster(options: ProxyServerOptions = {}): Promise<Ho
       await trustStore.add({ id, publicKey: publicJwk, role, scope: { rules, hosts: ['127.0.0.1'] } });
       return { id, privateJwk };
     },
-    token: (key, ttlSeconds = 60) => signToken(key.privateJwk, { subject: key.id, audience: 'inteli-proxy', ttlSeconds }),
+    token: (key, ttlSeconds = 60) => signToken(key.privateJwk, { subject: key.id, audience: cluster.proxy.controlPlane?.audience ?? 'inteli-proxy', ttlSeconds }),
     async startAgent(key, rules, agentOptions = {}, delayMs = 0) {
       const name = agentOptions.meta?.name ?? key.id;
       const server = http.createServer((req, res) => {

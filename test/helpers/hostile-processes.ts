@@ -1,16 +1,20 @@
 /**
  * Child processes of the hostile suite. The sources are compiled once into
- * `node_modules/.cache/inteli-hostile-dist` (so package imports resolve, and `dist/` is left alone),
+ * `node_modules/.cache/inteli-hostile-dist-<hash of the checkout>` (so package imports resolve, and `dist/` is left alone),
  * again only when a file under `src/` is newer; the fixtures in `test/hostile/fixtures/` import it.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { withTimeout } from './control-plane-client.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-/** Where the compiled sources for child processes go. */
-export const CHILD_DIST = join(ROOT, 'node_modules', '.cache', 'inteli-hostile-dist');
+/**
+ * Where the compiled sources for child processes go: one directory per checkout, since several git
+ * worktrees may share one `node_modules` (a symlink) and must not run each other's builds.
+ */
+export const CHILD_DIST = join(ROOT, 'node_modules', '.cache', `inteli-hostile-dist-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
 const FIXTURES = join(ROOT, 'test', 'hostile', 'fixtures');
 
 function newestMtime(dir: string): number {

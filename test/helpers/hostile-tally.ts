@@ -27,10 +27,15 @@ export interface TallyCounts {
    * connections refused or reset unread by a stopping proxy.
    */
   refused: number;
+  /** Attacks of the outside security review (issue 14) replayed against the fixes. */
+  attacks: number;
+  /** Of those, the ones the proxy held (the test's assertions passed up to the mark). */
+  attacksHeld: number;
 }
 
-const counts: TallyCounts = { sent: 0, answered: 0, lost: 0, refused: 0 };
+const counts: TallyCounts = { sent: 0, answered: 0, lost: 0, refused: 0, attacks: 0, attacksHeld: 0 };
 const notes: string[] = [];
+const attackNames: string[] = [];
 let registered = false;
 
 /** Adds to the counts of this test file. */
@@ -39,6 +44,20 @@ export function tally(delta: Partial<TallyCounts>): void {
   counts.answered += delta.answered ?? 0;
   counts.lost += delta.lost ?? 0;
   counts.refused += delta.refused ?? 0;
+  counts.attacks += delta.attacks ?? 0;
+  counts.attacksHeld += delta.attacksHeld ?? 0;
+}
+
+/**
+ * Counts one replayed attack of the security review (issue 14) and runs its check: held when `check`
+ * resolves, not held (and rethrown, so the test fails) when it throws. The summary prints the totals.
+ */
+export async function attack<T>(name: string, check: () => Promise<T>): Promise<T> {
+  counts.attacks += 1;
+  const result = await check();
+  counts.attacksHeld += 1;
+  attackNames.push(name);
+  return result;
 }
 
 /** A one-line figure for the closing summary (e.g. how many requests a killed backend took with it). */
@@ -68,6 +87,6 @@ export function useTally(): void {
   registered = true;
   afterAll(() => {
     mkdirSync(TALLY_DIR, { recursive: true });
-    writeFileSync(join(TALLY_DIR, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ ...counts, notes }));
+    writeFileSync(join(TALLY_DIR, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ ...counts, notes, attackNames }));
   });
 }

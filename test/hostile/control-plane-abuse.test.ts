@@ -231,13 +231,15 @@ describe('forged-token flood', () => {
     const stranger = await generateKeyPair('stranger');
     const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
+    // The proxy's real audience, so each forgery is refused for what it forges, not for its audience.
+    const aud = cluster.proxy.controlPlane?.audience ?? 'inteli-proxy';
     const forged: [kind: string, make: () => Promise<string>][] = [
-      ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.`],
-      ['random signature', async () => `${b64({ alg: 'EdDSA', kid: 'good' })}.${b64({ sub: 'good', aud: 'inteli-proxy', iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.${randomBytes(64).toString('base64url')}`],
-      ['untrusted key', async () => signToken(stranger.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 })],
+      ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'good', aud, iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.`],
+      ['random signature', async () => `${b64({ alg: 'EdDSA', kid: 'good' })}.${b64({ sub: 'good', aud, iat: now, exp: now + 60, jti: randomBytes(8).toString('hex') })}.${randomBytes(64).toString('base64url')}`],
+      ['untrusted key', async () => signToken(stranger.privateJwk, { subject: 'good', audience: aud, ttlSeconds: 60 })],
       ['foreign audience', async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'someone-else', ttlSeconds: 60 })],
-      ['other subject', async () => signToken(attacker.privateJwk, { subject: 'good', audience: 'inteli-proxy', ttlSeconds: 60 })],
-      ['expired', async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: 'inteli-proxy', ttlSeconds: 60, now: () => Date.now() - 3_600_000 })],
+      ['other subject', async () => signToken(attacker.privateJwk, { subject: 'good', audience: aud, ttlSeconds: 60 })],
+      ['expired', async () => signToken(attacker.privateJwk, { subject: 'attacker', audience: aud, ttlSeconds: 60, now: () => Date.now() - 3_600_000 })],
       ['6,000-byte garbage', async () => 'x'.repeat(6000)],
       ['empty', async () => ''],
     ];

@@ -50,7 +50,7 @@ export default class HostileSummaryReporter {
         if (test.failing === true) failingAsExpected += 1;
       }
     }
-    const totals = { sent: 0, answered: 0, lost: 0, refused: 0 };
+    const totals = { sent: 0, answered: 0, lost: 0, refused: 0, attacks: 0, attacksHeld: 0 };
     const notes = [];
     let counted = 0;
     let entries = [];
@@ -66,6 +66,8 @@ export default class HostileSummaryReporter {
         totals.answered += counts.answered;
         totals.lost += counts.lost;
         totals.refused += counts.refused ?? 0;
+        totals.attacks += counts.attacks ?? 0;
+        totals.attacksHeld += counts.attacksHeld ?? 0;
         for (const line of counts.notes ?? []) notes.push(line);
         counted += 1;
       } catch {
@@ -83,6 +85,7 @@ export default class HostileSummaryReporter {
       `  requests answered: ${totals.answered}`,
       `  requests lost:     ${totals.lost}`,
       `  requests refused:  ${totals.refused} (never taken: handshakes abandoned on purpose and cut by their deadline, connections refused by a stopping proxy)`,
+      `  review attacks:    ${totals.attacks} tried, ${totals.attacksHeld} held (issue 14: loops, rule churn, spoofed identity headers, DNS rebinding, host-bound takeover, token replay)`,
       `  wall time:         ${seconds} s`,
       ...notes.sort().map((line) => `  - ${line}`),
     ];

@@ -51,9 +51,12 @@ export class AdminAuth {
     return this.#required;
   }
 
-  /** Verifies the request's bearer token when auth is required. Never throws. */
-  async check(req: IncomingMessage): Promise<AdminAuthResult> {
-    if (!this.#required) return { ok: true, adminId: undefined };
+  /**
+   * Verifies the request's bearer token when auth is required (`required`: this listener's setting by
+   * default; the listener forces it for forwarded requests). Never throws.
+   */
+  async check(req: IncomingMessage, required = this.#required): Promise<AdminAuthResult> {
+    if (!required) return { ok: true, adminId: undefined };
     const token = extractBearer(req.headers.authorization);
     if (token === undefined) return { ok: false, status: 401, reason: 'missing', message: 'an admin bearer token is required' };
     const verifier = this.#verifierFor(this.#trustStore());

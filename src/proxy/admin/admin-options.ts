@@ -37,6 +37,12 @@ export interface AdminOptions {
   requireAuth?: boolean;
   /** The `aud` admin tokens must carry. Default `inteli-proxy-admin`. */
   audience?: string;
+  /**
+   * Host names (or addresses) besides loopback ones that unauthenticated requests may name in `Host`
+   * (against DNS rebinding: a browser page whose name resolves to 127.0.0.1 sends its own name). At most
+   * 64. Default none: only `localhost`, `127.0.0.0/8` and `[::1]`.
+   */
+  allowedHosts?: readonly string[];
   /** Request-rate sampling interval in milliseconds, 100 to 60,000. Default 5,000. */
   sampleIntervalMs?: number;
   /** Rate samples kept, 2 to 10,000. Default 60. */
@@ -51,6 +57,7 @@ export interface ResolvedAdminOptions {
   readonly port: number;
   readonly requireAuth: boolean;
   readonly audience: string;
+  readonly allowedHosts: readonly string[];
   readonly sampleIntervalMs: number;
   readonly historySamples: number;
   readonly eventBufferSize: number;
@@ -89,11 +96,20 @@ export function resolveAdminOptions(options: AdminOptions): ResolvedAdminOptions
   if (typeof audience !== 'string' || audience.length === 0 || audience.length > 256) {
     throw new InvalidOptionError('admin.audience: expected a string of 1 to 256 characters');
   }
+  const allowedHosts = options.allowedHosts ?? [];
+  if (
+    !Array.isArray(allowedHosts) ||
+    allowedHosts.length > 64 ||
+    allowedHosts.some((entry) => typeof entry !== 'string' || !/^[A-Za-z0-9.:\-[\]]{1,255}$/.test(entry))
+  ) {
+    throw new InvalidOptionError('admin.allowedHosts: expected at most 64 host names or IP addresses');
+  }
   return Object.freeze({
     host,
     port: integer('port', options.port, DEFAULT_ADMIN_PORT, 0, 65_535),
     requireAuth,
     audience,
+    allowedHosts: Object.freeze(allowedHosts.map((entry: string) => entry.toLowerCase())),
     sampleIntervalMs: integer('sampleIntervalMs', options.sampleIntervalMs, DEFAULT_SAMPLE_INTERVAL_MS, 100, 60_000),
     historySamples: integer('historySamples', options.historySamples, DEFAULT_HISTORY_SAMPLES, 2, 10_000),
     eventBufferSize: integer('eventBufferSize', options.eventBufferSize, DEFAULT_EVENT_BUFFER_SIZE, 1, 10_000),

@@ -9,6 +9,10 @@
  * Access: when `requireAuth` is on (always for a non-loopback host), `/metrics` and `/api/*` need an
  * admin bearer token ({@link AdminAuth}); `/healthz` and `/readyz` stay open because probes cannot sign
  * tokens and reveal only a boolean; `/` is the page shell, which carries no data and asks for a token.
+ * Without `requireAuth`, `/`, `/metrics` and `/api/*` answer only requests whose `Host` is a loopback
+ * name or one of `allowedHosts` (421 otherwise): DNS rebinding must not turn a browser on this machine
+ * into a reader of the status API ({@link AdminHostCheck}). A forwarded request (one carrying `Via`,
+ * `Forwarded` or `X-Forwarded-For`) never gets loopback trust: it needs a token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +24,7 @@ import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js'
 import type { SessionInfo } from '../control-plane/session.js';
 import type { Forwarding } from '../forwarding.js';
 import { AdminAuth } from './admin-auth.js';
+import { AdminHostCheck } from './admin-host-check.js';
 import { ControlEventRecorder, type BackendEventSource, type SessionEventSource } from './control-event-recorder.js';
 import type { ResolvedAdminOptions } from './admin-options.js';
 import { EventLog } from './event-log.js';
@@ -68,6 +73,7 @@ export class AdminServer {
   readonly #host: AdminHost;
   readonly #logger: Logger;
   readonly #auth: AdminAuth;
+  readonly #hosts: AdminHostCheck;
   readonly #events: EventLog;
   readonly #rates: RateSampler;
   readonly #server: Server;
@@ -98,6 +104,7 @@ export class AdminServer {
     this.#host = host;
     this.#logger = logger.child({ component: 'admin' });
     this.#auth = new AdminAuth(options.requireAuth, options.audience, () => host.trustStore);
+    this.#hosts = new AdminHostCheck(options.allowedHosts);
     this.#events = new EventLog(options.eventBufferSize);
     this.#recorder = new ControlEventRecorder(this.#events, host, host.controlPlane, () => host.controlPlane?.stats());
     this.#rates = new RateSampler(options.historySamples, () => host.forwarding.stats.pairs());
@@ -196,12 +203,27 @@ export class AdminServer {
         return;
       case '/readyz': {
         // A fleet member whose trust is stale refuses new sessions, so it is not ready; the reason is a
-        // fixed word (the probe is unauthenticated: no Redis error text here).
+        // fixed word (the probe is unauthenticated: no Redis error text here). A corrupt file store is
+        // shown (and alerted on through inteli_trust_store_healthy), not turned into 503: the data plane
+        // and the loaded keys still work, and one bad hand edit copied to every replica must not take the
+        // whole fleet out of its load balancer.
         const stale = trustStaleness(this.#host.trustStore) !== undefined;
         const ready = this.#host.ready && !stale;
-        this.#json(res, ready ? 200 : 503, stale ? { ready, reason: 'trust_stale' } : { ready });
+        // Only `ok` is shown: the reason names files or Redis errors, which belong to the log and the
+        // authenticated status API, not to an unauthenticated probe.
+        const trustOk = this.#host.trustStore?.health().ok;
+        this.#json(res, ready ? 200 : 503, { ready, ...(stale ? { reason: 'trust_stale' } : {}), ...(trustOk === undefined ? {} : { trustStore: { ok: trustOk } }) });
         return;
       }
+      default:
+    }
+    if (!this.#auth.required && !this.#hosts.allows(req.headers.host)) {
+      this.#host.metrics.adminAuthFailed('host');
+      this.#events.add({ type: 'admin_auth_failure', reason: 'host', detail: `${path}: Host is not a loopback or allowed name` });
+      this.#json(res, 421, { error: 'MISDIRECTED_REQUEST', message: 'the Host header must be a loopback name or one of admin.allowedHosts' });
+      return;
+    }
+    switch (path) {
       case '/':
       case '/index.html':
         res.setHeader('content-security-policy', STATUS_PAGE_CSP);
@@ -215,7 +237,12 @@ export class AdminServer {
         this.#json(res, 404, { error: 'NOT_FOUND' });
         return;
     }
-    const verdict = await this.#auth.check(req);
+    // A request that came through a proxy (ours adds Via, Forwarded and X-Forwarded-For to every request
+    // it forwards, and a client cannot make it drop them) is not a local caller, whatever its socket's
+    // address: an agent that points a route at this port must not lend the data plane's clients the
+    // loopback trust (issue 14). Such requests need a token like any remote one.
+    const forwarded = req.headers.via !== undefined || req.headers.forwarded !== undefined || req.headers['x-forwarded-for'] !== undefined;
+    const verdict = await this.#auth.check(req, this.#auth.required || forwarded);
     if (!verdict.ok) {
       this.#host.metrics.adminAuthFailed(verdict.reason);
       this.#events.add({ type: 'admin_auth_failure', reason: verdict.reason, detail: `${path}: ${verdict.message}` });

@@ -34,10 +34,12 @@ export interface MetricsSource {
   readonly forwarding: Pick<Forwarding, 'snapshot' | 'stats' | 'clientBytes'>;
   /** The control plane, or undefined when it is disabled. */
   readonly controlPlane: { stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } } | undefined;
+  /** The trust store, whose health is exported; undefined without one. */
+  readonly trustStore?: { health(): { readonly ok: boolean } } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
-export type AdminAuthFailure = 'missing' | 'invalid' | 'forbidden' | 'no_trust_store';
+export type AdminAuthFailure = 'missing' | 'invalid' | 'forbidden' | 'no_trust_store' | 'host';
 
 type GaugeCollect<T extends string> = (this: Gauge<T>) => void;
 type CounterCollect<T extends string> = (this: Counter<T>) => void;
@@ -122,10 +124,12 @@ export class ProxyMetrics {
       registry,
       () => source.trafficStats.pairs(),
     );
-    counter('refused_requests_total', 'Requests the proxy answered itself (403 by default) because no rule matched or no target was available.', ['reason'], function () {
+    counter('refused_requests_total', 'Requests the proxy answered itself: no rule matched or no target was available (403 by default), a forwarding loop (508), too many tunnels to the target (503).', ['reason'], function () {
       this.reset();
       this.inc({ reason: 'NO_ROUTE' }, source.trafficStats.noRoute);
       this.inc({ reason: 'NO_TARGET' }, source.trafficStats.noTarget);
+      this.inc({ reason: 'LOOP_DETECTED' }, source.trafficStats.loops);
+      this.inc({ reason: 'TUNNEL_LIMIT' }, source.trafficStats.tunnelLimit);
     });
     counter('ejections_total', 'Targets ejected by passive health (repeated connect failures), by backend.', ['backend'], function () {
       this.reset();

@@ -22,7 +22,8 @@ export class RateSampler {
   readonly #pairs: () => Iterable<RouteTargetStats>;
   readonly #now: () => number;
   readonly #samples: RateSample[] = [];
-  readonly #previous = new Map<RouteTargetStats, number>();
+  /** Last totals, of the pairs seen in the last sample only: a pair that is gone is forgotten. */
+  #previous = new Map<RouteTargetStats, number>();
   #previousTime: number;
 
   /**
@@ -46,14 +47,17 @@ export class RateSampler {
     this.#previousTime = time;
     const rules: Record<string, number> = {};
     const backends: Record<string, number> = {};
+    const previous = this.#previous;
+    const next = new Map<RouteTargetStats, number>();
     for (const pair of this.#pairs()) {
       const total = pair.total;
-      const delta = total - (this.#previous.get(pair) ?? 0);
-      this.#previous.set(pair, total);
+      const delta = total - (previous.get(pair) ?? 0);
+      next.set(pair, total);
       const rate = delta / seconds;
       rules[pair.rule] = (rules[pair.rule] ?? 0) + rate;
       backends[pair.agentId] = (backends[pair.agentId] ?? 0) + rate;
     }
+    this.#previous = next;
     const sample = Object.freeze({ time, rules, backends });
     this.#samples.push(sample);
     if (this.#samples.length > this.#capacity) this.#samples.shift();

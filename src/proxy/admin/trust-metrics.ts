@@ -43,7 +43,7 @@ export function registerTrustMetrics(registry: Registry, source: TrustMetricsSou
   };
   const redis = (): ProxyFleet | undefined => source.fleet;
 
-  gauge('trust_store_healthy', 'Whether the trust store may be used (1) or not (0: unreadable, or stale in a fleet).', () =>
+  gauge('trust_store_healthy', 'Whether the trust store may be used and is up to date (1) or not (0: a corrupt or unreadable file, key removals not yet written, or stale in a fleet).', () =>
     source.trustStore === undefined ? undefined : source.trustStore.health().ok ? 1 : 0,
   );
   gauge('trust_store_stale', 'In a fleet: 1 while the keys from Redis are past trustMaxStalenessMs and new sessions are refused (503).', () =>

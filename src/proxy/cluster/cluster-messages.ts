@@ -138,6 +138,8 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     (value.affinityHeader === undefined || (isString(value.affinityHeader, 64) && HEADER_NAME.test(value.affinityHeader))) &&
     isString(value.affinitySecret, 1024) &&
     /^(?:[0-9a-f]{2}){16,}$/.test(value.affinitySecret) &&
+    (value.proxyId === undefined || isString(value.proxyId, 64)) &&
+    (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
     isCount(value.reportIntervalMs) &&
     isString(value.logLevel, 16)
   );

@@ -85,6 +85,10 @@ export interface WorkerDataPlaneOptions {
   readonly affinityHeader: string | undefined;
   /** The affinity secret, hex (the same in every worker, so a cookie is valid whichever one answers). */
   readonly affinitySecret: string;
+  /** The proxy's `Via` id, the same in every worker, so a loop through another worker is seen too. */
+  readonly proxyId?: string | undefined;
+  /** Most open tunnels per target origin, per worker. */
+  readonly maxTunnelsPerTarget?: number | undefined;
 }
 
 /** The validated, frozen options. */
@@ -167,6 +171,8 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       affinity: dataPlane.affinity,
       affinityHeader: dataPlane.affinityHeader,
       affinitySecret: dataPlane.affinitySecret.toString('hex'),
+      proxyId: dataPlane.proxyId,
+      maxTunnelsPerTarget: dataPlane.maxTunnelsPerTarget,
     }),
     control: proxy.control,
     trustStore: proxy.trustStore,

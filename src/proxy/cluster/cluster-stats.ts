@@ -6,13 +6,13 @@
  */
 import type { DataPlaneSnapshot, DataPlaneState } from '../data-plane/data-plane.js';
 import type { RouteSnapshot } from '../data-plane/routing-state.js';
-import { TrafficStats } from '../data-plane/traffic-stats.js';
+import { TrafficStats, pairKey } from '../data-plane/traffic-stats.js';
 import type { UpstreamSnapshot } from '../data-plane/upstream.js';
 import type { WorkerReport } from './worker-report.js';
 
 type Totals = Omit<WorkerReport, 'snapshot' | 'pid' | 'routesUnchanged'>;
 
-const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
+const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, loops: 0, tunnelLimit: 0, bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
 
 /** Severity of an upstream state when workers disagree: the worst one is shown. */
 const SEVERITY = { ready: 0, ejected: 1, unhealthy: 2, draining: 3 } as const;
@@ -91,10 +91,20 @@ export class ClusterStats {
   }
 
   #recompute(): void {
+    // A dead worker's pairs of rules that no live worker routes any more are dropped (every live worker
+    // reports every live rule's pair, traffic or not), so retired totals cannot grow with rule churn.
+    const live = new Set<string>();
+    for (const report of this.#latest.values()) for (const pair of report.pairs) live.add(pairKey(pair.rule, pair.agentId));
+    const isLive = (pair: Totals['pairs'][number]): boolean => live.has(pairKey(pair.rule, pair.agentId));
+    if (this.#latest.size > 0 && this.#retired.some((retired) => !retired.pairs.every(isLive))) {
+      this.#retired = this.#retired.map((retired) => ({ ...retired, pairs: retired.pairs.filter(isLive) }));
+    }
     const total = sum([...this.#retired, ...this.#latest.values()]);
     const traffic = this.traffic;
     traffic.noRoute = total.noRoute;
     traffic.noTarget = total.noTarget;
+    traffic.loops = total.loops ?? 0;
+    traffic.tunnelLimit = total.tunnelLimit ?? 0;
     traffic.ejections.clear();
     for (const [agentId, count] of total.ejections) traffic.ejections.set(agentId, count);
     for (const pair of traffic.pairs()) {
@@ -103,13 +113,19 @@ export class ClusterStats {
       pair.latencySumSeconds = 0;
       pair.retries = 0;
     }
+    const reportedKeys = new Set<string>();
+    const reportedAgents = new Set<string>();
     for (const reported of total.pairs) {
+      reportedKeys.add(pairKey(reported.rule, reported.agentId));
+      reportedAgents.add(reported.agentId);
       const pair = traffic.pair(reported.rule, reported.agentId);
       reported.responses.forEach((count, index) => (pair.responses[index] = count));
       reported.latencyBuckets.forEach((count, index) => (pair.latencyBuckets[index] = count));
       pair.latencySumSeconds = reported.latencySumSeconds;
       pair.retries = reported.retries;
     }
+    for (const [agentId] of total.ejections) reportedAgents.add(agentId);
+    traffic.retain(reportedKeys, reportedAgents);
     this.#bytesIn = total.bytesIn;
     this.#bytesOut = total.bytesOut;
   }
@@ -122,16 +138,20 @@ function sum(reports: readonly Totals[]): Totals {
   const ejections = new Map<string, number>();
   let noRoute = 0;
   let noTarget = 0;
+  let loops = 0;
+  let tunnelLimit = 0;
   let bytesIn = 0;
   let bytesOut = 0;
   for (const report of reports) {
     noRoute += report.noRoute;
     noTarget += report.noTarget;
+    loops += report.loops ?? 0;
+    tunnelLimit += report.tunnelLimit ?? 0;
     bytesIn += report.bytesIn;
     bytesOut += report.bytesOut;
     for (const [agentId, count] of report.ejections) ejections.set(agentId, (ejections.get(agentId) ?? 0) + count);
     for (const pair of report.pairs) {
-      const key = `${pair.rule}\u0000${pair.agentId}`;
+      const key = pairKey(pair.rule, pair.agentId);
       const into = pairs.get(key);
       if (into === undefined) {
         pairs.set(key, { ...pair, responses: [...pair.responses], latencyBuckets: [...pair.latencyBuckets] });
@@ -143,5 +163,5 @@ function sum(reports: readonly Totals[]): Totals {
       into.retries += pair.retries;
     }
   }
-  return { noRoute, noTarget, bytesIn, bytesOut, ejections: [...ejections], pairs: [...pairs.values()] };
+  return { noRoute, noTarget, loops, tunnelLimit, bytesIn, bytesOut, ejections: [...ejections], pairs: [...pairs.values()] };
 }

@@ -137,6 +137,8 @@ export class ClusterWorker {
         ...(config.affinityHeader === undefined ? {} : { affinityHeader: config.affinityHeader }),
         // Every worker must sign and verify affinity cookies with the primary's secret.
         affinitySecret: Buffer.from(config.affinitySecret, 'hex'),
+        proxyId: config.proxyId,
+        maxTunnelsPerTarget: config.maxTunnelsPerTarget,
         logger: base,
       }),
     );

@@ -30,6 +30,10 @@ export interface WorkerReport {
   readonly pid: number;
   readonly noRoute: number;
   readonly noTarget: number;
+  /** 508 answers (loops); absent from workers of older versions. */
+  readonly loops?: number | undefined;
+  /** 503 answers for the tunnels-per-target limit; absent from workers of older versions. */
+  readonly tunnelLimit?: number | undefined;
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly ejections: readonly (readonly [agentId: string, count: number])[];
@@ -78,6 +82,8 @@ export function collectReport(dataPlane: DataPlane, pid: number, registryVersion
     routesUnchanged,
     noRoute: stats.noRoute,
     noTarget: stats.noTarget,
+    loops: stats.loops,
+    tunnelLimit: stats.tunnelLimit,
     bytesIn: bytes.bytesIn,
     bytesOut: bytes.bytesOut,
     ejections: [...stats.ejections],
@@ -174,6 +180,8 @@ export function isWorkerReport(value: unknown): value is WorkerReport {
     typeof value.routesUnchanged === 'boolean' &&
     isCount(value.noRoute) &&
     isCount(value.noTarget) &&
+    (value.loops === undefined || isCount(value.loops)) &&
+    (value.tunnelLimit === undefined || isCount(value.tunnelLimit)) &&
     isCount(value.bytesIn) &&
     isCount(value.bytesOut) &&
     Array.isArray(value.ejections) &&

@@ -16,7 +16,9 @@
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 import { CloseCode, type DrainMessage, type EventMessage, type HealthMessage, type RegisterMessage } from '../../shared/protocol.js';
 import { applyState, desiredState } from './backend-state.js';
+import { ruleKey } from '../data-plane/route-rule.js';
 import type { ControlContext } from './control-context.js';
+import { ownListenerOf } from './own-listeners.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';
 import type { Session, SessionState } from './session.js';
 
@@ -40,6 +42,19 @@ export async function handleRegister(context: ControlContext, session: Session, 
   let registration: Registration;
   try {
     registration = verifyRegistration(message, session.identity, session.remoteAddress, context.options.limits);
+    if (!context.ruleHistory.admit(registration.agentId, registration.rules.map(ruleKey))) {
+      const { maxDistinctRulesPerKey, distinctRulesWindowMs } = context.options.limits;
+      throw new ProxyError(
+        'RP_ERR_LIMIT_EXCEEDED',
+        `key "${registration.agentId}" may register at most ${maxDistinctRulesPerKey} distinct rules within ${Math.round(distinctRulesWindowMs / 1000)} s (limits.maxDistinctRulesPerKey)`,
+      );
+    }
+    for (const target of registration.targets) {
+      const listener = await ownListenerOf(target, context.ownListeners());
+      if (listener !== undefined) {
+        throw new ProxyError('RP_ERR_OUT_OF_SCOPE', `target ${target.host}:${target.port} is one of the proxy's own listeners; it is never a valid target`);
+      }
+    }
     await runGatekeepers(context.options.gatekeepers, session.identity, registration, context.options.limits.gatekeeperTimeoutMs);
   } catch (error) {
     return reject(context, session, error);

@@ -10,6 +10,8 @@ import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ResolvedControlPlaneOptions } from './control-plane-options.js';
 import type { ControlPlaneCounters } from './control-plane-stats.js';
 import type { FleetSource } from './fleet-handlers.js';
+import type { ListenerAddress } from './own-listeners.js';
+import type { RuleHistory } from './rule-history.js';
 import type { SessionIndex } from './session-index.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
 
@@ -46,6 +48,10 @@ export interface ControlContext {
   readonly counters: ControlPlaneCounters;
   /** The fleet this proxy belongs to (`fleet.list`); undefined for a proxy on its own. */
   readonly fleet?: FleetSource | undefined;
+  /** The proxy's listeners (control plane included), never a valid target. */
+  readonly ownListeners: () => readonly ListenerAddress[];
+  /** Distinct rules per key over time (the rule-churn cap). */
+  readonly ruleHistory: RuleHistory;
   /** A backend of this control plane joined the registry. */
   backendAdded(backend: Backend): void;
   /** A registration was refused. */

@@ -3,9 +3,11 @@
  * {@link InvalidOptionError} naming the option and its range), and a frozen resolved object.
  */
 import { InvalidOptionError } from '../../shared/errors.js';
+import { AUDIENCE_PREFIX } from '../../shared/identity/proxy-audience.js';
 import type { Logger } from '../../shared/logger.js';
 import type { KeyRole } from '../../shared/protocol.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
+import type { ListenerAddress } from './own-listeners.js';
 import type { Gatekeeper } from './registration.js';
 import type { ReplayCache } from '../../shared/trust/replay-cache.js';
 import type { FleetSource } from './fleet-handlers.js';
@@ -16,8 +18,11 @@ import type { TrustStore } from '../../shared/trust/trust-store.js';
 export const DEFAULT_CONTROL_PORT = 3042;
 /** Default listen address: every interface, because agents usually run on other machines. */
 export const DEFAULT_CONTROL_HOST = '0.0.0.0';
-/** Default token audience. */
-export const DEFAULT_AUDIENCE = 'inteli-proxy';
+/**
+ * Prefix of the default token audience: with TLS the default is `inteli-proxy:<pin>` (the control
+ * certificate's public-key pin, so a token is good for this proxy only), without TLS `inteli-proxy`.
+ */
+export const DEFAULT_AUDIENCE = AUDIENCE_PREFIX;
 /** Default interval between pings, in milliseconds. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
 /** Default number of unanswered pings after which a session is evicted. */
@@ -58,6 +63,10 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_GATEKEEPER_TIMEOUT_MS = 5000;
 /** Default wait for a peer's close frame before the socket is destroyed, in milliseconds. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+/** Default distinct rules one key may register within {@link DEFAULT_DISTINCT_RULES_WINDOW_MS}. */
+export const DEFAULT_MAX_DISTINCT_RULES_PER_KEY = 256;
+/** Default window of the distinct-rules cap, in milliseconds (10 minutes). */
+export const DEFAULT_DISTINCT_RULES_WINDOW_MS = 600_000;
 /** Default bytes queued to a slow session before it is closed with 4008 (16 maximum frames). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * DEFAULT_MAX_FRAME_BYTES;
 
@@ -97,6 +106,14 @@ export interface ControlPlaneLimits {
   gatekeeperTimeoutMs?: number;
   /** Bytes queued to a session before it is closed as too slow, 1024 to 1 GiB. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Distinct rules one key may register within `distinctRulesWindowMs`, over all its sessions, 1 to
+   * 1000000. Default 256. A registration that would exceed it is refused with `RP_ERR_LIMIT_EXCEEDED`
+   * (rule churn would otherwise keep the proxy rebuilding routes and counters).
+   */
+  maxDistinctRulesPerKey?: number;
+  /** Window of `maxDistinctRulesPerKey`, in ms, 1000 to 86400000. Default 600000 (10 minutes). */
+  distinctRulesWindowMs?: number;
 }
 
 /** TLS material of the control plane (PEM strings or buffers). */
@@ -117,7 +134,12 @@ export interface ControlPlaneOptions {
   replayCache?: ReplayCache;
   /** What `fleet.list` answers (given by the host). Default: a proxy on its own, listing nothing. */
   fleet?: FleetSource;
-  /** Audience tokens must carry (used only to build the default verifier). Default `inteli-proxy`. */
+  /**
+   * Audience tokens must carry (used only to build the default verifier). Default `inteli-proxy:<pin>`
+   * with TLS (the pin of the control certificate's public key, which agents read in the handshake), so a
+   * token is good for this proxy only; `inteli-proxy` without TLS. Set it (for example to
+   * `inteli-proxy`) only for agents that send a fixed audience.
+   */
   audience?: string;
   /** Listen address. Default `0.0.0.0`. */
   host?: string;
@@ -141,6 +163,13 @@ export interface ControlPlaneOptions {
    * `['agent']` to keep key management off the network (the sysadmin CLI then edits the store file).
    */
   allowedRoles?: readonly KeyRole[];
+  /**
+   * The proxy's other listeners (data, TLS, admin; every worker shares their ports), read at each
+   * registration: a target that would reach one of them, or the control plane itself, is refused with
+   * `RP_ERR_OUT_OF_SCOPE` whatever the key's scope says. `ProxyServer` fills it in. Default: only the
+   * control plane's own address.
+   */
+  ownListeners?: () => readonly ListenerAddress[];
   /** Run in order on every verified registration; a rejection refuses it with its message. Default none. */
   gatekeepers?: readonly Gatekeeper[];
   /** Interval between pings, in ms, 10 to 600000. Default 5000. */
@@ -160,7 +189,8 @@ export type ResolvedLimits = Readonly<Required<ControlPlaneLimits>>;
 
 /** The options with defaults applied (except the objects the control plane builds itself). */
 export interface ResolvedControlPlaneOptions {
-  readonly audience: string;
+  /** The configured audience; undefined: derived from the certificate's pin. */
+  readonly audience: string | undefined;
   readonly host: string;
   readonly port: number;
   readonly tls: Readonly<ControlPlaneTls> | undefined;
@@ -206,6 +236,8 @@ function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
     handshakeTimeoutMs: number('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 600_000),
     gatekeeperTimeoutMs: number('limits.gatekeeperTimeoutMs', limits.gatekeeperTimeoutMs, DEFAULT_GATEKEEPER_TIMEOUT_MS, 1, 600_000),
     maxBufferedBytes: number('limits.maxBufferedBytes', limits.maxBufferedBytes, 16 * maxFrameBytes, 1024, 1024 * 1024 * 1024),
+    maxDistinctRulesPerKey: number('limits.maxDistinctRulesPerKey', limits.maxDistinctRulesPerKey, DEFAULT_MAX_DISTINCT_RULES_PER_KEY, 1, 1_000_000),
+    distinctRulesWindowMs: number('limits.distinctRulesWindowMs', limits.distinctRulesWindowMs, DEFAULT_DISTINCT_RULES_WINDOW_MS, 1000, 86_400_000),
   });
 }
 
@@ -217,8 +249,8 @@ function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
  */
 export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('ControlPlane: options are required');
-  const audience = options.audience ?? DEFAULT_AUDIENCE;
-  if (typeof audience !== 'string' || audience.length === 0 || audience.length > 256) {
+  const audience = options.audience;
+  if (audience !== undefined && (typeof audience !== 'string' || audience.length === 0 || audience.length > 256)) {
     throw new InvalidOptionError('audience: expected a string of 1 to 256 characters');
   }
   const host = options.host ?? DEFAULT_CONTROL_HOST;

@@ -19,6 +19,9 @@ import { drainAgent, undrainAgent } from './admin-drain.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ControlContext } from './control-context.js';
+import type { ListenerAddress } from './own-listeners.js';
+import { RuleHistory } from './rule-history.js';
+import { proxyAudience } from '../../shared/identity/proxy-audience.js';
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
 import { ControlPlaneCounters, type ControlPlaneStats } from './control-plane-stats.js';
 import { createMessageHandler } from './message-handler.js';
@@ -47,6 +50,8 @@ export type ControlPlaneState = 'IDLE' | 'STARTING' | 'RUNNING' | 'STOPPING' | '
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** SHA-256 SPKI pin of the control certificate (base64), or undefined without TLS. */
   readonly pin: string | undefined;
+  /** The audience tokens must carry: `audience`, or `inteli-proxy:<pin>` (`inteli-proxy` without TLS). */
+  readonly audience: string;
 
   readonly #options: ResolvedControlPlaneOptions;
   readonly #registry: BackendRegistry;
@@ -101,16 +106,21 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (options.whenRouted !== undefined && typeof options.whenRouted !== 'function') {
       throw new InvalidOptionError('whenRouted: expected a function (backendId) => Promise<void>');
     }
+    if (options.ownListeners !== undefined && typeof options.ownListeners !== 'function') {
+      throw new InvalidOptionError('ownListeners: expected a function () => { address, port }[]');
+    }
+    const otherListeners = options.ownListeners ?? ((): readonly ListenerAddress[] => []);
     this.#registry = options.registry;
     this.#trustStore = options.trustStore;
-    this.#verifier =
-      options.verifier ??
-      new TokenVerifier({ trustStore: options.trustStore, audience: this.#options.audience, ...(options.replayCache === undefined ? {} : { replayCache: options.replayCache }) });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'control-plane' });
     const { limits } = this.#options;
 
     this.#server = new ControlServer({ tls: this.#options.tls, limits, closeTimeoutMs: this.#options.closeTimeoutMs, logger: this.#logger });
     this.pin = this.#server.pin;
+    this.audience = this.#options.audience ?? proxyAudience(this.pin);
+    this.#verifier =
+      options.verifier ??
+      new TokenVerifier({ trustStore: options.trustStore, audience: this.audience, ...(options.replayCache === undefined ? {} : { replayCache: options.replayCache }) });
     this.#context = {
       registry: this.#registry,
       trustStore: this.#trustStore,
@@ -118,9 +128,17 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       options: this.#options,
       whenIdle: options.whenIdle ?? (() => Promise.resolve()),
       whenRouted: options.whenRouted,
+      // The control plane itself, bound or configured, and whatever the host says it listens on.
+      ownListeners: () => {
+        const own = this.#state === 'RUNNING' ? this.address : undefined;
+        const self: ListenerAddress[] = own === undefined ? [] : [{ address: own.address, port: own.port }];
+        if (this.#options.port !== 0) self.push({ address: this.#options.host, port: this.#options.port });
+        return [...self, ...otherListeners()];
+      },
       logger: this.#logger,
       counters: this.#counters,
       fleet: options.fleet,
+      ruleHistory: new RuleHistory(limits.maxDistinctRulesPerKey, limits.distinctRulesWindowMs),
       backendAdded: (backend) => this.#emitSafely('backend_added', backend),
       backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
       agentEvent: (event) => this.#emitSafely('message', event),
@@ -130,6 +148,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#upgrades = new UpgradeHandler({
       wss: this.#server.wss,
       verifier: this.#verifier,
+      audience: this.audience,
       trustStore: this.#trustStore,
       sessions: this.#sessions,
       limits,
@@ -336,6 +355,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   #revokeKey(keyId: string): number {
+    this.#context.ruleHistory.forget(keyId);
     let closed = 0;
     for (const session of this.#sessions.forKey(keyId)) {
       if (session.closing) continue;

@@ -31,6 +31,8 @@ import { trustStaleness } from '../../shared/trust/trust-staleness.js';
 export interface UpgradeHandlerOptions {
   readonly wss: WsServer<typeof ControlSocket>;
   readonly verifier: TokenVerifier;
+  /** The audience tokens must carry, named in the 401 of a token with another one (it is no secret). */
+  readonly audience: string;
   readonly trustStore: TrustStore;
   readonly sessions: SessionIndex;
   readonly limits: ResolvedLimits;
@@ -134,7 +136,12 @@ export class UpgradeHandler {
     } catch (error) {
       const reason = error instanceof TokenRejectedError ? error.reason : 'malformed';
       logger.warn({ remoteAddress, reason }, 'upgrade refused: unauthorized');
-      this.#refuse(socket, 'unauthorized', 401, 'unauthorized', { 'WWW-Authenticate': 'Bearer error="invalid_token"' }, reason);
+      // A client with a fixed audience learns the one to use (the pin it names is public anyway).
+      const challenge =
+        reason === 'audience'
+          ? `Bearer error="invalid_token", error_description="wrong audience", audience="${this.#options.audience.replace(/[^\x20-\x7e]|["\\]/g, '')}"`
+          : 'Bearer error="invalid_token"';
+      this.#refuse(socket, 'unauthorized', 401, 'unauthorized', { 'WWW-Authenticate': challenge }, reason);
       return;
     }
     if (socket.destroyed) return;

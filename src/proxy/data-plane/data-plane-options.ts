@@ -49,6 +49,22 @@ export const MIN_AFFINITY_SECRET_BYTES = 16;
 /** Bytes of the random affinity secret made when none is given. */
 export const DEFAULT_AFFINITY_SECRET_BYTES = 32;
 
+/** Default most open tunnels (WebSocket and other upgrades) per target origin. */
+export const DEFAULT_MAX_TUNNELS_PER_TARGET = 1024;
+/** What a proxy id may look like: a `Via` pseudonym (RFC 9110 section 7.6.3), one token. */
+const PROXY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A fresh proxy id, `inteli-` and 12 random hex digits: unique enough to recognise our own `Via` entry. */
+export function generateProxyId(): string {
+  return `inteli-${randomBytes(6).toString('hex')}`;
+}
+
+/** What the optional access log writes. */
+export interface AccessLogOptions {
+  /** Log the query string too (it may carry tokens or personal data). Default false: the path only. */
+  query?: boolean;
+}
+
 /** A PEM certificate and key, as strings or buffers. */
 export interface TlsOptions {
   readonly cert: string | Buffer;
@@ -113,8 +129,22 @@ export interface DataPlaneOptions {
   ejectDurationMs?: number;
   /** Bound on in-flight work during `stop()`, in ms; then sockets are destroyed. Default 10000. */
   shutdownTimeoutMs?: number;
-  /** Log one line per forwarded request at info level. Default false. */
-  accessLog?: boolean;
+  /**
+   * Log one line per forwarded request at info level: `true` logs the path without its query string,
+   * `{ query: true }` the query too. Default false.
+   */
+  accessLog?: boolean | AccessLogOptions;
+  /**
+   * This proxy's id in `Via` (`Via: 1.1 <proxyId>`): a request that already carries it is a forwarding
+   * loop and is answered 508. Share one id between the processes of one proxy. Default a random
+   * `inteli-<12 hex digits>`, made once per options object.
+   */
+  proxyId?: string;
+  /**
+   * Most open tunnels (WebSocket and other upgrades) per target origin, 1 to 1048576; a further upgrade
+   * gets 503 `TUNNEL_LIMIT`, so one target cannot take every file descriptor. Default 1024.
+   */
+  maxTunnelsPerTarget?: number;
   /**
    * Time a client has to send a whole request, in ms (Node `requestTimeout`); a slow body is cut within
    * this deadline plus at most 1 s and its upstream request aborted. Default 300000.
@@ -160,6 +190,10 @@ export interface ResolvedDataPlaneOptions {
   readonly ejectDurationMs: number;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Whether the access log includes the query string. */
+  readonly accessLogQuery: boolean;
+  readonly proxyId: string;
+  readonly maxTunnelsPerTarget: number;
   readonly clientRequestTimeoutMs: number;
   readonly clientHeadersTimeoutMs: number;
   readonly clientKeepAliveTimeoutMs: number;
@@ -223,6 +257,23 @@ function affinitySecret(value: unknown): Buffer {
   return secret;
 }
 
+function accessLog(value: unknown): { accessLog: boolean; accessLogQuery: boolean } {
+  if (value === undefined || typeof value === 'boolean') return { accessLog: value === true, accessLogQuery: false };
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const { query, ...rest } = value as Record<string, unknown>;
+    if (Object.keys(rest).length === 0 && (query === undefined || typeof query === 'boolean')) return { accessLog: true, accessLogQuery: query === true };
+  }
+  throw new InvalidOptionError(`accessLog must be a boolean or { query?: boolean }, got ${JSON.stringify(value)}`);
+}
+
+function proxyId(value: unknown): string {
+  if (value === undefined) return generateProxyId();
+  if (typeof value !== 'string' || !PROXY_ID.test(value)) {
+    throw new InvalidOptionError(`proxyId must match ${PROXY_ID.source} (one Via token), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): ResolvedDataPlaneOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options must be an object');
@@ -259,7 +310,9 @@ export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): Resolve
     ejectAfterFailures: integer('ejectAfterFailures', options.ejectAfterFailures, DEFAULT_EJECT_AFTER_FAILURES, 0, 1000),
     ejectDurationMs: integer('ejectDurationMs', options.ejectDurationMs, DEFAULT_EJECT_DURATION_MS, 1, MAX_TIMEOUT_MS),
     shutdownTimeoutMs: integer('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, MAX_TIMEOUT_MS),
-    accessLog: boolean('accessLog', options.accessLog, false),
+    ...accessLog(options.accessLog),
+    proxyId: proxyId(options.proxyId),
+    maxTunnelsPerTarget: integer('maxTunnelsPerTarget', options.maxTunnelsPerTarget, DEFAULT_MAX_TUNNELS_PER_TARGET, 1, 1_048_576),
     clientRequestTimeoutMs,
     clientHeadersTimeoutMs,
     clientKeepAliveTimeoutMs: integer('clientKeepAliveTimeoutMs', options.clientKeepAliveTimeoutMs, DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, 0, MAX_TIMEOUT_MS),

@@ -138,6 +138,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     this.#tunnels = new WebSocketTunnels({
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
+      maxPerTarget: options.maxTunnelsPerTarget,
+      onLimit: () => {
+        this.#stats.tunnelLimit += 1;
+      },
       ...upstreamTls,
       logger: this.#logger.child({ component: 'tunnel' }),
     });

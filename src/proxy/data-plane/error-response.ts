@@ -21,6 +21,8 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   RP_ERR_UPSTREAM_CONNECT: 'the upstream could not be reached',
   RP_ERR_UPSTREAM_TIMEOUT: 'the upstream did not answer in time',
   RP_ERR_UPSTREAM_RESPONSE: 'the upstream sent an invalid response',
+  RP_ERR_LOOP_DETECTED: 'the request already passed through this proxy (a forwarding loop)',
+  RP_ERR_TUNNEL_LIMIT: 'the target has too many open tunnels',
 };
 
 const prepared = new Map<ErrorCode, PreparedBody>();

@@ -2,8 +2,10 @@
  * Header rewriting in both directions, in one pass over the raw headers (the parsed `req.headers` object
  * is never built). Hop-by-hop headers are stripped (RFC 9110 section 7.6.1: Connection and the headers it
  * names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, and Upgrade except on upgrades), X-Forwarded-
- * For/-Proto/-Host are set (a client's values are kept only from a trusted proxy), and `x-request-id` is
- * kept when valid or generated.
+ * For/-Proto/-Host and RFC 7239 `Forwarded` are set (a client's values are kept only from a trusted
+ * proxy), other client-identity headers (`X-Real-IP`, `True-Client-IP`, `X-Original-URL`, ...) are
+ * dropped unless a trusted proxy sent them, this proxy's `Via` entry is appended (a request that already
+ * carries it is a loop), and `x-request-id` is kept when valid or generated.
  */
 import type { IncomingMessage } from 'node:http';
 import { generateRequestId, isValidRequestId } from './request-id.js';
@@ -28,6 +30,8 @@ export interface RequestHead {
   readonly expectContinue: boolean;
   /** The client's `Trailer` header (the trailer fields it announces after a chunked body), if any. */
   readonly trailer: string | undefined;
+  /** True when a `Via` entry already names this proxy: the request went round a loop (answer 508). */
+  readonly loop: boolean;
 }
 
 /** Connection options that name no header. */
@@ -41,11 +45,37 @@ const CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['close', 'keep-alive', 
 const END_TO_END_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host']);
 
 /**
+ * True when a `Via` header value has an entry received by `proxyId` (`1.1 <proxyId>`, any protocol,
+ * with or without a comment). Entries are `received-protocol received-by [comment]` (RFC 9110 7.6.3).
+ */
+export function viaNames(value: string, proxyId: string): boolean {
+  if (!value.includes(proxyId)) return false;
+  for (const entry of value.split(',')) {
+    const fields = entry.trim().split(/[ \t]+/);
+    if (fields[1] === proxyId) return true;
+  }
+  return false;
+}
+
+/** A `Forwarded` parameter value: a token as is, anything else quoted (RFC 7239 section 4). */
+function forwardedValue(value: string): string {
+  return /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** The `for=` node of an address: IPv6 in brackets, and quoted (RFC 7239 section 6). */
+function forwardedNode(address: string): string {
+  if (address === '') return 'unknown';
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+/**
  * Builds the upstream request headers.
  *
  * @param encrypted whether the client connection is TLS (for X-Forwarded-Proto).
  * @param upgrade whether this is an upgrade request (keeps Upgrade and sends `Connection: Upgrade`).
  * @param authority the authority of an absolute-form target, which replaces the Host header.
+ * @param proxyId this proxy's `Via` pseudonym: appended as `Via: <version> <proxyId>`, and a request
+ *   already carrying it is flagged as a loop.
  */
 export function buildRequestHead(
   req: IncomingMessage,
@@ -53,6 +83,7 @@ export function buildRequestHead(
   trusted: TrustedProxies,
   upgrade: boolean,
   authority?: string,
+  proxyId?: string,
 ): RequestHead {
   const raw = req.rawHeaders;
   const headers: string[] = [];
@@ -64,6 +95,8 @@ export function buildRequestHead(
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
+  let forwarded: string | undefined;
+  let loop = false;
   let requestId: string | undefined;
   let hasBody = false;
   let duplicateHost = false;
@@ -120,6 +153,38 @@ export function buildRequestHead(
       case 'x-forwarded-host':
         if (trustPeer && forwardedHost === undefined) forwardedHost = value;
         continue;
+      case 'forwarded':
+        if (trustPeer) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        continue;
+      // Other spellings of the client's identity or of the original URL: backends and frameworks read
+      // them (Express' trust proxy, Spring's ForwardedHeaderFilter, IIS URL rewrite), so an untrusted
+      // client must not be able to set them. They pass only from a trusted proxy.
+      case 'x-real-ip':
+      case 'true-client-ip':
+      case 'x-client-ip':
+      case 'x-cluster-client-ip':
+      case 'cf-connecting-ip':
+      case 'fastly-client-ip':
+      case 'x-forwarded-port':
+      case 'x-forwarded-prefix':
+      case 'x-forwarded-server':
+      case 'x-forwarded-ssl':
+      case 'x-forwarded-scheme':
+      case 'x-forwarded-uri':
+      case 'x-forwarded-path':
+      case 'x-forwarded-by':
+      case 'x-original-url':
+      case 'x-original-uri':
+      case 'x-original-host':
+      case 'x-original-forwarded-for':
+      case 'x-rewrite-url':
+      case 'x-scheme':
+      case 'front-end-https':
+        if (!trustPeer) continue;
+        break;
+      case 'via':
+        if (proxyId !== undefined && viaNames(value, proxyId)) loop = true;
+        break;
       case 'x-request-id':
         if (requestId === undefined && isValidRequestId(value)) requestId = value;
         continue;
@@ -137,16 +202,21 @@ export function buildRequestHead(
   // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; backends expect the IPv4 form.
   const clientAddress = peer === undefined ? '' : peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
   headers.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
-  headers.push('x-forwarded-proto', forwardedProto ?? (encrypted ? 'https' : 'http'));
+  const proto = encrypted ? 'https' : 'http';
+  headers.push('x-forwarded-proto', forwardedProto ?? proto);
   const xfHost = forwardedHost ?? host;
   if (xfHost !== undefined) headers.push('x-forwarded-host', xfHost);
+  // RFC 7239: this hop's element appended to what a trusted proxy sent (or alone).
+  const element = `for=${forwardedNode(clientAddress)};proto=${proto}${host === undefined ? '' : `;host=${forwardedValue(host)}`}`;
+  headers.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`);
+  if (proxyId !== undefined) headers.push('via', `${req.httpVersionMajor === 2 ? '2' : `${req.httpVersionMajor}.${req.httpVersionMinor}`} ${proxyId}`);
   requestId ??= generateRequestId();
   headers.push('x-request-id', requestId);
   if (upgrade && upgradeValue !== undefined) headers.push('connection', 'Upgrade', 'upgrade', upgradeValue);
   // TE is hop-by-hop (RFC 9110 section 10.1.4); the proxy relays trailers, so it accepts them for a client
   // that does, and says so to the upstream (gRPC-style servers require it).
   if (teTrailers) headers.push('te', 'trailers');
-  return { headers, host, hasBody, requestId, duplicateHost, expectContinue, trailer };
+  return { headers, host, hasBody, requestId, duplicateHost, expectContinue, trailer, loop };
 }
 
 /** Removes the headers a Connection header names (only non-standard options name headers). */

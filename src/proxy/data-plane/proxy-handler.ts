@@ -113,11 +113,16 @@ export class ProxyHandler {
         sendError(res, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false, authority);
+      const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false, authority, this.#options.proxyId);
       // RFC 9112 section 3.2: an HTTP/1.1 request without a Host, or with two, is answered 400 (the
       // listeners leave the missing-Host check to this handler so the connection is marked refused).
       if (head.duplicateHost || (head.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1)) {
         this.#refuse(req, res, 400, head.requestId);
+        return;
+      }
+      if (head.loop) {
+        this.#routing.stats.loops += 1;
+        sendError(res, 508, 'RP_ERR_LOOP_DETECTED', head.requestId);
         return;
       }
       const route = this.#routing.table.match(head.host, target, pathEnd(target));
@@ -165,13 +170,19 @@ export class ProxyHandler {
         writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true, authority);
+      const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true, authority, this.#options.proxyId);
       if (req.rawHeaders.length > MAX_RAW_HEADERS) {
         writeSocketError(socket, 431, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
       if (requestHead.duplicateHost || requestHead.host === undefined) {
         writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', requestHead.requestId);
+        return;
+      }
+      // An upgrade that loops would open a new connection per hop, without end (issue 14).
+      if (requestHead.loop) {
+        this.#routing.stats.loops += 1;
+        writeSocketError(socket, 508, 'RP_ERR_LOOP_DETECTED', requestHead.requestId);
         return;
       }
       const route = this.#routing.table.match(requestHead.host, target, pathEnd(target));
@@ -207,7 +218,7 @@ export class ProxyHandler {
       logger.info(
         {
           method: req.method,
-          url: target,
+          url: this.#options.accessLogQuery ? target : loggablePath(target),
           status: res.writableFinished ? res.statusCode : 499,
           upstream: origin,
           ms: Math.round((performance.now() - started) * 10) / 10,

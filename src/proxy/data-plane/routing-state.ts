@@ -15,7 +15,7 @@ import { ruleKey } from './route-rule.js';
 import type { Route } from './route.js';
 import { RouteTable } from './route-table.js';
 import type { ProxySelectorFactory } from './selectors/proxy-selector.js';
-import { TrafficStats } from './traffic-stats.js';
+import { TrafficStats, pairKey } from './traffic-stats.js';
 import { type EjectionPolicy, Upstream, type UpstreamSnapshot } from './upstream.js';
 
 /** A route as status pages see it. */
@@ -98,19 +98,25 @@ export class RoutingState {
    * Rebuilds the table from the registry's backends and swaps it in. A backend whose registry record is
    * unchanged (the registry freezes records and replaces them on change) keeps its upstream list as is,
    * so a rebuild costs O(backends + rule memberships), not a pass over every target's address.
+   * `reserved` rules match with no backend (answering NO_TARGET); unless `keepStats`, the traffic
+   * counters of rule/agent pairs no backend serves any more are dropped.
    */
-  rebuild(backends: readonly Backend[], reserved: readonly RouteRule[] = []): void {
+  rebuild(backends: readonly Backend[], reserved: readonly RouteRule[] = [], keepStats = false): void {
     const byBackend = new Map<string, BackendEntry>();
     const members = new Map<string, Member>();
+    const livePairs = new Set<string>();
+    const liveAgents = new Set<string>();
     for (const backend of backends) {
       const entry = this.#entryOf(backend);
       byBackend.set(backend.id, entry);
+      liveAgents.add(backend.agentId);
       const ownRules = new Set<string>();
       for (const rule of backend.rules) {
         const key = ruleKey(rule);
         // A rule listed twice must not double the backend's share of the rotation.
         if (ownRules.has(key)) continue;
         ownRules.add(key);
+        livePairs.add(pairKey(key, backend.agentId));
         let member = members.get(key);
         if (member === undefined) members.set(key, (member = { rule, upstreams: [], affinity: undefined, bodyTimeoutMs: undefined }));
         // The first backend of a rule (in registration order) that states a setting decides it.
@@ -158,6 +164,7 @@ export class RoutingState {
     this.#byBackend = byBackend;
     this.#routes = routes;
     this.table = new RouteTable(table);
+    if (!keepStats) this.stats.retain(livePairs, liveAgents);
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once when unknown or idle). */
@@ -185,9 +192,12 @@ export class RoutingState {
     }));
   }
 
-  /** Removes every upstream (stop); pools are released as their work ends. */
+  /**
+   * Removes every upstream (stop); pools are released as their work ends. The counters stay, so
+   * `/metrics` still shows them while the proxy drains.
+   */
   clear(): void {
-    this.rebuild([]);
+    this.rebuild([], [], true);
   }
 
   /** The upstreams of a backend: reused when its record is unchanged, updated when only its state changed. */

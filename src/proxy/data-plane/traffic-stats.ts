@@ -6,8 +6,11 @@
  *
  * Cardinality is bounded by construction: one {@link RouteTargetStats} per (rule, agent id) pair, made
  * when the routing table is rebuilt from registered rules and trusted agent ids, never from a request's
- * path or address. Pairs are kept after their backend leaves so that counters stay monotonic for
- * Prometheus (an agent that comes back continues its series).
+ * path or address. A pair lives as long as some registered backend of that agent serves that rule: the
+ * rebuild that drops the last one drops the pair ({@link TrafficStats.retain}), so rule churn cannot
+ * grow memory, `/metrics` or the status API (issue 14). An agent that re-registers before its old
+ * backend is removed (supersede, reconnect) keeps its series; one that comes back later starts again at
+ * zero, which Prometheus' `rate()` and `increase()` read as a counter reset.
  */
 
 /** Upper bounds of the upstream latency histogram, in seconds (Prometheus' default buckets). */
@@ -32,7 +35,12 @@ export const CUT = 6;
 export const STATUS_CLASSES: readonly string[] = Object.freeze(['aborted', '1xx', '2xx', '3xx', '4xx', '5xx', 'cut']);
 
 /** Why the proxy answered a request itself (a metric label). */
-export type RejectReason = 'no_route' | 'no_target';
+export type RejectReason = 'no_route' | 'no_target' | 'loop' | 'tunnel_limit';
+
+/** The map key of a (rule, agent id) pair. */
+export function pairKey(rule: string, agentId: string): string {
+  return `${rule}\u0000${agentId}`;
+}
 
 /** Counters of one (rule, agent id) pair. Fields are incremented in place by the data plane. */
 export class RouteTargetStats {
@@ -87,6 +95,10 @@ export class TrafficStats {
   noRoute = 0;
   /** Requests answered by the proxy itself because the rule had no available target. */
   noTarget = 0;
+  /** Requests and upgrades answered 508 because they already carried this proxy's `Via` entry. */
+  loops = 0;
+  /** Upgrades answered 503 because their target had `maxTunnelsPerTarget` open tunnels. */
+  tunnelLimit = 0;
   /** Upstreams ejected by passive health, by agent id. */
   readonly ejections = new Map<string, number>();
   /** Bytes read from client connections that have closed (live ones are added at read time). */
@@ -97,7 +109,7 @@ export class TrafficStats {
 
   /** The counters of a (rule, agent id) pair, made on first use. Called on rebuild, not per request. */
   pair(rule: string, agentId: string): RouteTargetStats {
-    const key = `${rule}\u0000${agentId}`;
+    const key = pairKey(rule, agentId);
     let stats = this.#pairs.get(key);
     if (stats === undefined) this.#pairs.set(key, (stats = new RouteTargetStats(rule, agentId)));
     return stats;
@@ -106,6 +118,20 @@ export class TrafficStats {
   /** Every pair seen so far. */
   pairs(): IterableIterator<RouteTargetStats> {
     return this.#pairs.values();
+  }
+
+  /** Number of pairs kept. */
+  get size(): number {
+    return this.#pairs.size;
+  }
+
+  /**
+   * Drops the pairs whose key is not in `live` and the ejection counts of agents not in `agents`: what
+   * belonged to a rule or backend that is gone goes with it. O(pairs), called on rebuild.
+   */
+  retain(live: ReadonlySet<string>, agents: ReadonlySet<string>): void {
+    for (const key of this.#pairs.keys()) if (!live.has(key)) this.#pairs.delete(key);
+    for (const agentId of this.ejections.keys()) if (!agents.has(agentId)) this.ejections.delete(agentId);
   }
 
   /** Counts an ejection of one of the agent's upstreams (rare: a map update is fine). */

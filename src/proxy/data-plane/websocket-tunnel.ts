@@ -22,6 +22,10 @@ export interface TunnelOptions {
   readonly responseTimeoutMs: number;
   readonly upstreamRejectUnauthorized: boolean;
   readonly upstreamCa: string | Buffer | undefined;
+  /** Most open tunnels per target origin; a further upgrade gets 503 `TUNNEL_LIMIT`. */
+  readonly maxPerTarget: number;
+  /** Called when an upgrade is refused for the limit (a counter). Must not throw. */
+  readonly onLimit?: (() => void) | undefined;
   readonly logger: Logger;
 }
 
@@ -158,7 +162,7 @@ class Tunnel {
     if (this.#closed) return;
     this.#closed = true;
     this.#upstream.release();
-    this.#owner.forget(this);
+    this.#owner.forget(this, this.#upstream.origin);
   }
 }
 
@@ -167,6 +171,8 @@ export class WebSocketTunnels {
   readonly logger: Logger;
   readonly #options: TunnelOptions;
   readonly #open = new Set<Tunnel>();
+  /** Open tunnels per target origin, for {@link TunnelOptions.maxPerTarget}; an origin at 0 is deleted. */
+  readonly #perTarget = new Map<string, number>();
 
   constructor(options: TunnelOptions) {
     this.#options = options;
@@ -178,8 +184,25 @@ export class WebSocketTunnels {
     return this.#open.size;
   }
 
-  /** Starts tunnelling `client` to `upstream`. Never throws. */
+  /** Open tunnels to one target origin. */
+  openTo(origin: string): number {
+    return this.#perTarget.get(origin) ?? 0;
+  }
+
+  /**
+   * Starts tunnelling `client` to `upstream`, or answers 503 `TUNNEL_LIMIT` when the target already has
+   * `maxPerTarget` tunnels: each one holds two file descriptors for as long as it lives, so one target
+   * (or a loop through one) must not be able to take them all. Never throws.
+   */
   open(req: IncomingMessage, client: Duplex, head: Buffer, upstream: Upstream, target: string, requestHead: RequestHead): void {
+    const count = this.#perTarget.get(upstream.origin) ?? 0;
+    if (count >= this.#options.maxPerTarget) {
+      this.#options.onLimit?.();
+      this.logger.warn({ upstream: upstream.origin, limit: this.#options.maxPerTarget, requestId: requestHead.requestId }, 'upgrade refused: tunnels per target exceeded');
+      writeSocketError(client, 503, 'RP_ERR_TUNNEL_LIMIT', requestHead.requestId);
+      return;
+    }
+    this.#perTarget.set(upstream.origin, count + 1);
     const tunnel = new Tunnel(this, client, upstream, requestHead.requestId);
     this.#open.add(tunnel);
     try {
@@ -191,8 +214,11 @@ export class WebSocketTunnels {
   }
 
   /** Called by a tunnel when it is closed. */
-  forget(tunnel: Tunnel): void {
-    this.#open.delete(tunnel);
+  forget(tunnel: Tunnel, origin: string): void {
+    if (!this.#open.delete(tunnel)) return;
+    const count = (this.#perTarget.get(origin) ?? 1) - 1;
+    if (count <= 0) this.#perTarget.delete(origin);
+    else this.#perTarget.set(origin, count);
   }
 
   /** Destroys every tunnel (at the end of a graceful stop). */

@@ -5,11 +5,16 @@
  * option and its range), and a frozen resolved object the client spreads into its own.
  */
 import { InvalidOptionError } from '../errors.js';
+import { AUDIENCE_PREFIX } from '../identity/proxy-audience.js';
 import type { Ed25519PrivateJwk } from '../identity/jwk.js';
 import { normalizePin } from './proxy-tls.js';
 
-/** Default token audience (the proxy's default). */
-export const DEFAULT_CLIENT_AUDIENCE = 'inteli-proxy';
+/**
+ * Prefix of the default token audience. By default a client signs each dial's token for
+ * `inteli-proxy:<pin>`, the pin of the certificate the proxy presented on that very connection (see
+ * `shared/identity/proxy-audience.ts`); over plain `ws://` for `inteli-proxy`.
+ */
+export const DEFAULT_CLIENT_AUDIENCE = AUDIENCE_PREFIX;
 /** Default bound on the TCP + TLS + upgrade handshake, in milliseconds. */
 export const DEFAULT_CLIENT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
@@ -32,7 +37,11 @@ export interface ControlClientOptions {
   ca?: string | Buffer;
   /** Do not verify the proxy at all (development only; logs a warning). Default false. */
   insecure?: boolean;
-  /** Token audience, 1 to 256 characters. Default `inteli-proxy`. */
+  /**
+   * A fixed token audience, 1 to 256 characters, for a proxy configured with `control.audience`.
+   * Default: `inteli-proxy:<pin>` from the certificate the proxy presents on each dial (what a proxy
+   * without `control.audience` expects), `inteli-proxy` over plain `ws://`.
+   */
   audience?: string;
   /** Handshake bound (TCP, TLS, upgrade), in ms, 10 to 600000. Default 10000. */
   handshakeTimeoutMs?: number;
@@ -49,7 +58,8 @@ export interface ResolvedControlClientOptions {
   readonly pins: readonly string[] | undefined;
   readonly ca: string | Buffer | undefined;
   readonly insecure: boolean;
-  readonly audience: string;
+  /** The fixed audience, or undefined: derived from the proxy's certificate on each dial. */
+  readonly audience: string | undefined;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly tokenTtlSeconds: number;
@@ -116,8 +126,8 @@ export function resolveControlClientOptions(options: ControlClientOptions): Reso
   if ([pinList !== undefined, options.ca !== undefined, insecure].filter(Boolean).length > 1) {
     throw new InvalidOptionError('pin, ca and insecure are exclusive: pick one way to verify the proxy');
   }
-  const audience = options.audience ?? DEFAULT_CLIENT_AUDIENCE;
-  if (typeof audience !== 'string' || audience.length === 0 || audience.length > 256) {
+  const audience = options.audience;
+  if (audience !== undefined && (typeof audience !== 'string' || audience.length === 0 || audience.length > 256)) {
     throw new InvalidOptionError('audience: expected a string of 1 to 256 characters');
   }
   return {

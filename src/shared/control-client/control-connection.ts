@@ -4,14 +4,17 @@
  * reconnecting or web servers; `ProxyWebServer` and `ProxySysAdmin` build on top of it.
  */
 import { EventEmitter } from 'node:events';
-import type { createConnection } from 'node:net';
+import type { ClientRequest } from 'node:http';
+import type { Socket, createConnection } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import { ControlError, ProxyError, TimeoutError, type ErrorCode } from '../errors.js';
+import { ControlError, ProxyError, TimeoutError, TlsError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { SUBPROTOCOL, type ServerMessage } from '../protocol.js';
 import { createVerifiedConnector, type ProxyVerification } from './proxy-tls.js';
 import { parseServerMessage } from './server-message.js';
 import { UpgradeRefusedError } from './upgrade-refused-error.js';
+import { peerCertificatePin } from '../tls/public-key-pin.js';
 
 /** Largest frame a client accepts from the proxy, in bytes (a `backends.list` answer can be large). */
 export const MAX_INCOMING_FRAME_BYTES = 1024 * 1024;
@@ -24,8 +27,11 @@ export const CONTROL_CLOSE_TIMEOUT_MS = 2000;
 /** Options of {@link ControlConnection.open}. */
 export interface ControlConnectionOptions {
   readonly url: URL;
-  /** Bearer token for this dial (never logged). */
-  readonly token: string;
+  /**
+   * Bearer token for this dial (never logged), or a function that signs it once the connection is up,
+   * given the public-key pin of the certificate the proxy presented (undefined over plain `ws:`).
+   */
+  readonly token: string | ((peerPin: string | undefined) => Promise<string>);
   /** How the proxy is verified; ignored for `ws:` URLs. */
   readonly verification: ProxyVerification;
   readonly handshakeTimeoutMs: number;
@@ -55,6 +61,42 @@ function upgradeRefusal(status: number): ErrorCode {
   if (status === 429) return 'RP_ERR_LIMIT_EXCEEDED';
   if (status === 503) return 'RP_ERR_SHUTTING_DOWN';
   return 'RP_ERR_DISCONNECTED';
+}
+
+/**
+ * A ws `finishRequest` that adds the bearer token once the connection is up (and, with TLS, verified:
+ * the socket reaches the request only after {@link createVerifiedConnector} accepted it), signed for
+ * the pin of the certificate on that connection, then sends the upgrade request.
+ */
+function signedOnConnect(sign: (peerPin: string | undefined) => Promise<string>, secure: boolean): (request: ClientRequest) => void {
+  return (request) => {
+    const send = (pin: string | undefined): void => {
+      sign(pin).then(
+        (token) => {
+          if (request.destroyed) return;
+          request.setHeader('Authorization', `Bearer ${token}`);
+          request.end();
+        },
+        (error: unknown) => request.destroy(error as Error),
+      );
+    };
+    if (!secure) {
+      send(undefined);
+      return;
+    }
+    const onSocket = (socket: Socket): void => {
+      let pin: string | undefined;
+      try {
+        pin = peerCertificatePin((socket as TLSSocket).getPeerCertificate(false));
+      } catch {
+        pin = undefined;
+      }
+      if (pin === undefined) request.destroy(new TlsError('the proxy presented no certificate to derive the token audience from'));
+      else send(pin);
+    };
+    if (request.socket !== null) onSocket(request.socket);
+    else request.once('socket', onSocket);
+  };
 }
 
 /** An open control connection. */
@@ -107,7 +149,8 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       const secure = url.protocol === 'wss:';
       // `closeTimeout` is a ws 8.18+ client option that @types/ws does not list yet.
       const clientOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
-        headers: { Authorization: `Bearer ${token}` },
+        headers: typeof token === 'string' ? { Authorization: `Bearer ${token}` } : {},
+        ...(typeof token === 'string' ? {} : { finishRequest: signedOnConnect(token, secure) }),
         handshakeTimeout: handshakeTimeoutMs,
         maxPayload: MAX_INCOMING_FRAME_BYTES,
         perMessageDeflate: false,

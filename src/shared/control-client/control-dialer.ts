@@ -2,9 +2,11 @@
  * `ControlDialer`: how every control client (the agent, the sysadmin) reaches the proxy. `prepare()`
  * loads the private key and resolves how the proxy is verified once; each `dial()` signs a fresh,
  * short-lived token (a token is used once, at the upgrade, so a redial must not reuse an old one) and
- * opens a {@link ControlConnection}. What a client does with the connection stays with the client.
+ * opens a {@link ControlConnection}. Without a fixed `audience` the token is signed once the TLS
+ * handshake is done, for `inteli-proxy:<pin of the certificate on that connection>`. What a client does with the connection stays with the client.
  */
 import type { Ed25519PrivateJwk } from '../identity/jwk.js';
+import { proxyAudience } from '../identity/proxy-audience.js';
 import { signToken } from '../identity/sign-token.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedControlClientOptions } from './client-options.js';
@@ -45,7 +47,9 @@ export class ControlDialer {
    */
   async dial(): Promise<ControlConnection> {
     const options = this.#options;
-    const token = await signToken(this.#key as Ed25519PrivateJwk, { subject: this.#subject, audience: options.audience, ttlSeconds: options.tokenTtlSeconds });
+    const key = this.#key as Ed25519PrivateJwk;
+    const sign = (audience: string): Promise<string> => signToken(key, { subject: this.#subject, audience, ttlSeconds: options.tokenTtlSeconds });
+    const token = options.audience === undefined ? (pin: string | undefined) => sign(proxyAudience(pin)) : await sign(options.audience);
     return ControlConnection.open({
       url: options.proxyUrl,
       token,

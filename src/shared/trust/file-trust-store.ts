@@ -16,6 +16,7 @@ import path from 'node:path';
 import { InvalidOptionError, TrustStoreError } from '../errors.js';
 import { resolveFileLockOptions, withFileLock, type FileLockOptions, type ResolvedFileLockOptions } from './file-lock.js';
 import { KeyedTrustStore, type TrustStoreOptions } from './keyed-trust-store.js';
+import { storeModeProblems } from './store-modes.js';
 import type { TrustStore, TrustStoreHealth } from './trust-store.js';
 import { readTrustStoreFile, TRUST_STORE_FILE, writeTrustStoreFile } from './trust-store-file.js';
 import type { TrustedKey } from './trusted-key.js';
@@ -31,6 +32,11 @@ export interface FileTrustStoreOptions extends TrustStoreOptions {
   lock?: FileLockOptions;
   /** Quiet time before a change seen by the watcher is reloaded, in ms, 0 to 60000. Default 100. */
   watchDebounceMs?: number;
+  /**
+   * Refuse to open when the store directory or file is writable by group or others, or owned by another
+   * user (root aside), instead of logging a warning. Default false.
+   */
+  strictModes?: boolean;
 }
 
 function debounce(value: number | undefined): number {
@@ -51,8 +57,15 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
   readonly #lockFile: string;
   readonly #lock: ResolvedFileLockOptions;
   readonly #debounceMs: number;
+  readonly #strictModes: boolean;
   #openPromise: Promise<void> | undefined;
   #health: TrustStoreHealth = { ok: true };
+  /**
+   * Keys removed from the loaded view while the file could not be read or written (issue 14): a removal
+   * must take effect even when a bad hand edit broke the file. They stay out of every later view (while
+   * the file still holds the same key) and are written as soon as the file can be read again.
+   */
+  readonly #pendingRemovals = new Map<string, TrustedKey>();
   #watcher: FSWatcher | undefined;
   #watchTimer: NodeJS.Timeout | undefined;
 
@@ -69,18 +82,23 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
     this.#lockFile = path.join(this.#dir, TRUST_STORE_LOCK_FILE);
     this.#lock = resolveFileLockOptions(options.lock);
     this.#debounceMs = debounce(options.watchDebounceMs);
+    if (options.strictModes !== undefined && typeof options.strictModes !== 'boolean') throw new InvalidOptionError('strictModes: expected a boolean');
+    this.#strictModes = options.strictModes === true;
   }
 
   /**
-   * Creates the directory (mode 0700) and loads the file, once; a missing file is an empty store.
+   * Creates the directory (mode 0700), checks its and the file's permissions (a warning, or a refusal
+   * with `strictModes`) and loads the file, once; a missing file is an empty store.
    *
-   * @throws {TrustStoreError} (`RP_ERR_TRUST_STORE`) when the file is unreadable or corrupt (the message
+   * @throws {TrustStoreError} (`RP_ERR_TRUST_STORE`) when the file is unreadable, corrupt, not a regular
+   * file (a symbolic link or FIFO is refused) or, with `strictModes`, writable by others (the message
    * names the file; the store is never silently emptied).
    */
   open(): Promise<void> {
     if (this.#openPromise === undefined) {
       const opening = (async () => {
         await this.#ensureDir();
+        await this.#checkModes();
         await this.reload();
       })();
       this.#openPromise = opening;
@@ -103,18 +121,62 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
     this.unwatch();
   }
 
-  /** Not ok after a failed reload of a changed file (the previous keys stay in use). */
+  /**
+   * Not ok after a failed reload of a changed file (the previous keys stay in use), and while a removal
+   * is applied in memory but not yet written.
+   */
   health(): TrustStoreHealth {
+    if (this.#health.ok && this.#pendingRemovals.size > 0) {
+      return { ok: false, reason: `${this.#pendingRemovals.size} key removal(s) applied in memory are not yet written to ${this.file}` };
+    }
     return this.#health;
   }
 
+  /** Ids removed in memory whose removal is not yet written to the file. */
+  get pendingRemovals(): readonly string[] {
+    return [...this.#pendingRemovals.keys()];
+  }
+
   /**
-   * Re-reads the file and emits `removed`/`added` for every difference (a changed key emits both).
+   * Re-reads the file and emits `removed`/`added` for every difference (a changed key emits both). When
+   * the file still holds keys removed in memory, they stay out and the file is rewritten without them.
    *
    * @throws {TrustStoreError} when the file is unreadable or corrupt (the loaded keys stay as they were).
    */
   async reload(): Promise<void> {
-    await this.enqueue(() => this.#sync());
+    const stillListed = await this.enqueue(() => this.#sync());
+    if (stillListed) await this.#writePending();
+  }
+
+  /**
+   * Removes a key. When the file cannot be read or written (a bad hand edit, a full disk), the removal is
+   * still applied to the loaded view at once (its sessions close) and written once the file is readable
+   * again (issue 14: a revocation must not wait for a file to be fixed); the failure is logged and shows
+   * in {@link FileTrustStore.health}.
+   *
+   * @throws {TrustStoreError} only when the key is not in the loaded view either.
+   */
+  override async remove(id: string): Promise<boolean> {
+    try {
+      return await super.remove(id);
+    } catch (error) {
+      if (!(error instanceof TrustStoreError) || typeof id !== 'string') throw error;
+      const removed = await this.enqueue(async () => {
+        const key = this.keys.get(id);
+        if (key === undefined) return false;
+        this.#pendingRemovals.set(id, key);
+        const next = new Map(this.keys);
+        next.delete(id);
+        this.replaceKeys(next);
+        return true;
+      });
+      if (!removed) throw error;
+      this.logger.error(
+        { keyId: id, file: this.file, err: error.message },
+        'key removed in memory only: the trust store file cannot be read or written; the removal is written once it can',
+      );
+      return true;
+    }
   }
 
   /**
@@ -156,10 +218,19 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
         if (next === undefined) return result;
         await writeTrustStoreFile(this.file, next);
         this.replaceKeys(next);
+        for (const id of [...this.#pendingRemovals.keys()]) if (!next.has(id)) this.#pendingRemovals.delete(id);
         return result;
       },
       this.#lock,
     ));
+  }
+
+  /** Warns about (or, with `strictModes`, refuses) a store others can write (issue 14). */
+  async #checkModes(): Promise<void> {
+    const problems = await storeModeProblems(this.#dir, this.file);
+    if (problems.length === 0) return;
+    if (this.#strictModes) throw new TrustStoreError(`refusing the trust store: ${problems.join('; ')}`);
+    for (const problem of problems) this.logger.warn({ file: this.file }, problem);
   }
 
   async #ensureDir(): Promise<void> {
@@ -170,13 +241,41 @@ export class FileTrustStore extends KeyedTrustStore implements TrustStore {
     }
   }
 
-  async #sync(): Promise<void> {
+  /**
+   * Loads the file into the view, keeping out keys removed in memory; true when the file still lists one
+   * of them (it must be rewritten).
+   */
+  async #sync(): Promise<boolean> {
+    let loaded: Map<string, TrustedKey>;
     try {
-      this.replaceKeys(await readTrustStoreFile(this.file));
-      this.#health = { ok: true };
+      loaded = await readTrustStoreFile(this.file);
     } catch (error) {
       this.#health = { ok: false, reason: (error as Error).message };
       throw error;
+    }
+    let stillListed = false;
+    for (const [id, removed] of [...this.#pendingRemovals]) {
+      const listed = loaded.get(id);
+      if (listed !== undefined && listed.fingerprint === removed.fingerprint) {
+        loaded.delete(id);
+        stillListed = true;
+      } else {
+        // Gone from the file, or a different key added under the id since: the file says it all now.
+        this.#pendingRemovals.delete(id);
+      }
+    }
+    this.replaceKeys(loaded);
+    this.#health = { ok: true };
+    return stillListed;
+  }
+
+  /** Writes the file without the keys removed in memory (a failure is logged; the next reload retries). */
+  async #writePending(): Promise<void> {
+    try {
+      await this.enqueue(() => this.mutate((current) => ({ next: new Map(current), result: undefined })));
+      this.logger.info({ file: this.file }, 'key removals applied in memory are now written to the trust store');
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message, file: this.file }, 'key removals applied in memory still cannot be written');
     }
   }
 }

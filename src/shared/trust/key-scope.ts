@@ -34,20 +34,25 @@ function parseList(value: unknown, name: 'rules' | 'hosts', maxCount: number, ma
 }
 
 /**
- * Validates a scope and returns a frozen copy with only `rules` and `hosts` (each optional).
+ * Validates a scope and returns a frozen copy with only `rules`, `hosts` and `anyHost` (each optional).
  *
  * @throws {InvalidOptionError} naming the field and its bound.
  */
 export function parseKeyScope(value: unknown): Readonly<KeyScope> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionError('scope: expected an object { rules?: string[], hosts?: string[] }');
+    throw new InvalidOptionError('scope: expected an object { rules?: string[], hosts?: string[], anyHost?: boolean }');
   }
   const record = value as Record<string, unknown>;
   for (const field of Object.keys(record)) {
-    if (field !== 'rules' && field !== 'hosts') throw new InvalidOptionError(`scope: unknown field "${field.slice(0, 40)}"`);
+    if (field !== 'rules' && field !== 'hosts' && field !== 'anyHost') throw new InvalidOptionError(`scope: unknown field "${field.slice(0, 40)}"`);
   }
   const scope: KeyScope = {};
   if (record.rules !== undefined) scope.rules = Object.freeze(parseList(record.rules, 'rules', MAX_SCOPE_RULES, MAX_SCOPE_RULE_LENGTH)) as string[];
   if (record.hosts !== undefined) scope.hosts = Object.freeze(parseList(record.hosts, 'hosts', MAX_SCOPE_HOSTS, MAX_SCOPE_HOST_LENGTH)) as string[];
+  if (record.anyHost !== undefined) {
+    if (typeof record.anyHost !== 'boolean') throw new InvalidOptionError('scope.anyHost: expected a boolean');
+    // Only `true` is stored: `false` is the default, and the file stays as it was for existing keys.
+    if (record.anyHost) scope.anyHost = true;
+  }
   return Object.freeze(scope);
 }

@@ -4,7 +4,8 @@
  * leaves the old or the new file, never half of one; a corrupt file is an error naming the file.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TrustStoreError } from '../errors.js';
 import type { KeyRole, KeyScope } from '../protocol.js';
@@ -24,18 +25,53 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * Reads the store file as text; undefined when it does not exist. Only a regular file is read (issue 14):
+ * a symbolic link in its place is refused, not followed (it could point the proxy at any file, or make a
+ * store it writes land elsewhere), and a FIFO or device is refused, not waited on (opening a FIFO blocks
+ * until a writer comes). The file is opened with `O_NOFOLLOW | O_NONBLOCK` and checked again through the
+ * open handle, so swapping it between the check and the open changes nothing.
+ *
+ * @throws {TrustStoreError} naming the file.
+ */
+async function readRegularFile(file: string): Promise<string | undefined> {
+  let info;
+  try {
+    info = await lstat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TrustStoreError(`cannot read trust store ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (info.isSymbolicLink()) throw new TrustStoreError(`trust store ${file} is a symbolic link; refused (a store file must be a regular file, it is never followed)`);
+  if (!info.isFile()) throw new TrustStoreError(`trust store ${file} is not a regular file (a FIFO, socket, device or directory); refused`);
+  let handle;
+  try {
+    handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const reason = (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'it became a symbolic link; refused' : (error as Error).message;
+    throw new TrustStoreError(`cannot read trust store ${file}: ${reason}`, { cause: error });
+  }
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new TrustStoreError(`trust store ${file} is not a regular file; refused`);
+    if (opened.size > MAX_TRUST_STORE_BYTES) throw new TrustStoreError(`trust store ${file} is larger than ${MAX_TRUST_STORE_BYTES} bytes`);
+    return await handle.readFile('utf8');
+  } catch (error) {
+    if (error instanceof TrustStoreError) throw error;
+    throw new TrustStoreError(`cannot read trust store ${file}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Reads and validates the store file; a missing file is an empty store.
  *
  * @throws {TrustStoreError} naming the file (and the entry) when it is unreadable or corrupt.
  */
 export async function readTrustStoreFile(file: string): Promise<Map<string, TrustedKey>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new TrustStoreError(`cannot read trust store ${file}: ${(error as Error).message}`, { cause: error });
-  }
+  const text = await readRegularFile(file);
+  if (text === undefined) return new Map();
   if (text.length > MAX_TRUST_STORE_BYTES) throw new TrustStoreError(`trust store ${file} is larger than ${MAX_TRUST_STORE_BYTES} bytes`);
   let parsed: unknown;
   try {

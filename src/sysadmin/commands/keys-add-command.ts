@@ -1,4 +1,4 @@
-/** `inteli-sysadmin keys add <id> <pubfile> [--rule R]... [--host H]... [--role agent|admin] [--replace]`. */
+/** `inteli-sysadmin keys add <id> <pubfile> [--rule R]... [--host H]... [--any-host] [--role agent|admin] [--replace]`. */
 import { InvalidOptionError } from '../../shared/errors.js';
 import { assertValidAgentId } from '../../shared/identity/agent-id.js';
 import type { KeyRole, KeyScope } from '../../shared/protocol.js';
@@ -17,7 +17,7 @@ export const keysAddCommand: CliCommand = {
   name: 'keys add',
   summary: 'Trust a public key on the running proxy',
   help: [
-    'Usage: inteli-sysadmin keys add <id> <pubfile> [--rule R]... [--host H]... [--role agent|admin] [--replace] [--no-rules]',
+    'Usage: inteli-sysadmin keys add <id> <pubfile> [--rule R]... [--host H]... [--any-host] [--role agent|admin] [--replace] [--no-rules]',
     '',
     '<pubfile> is a <id>.pub.json from "inteli-sysadmin keygen" or an Ed25519 SPKI PEM. The key takes effect',
     'at once: a waiting agent holding it gets in on its next retry.',
@@ -28,6 +28,8 @@ export const keysAddCommand: CliCommand = {
     'Options:',
     '  --rule R        path prefix ("/api") or "host/path" the key may register; repeatable',
     '  --host H        host or CIDR its targets may point to; repeatable (default: the agent\'s own address)',
+    '  --any-host      a rule without host ("/api") also allows host-bound rules below it ("a.example/api/x");',
+    '                  without it a host-bound rule needs a --rule naming that host',
     '  --role ROLE     agent (default) or admin',
     '  --replace       replace an existing key with this id (its live sessions are closed)',
     '  --no-rules      add an agent key without rules (it may register nothing until replaced)',
@@ -37,6 +39,7 @@ export const keysAddCommand: CliCommand = {
   options: {
     rule: { type: 'string', multiple: true },
     host: { type: 'string', multiple: true },
+    'any-host': { type: 'boolean' },
     role: { type: 'string' },
     replace: { type: 'boolean' },
     'no-rules': { type: 'boolean' },
@@ -58,6 +61,7 @@ export const keysAddCommand: CliCommand = {
     const scope: KeyScope = {};
     if (rules.length > 0) scope.rules = rules;
     if (hosts.length > 0) scope.hosts = hosts;
+    if (values['any-host'] === true) scope.anyHost = true;
     // The scope and the key file are checked before connecting: a typo should not need a proxy to show.
     const checkedScope = parseKeyScope(scope) as KeyScope;
     const publicKey = await loadPublicKey(positionals[1] as string);
@@ -77,6 +81,7 @@ export const keysAddCommand: CliCommand = {
         `fingerprint: ${key.fingerprint}`,
         `rules:       ${key.scope.rules?.join(', ') ?? '(none: may register nothing)'}`,
         `hosts:       ${key.scope.hosts?.join(', ') ?? "(the agent's own address)"}`,
+        ...(key.scope.anyHost === true ? ['any host:    yes (host-less rules allow host-bound rules below them)'] : []),
       ].join('\n'),
     };
   },

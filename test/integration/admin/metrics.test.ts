@@ -87,7 +87,7 @@ describe('/metrics with backends from the registry API', () => {
     expect(sample(text, 'inteli_client_sent_bytes_total')).toBeGreaterThan(0);
   });
 
-  it('counts removals by reason and keeps a departed backend\'s request counter', async () => {
+  it('counts removals by reason and drops a departed backend\'s request series (issue 14: state is freed)', async () => {
     const web1 = await backend('web1');
     const added = register(proxy, web1, ['/api']);
     expect((await send(port, '/api')).status).toBe(200);
@@ -96,7 +96,7 @@ describe('/metrics with backends from the registry API', () => {
 
     const text = await scrape(proxy);
     expect(sample(text, 'inteli_backend_removals_total', { reason: 'left' })).toBe(1);
-    expect(sample(text, 'inteli_requests_total', { rule: '/api', backend: 'web1', status_class: '2xx' })).toBe(1);
+    expect(sample(text, 'inteli_requests_total', { rule: '/api', backend: 'web1', status_class: '2xx' })).toBeUndefined();
     expect(sample(text, 'inteli_refused_requests_total', { reason: 'NO_ROUTE' })).toBe(1);
     expect(sample(text, 'inteli_targets', { rule: '/api', state: 'ready' })).toBeUndefined();
   });
@@ -163,7 +163,7 @@ describe('/metrics with an agent on the control plane', () => {
 
   it('counts the registration, the session, traffic, a refused token and the removal with its reason', async () => {
     const { privateJwk, publicJwk } = await generateKeyPair('WEB1');
-    await trustStore.add({ id: 'WEB1', publicKey: publicJwk, scope: { rules: ['/web'] } });
+    await trustStore.add({ id: 'WEB1', publicKey: publicJwk, scope: { rules: ['/web'], hosts: ['127.0.0.1'] } });
     agent = new ProxyWebServer({
       proxyUrl: proxy.controlPlane!.url,
       agentId: 'WEB1',

@@ -162,7 +162,7 @@ beforeAll(async () => {
   const store = await TrustStore.open(path.join(dir, 'certstore'));
   const { privateJwk, publicJwk } = await generateKeyPair('CLUSTERWEB');
   agentKey = privateJwk;
-  await store.add({ id: 'CLUSTERWEB', publicKey: publicJwk, role: 'agent', scope: { rules: ['/api'] } });
+  await store.add({ id: 'CLUSTERWEB', publicKey: publicJwk, role: 'agent', scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
   // A key that may serve /reserved but never registers: its rule is reserved in every worker.
   await store.add({ id: 'RESERVER', publicKey: (await generateKeyPair('RESERVER')).publicJwk, role: 'agent', scope: { rules: ['/reserved'] } });
   child = spawn(process.execPath, [CLI], {
@@ -190,6 +190,15 @@ afterAll(async () => {
 });
 
 describe('inteli-proxy with PROXY_WORKERS=2', () => {
+  it('fix-issue-14-own-listeners-in-workers: refuses the workers\' shared data port and the admin port as targets', async () => {
+    for (const port of [httpPort, adminPort]) {
+      const web = new ProxyWebServer({ proxyUrl: controlUrl, agentId: 'CLUSTERWEB', key: agentKey, target: { host: '127.0.0.1', port }, rules: ['/api'], pin, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+      const error = await web.start().catch((caught: unknown) => caught);
+      await web.stop().catch(() => undefined);
+      expect({ port, code: (error as { code?: string }).code }).toEqual({ port, code: 'RP_ERR_OUT_OF_SCOPE' });
+    }
+  });
+
   it('forks two workers that share the same port 0 pick, HTTP and HTTPS', async () => {
     // The workers log to the shared stdout on their own; "running" can come before the second one's line.
     await waitUntil(() => logs.lines.filter((line) => line.msg === 'data plane listening').length >= 2, WAIT_MS, 'both workers to log that they listen');

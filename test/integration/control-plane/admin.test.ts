@@ -29,7 +29,7 @@ describe('control plane admin messages', () => {
     const { privateJwk, publicJwk } = await generateKeyPair('NEWCOMER');
     const before = await fixture.tryConnect({ token: await fixture.token({ id: 'NEWCOMER', privateJwk }) });
     expect(before).toMatchObject({ ok: false, status: 401 });
-    const reply = await adminClient.request({ type: 'keys.add', keyId: 'NEWCOMER', publicKey: publicJwk, scope: { rules: ['/new'] } });
+    const reply = await adminClient.request({ type: 'keys.add', keyId: 'NEWCOMER', publicKey: publicJwk, scope: { rules: ['/new'], hosts: ['127.0.0.1'] } });
     expect(reply).toMatchObject({ type: 'ack', result: { id: 'NEWCOMER', role: 'agent', fingerprint: fixture.trustStore.get('NEWCOMER')!.fingerprint } });
     const agent = await fixture.connect({ id: 'NEWCOMER', privateJwk });
     expect(await agent.request(registerFrame(['/new']))).toMatchObject({ type: 'ack' });

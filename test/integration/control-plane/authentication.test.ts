@@ -134,7 +134,7 @@ describe('fix-original-path-traversal: a traversal id in sub', () => {
       const token = await new SignJWT({})
         .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
         .setSubject(sub)
-        .setAudience('inteli-proxy')
+        .setAudience(fixture.controlPlane.audience)
         .setIssuedAt(now)
         .setExpirationTime(now + 60)
         .setJti(`jti-${sub.length}-${Math.random()}`)

@@ -10,7 +10,9 @@ import { TrustStore } from '../../../src/shared/trust/trust-store.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
-import { startControlPlane, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
+import { startControlPlane, testCertificate, type ControlPlaneFixture, type TestKey } from '../../helpers/control-plane-fixture.js';
+import { proxyAudience } from '../../../src/shared/identity/proxy-audience.js';
+import { publicKeyPin } from '../../../src/shared/tls/public-key-pin.js';
 import { withTimeout } from '../../helpers/control-plane-client.js';
 
 const AGENTS = 24;
@@ -21,8 +23,10 @@ afterEach(async () => {
 });
 
 /** A verifier that holds every verification until `open()` (the real one decides afterwards). */
-function gatedVerifier(trustStore: TrustStore): { verifier: TokenVerifier; open(): void; entered: Promise<void> } {
-  const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
+async function gatedVerifier(trustStore: TrustStore): Promise<{ verifier: TokenVerifier; open(): void; entered: Promise<void> }> {
+  // The audience the fixture's control plane derives from its certificate, which the agents sign for.
+  const audience = proxyAudience(publicKeyPin((await testCertificate()).cert));
+  const real = new TokenVerifier({ trustStore, audience });
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   let enter!: () => void;
@@ -57,7 +61,7 @@ function agent(fixture: ControlPlaneFixture, key: TestKey, rules: string[] = ['/
 describe('first starts under a handshake storm (issue 18)', () => {
   it(`${AGENTS} simultaneous first starts past maxPendingHandshakes all end registered`, async () => {
     const trustStore = TrustStore.inMemory();
-    const gated = gatedVerifier(trustStore);
+    const gated = await gatedVerifier(trustStore);
     const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 2 } });
     cleanups.push(() => fixture.close());
     const keys = await Promise.all(Array.from({ length: AGENTS }, (_, i) => fixture.addKey(`STORM${i}`, { scope: { rules: ['/api'] } })));
@@ -92,7 +96,7 @@ describe('first starts under a handshake storm (issue 18)', () => {
 
   it('unknown keys hold at most maxPendingUnknownHandshakes; a known key is still admitted', async () => {
     const trustStore = TrustStore.inMemory();
-    const gated = gatedVerifier(trustStore);
+    const gated = await gatedVerifier(trustStore);
     const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 4, maxPendingUnknownHandshakes: 1 } });
     cleanups.push(() => fixture.close());
     const known = await fixture.addKey('KNOWN2', { scope: { rules: ['/api'] } });

@@ -77,7 +77,7 @@ describe('ControlPlane lifecycle', () => {
     expect(controlPlane.pin).toBeUndefined();
     expect(lines().some((line) => line.level === 40 && String(line.msg).includes('WITHOUT TLS'))).toBe(true);
     const { privateJwk, publicJwk } = await generateKeyPair('PLAIN');
-    await trustStore.add({ id: 'PLAIN', publicKey: publicJwk, scope: { rules: ['/p'] } });
+    await trustStore.add({ id: 'PLAIN', publicKey: publicJwk, scope: { rules: ['/p'], hosts: ['127.0.0.1'] } });
     const client = await dial(controlPlane.url, { token: await signToken(privateJwk, { subject: 'PLAIN', audience: 'inteli-proxy' }) });
     expect(await client.request(registerFrame(['/p']))).toMatchObject({ type: 'ack' });
     await client.close();

@@ -31,6 +31,7 @@ function latch(): { wait: () => Promise<void>; open: () => void; reached: Promis
 
 /** A real verifier whose answer is held at `gate` once the token checked out (the race window). */
 function heldVerifier(trustStore: TrustStore, gate: ReturnType<typeof latch>): TokenVerifier {
+  // The control plane is given the same explicit audience, which the fixture's tokens then carry.
   const real = new TokenVerifier({ trustStore, audience: 'inteli-proxy' });
   return {
     async verify(token: string): Promise<VerifiedIdentity> {
@@ -53,7 +54,7 @@ describe('control plane races', () => {
     const trustStore = TrustStore.inMemory();
     const gate = latch();
     const verifier = heldVerifier(trustStore, gate);
-    fixture = await startControlPlane({ trustStore, verifier });
+    fixture = await startControlPlane({ trustStore, verifier, audience: 'inteli-proxy' });
     const key = await fixture.addKey('RACER', { scope: { rules: ['/r'] } });
     const outcome = fixture.tryConnect({ token: await fixture.token(key) });
     await gate.reached;
@@ -118,7 +119,7 @@ describe('control plane races', () => {
     const trustStore = TrustStore.inMemory();
     const gate = latch();
     const verifier = heldVerifier(trustStore, gate);
-    fixture = await startControlPlane({ trustStore, verifier });
+    fixture = await startControlPlane({ trustStore, verifier, audience: 'inteli-proxy' });
     const key = await fixture.addKey('LATE', { scope: { rules: ['/late'] } });
     const outcome = fixture.tryConnect({ token: await fixture.token(key) });
     await gate.reached;

@@ -40,7 +40,7 @@ describe('data plane options end to end', () => {
     expect((await send(doubting.port, '/x')).status).toBe(502);
   });
 
-  it('writes one access line per forwarded request when accessLog is on', async () => {
+  it('writes one access line per forwarded request when accessLog is on, without the query string (issue 14)', async () => {
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -57,8 +57,27 @@ describe('data plane options end to end', () => {
     await proxy.stop();
     const access = lines.filter((line) => line.msg === 'access');
     expect(access).toHaveLength(1);
-    expect(access[0]).toMatchObject({ method: 'GET', url: '/api/a?b=1', status: 200, requestId: 'log-1', component: 'data-plane' });
+    expect(access[0]).toMatchObject({ method: 'GET', url: '/api/a', status: 200, requestId: 'log-1', component: 'data-plane' });
     expect(JSON.stringify(lines)).not.toContain('secret');
+    expect(JSON.stringify(lines)).not.toContain('b=1');
+  });
+
+  it('logs the query string only with accessLog: { query: true }', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const backend = await startBackend('logged-query');
+    cleanup.push(() => backend.close());
+    const { proxy, port } = await startProxy({ accessLog: { query: true }, logger: pino({ level: 'info' }, destination) });
+    cleanup.push(() => proxy.stop());
+    register(proxy, backend);
+    await send(port, '/api/a?b=1');
+    await proxy.stop();
+    expect(lines.filter((line) => line.msg === 'access').map((line) => line.url)).toEqual(['/api/a?b=1']);
   });
 
   it('uses a custom ProxySelector factory', async () => {

@@ -11,7 +11,9 @@ import path from 'node:path';
 import type { ProxyServer as ProxyServerType } from '../../../src/proxy/proxy-server.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
+import { proxyAudience } from '../../../src/shared/identity/proxy-audience.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
+import { publicKeyPin } from '../../../src/shared/tls/public-key-pin.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import { dial, type ControlClient } from '../../helpers/control-plane-client.js';
 import { testCertificate } from '../../helpers/control-plane-fixture.js';
@@ -54,7 +56,7 @@ async function makeKey(id: string): Promise<Key> {
 }
 
 function token(key: Key): Promise<string> {
-  return signToken(key.privateJwk, { subject: key.id, audience: 'inteli-proxy', ttlSeconds: 60 });
+  return signToken(key.privateJwk, { subject: key.id, audience: proxyAudience(publicKeyPin(cert.cert)), ttlSeconds: 60 });
 }
 
 function inProcessProxy(nodeId: string): ProxyServerType {
@@ -146,7 +148,7 @@ beforeAll(async () => {
   for (const id of ['WEB1', 'WEB2']) {
     const key = await makeKey(id);
     agents.push(key);
-    await a.trustStore!.add({ id, publicKey: key.publicJwk, scope: { rules: ['/api'] } });
+    await a.trustStore!.add({ id, publicKey: key.publicJwk, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
   }
   await eventually('B knows every key', () => b.trustStore!.size === 3);
   for (const key of agents) {
@@ -188,7 +190,7 @@ describe('the fleet under crashes', () => {
     const adminA = await dial(a.controlPlane!.url, { ca: cert.cert, token: await token(admin) });
     clients.push(adminA);
     const acknowledged = await makeKey('ACKED');
-    expect(await adminA.request({ type: 'keys.add', keyId: acknowledged.id, publicKey: acknowledged.publicJwk, scope: { rules: ['/api'] } })).toMatchObject({ type: 'ack' });
+    expect(await adminA.request({ type: 'keys.add', keyId: acknowledged.id, publicKey: acknowledged.publicJwk, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } })).toMatchObject({ type: 'ack' });
 
     const traffic = load([a.addresses.http!.port, b.addresses.http!.port, c.http]);
     await requestsDone(20, traffic.tally);

@@ -11,7 +11,9 @@ import path from 'node:path';
 import type { ProxyServer as ProxyServerType } from '../../../src/proxy/proxy-server.js';
 import { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { generateKeyPair, type Ed25519PrivateJwk } from '../../../src/shared/identity/key-pair.js';
+import { proxyAudience } from '../../../src/shared/identity/proxy-audience.js';
 import { signToken } from '../../../src/shared/identity/sign-token.js';
+import { publicKeyPin } from '../../../src/shared/tls/public-key-pin.js';
 import type { FleetNode } from '../../../src/shared/fleet/fleet-node.js';
 import { ProxyWebServer } from '../../../src/webserver-agent/proxy-web-server.js';
 import { runCli } from '../../../src/sysadmin/run-cli.js';
@@ -47,7 +49,7 @@ async function makeKey(id: string): Promise<Key> {
 }
 
 function token(key: Key): Promise<string> {
-  return signToken(key.privateJwk, { subject: key.id, audience: 'inteli-proxy', ttlSeconds: 60 });
+  return signToken(key.privateJwk, { subject: key.id, audience: proxyAudience(publicKeyPin(cert.cert)), ttlSeconds: 60 });
 }
 
 function knownBy(proxy: ProxyServerType, id: string, known = true): Promise<void> {
@@ -64,7 +66,7 @@ async function adminOf(proxy: ProxyServerType): Promise<ControlClient> {
 }
 
 async function addKey(through: ProxyServerType, key: Key, rules: string[]): Promise<void> {
-  const reply = await (await adminOf(through)).request({ type: 'keys.add', keyId: key.id, publicKey: key.publicJwk, scope: { rules } });
+  const reply = await (await adminOf(through)).request({ type: 'keys.add', keyId: key.id, publicKey: key.publicJwk, scope: { rules, hosts: ['127.0.0.1'] } });
   expect(reply).toMatchObject({ type: 'ack' });
 }
 
@@ -275,7 +277,7 @@ describe('a fleet of three proxies sharing one trust on Redis', () => {
     expect(refused).toMatchObject({ ok: false, status: 503, body: expect.stringContaining('RP_ERR_TRUST_STALE') });
     const ready = await fetch(`http://127.0.0.1:${b().addresses.admin!.port}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ ready: false, reason: 'trust_stale' });
+    expect(await ready.json()).toEqual({ ready: false, reason: 'trust_stale', trustStore: { ok: false } });
     const metrics = await (await fetch(`http://127.0.0.1:${b().addresses.admin!.port}/metrics`)).text();
     expect(metrics).toMatch(/^inteli_trust_store_stale 1$/m);
     // The data plane and the sessions already open are untouched.

@@ -39,7 +39,7 @@ async function proxyWith(options: ConstructorParameters<typeof ProxyServer>[0] =
 
 async function agentFor(proxy: ProxyServer, store: TrustStore, id: string, rule: string): Promise<ProxyWebServer> {
   const { privateJwk, publicJwk } = await generateKeyPair(id);
-  await store.add({ id, publicKey: publicJwk, scope: { rules: [rule] } });
+  await store.add({ id, publicKey: publicJwk, scope: { rules: [rule], hosts: ['127.0.0.1'] } });
   const agent = new ProxyWebServer({
     proxyUrl: `wss://127.0.0.1:${proxy.addresses.control!.port}`,
     agentId: id,

@@ -124,11 +124,11 @@ describe('ProxySysAdmin key management', () => {
     await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_OUT_OF_SCOPE' });
     const sysadmin = await started();
     const publicJwk = fixture.trustStore.get('API008')!.publicKey;
-    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new'] }, { replace: true });
+    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new'], hosts: ['127.0.0.1'] }, { replace: true });
     await web.start();
     const disconnected = nextEvent<[{ code: number }]>(web, 'disconnected');
     const registered = nextEvent(web, 'registered');
-    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new', '/more'] }, { replace: true });
+    await sysadmin.addPublicKey('API008', publicJwk, { rules: ['/new', '/more'], hosts: ['127.0.0.1'] }, { replace: true });
     expect((await disconnected)[0].code).toBe(4003);
     await registered;
     expect(fixture.registry.list().filter((item) => item.agentId === 'API008')).toHaveLength(1);

@@ -159,7 +159,7 @@ describe('inteli-sysadmin keys', () => {
 
 describe('inteli-sysadmin with live agents', () => {
   it('keys remove disconnects the live backend of the key at once', async () => {
-    await cli(['keys', 'add', 'CLI010', await pubFile('CLI010'), '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI010', await pubFile('CLI010'), '--rule', '/api', '--host', '127.0.0.1']);
     const web = agent('CLI010', { reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } });
     await web.start();
     const disconnected = nextEvent<[{ code: number }]>(web, 'disconnected');
@@ -171,7 +171,7 @@ describe('inteli-sysadmin with live agents', () => {
 
   it('keys add lets a waiting agent in: it registers on its next retry', async () => {
     const file = await pubFile('CLI011');
-    await cli(['keys', 'add', 'CLI011', file, '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI011', file, '--rule', '/api', '--host', '127.0.0.1']);
     const web = agent('CLI011', { reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } });
     await web.start();
     // Revoke it: the agent keeps retrying with backoff and is refused each time.
@@ -180,13 +180,13 @@ describe('inteli-sysadmin with live agents', () => {
     await refused;
     expect(web.registered).toBe(false);
     const registered = nextEvent(web, 'registered');
-    expect((await cli(['keys', 'add', 'CLI011', file, '--rule', '/api'])).code).toBe(0);
+    expect((await cli(['keys', 'add', 'CLI011', file, '--rule', '/api', '--host', '127.0.0.1'])).code).toBe(0);
     await registered;
     expect(fixture.registry.list().filter((backend) => backend.agentId === 'CLI011')).toHaveLength(1);
   });
 
   it('backends list shows live backends with their rules, targets and state', async () => {
-    await cli(['keys', 'add', 'CLI012', await pubFile('CLI012'), '--rule', '/api', '--rule', '/web']);
+    await cli(['keys', 'add', 'CLI012', await pubFile('CLI012'), '--rule', '/api', '--rule', '/web', '--host', '127.0.0.1']);
     const server = helloServer();
     await agent('CLI012', { server, rules: ['/api', '/web'] }).start();
     const port = (server.address() as AddressInfo).port;
@@ -204,7 +204,7 @@ describe('inteli-sysadmin with live agents', () => {
   });
 
   it('backends drain and undrain through the CLI, naming the backends; the agent is told', async () => {
-    await cli(['keys', 'add', 'CLI013', await pubFile('CLI013'), '--rule', '/api']);
+    await cli(['keys', 'add', 'CLI013', await pubFile('CLI013'), '--rule', '/api', '--host', '127.0.0.1']);
     const web = agent('CLI013', {});
     const told: boolean[] = [];
     web.on('admin_drain', (info) => told.push(info.drained));

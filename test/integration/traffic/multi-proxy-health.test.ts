@@ -24,7 +24,7 @@ beforeAll(async () => {
   [proxyA, proxyB] = await Promise.all([startAgentProxy(), startAgentProxy()]);
   const pair = await generateKeyPair('MULTIHEALTH');
   key = pair.privateJwk;
-  for (const fixture of [proxyA, proxyB]) await fixture.trustStore.add({ id: 'MULTIHEALTH', publicKey: pair.publicJwk, scope: { rules: ['/multi'] } });
+  for (const fixture of [proxyA, proxyB]) await fixture.trustStore.add({ id: 'MULTIHEALTH', publicKey: pair.publicJwk, scope: { rules: ['/multi'], hosts: ['127.0.0.1'] } });
 });
 
 afterAll(async () => {

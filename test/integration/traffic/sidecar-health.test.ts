@@ -31,7 +31,7 @@ beforeAll(async () => {
   const written = await writeKeyPair('SIDEHEALTH', dir);
   keyFile = written.privatePath;
   const publicKey = parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8')));
-  await fixture.trustStore.add({ id: 'SIDEHEALTH', publicKey, scope: { rules: ['/legacy'] } });
+  await fixture.trustStore.add({ id: 'SIDEHEALTH', publicKey, scope: { rules: ['/legacy'], hosts: ['127.0.0.1'] } });
 });
 
 afterAll(async () => {

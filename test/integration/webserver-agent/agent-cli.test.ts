@@ -23,7 +23,7 @@ beforeEach(async () => {
   const written = await writeKeyPair('SIDECAR1', dir);
   keyFile = written.privatePath;
   const publicKey = parsePublicJwk(JSON.parse(await readFile(written.publicPath, 'utf8')));
-  await fixture.trustStore.add({ id: 'SIDECAR1', publicKey, scope: { rules: ['/legacy'] } });
+  await fixture.trustStore.add({ id: 'SIDECAR1', publicKey, scope: { rules: ['/legacy'], hosts: ['127.0.0.1'] } });
   server = http.createServer((_req, res) => res.end('legacy app'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });

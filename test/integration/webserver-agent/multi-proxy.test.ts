@@ -29,7 +29,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 async function startTestProxy(options: { controlPort?: number; rules?: string[]; trustStore?: TrustStore } = {}): Promise<TestProxy> {
   const trustStore = options.trustStore ?? TrustStore.inMemory();
-  if (trustStore.get(AGENT) === undefined) await trustStore.add({ id: AGENT, publicKey: publicJwk, scope: { rules: options.rules ?? ['/api'] } });
+  if (trustStore.get(AGENT) === undefined) await trustStore.add({ id: AGENT, publicKey: publicJwk, scope: { rules: options.rules ?? ['/api'], hosts: ['127.0.0.1'] } });
   const { proxy, port } = await startProxy({
     trustStore,
     control: { host: '127.0.0.1', port: options.controlPort ?? 0, tls: await testCertificate(), heartbeatIntervalMs: 500 },

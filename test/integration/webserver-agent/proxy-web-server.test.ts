@@ -103,7 +103,7 @@ describe('ProxyWebServer against the real control plane', () => {
   });
 
   it('rejects with RP_ERR_UNAUTHORIZED when the key is unknown to the proxy (401)', async () => {
-    const stranger = await fixture.addKey('WEB404', { scope: { rules: ['/api'] } });
+    const stranger = await fixture.addKey('WEB404', { scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
     await fixture.trustStore.remove('WEB404');
     const web = agent({ agentId: stranger.id, key: stranger.privateJwk });
     await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_UNAUTHORIZED' });
@@ -195,7 +195,7 @@ describe('ProxyWebServer against the real control plane', () => {
     // Cut every session from the proxy side: the agent must redial with a new jti.
     expect(fixture.controlPlane.sessions().map((session) => session.agentId)).toEqual(['WEB001']);
     await fixture.trustStore.remove('WEB001');
-    await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'] } });
+    await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
     await registered;
     expect(fixture.registry.list()).toHaveLength(1);
   });
@@ -216,7 +216,7 @@ describe('ProxyWebServer against the real control plane', () => {
     expect((await failedAgain)[0].delayMs).toBe(150);
     expect(errors).toContain('RP_ERR_UNAUTHORIZED');
     const registered = nextEvent(web, 'registered');
-    await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'] } });
+    await fixture.trustStore.add({ id: 'WEB001', publicKey: { kty: 'OKP', crv: 'Ed25519', x: key.privateJwk.x }, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
     await registered;
   });
 

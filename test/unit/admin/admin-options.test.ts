@@ -16,6 +16,7 @@ describe('resolveAdminOptions', () => {
       port: DEFAULT_ADMIN_PORT,
       requireAuth: false,
       audience: DEFAULT_ADMIN_AUDIENCE,
+      allowedHosts: [],
       sampleIntervalMs: 5000,
       historySamples: 60,
       eventBufferSize: 200,

@@ -70,6 +70,17 @@ describe('ClusterStats', () => {
     expect([...stats.traffic.pairs()][0]!.responses[2]).toBe(2);
   });
 
+  it('drops pairs no live worker reports any more, retired ones included (issue 14: state is freed)', () => {
+    const stats = new ClusterStats();
+    const churned = (rule: string): WorkerReport['pairs'] => [{ rule, agentId: 'W', responses: [0, 0, 1, 0, 0, 0], latencyBuckets: new Array<number>(12).fill(0), latencySumSeconds: 0, retries: 0 }];
+    stats.update(1, report(11, 1, { pairs: churned('/old'), loops: 2, tunnelLimit: 1 }));
+    stats.retire(1);
+    for (let round = 0; round < 50; round += 1) stats.update(2, report(12, 1, { pairs: churned(`/r${round}`) }));
+    expect([...stats.traffic.pairs()].map((pair) => pair.rule)).toEqual(['/r49']);
+    expect(stats.traffic.loops).toBe(2);
+    expect(stats.traffic.tunnelLimit).toBe(1);
+  });
+
   it('reports no routes before any worker reported', () => {
     expect(new ClusterStats().snapshot('starting')).toEqual({ state: 'starting', inFlight: 0, tunnels: 0, routes: [] });
   });

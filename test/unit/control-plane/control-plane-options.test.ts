@@ -25,7 +25,8 @@ function invalid(options: Partial<ControlPlaneOptions>): string {
 describe('resolveControlPlaneOptions', () => {
   it('applies documented defaults and freezes the result', () => {
     const resolved = resolveControlPlaneOptions(base());
-    expect(resolved).toMatchObject({ audience: 'inteli-proxy', host: '0.0.0.0', port: DEFAULT_CONTROL_PORT, heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS, missedPongs: 2 });
+    expect(resolved.audience).toBeUndefined();
+    expect(resolved).toMatchObject({ host: '0.0.0.0', port: DEFAULT_CONTROL_PORT, heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS, missedPongs: 2 });
     expect(resolved.limits).toMatchObject({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, registerTimeoutMs: 10_000, messagesPerSecond: 20, burst: 40, maxBufferedBytes: 16 * DEFAULT_MAX_FRAME_BYTES });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.limits)).toBe(true);

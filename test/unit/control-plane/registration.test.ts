@@ -12,7 +12,8 @@ const limits = resolveControlPlaneOptions({
   insecure: true,
   limits: { maxRulesPerRegistration: 2, maxTargetsPerRegistration: 2 },
 }).limits;
-const identity: VerifiedIdentity = Object.freeze({ id: 'WEB001', role: 'agent', scope: Object.freeze({ rules: ['/api'] }), fingerprint: 'fp' });
+// A loopback agent needs its service's port granted (issue 14).
+const identity: VerifiedIdentity = Object.freeze({ id: 'WEB001', role: 'agent', scope: Object.freeze({ rules: ['/api'], hosts: ['127.0.0.1:8080'] }), fingerprint: 'fp' });
 const message = (overrides: Partial<RegisterMessage> = {}): RegisterMessage => ({
   type: 'register',
   id: 'r',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { AddressMatcher, isLoopback, normalizeIp, parseCidr } from '../../../src/proxy/control-plane/address.js';
-import { compileScope, isWithinPath, ruleInScope, targetInScope } from '../../../src/proxy/control-plane/scope.js';
+import { parseKeyScope } from '../../../src/shared/trust/index.js';
+import { compileScope, isWithinPath, ruleInScope, splitHostPort, targetInScope } from '../../../src/proxy/control-plane/scope.js';
 
 describe('normalizeIp', () => {
   it('normalises mapped, bracketed, zoned and long-form addresses', () => {
@@ -58,11 +59,28 @@ describe('rule scope', () => {
     expect(isWithinPath('/anything', '/')).toBe(true);
   });
 
-  it('allows rules below a scope rule, for any host when the scope rule has none', () => {
+  it('allows rules below a scope rule; a host-less scope rule allows host-less rules only', () => {
     expect(ruleInScope(scope, { path: '/api/v2' })).toBe(true);
-    expect(ruleInScope(scope, { path: '/api', host: 'x.example.com' })).toBe(true);
+    expect(ruleInScope(scope, { path: '/api', host: 'x.example.com' })).toBe(false);
     expect(ruleInScope(scope, { path: '/' })).toBe(false);
     expect(ruleInScope(scope, { path: '/apix' })).toBe(false);
+  });
+
+  it('fix-issue-14-host-bound-takeover: a host-less grant claims host-bound rules only with anyHost', () => {
+    // The review's shape: a key granted /v1 for any host registered api.example.com/v1/login.
+    const broad = compileScope({ rules: ['/v1'] });
+    expect(ruleInScope(broad, { path: '/v1/login', host: 'api.example.com' })).toBe(false);
+    expect(ruleInScope(broad, { path: '/v1/login' })).toBe(true);
+    const explicit = compileScope({ rules: ['/v1'], anyHost: true });
+    expect(explicit.anyHost).toBe(true);
+    expect(ruleInScope(explicit, { path: '/v1/login', host: 'api.example.com' })).toBe(true);
+    expect(ruleInScope(explicit, { path: '/v2', host: 'api.example.com' })).toBe(false);
+  });
+
+  it('parses scope.anyHost as a boolean, storing only true', () => {
+    expect(parseKeyScope({ rules: ['/v1'], anyHost: true })).toEqual({ rules: ['/v1'], anyHost: true });
+    expect(parseKeyScope({ rules: ['/v1'], anyHost: false })).toEqual({ rules: ['/v1'] });
+    expect(() => parseKeyScope({ anyHost: 'yes' })).toThrow(/scope.anyHost: expected a boolean/);
   });
 
   it('requires the host when the scope rule names one', () => {
@@ -85,29 +103,45 @@ describe('rule scope', () => {
 describe('target scope', () => {
   it('defaults to the agent socket address only', () => {
     const scope = compileScope({});
-    expect(targetInScope(scope, { host: '10.0.0.7' }, '10.0.0.7')).toBe(true);
-    expect(targetInScope(scope, { host: '10.0.0.7' }, '::ffff:10.0.0.7')).toBe(true);
-    expect(targetInScope(scope, { host: '10.0.0.8' }, '10.0.0.7')).toBe(false);
-    expect(targetInScope(scope, { host: 'localhost' }, '10.0.0.7')).toBe(false);
-    expect(targetInScope(scope, { host: '10.0.0.7' }, undefined)).toBe(false);
+    expect(targetInScope(scope, { host: '10.0.0.7', port: 8080 }, '10.0.0.7')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.0.7', port: 8080 }, '::ffff:10.0.0.7')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.0.8', port: 8080 }, '10.0.0.7')).toBe(false);
+    expect(targetInScope(scope, { host: 'localhost', port: 8080 }, '10.0.0.7')).toBe(false);
+    expect(targetInScope(scope, { host: '10.0.0.7', port: 8080 }, undefined)).toBe(false);
   });
 
-  it('lets a loopback agent name any loopback address or localhost, and nothing else', () => {
-    const scope = compileScope({});
-    for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2', '::ffff:127.0.0.1']) {
-      expect(targetInScope(scope, { host }, '::ffff:127.0.0.1')).toBe(true);
+  it('fix-issue-14-loopback-agent-ports: a loopback agent without hosts may name nothing; with host:port grants, only those ports', () => {
+    const none = compileScope({});
+    for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2', '::ffff:127.0.0.1', '169.254.169.254']) {
+      expect({ host, ok: targetInScope(none, { host, port: 8080 }, '::ffff:127.0.0.1') }).toEqual({ host, ok: false });
     }
-    expect(targetInScope(scope, { host: '169.254.169.254' }, '127.0.0.1')).toBe(false);
-    expect(targetInScope(scope, { host: 'metadata.internal' }, '127.0.0.1')).toBe(false);
+    const granted = compileScope({ hosts: ['127.0.0.1:8080', '[::1]:9090', 'localhost:7070'] });
+    expect(targetInScope(granted, { host: '127.0.0.1', port: 8080 }, '127.0.0.1')).toBe(true);
+    expect(targetInScope(granted, { host: '::ffff:127.0.0.1', port: 8080 }, '127.0.0.1')).toBe(true);
+    expect(targetInScope(granted, { host: '127.0.0.1', port: 3090 }, '127.0.0.1')).toBe(false);
+    expect(targetInScope(granted, { host: '::1', port: 9090 }, '127.0.0.1')).toBe(true);
+    expect(targetInScope(granted, { host: '[::1]', port: 9091 }, '127.0.0.1')).toBe(false);
+    expect(targetInScope(granted, { host: 'LOCALHOST', port: 7070 }, '127.0.0.1')).toBe(true);
+    expect(targetInScope(granted, { host: '127.0.0.2', port: 8080 }, '127.0.0.1')).toBe(false);
+  });
+
+  it('splits host:port scope entries, and not bare IPv6 addresses', () => {
+    expect(splitHostPort('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(splitHostPort('[::1]:8080')).toEqual({ host: '::1', port: 8080 });
+    expect(splitHostPort('Backend.Local.:80')).toEqual({ host: 'backend.local', port: 80 });
+    expect(splitHostPort('::1')).toBeUndefined();
+    expect(splitHostPort('10.0.0.0/8')).toBeUndefined();
+    expect(splitHostPort('host:0')).toBeUndefined();
+    expect(splitHostPort('host:70000')).toBeUndefined();
   });
 
   it('uses the listed names, addresses and networks instead of the default when hosts are given', () => {
     const scope = compileScope({ hosts: ['10.0.0.0/24', 'fd00::/8', 'api.internal', 'Backend.Example.'] });
-    expect(targetInScope(scope, { host: '10.0.0.99' }, '192.168.0.1')).toBe(true);
-    expect(targetInScope(scope, { host: '10.0.1.1' }, '10.0.1.1')).toBe(false);
-    expect(targetInScope(scope, { host: 'fd00::1' }, '192.168.0.1')).toBe(true);
-    expect(targetInScope(scope, { host: 'api.internal' }, '192.168.0.1')).toBe(true);
-    expect(targetInScope(scope, { host: 'backend.example' }, '192.168.0.1')).toBe(true);
-    expect(targetInScope(scope, { host: 'other.internal' }, '192.168.0.1')).toBe(false);
+    expect(targetInScope(scope, { host: '10.0.0.99', port: 8080 }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: '10.0.1.1', port: 8080 }, '10.0.1.1')).toBe(false);
+    expect(targetInScope(scope, { host: 'fd00::1', port: 8080 }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'api.internal', port: 8080 }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'backend.example', port: 8080 }, '192.168.0.1')).toBe(true);
+    expect(targetInScope(scope, { host: 'other.internal', port: 8080 }, '192.168.0.1')).toBe(false);
   });
 });

@@ -9,10 +9,10 @@ const base: ProxyWebServerOptions = { proxyUrl: 'wss://127.0.0.1:3042', agentId:
 describe('resolveAgentOptions', () => {
   it('applies the documented defaults and freezes', () => {
     const resolved = resolveAgentOptions(base);
+    expect(resolved.audience).toBeUndefined();
     expect(resolved).toMatchObject({
       host: '127.0.0.1',
       port: 0,
-      audience: 'inteli-proxy',
       requestTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
       closeGraceMs: 5000,
