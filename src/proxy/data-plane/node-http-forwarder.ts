@@ -94,7 +94,7 @@ export class NodeHttpForwarder {
       }
       req.pipe(request, { end: false });
       req.once('end', () => {
-        relayTrailers(request, req.trailers);
+        relayTrailers(request, req.trailers, true);
         request.end();
       });
     };

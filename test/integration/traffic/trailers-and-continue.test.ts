@@ -3,7 +3,8 @@
  * HTTP/1.1 chunked bodies (with `Trailer` and `TE: trailers` handled as RFC 9110 says), and
  * `Expect: 100-continue` end to end: the backend's 100 reaches the client before it sends its body, a
  * backend that refuses with 413 before the body is heard by the client before any body byte is sent,
- * and a backend's unsolicited 100 is tolerated.
+ * and a backend's unsolicited 100 is tolerated. The Node-client path these take keeps the hardening of
+ * issue 14: loops answered 508, client identity headers stripped (in trailers too), `Via` appended.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -189,6 +190,65 @@ describe('Expect: 100-continue end to end', () => {
       expect(await final).toMatch(/^HTTP\/1\.1 200 /);
     } finally {
       expecting.destroy();
+    }
+  });
+});
+
+describe('hardening on the Node-client path (Expect and request trailers)', () => {
+  it('strips spoofed identity headers and appends Via on an Expect: 100-continue request', async () => {
+    const socket = await openSocket(port);
+    try {
+      const interim = readUntil(socket, (text) => text.includes('\r\n\r\n'));
+      socket.write(
+        'PUT /strict/identity HTTP/1.1\r\nHost: t.example\r\nContent-Length: 2\r\nExpect: 100-continue\r\n' +
+          'X-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nX-Forwarded-For: 10.0.0.1\r\nX-Original-URL: /admin\r\n\r\n',
+      );
+      expect(await interim).toMatch(/^HTTP\/1\.1 100 Continue/);
+      const final = readUntil(socket, (text) => text.includes('got 2'));
+      socket.write('ok');
+      expect(await final).toMatch(/^HTTP\/1\.1 200 /);
+      const headers = received.get('/strict/identity')?.headers;
+      expect(headers?.['x-real-ip']).toBeUndefined();
+      expect(headers?.['x-original-url']).toBeUndefined();
+      expect(headers?.['x-forwarded-for']).toBe('127.0.0.1');
+      expect(headers?.forwarded).toBe('for=127.0.0.1;proto=http;host=t.example');
+      expect(headers?.via).toBe(`1.1 ${proxy.options.dataPlane.proxyId}`);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('drops identity and forwarding fields from request trailers, relaying the others', async () => {
+    const socket = await openSocket(port);
+    try {
+      const reply = readUntil(socket, (text) => text.includes('got 2'));
+      socket.write(
+        'POST /upload/trailer-identity HTTP/1.1\r\nHost: t.example\r\nTransfer-Encoding: chunked\r\nTrailer: x-digest, x-real-ip, forwarded, via\r\n\r\n' +
+          '2\r\nok\r\n0\r\nx-digest: md5-xyz\r\nx-real-ip: 10.0.0.1\r\nforwarded: for=10.0.0.1\r\nx-forwarded-for: 10.0.0.1\r\nvia: 1.1 elsewhere\r\n\r\n',
+      );
+      expect(await reply).toMatch(/^HTTP\/1\.1 200 /);
+      expect(received.get('/upload/trailer-identity')?.trailers).toEqual({ 'x-digest': 'md5-xyz' });
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('answers 508 to a looping Expect: 100-continue or trailer request without reaching the backend', async () => {
+    const via = `Via: 1.1 ${proxy.options.dataPlane.proxyId}\r\n`;
+    for (const [path, request] of [
+      ['/strict/looped', `PUT /strict/looped HTTP/1.1\r\nHost: t.example\r\nContent-Length: 2\r\nExpect: 100-continue\r\n${via}Connection: close\r\n\r\n`],
+      ['/upload/looped', `POST /upload/looped HTTP/1.1\r\nHost: t.example\r\nTransfer-Encoding: chunked\r\nTrailer: x-digest\r\n${via}Connection: close\r\n\r\n2\r\nok\r\n0\r\nx-digest: 1\r\n\r\n`],
+    ] as const) {
+      const socket = await openSocket(port);
+      try {
+        const reply = readUntil(socket, () => false);
+        socket.write(request);
+        expect({ path, reply: (await reply).slice(0, 12) }).toEqual({ path, reply: 'HTTP/1.1 508' });
+        expect(received.has(path)).toBe(false);
+        expect(received.has(`${path}#expect`)).toBe(false);
+      } finally {
+        socket.destroy();
+      }
     }
   });
 });
