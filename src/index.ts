@@ -50,8 +50,8 @@ export type { DataPlaneOptions, TlsOptions } from './proxy/data-plane/data-plane
 export type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from './proxy/data-plane/data-plane.js';
 export type { RouteSnapshot } from './proxy/data-plane/routing-state.js';
 export type { UpstreamSnapshot } from './proxy/data-plane/upstream.js';
-export { parseRule, ruleKey } from './proxy/data-plane/route-rule.js';
-export type { RuleInput } from './proxy/data-plane/route-rule.js';
+export { parseRule, ruleKey } from './shared/routing/route-rule.js';
+export type { RuleInput } from './shared/routing/route-rule.js';
 export {
   SELECTORS,
   roundRobin,

@@ -129,7 +129,11 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     this.registry = registry;
     this.forwarding = forwarding;
     registry.on('added', (backend) => this.emit('backend_added', backend));
-    registry.on('removed', (backend, reason) => this.emit('backend_removed', backend, reason));
+    registry.on('removed', (backend, reason) => {
+      // At info: a backend leaving changes where traffic goes, which an operator wants to see by default.
+      this.logger.info({ agentId: backend.agentId, backendId: backend.id, reason }, 'backend removed');
+      this.emit('backend_removed', backend, reason);
+    });
 
     this.fleet = options.fleet === undefined ? undefined : new ProxyFleet(options.fleet, options.logger);
     this.fleet?.on('node_added', (node) => this.emit('node_added', node));

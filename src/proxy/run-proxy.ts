@@ -6,22 +6,30 @@
  * status page; loopback-only unless `PROXY_ADMIN_HOST` says otherwise, then token-protected). With
  * `PROXY_WORKERS` > 1 the same startup steps feed a cluster primary instead (`cluster/run-cluster.ts`).
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Env } from '../shared/env.js';
 import { TlsError } from '../shared/errors.js';
+import { localControlUrl, writeLocalProxyRecord } from '../shared/local-proxy-record.js';
 import type { Logger } from '../shared/logger.js';
+import { DEFAULT_ADMIN_ID } from '../shared/trust/init-admin.js';
 import { ensureDevCertificate } from '../shared/tls/dev-certificate.js';
 import { bootstrapAdminKey, bootstrapFleetAdminKey, type BootstrapOutcome, DEFAULT_BOOTSTRAP_KEY_DIR } from './bootstrap-admin-key.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
 import type { ProxyServerOptions } from './proxy-options.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
+import { formatStartupBanner } from './startup-banner.js';
 
 /** Options of {@link runProxy} beyond the environment. */
 export interface RunProxyOptions {
   /** Root logger. */
   logger: Logger;
-  /** Where the bootstrap admin key pair goes. Default `keys`. */
+  /** Where the bootstrap admin key pair goes, and the record the sysadmin CLI reads (`proxy.json`). Default `keys`. */
   keyDir?: string;
+  /** Receives the human start banner (a terminal's stdout); without it, only the JSON log line is written. */
+  banner?: (text: string) => void;
+  /** Format of the cluster workers' log lines, as the root logger's. Default `json`. */
+  logFormat?: 'json' | 'pretty';
 }
 
 async function readPem(file: string, what: string): Promise<Buffer> {
@@ -103,20 +111,51 @@ export function startupProxyOptions(
   };
 }
 
-/** Logs where the started proxy listens, its pin, and how to manage keys after a bootstrap. */
-export function logProxyRunning(env: Env, options: RunProxyOptions, startup: ProxyStartup, proxy: { readonly addresses: ProxyAddresses; readonly pin: string | undefined }): void {
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Announces the started proxy: records its control URL and pin beside the admin key (so that
+ * `inteli-sysadmin` on this machine needs no flags), logs where it listens, and prints the banner when
+ * `options.banner` is given. A record that cannot be written is a warning, not a failed start.
+ */
+export async function logProxyRunning(env: Env, options: RunProxyOptions, startup: ProxyStartup, proxy: { readonly addresses: ProxyAddresses; readonly pin: string | undefined }): Promise<void> {
   const logger = options.logger.child({ component: 'startup' });
   const { http, https, control, admin } = proxy.addresses;
+  const keyDir = options.keyDir ?? DEFAULT_BOOTSTRAP_KEY_DIR;
+  let recordFile: string | undefined;
+  if (control !== undefined && proxy.pin !== undefined) {
+    try {
+      recordFile = await writeLocalProxyRecord(keyDir, { proxyUrl: localControlUrl(env.wsHost, control.port), pin: proxy.pin });
+    } catch (error) {
+      logger.warn({ keyDir: path.resolve(keyDir), err: (error as Error).message }, 'could not record the control URL and pin for inteli-sysadmin; it will need --proxy and --pin');
+    }
+  }
   logger.info(
-    { http: http?.port, https: https?.port, control: control?.port, admin: admin === undefined ? undefined : `${admin.address}:${admin.port}`, pin: proxy.pin, workers: env.workers },
+    { http: http?.port, https: https?.port, control: control?.port, admin: admin === undefined ? undefined : `${admin.address}:${admin.port}`, pin: proxy.pin, workers: env.workers, record: recordFile },
     'inteli-proxy is running; agents verify it with the pin (sha256 of the certificate public key)',
   );
-  if (startup.bootstrap.created) {
-    logger.info(
-      `manage keys with: inteli-sysadmin --proxy wss://localhost:${control?.port ?? env.wsPort} --id ${startup.bootstrap.result.id} ` +
-        `--key ${startup.bootstrap.result.privatePath} --pin ${proxy.pin ?? '<pin>'} keys list`,
-    );
-  }
+  const adminKey = startup.bootstrap.created ? startup.bootstrap.result.privatePath : path.join(keyDir, `${DEFAULT_ADMIN_ID}.key.json`);
+  // Without flags the CLI reads keys/admin.key.json and keys/proxy.json from its working directory.
+  const needsKeyFlag = path.resolve(keyDir) !== path.resolve(DEFAULT_BOOTSTRAP_KEY_DIR) || !(await exists(adminKey));
+  const sysadminCommand = needsKeyFlag ? `npx inteli-sysadmin keys list --id <admin id> --key <admin key file>${recordFile === undefined ? ` --pin ${proxy.pin ?? '<pin>'}` : ''}` : 'npx inteli-sysadmin keys list';
+  if (startup.bootstrap.created) logger.info(`manage keys with: ${sysadminCommand}`);
+  options.banner?.(
+    formatStartupBanner({
+      addresses: { http, https, control, admin },
+      pin: proxy.pin,
+      workers: env.workers,
+      recordFile: recordFile === undefined ? undefined : path.relative(process.cwd(), recordFile),
+      sysadminCommand,
+      createdAdminKey: startup.bootstrap.created ? path.relative(process.cwd(), startup.bootstrap.result.privatePath) : undefined,
+    }),
+  );
 }
 
 /**
@@ -129,6 +168,6 @@ export async function runProxy(env: Env, options: RunProxyOptions): Promise<Prox
   const startup = await prepareProxyStartup(env, options);
   const proxy = new ProxyServer(startupProxyOptions(env, options, startup));
   await proxy.start();
-  logProxyRunning(env, options, await completeStartup(env, options, startup, proxy.trustStore), proxy);
+  await logProxyRunning(env, options, await completeStartup(env, options, startup, proxy.trustStore), proxy);
   return proxy;
 }

@@ -17,6 +17,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** A pino log level. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** `LOG_FORMAT` values: `pretty` (human, coloured), `json` (one object a line), `auto` (pretty on a terminal). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+/** A log format. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The validated environment. Every field has a default; see `.env.example`. */
 export interface Env {
   /** `PROXY_HOST`: address of the HTTP and HTTPS listeners. Default `0.0.0.0`. */
@@ -43,6 +48,8 @@ export interface Env {
   readonly trustedProxies: readonly string[];
   /** `LOG_LEVEL`: pino level. Default `info`. */
   readonly logLevel: LogLevel;
+  /** `LOG_FORMAT`: `auto` (pretty logs and a banner when stdout is a terminal, JSON otherwise), `json` or `pretty`. Default `auto`. */
+  readonly logFormat: LogFormat;
   /**
    * `PROXY_WORKERS`: data-plane worker processes sharing the HTTP/HTTPS ports (Node `cluster`), 1 to 64,
    * or `auto` for one per available core. Default 1 (a single process, no cluster).
@@ -82,6 +89,7 @@ export const ENV_DEFAULTS = Object.freeze({
   PROXY_CERTSTORE: 'certstore',
   PROXY_TRUSTED_PROXIES: '',
   LOG_LEVEL: 'info',
+  LOG_FORMAT: 'auto',
   PROXY_WORKERS: '1',
   PROXY_BODY_TIMEOUT_MS: '60000',
   PROXY_AFFINITY: 'none',
@@ -146,6 +154,15 @@ function logLevel(source: Source): LogLevel {
     throw new InvalidEnvError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return level;
+}
+
+function logFormat(source: Source): LogFormat {
+  const raw = read(source, 'LOG_FORMAT');
+  const format = LOG_FORMATS.find((candidate) => candidate === raw);
+  if (format === undefined) {
+    throw new InvalidEnvError('LOG_FORMAT', `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw.slice(0, 40))}`);
+  }
+  return format;
 }
 
 function workers(source: Source): number {
@@ -235,6 +252,7 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     certstore: filePath(vars, 'PROXY_CERTSTORE'),
     trustedProxies: Object.freeze(list(vars, 'PROXY_TRUSTED_PROXIES')),
     logLevel: logLevel(vars),
+    logFormat: logFormat(vars),
     workers: workers(vars),
     bodyTimeoutMs: bodyTimeout(vars),
     affinity: affinity(vars),

@@ -1,12 +1,14 @@
 /**
  * The connection flags every remote command shares, and how flags and environment combine into
- * {@link ProxySysAdminOptions}: a flag wins over its variable; without either, the defaults fit a proxy
- * started with `npm start` on this machine and a key made by `inteli-sysadmin init`.
+ * {@link ProxySysAdminOptions}: a flag wins over its variable; without either, the control URL and the pin
+ * come from the record `npm start` writes beside the admin key (`keys/proxy.json`), and the other
+ * defaults fit a proxy started with `npm start` on this machine and a key made by `inteli-sysadmin init`.
  */
 import path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { SysadminEnv } from '../shared/env.js';
 import { InvalidOptionError } from '../shared/errors.js';
+import { LOCAL_PROXY_FILE, readLocalProxyRecord } from '../shared/local-proxy-record.js';
 import type { Logger } from '../shared/logger.js';
 import { DEFAULT_ADMIN_ID, DEFAULT_INIT_OUT } from '../shared/trust/init-admin.js';
 import type { ProxySysAdminOptions } from './sysadmin-options.js';
@@ -28,10 +30,10 @@ export const CONNECTION_OPTIONS = Object.freeze({
 /** Help lines of the connection options. */
 export const CONNECTION_HELP = [
   'Connection (a flag wins over its environment variable):',
-  `  --proxy URL     control-plane URL (env PROXY_WS_URL; default ${DEFAULT_CLI_PROXY_URL})`,
+  `  --proxy URL     control-plane URL (env PROXY_WS_URL; default: from ${LOCAL_PROXY_FILE} beside the key, else ${DEFAULT_CLI_PROXY_URL})`,
   `  --id ID         admin key id (env INTELI_ADMIN_ID; default ${DEFAULT_ADMIN_ID})`,
   `  --key FILE      admin private key, <id>.key.json (env INTELI_ADMIN_KEY; default ${DEFAULT_INIT_OUT}/<id>.key.json)`,
-  '  --pin PIN       SHA-256 pin of the proxy public key, as the proxy prints it (env INTELI_PROXY_PIN)',
+  `  --pin PIN       SHA-256 pin of the proxy public key, as the proxy prints it (env INTELI_PROXY_PIN; default: from ${LOCAL_PROXY_FILE})`,
   '  --ca FILE       CA certificate that signed the proxy certificate (instead of --pin)',
   '  --insecure      do not verify the proxy (development only; allows ws://)',
   '  --timeout MS    wait for each answer, 10 to 600000 ms (default 10000)',
@@ -52,16 +54,18 @@ function flag(values: Values, name: string): string | undefined {
  */
 export function connectionOptions(values: Values, env: SysadminEnv, logger: Logger): ProxySysAdminOptions {
   const adminId = flag(values, 'id') ?? env.adminId ?? DEFAULT_ADMIN_ID;
-  const options: ProxySysAdminOptions = {
-    proxyUrl: flag(values, 'proxy') ?? env.proxyUrl ?? DEFAULT_CLI_PROXY_URL,
-    adminId,
-    key: flag(values, 'key') ?? env.adminKey ?? path.join(DEFAULT_INIT_OUT, `${adminId}.key.json`),
-    logger,
-  };
+  const key = flag(values, 'key') ?? env.adminKey ?? path.join(DEFAULT_INIT_OUT, `${adminId}.key.json`);
   const ca = flag(values, 'ca');
   const insecure = values.insecure === true;
+  const givenUrl = flag(values, 'proxy') ?? env.proxyUrl;
   // An explicit --ca or --insecure replaces the pin from the environment; --pin with either is refused.
-  const pin = flag(values, 'pin') ?? (ca === undefined && !insecure ? env.pin : undefined);
+  let pin = flag(values, 'pin') ?? (ca === undefined && !insecure ? env.pin : undefined);
+  // The record of the proxy on this machine fills only what flags and environment leave unset, and its
+  // pin only for its own URL: pinning another proxy with it would fail, and say nothing useful.
+  const record = givenUrl === undefined || (pin === undefined && ca === undefined && !insecure) ? readLocalProxyRecord(path.dirname(key)) : undefined;
+  const proxyUrl = givenUrl ?? record?.proxyUrl ?? DEFAULT_CLI_PROXY_URL;
+  if (pin === undefined && ca === undefined && !insecure && record !== undefined && record.proxyUrl === proxyUrl) pin = record.pin;
+  const options: ProxySysAdminOptions = { proxyUrl, adminId, key, logger };
   if (pin !== undefined) options.pin = pin;
   if (ca !== undefined) options.ca = ca;
   if (insecure) options.insecure = true;

@@ -24,3 +24,6 @@ export type { WrittenKeyPair } from '../shared/identity/write-key-pair.js';
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli, SYSADMIN_COMMANDS } from './run-cli.js';
 export type { RunCliOptions } from './run-cli.js';
 export type { CliCommand, CliIo } from './cli-command.js';
+// The error classes, so that an admin tool importing only `inteli-proxy/sysadmin` can branch on `code`.
+export { ProxyError, ControlError, isProxyError } from '../shared/errors.js';
+export type { ErrorCode } from '../shared/errors.js';

@@ -10,6 +10,7 @@ import { MAX_KEYS_PER_IMPORT, type KeyImportEntry, type KeyRole, type KeyScope }
 import { MAX_OUTGOING_FRAME_BYTES } from '../shared/control-client/control-connection.js';
 import { asControlError } from './control-error.js';
 import { loadPublicKey, type PublicKeySource } from './public-key-source.js';
+import { firstUnregistrableRule } from './scope-rules.js';
 
 export { MAX_KEYS_PER_IMPORT } from '../shared/protocol.js';
 
@@ -60,6 +61,8 @@ export async function prepareImportEntry(input: KeyImportInput): Promise<KeyImpo
     if (input.replace !== undefined && typeof input.replace !== 'boolean') throw new ControlError('RP_ERR_INVALID_OPTION', 'replace: expected a boolean');
     const rules = strings('rules', input.rules);
     const hosts = strings('hosts', input.hosts);
+    const unregistrable = firstUnregistrableRule(rules ?? []);
+    if (unregistrable !== undefined) throw new ControlError('RP_ERR_INVALID_OPTION', `rules: ${unregistrable.reason}`);
     const scope: KeyScope = {};
     if (rules !== undefined) scope.rules = rules;
     if (hosts !== undefined) scope.hosts = hosts;

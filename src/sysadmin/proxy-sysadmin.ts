@@ -34,6 +34,7 @@ import {
 import { asControlError } from './control-error.js';
 import { importBatches, parseKeyImportAnswer, prepareImportEntry, type KeyImportInput, type KeyImportResult } from './key-import.js';
 import { loadPublicKey, type PublicKeySource } from './public-key-source.js';
+import { firstUnregistrableRule } from './scope-rules.js';
 import { resolveSysAdminOptions, type ProxySysAdminOptions, type ResolvedSysAdminOptions } from './sysadmin-options.js';
 
 export type { ProxySysAdminOptions } from './sysadmin-options.js';
@@ -72,6 +73,8 @@ function checkScope(scope: unknown): KeyScope | undefined {
     }
     out[name] = [...(value as string[])];
   }
+  const unregistrable = firstUnregistrableRule(out.rules ?? []);
+  if (unregistrable !== undefined) throw new ControlError('RP_ERR_INVALID_OPTION', `scope.rules: ${unregistrable.reason}`);
   return out;
 }
 

@@ -22,3 +22,6 @@ export type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
 export { parseServerMessage } from '../shared/control-client/server-message.js';
 export { runAgentCli } from './run-agent-cli.js';
 export type { AgentCliIo, AgentCliDependencies } from './run-agent-cli.js';
+// The error classes, so that a backend importing only `inteli-proxy/agent` can branch on `code`.
+export { ProxyError, ControlError, isProxyError } from '../shared/errors.js';
+export type { ErrorCode } from '../shared/errors.js';

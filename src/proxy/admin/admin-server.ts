@@ -30,6 +30,7 @@ import type { ResolvedAdminOptions } from './admin-options.js';
 import { EventLog } from './event-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { RateSampler } from './rate-sampler.js';
+import { TrafficWindow } from './traffic-window.js';
 import { buildStatusReport, type StatusSource } from './status-report.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 
@@ -76,6 +77,7 @@ export class AdminServer {
   readonly #hosts: AdminHostCheck;
   readonly #events: EventLog;
   readonly #rates: RateSampler;
+  readonly #traffic: TrafficWindow;
   readonly #server: Server;
   #state: AdminState = 'idle';
   #address: AddressInfo | undefined;
@@ -108,6 +110,7 @@ export class AdminServer {
     this.#events = new EventLog(options.eventBufferSize);
     this.#recorder = new ControlEventRecorder(this.#events, host, host.controlPlane, () => host.controlPlane?.stats());
     this.#rates = new RateSampler(options.historySamples, () => host.forwarding.stats.pairs());
+    this.#traffic = new TrafficWindow(options.historySamples, () => host.forwarding.stats);
     this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, this.#onRequest);
   }
 
@@ -181,6 +184,7 @@ export class AdminServer {
   #tick(): void {
     try {
       this.#rates.sample();
+      this.#traffic.checkpoint();
       this.#recorder.tick();
     } catch (error) {
       this.#logger.error({ err: (error as Error).message }, 'admin sampler failed');
@@ -262,6 +266,7 @@ export class AdminServer {
       startedAt: this.#startedAt,
       authRequired: this.#auth.required,
       removedLimit: REMOVED_LIMIT,
+      traffic: this.#traffic.summary(),
     });
     this.#json(res, 200, report);
   }

@@ -8,7 +8,7 @@
 import type { BackendRejection } from '../control-plane/control-context.js';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
 import type { SessionInfo } from '../control-plane/session.js';
-import { ruleKey } from '../data-plane/route-rule.js';
+import { ruleKey } from '../../shared/routing/route-rule.js';
 import { targetOrigin, type Backend, type RemovalReason } from '../registry/backend.js';
 import type { EventLog } from './event-log.js';
 

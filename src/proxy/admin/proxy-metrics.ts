@@ -9,7 +9,8 @@
  * counted with `inc()`.
  *
  * Label values come from registered rules, trusted agent ids and fixed reason lists; never from a raw
- * path or a client address.
+ * path or a client address. The exposition ends with prom-client's default process and Node metrics
+ * (`process-metrics.ts`).
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlaneStats } from '../control-plane/control-plane-stats.js';
@@ -18,6 +19,7 @@ import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import { processMetricsRegistry } from './process-metrics.js';
 
 /** Prefix of every metric name. */
 export const METRIC_PREFIX = 'inteli_';
@@ -180,8 +182,10 @@ export class ProxyMetrics {
     this.#adminAuthFailures.inc({ reason });
   }
 
-  /** The exposition text and its content type. */
+  /** The exposition text and its content type: the proxy's metrics, then the process and Node metrics. */
   async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const own = await this.registry.metrics();
+    const process = await processMetricsRegistry().metrics();
+    return { contentType: this.registry.contentType, body: `${own}${own.endsWith('\n') ? '' : '\n'}${process}` };
   }
 }

@@ -5,7 +5,11 @@
  *
  * The page polls `/api/status` every 2 seconds and renders rules with their targets (state colours,
  * addresses in monospace), targets that left recently as "gone", request rates per rule and per backend
- * as inline SVG charts from the server-side samples, recent events and the trusted keys. Every value from
+ * as inline SVG charts from the server-side samples, the recent traffic health per rule and per backend
+ * (status classes, error rates, p50/p99 latency, 403s by reason; failing rows in red), each target's
+ * last error with its time, recent events and the trusted keys with their scopes and live sessions.
+ * Backend colours come from a fixed palette, then golden-angle hues, so that they stay distinct however
+ * many backends there are. Every value from
  * the API is inserted with `textContent` (agent ids and meta come from the network), and the content
  * security policy allows only this script and style, by hash. When the API answers 401 the page asks for
  * an admin token and keeps it in `sessionStorage` for the tab.
@@ -70,6 +74,20 @@ th.num { text-align: right; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 10px; height: 3px; border-radius: 2px; margin-right: 5px; vertical-align: middle; }
 .legend b { color: var(--text); font-weight: 600; font-variant-numeric: tabular-nums; }
+.health h3 { margin: 12px 0 4px; font-size: 13px; font-weight: 600; }
+.health h3:first-of-type { margin-top: 0; }
+.health td, .health th { padding: 5px 8px; }
+td.num, th.num, .nowrap { white-space: nowrap; }
+.health tr[data-health="failing"] td { background: color-mix(in srgb, var(--ejected) 9%, transparent); }
+.health tr[data-health="failing"] td.rate, .rate.failing { color: var(--ejected); font-weight: 650; }
+.health tr[data-health="degraded"] td.rate, .rate.degraded { color: var(--draining); font-weight: 600; }
+.health tr[data-health="idle"] td { color: var(--muted); }
+.swatch { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 6px; vertical-align: middle; }
+.badge.warn { color: var(--draining); background: color-mix(in srgb, var(--draining) 14%, transparent); }
+.figures { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; margin-left: auto; margin-right: 10px; }
+.figures b { color: var(--text); font-weight: 600; }
+.refused { display: flex; gap: 14px; font-size: 12.5px; color: var(--muted); margin-top: 8px; }
+.refused b { color: var(--text); }
 ol.events { list-style: none; margin: 0; padding: 0; max-height: 460px; overflow: auto; }
 ol.events li { display: grid; grid-template-columns: 64px 118px 1fr; gap: 8px; padding: 5px 0; border-top: 1px solid var(--line); font-size: 13px; }
 ol.events li:first-child { border-top: 0; }
@@ -86,6 +104,8 @@ const SCRIPT = String.raw`
   var POLL_MS = 2000;
   var GONE_MS = 10 * 60 * 1000;
   var COLORS = ['#3b6fd8', '#1f9d55', '#d68a00', '#b4479b', '#0e9aa7', '#d93f3f', '#7a5af5', '#6b8e23'];
+  // A backend fails when this share of its answers are 5xx (or cut) over the window; any error degrades.
+  var FAILING_RATE = 0.05;
   var SVG = 'http://www.w3.org/2000/svg';
   var timer = null;
 
@@ -111,7 +131,22 @@ const SCRIPT = String.raw`
     return Math.floor(s / 86400) + 'd ago';
   }
   function clock(iso) { var d = new Date(iso); return d.toTimeString().slice(0, 8); }
-  function colorOf(name, names) { return COLORS[names.indexOf(name) % COLORS.length]; }
+  // The first eight names get the hand-picked palette; after it, hues step by the golden angle (137.5°)
+  // with alternating lightness, so that neighbours stay far apart however many names there are.
+  function colorAt(index) {
+    if (index < COLORS.length) return COLORS[index];
+    var k = index - COLORS.length;
+    return 'hsl(' + ((k * 137.508 + 17) % 360).toFixed(1) + ', 62%, ' + (k % 2 === 0 ? 46 : 60) + '%)';
+  }
+  function colorOf(name, names) { var i = names.indexOf(name); return colorAt(i < 0 ? names.length : i); }
+  function pct(v) { return v === 0 ? '0%' : v < 0.001 ? '<0.1%' : v >= 0.995 ? Math.round(v * 100) + '%' : (v * 100).toFixed(v < 0.1 ? 1 : 0) + '%'; }
+  function ms(v) { return v === undefined || v === null ? '–' : v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + ' s' : v >= 10 ? Math.round(v) + ' ms' : v.toFixed(1) + ' ms'; }
+  function health(f) {
+    if (!f || f.requests === 0) return 'idle';
+    if (f.failureRate >= FAILING_RATE) return 'failing';
+    return f.errorRate > 0 ? 'degraded' : 'ok';
+  }
+  function span(windowMs) { var s = Math.round(windowMs / 1000); return s < 120 ? s + ' s' : Math.round(s / 60) + ' min'; }
   function rate(v) { return v === 0 ? '0' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); }
 
   function headers() {
@@ -156,11 +191,83 @@ const SCRIPT = String.raw`
       facts.appendChild(g);
     }
     $('updated').textContent = 'updated ' + clock(r.generatedAt);
+    var names = backendNames(r);
     renderRules(r);
-    renderCharts(r.rates);
+    renderCharts(r.rates, names);
+    renderHealth(r.traffic, names);
     renderEvents(r.events);
     renderKeys(r.keys);
     renderFleet(r.fleet);
+  }
+
+  // Every backend name the page colours, sorted, so that one backend has one colour in every part.
+  function backendNames(r) {
+    var names = [];
+    function add(n) { if (names.indexOf(n) < 0) names.push(n); }
+    r.rates.samples.forEach(function (s) { Object.keys(s.backends).forEach(add); });
+    if (r.traffic) Object.keys(r.traffic.backends).forEach(add);
+    return names.sort();
+  }
+
+  function healthTable(figures, kind, names) {
+    var table = el('table');
+    var hr = el('tr');
+    var classes = [];
+    Object.keys(figures).forEach(function (n) { Object.keys(figures[n].classes).forEach(function (c) { if (classes.indexOf(c) < 0) classes.push(c); }); });
+    // 2xx, 4xx and 5xx always; 3xx, cut and aborted only when some row has them, to keep the table narrow.
+    classes = ['2xx', '3xx', '4xx', '5xx', 'cut', 'aborted'].filter(function (c) {
+      if (classes.indexOf(c) < 0) return false;
+      return c === '2xx' || c === '4xx' || c === '5xx' || Object.keys(figures).some(function (n) { return figures[n].classes[c] > 0; });
+    });
+    var head = [[kind === 'rule' ? 'Rule' : 'Backend'], ['Requests', 'num']].concat(classes.map(function (c) { return [c, 'num']; }), [['Errors', 'num'], ['p50', 'num'], ['p99', 'num']]);
+    if (kind === 'rule') head.push(['No target', 'num']);
+    head.forEach(function (h) { hr.appendChild(el('th', h[1], h[0])); });
+    table.appendChild(hr);
+    var keys = Object.keys(figures).sort();
+    if (keys.length === 0) {
+      var none = el('tr'); var cell = el('td', 'empty', 'No traffic yet.'); cell.colSpan = head.length; none.appendChild(cell); table.appendChild(none);
+    }
+    keys.forEach(function (n) {
+      var f = figures[n];
+      var tr = el('tr');
+      var h = health(f);
+      tr.setAttribute('data-' + kind, n);
+      tr.setAttribute('data-health', h);
+      var name = el('td', kind === 'rule' ? 'mono' : null);
+      if (kind === 'backend') { var sw = el('i', 'swatch'); sw.style.background = colorOf(n, names); name.appendChild(sw); }
+      name.appendChild(document.createTextNode(n));
+      if (h === 'failing') { name.appendChild(document.createTextNode(' ')); name.appendChild(el('span', 'badge bad', 'failing')); }
+      tr.appendChild(name);
+      tr.appendChild(el('td', 'num', f.requests));
+      classes.forEach(function (c) { tr.appendChild(el('td', 'num' + (c !== '2xx' && c !== '3xx' && f.classes[c] ? ' rate' : ''), f.classes[c] || 0)); });
+      var errors = el('td', 'num rate', pct(f.errorRate));
+      errors.title = pct(f.failureRate) + ' 5xx or cut';
+      tr.appendChild(errors);
+      tr.appendChild(el('td', 'num', ms(f.p50Ms)));
+      tr.appendChild(el('td', 'num', ms(f.p99Ms)));
+      if (kind === 'rule') tr.appendChild(el('td', 'num' + (f.noTarget ? ' rate' : ''), f.noTarget));
+      table.appendChild(tr);
+    });
+    return table;
+  }
+
+  function renderHealth(t, names) {
+    var box = clear($('health'));
+    if (!t) return;
+    $('health-window').textContent = 'last ' + span(t.windowMs);
+    box.appendChild(el('h3', null, 'By rule'));
+    box.appendChild(healthTable(t.rules, 'rule', names));
+    box.appendChild(el('h3', null, 'By backend'));
+    box.appendChild(healthTable(t.backends, 'backend', names));
+    var refused = el('div', 'refused');
+    refused.appendChild(document.createTextNode('Answered by the proxy: '));
+    [['no route', t.refused.NO_ROUTE], ['no target', t.refused.NO_TARGET], ['loop (508)', t.refused.LOOP_DETECTED], ['tunnel limit (503)', t.refused.TUNNEL_LIMIT]].forEach(function (x) {
+      if (x[1] === undefined) return;
+      var s = el('span', null, x[0] + ' ');
+      s.appendChild(el('b', null, x[1]));
+      refused.appendChild(s);
+    });
+    box.appendChild(refused);
   }
 
   function goneByRule(r) {
@@ -196,6 +303,17 @@ const SCRIPT = String.raw`
       card.setAttribute('data-rule', rule.rule);
       var head = el('div', 'rule-head');
       head.appendChild(el('span', 'mono', rule.rule));
+      var f = r.traffic && r.traffic.rules[rule.rule];
+      if (f && f.requests > 0) {
+        var figs = el('span', 'figures');
+        var h = health(f);
+        card.setAttribute('data-health', h);
+        figs.appendChild(document.createTextNode(f.requests + ' req · errors '));
+        figs.appendChild(el('b', 'rate ' + h, pct(f.errorRate)));
+        figs.appendChild(document.createTextNode(' · p50 ' + ms(f.p50Ms) + ' · p99 ' + ms(f.p99Ms)));
+        head.appendChild(figs);
+        if (h === 'failing') head.appendChild(el('span', 'badge bad', 'failing: ' + pct(f.failureRate) + ' 5xx'));
+      }
       var total = rule.targets.length;
       head.appendChild(el('span', 'badge ' + (rule.readyTargets > 0 ? 'ok' : 'bad'), rule.readyTargets > 0 ? rule.readyTargets + ' / ' + total + ' ready' : 'no ready target (403)'));
       card.appendChild(head);
@@ -218,7 +336,9 @@ const SCRIPT = String.raw`
         table.appendChild(tr);
         if (t.lastError) {
           var er = el('tr', 'note');
-          var cell = el('td', 'err', (t.state === 'ejected' && t.ejectedUntil ? 'ejected until ' + clock(t.ejectedUntil) + ': ' : 'last error: ') + t.lastError);
+          var when = t.lastErrorAt ? ' at ' + clock(t.lastErrorAt) + ' (' + ago(t.lastErrorAt) + ')' : '';
+          var cell = el('td', 'err', (t.state === 'ejected' && t.ejectedUntil ? 'ejected until ' + clock(t.ejectedUntil) + '; last error' : 'last error') + when + ': ' + t.lastError);
+          if (t.lastErrorAt) cell.title = t.lastErrorAt;
           cell.colSpan = 6;
           er.appendChild(cell);
           table.appendChild(er);
@@ -241,12 +361,12 @@ const SCRIPT = String.raw`
     });
   }
 
-  function renderCharts(rates) {
+  function renderCharts(rates, backendColours) {
     chart($('chart-rules'), rates, 'rules');
-    chart($('chart-backends'), rates, 'backends');
+    chart($('chart-backends'), rates, 'backends', backendColours);
   }
 
-  function chart(box, rates, field) {
+  function chart(box, rates, field, palette) {
     var svgNode = clear(box.querySelector('svg'));
     var legend = clear(box.querySelector('.legend'));
     var samples = rates.samples;
@@ -277,9 +397,9 @@ const SCRIPT = String.raw`
     names.forEach(function (n) {
       var points = samples.map(function (s) { return x(s.time).toFixed(1) + ',' + y(s[field][n] || 0).toFixed(1); });
       if (points.length === 1) points.unshift(L + ',' + points[0].split(',')[1]);
-      svgNode.appendChild(svg('polyline', { points: points.join(' '), fill: 'none', stroke: colorOf(n, names), 'stroke-width': 2, 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' }));
+      svgNode.appendChild(svg('polyline', { points: points.join(' '), fill: 'none', stroke: colorOf(n, palette || names), 'stroke-width': 2, 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' }));
       var item = el('span');
-      var swatch = el('i'); swatch.style.background = colorOf(n, names);
+      var swatch = el('i'); swatch.style.background = colorOf(n, palette || names);
       item.appendChild(swatch);
       item.appendChild(document.createTextNode(n + ' '));
       var last = samples.length ? samples[samples.length - 1][field][n] || 0 : 0;
@@ -325,13 +445,22 @@ const SCRIPT = String.raw`
     if (keys.length === 0) { box.appendChild(el('div', 'empty', 'No trusted keys.')); return; }
     var table = el('table');
     var hr = el('tr');
-    ['Id', 'Role', 'Fingerprint', 'Added'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+    [['Id'], ['Role'], ['Scope'], ['Sessions', 'num'], ['Fingerprint'], ['Added']].forEach(function (h) { hr.appendChild(el('th', h[1], h[0])); });
     table.appendChild(hr);
     keys.forEach(function (k) {
       var tr = el('tr');
-      tr.appendChild(el('td', null, k.id));
+      tr.setAttribute('data-key', k.id);
+      tr.appendChild(el('td', 'nowrap', k.id));
       tr.appendChild(el('td', 'muted', k.role));
-      var fp = el('td', 'mono muted', k.fingerprint.slice(0, 16) + '…'); fp.title = k.fingerprint; tr.appendChild(fp);
+      var scope = k.scope || {};
+      var sc = el('td', 'mono small');
+      sc.appendChild(document.createTextNode((scope.rules && scope.rules.length ? scope.rules.join(' ') : (k.role === 'admin' ? 'admin' : 'no rules'))));
+      if (scope.hosts && scope.hosts.length) sc.appendChild(el('div', 'muted', 'hosts ' + scope.hosts.join(' ')));
+      tr.appendChild(sc);
+      var live = el('td', 'num', k.sessions === undefined ? '–' : k.sessions);
+      live.setAttribute('data-sessions', k.sessions === undefined ? '' : String(k.sessions));
+      tr.appendChild(live);
+      var fp = el('td', 'mono muted nowrap', k.fingerprint.slice(0, 10) + '…'); fp.title = k.fingerprint; tr.appendChild(fp);
       tr.appendChild(el('td', 'muted', ago(k.createdAt)));
       table.appendChild(tr);
     });
@@ -381,6 +510,7 @@ const BODY = String.raw`
 <main>
   <div>
     <section><h2>Rules and targets</h2><div id="rules"><div class="empty">Loading…</div></div></section>
+    <section><h2>Traffic health <span id="health-window" class="muted"></span></h2><div id="health" class="health"></div></section>
   </div>
   <div>
     <section>

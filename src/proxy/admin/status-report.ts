@@ -1,8 +1,9 @@
 /**
  * The JSON document of `GET /api/status`: the proxy's state, every rule with its targets (state, weight,
  * in-flight, last error, registered since, agent id, key fingerprint), recently removed backends, the
- * trusted keys (never key material), the live control sessions, recent control events and the request
- * rates behind the status page's chart. Built from plain snapshots; nothing here touches a socket.
+ * trusted keys (never key material) with their live session counts, the live control sessions, recent
+ * control events, the request rates behind the status page's chart and the recent traffic health per rule
+ * and per backend (error rates, p50/p99 latency, refusals; see `traffic-window.ts`). Built from plain snapshots; nothing here touches a socket.
  */
 import type { AddressInfo } from 'node:net';
 import type { TrustedKey } from '../../shared/trust/trusted-key.js';
@@ -13,6 +14,7 @@ import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { AdminEvent } from './event-log.js';
 import type { RateSample } from './rate-sampler.js';
+import type { TrafficSummary } from './traffic-window.js';
 
 /** What the status report reads. A narrow view of a `ProxyHost`. */
 export interface StatusSource {
@@ -42,6 +44,8 @@ export interface TargetStatus {
   readonly consecutiveFailures: number;
   readonly ejectedUntil: string | undefined;
   readonly lastError: string | undefined;
+  /** ISO 8601 time of {@link lastError}. */
+  readonly lastErrorAt: string | undefined;
   /** ISO 8601 time of the registration. */
   readonly registeredAt: string | undefined;
   readonly meta: Readonly<Record<string, string>>;
@@ -72,12 +76,15 @@ export interface StatusReport {
   readonly rules: readonly RuleStatus[];
   /** Backends that left recently (newest first), so a page can show them as gone. */
   readonly removed: readonly AdminEvent[];
-  readonly keys: readonly { id: string; role: string; fingerprint: string; createdAt: string; scope: unknown }[] | undefined;
+  /** Trusted keys with their scope and live control sessions (never key material). */
+  readonly keys: readonly { id: string; role: string; fingerprint: string; createdAt: string; scope: unknown; sessions: number }[] | undefined;
   readonly sessions: readonly SessionInfo[];
   /** The proxies sharing this trust (Redis), this one flagged `self`, and the trust store's health. */
   readonly fleet: FleetSummary | undefined;
   readonly events: readonly AdminEvent[];
   readonly rates: { readonly intervalMs: number; readonly samples: readonly RateSample[] };
+  /** Recent traffic health per rule and per backend. */
+  readonly traffic: TrafficSummary;
 }
 
 /** Extra inputs of {@link buildStatusReport}. */
@@ -89,6 +96,8 @@ export interface StatusExtras {
   readonly authRequired: boolean;
   /** How many removed backends to list. */
   readonly removedLimit: number;
+  /** Recent traffic health. */
+  readonly traffic: TrafficSummary;
 }
 
 function formatAddress(address: AddressInfo): string {
@@ -112,6 +121,7 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
         consecutiveFailures: upstream.consecutiveFailures,
         ejectedUntil: upstream.ejectedUntil === undefined ? undefined : new Date(upstream.ejectedUntil).toISOString(),
         lastError: upstream.lastError,
+        lastErrorAt: upstream.lastErrorAt === undefined ? undefined : new Date(upstream.lastErrorAt).toISOString(),
         registeredAt: backend === undefined ? undefined : new Date(backend.registeredAt).toISOString(),
         meta: backend?.meta ?? {},
       };
@@ -129,12 +139,16 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
   for (const [name, address] of Object.entries(addresses)) {
     if (address !== undefined) listeners[name] = formatAddress(address);
   }
+  const sessions = source.controlPlane?.sessions() ?? [];
+  const sessionsByKey = new Map<string, number>();
+  for (const session of sessions) sessionsByKey.set(session.agentId, (sessionsByKey.get(session.agentId) ?? 0) + 1);
   const keys = source.trustStore?.list().map((key) => ({
     id: key.id,
     role: key.role,
     fingerprint: key.fingerprint,
     createdAt: key.createdAt,
     scope: key.scope,
+    sessions: sessionsByKey.get(key.id) ?? 0,
   }));
   return {
     generatedAt: new Date().toISOString(),
@@ -150,9 +164,10 @@ export function buildStatusReport(source: StatusSource, extras: StatusExtras): S
     rules,
     removed: extras.events.filter((event) => event.type === 'backend_removed').slice(0, extras.removedLimit),
     keys,
-    sessions: source.controlPlane?.sessions() ?? [],
+    sessions,
     fleet: source.fleetSummary?.(),
     events: extras.events,
     rates: { intervalMs: extras.intervalMs, samples: extras.samples },
+    traffic: extras.traffic,
   };
 }

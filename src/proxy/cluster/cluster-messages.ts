@@ -25,6 +25,8 @@ export interface WorkerConfig extends WorkerDataPlaneOptions {
   readonly reportIntervalMs: number;
   /** pino level of the worker's logger. */
   readonly logLevel: string;
+  /** Format of the worker's log lines, like the primary's (absent: `json`). */
+  readonly logFormat?: 'json' | 'pretty';
 }
 
 /** Messages from the primary. */
@@ -141,7 +143,8 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     (value.proxyId === undefined || isString(value.proxyId, 64)) &&
     (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
     isCount(value.reportIntervalMs) &&
-    isString(value.logLevel, 16)
+    isString(value.logLevel, 16) &&
+    (value.logFormat === undefined || value.logFormat === 'json' || value.logFormat === 'pretty')
   );
 }
 

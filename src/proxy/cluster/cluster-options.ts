@@ -60,6 +60,8 @@ export interface ClusterOptions {
   logger?: Logger;
   /** pino level of the workers' loggers (they log to the inherited stdout). Default `info`. */
   logLevel?: LogLevel;
+  /** Format of the workers' log lines: `json` or `pretty` (for a terminal, as the primary's). Default `json`. */
+  logFormat?: 'json' | 'pretty';
   /** Interval of the workers' counter reports, in ms, 100 to 60000. Default 1000. */
   reportIntervalMs?: number;
   /** First delay before replacing a dead worker, in ms, 10 to 60000. Default 200. */
@@ -103,6 +105,7 @@ export interface ResolvedClusterOptions {
   readonly admin: ResolvedAdminOptions | undefined;
   readonly logger: Logger;
   readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'pretty';
   readonly reportIntervalMs: number;
   readonly respawnDelayMs: number;
   readonly respawnMaxDelayMs: number;
@@ -158,6 +161,8 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   if (options.workerExec !== undefined && (typeof options.workerExec !== 'string' || options.workerExec === '')) {
     throw new InvalidOptionError('workerExec: expected a module path');
   }
+  const logFormat = options.logFormat ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new InvalidOptionError(`logFormat: expected json or pretty, got ${String(logFormat)}`);
   return Object.freeze({
     workers,
     dataPlane: Object.freeze({
@@ -181,6 +186,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     admin: proxy.admin,
     logger: proxy.logger,
     logLevel,
+    logFormat,
     reportIntervalMs: integer('reportIntervalMs', options.reportIntervalMs, DEFAULT_REPORT_INTERVAL_MS, 100, 60_000),
     respawnDelayMs,
     respawnMaxDelayMs: integer('respawnMaxDelayMs', options.respawnMaxDelayMs, DEFAULT_RESPAWN_MAX_DELAY_MS, respawnDelayMs, 600_000),

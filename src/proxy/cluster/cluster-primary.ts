@@ -41,7 +41,7 @@ export class ClusterPrimary extends ProxyHost<WorkerPool> {
     const stats = new ClusterStats();
     const pool = new WorkerPool({
       size: resolved.workers,
-      config: { ...resolved.dataPlane, reportIntervalMs: resolved.reportIntervalMs, logLevel: resolved.logLevel },
+      config: { ...resolved.dataPlane, reportIntervalMs: resolved.reportIntervalMs, logLevel: resolved.logLevel, logFormat: resolved.logFormat },
       registry,
       stats,
       respawnDelayMs: resolved.respawnDelayMs,

@@ -12,7 +12,7 @@ import type { WorkerReport } from './worker-report.js';
 
 type Totals = Omit<WorkerReport, 'snapshot' | 'pid' | 'routesUnchanged'>;
 
-const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, loops: 0, tunnelLimit: 0, bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
+const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, loops: 0, tunnelLimit: 0, noTargetByRule: [], bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
 
 /** Severity of an upstream state when workers disagree: the worst one is shown. */
 const SEVERITY = { ready: 0, ejected: 1, unhealthy: 2, draining: 3 } as const;
@@ -105,6 +105,8 @@ export class ClusterStats {
     traffic.noTarget = total.noTarget;
     traffic.loops = total.loops ?? 0;
     traffic.tunnelLimit = total.tunnelLimit ?? 0;
+    traffic.noTargetByRule.clear();
+    for (const [rule, count] of total.noTargetByRule ?? []) traffic.noTargetByRule.set(rule, count);
     traffic.ejections.clear();
     for (const [agentId, count] of total.ejections) traffic.ejections.set(agentId, count);
     for (const pair of traffic.pairs()) {
@@ -136,6 +138,7 @@ function sum(reports: readonly Totals[]): Totals {
   if (reports.length === 0) return EMPTY;
   const pairs = new Map<string, { rule: string; agentId: string; responses: number[]; latencyBuckets: number[]; latencySumSeconds: number; retries: number }>();
   const ejections = new Map<string, number>();
+  const noTargetByRule = new Map<string, number>();
   let noRoute = 0;
   let noTarget = 0;
   let loops = 0;
@@ -150,6 +153,7 @@ function sum(reports: readonly Totals[]): Totals {
     bytesIn += report.bytesIn;
     bytesOut += report.bytesOut;
     for (const [agentId, count] of report.ejections) ejections.set(agentId, (ejections.get(agentId) ?? 0) + count);
+    for (const [rule, count] of report.noTargetByRule ?? []) noTargetByRule.set(rule, (noTargetByRule.get(rule) ?? 0) + count);
     for (const pair of report.pairs) {
       const key = pairKey(pair.rule, pair.agentId);
       const into = pairs.get(key);
@@ -163,5 +167,5 @@ function sum(reports: readonly Totals[]): Totals {
       into.retries += pair.retries;
     }
   }
-  return { noRoute, noTarget, loops, tunnelLimit, bytesIn, bytesOut, ejections: [...ejections], pairs: [...pairs.values()] };
+  return { noRoute, noTarget, loops, tunnelLimit, noTargetByRule: [...noTargetByRule], bytesIn, bytesOut, ejections: [...ejections], pairs: [...pairs.values()] };
 }

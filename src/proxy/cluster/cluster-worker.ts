@@ -121,7 +121,7 @@ export class ClusterWorker {
     if (this.#state !== 'waiting') return;
     this.#state = 'running';
     // The data plane names its own component; both carry the worker's pid.
-    const base = createLogger({ level: logLevelOf(config.logLevel) }).child({ worker: this.#pid });
+    const base = createLogger({ level: logLevelOf(config.logLevel), format: config.logFormat ?? 'json' }).child({ worker: this.#pid });
     this.#logger = base.child({ component: 'cluster-worker' });
     const dataPlane = new DataPlane(
       this.registry,

@@ -14,8 +14,8 @@ import { ClusterPrimary } from './cluster-primary.js';
  */
 export async function runCluster(env: Env, options: RunProxyOptions): Promise<ClusterPrimary> {
   const startup = await prepareProxyStartup(env, options);
-  const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel });
+  const primary = new ClusterPrimary({ ...startupProxyOptions(env, options, startup), workers: env.workers, logLevel: env.logLevel, logFormat: options.logFormat ?? 'json' });
   await primary.start();
-  logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);
+  await logProxyRunning(env, options, await completeStartup(env, options, startup, primary.trustStore), primary);
   return primary;
 }

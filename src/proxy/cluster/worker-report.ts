@@ -34,6 +34,8 @@ export interface WorkerReport {
   readonly loops?: number | undefined;
   /** 503 answers for the tunnels-per-target limit; absent from workers of older versions. */
   readonly tunnelLimit?: number | undefined;
+  /** {@link noTarget} by route key (optional: reports of older workers lack it). */
+  readonly noTargetByRule?: readonly (readonly [rule: string, count: number])[];
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly ejections: readonly (readonly [agentId: string, count: number])[];
@@ -84,6 +86,7 @@ export function collectReport(dataPlane: DataPlane, pid: number, registryVersion
     noTarget: stats.noTarget,
     loops: stats.loops,
     tunnelLimit: stats.tunnelLimit,
+    noTargetByRule: [...stats.noTargetByRule],
     bytesIn: bytes.bytesIn,
     bytesOut: bytes.bytesOut,
     ejections: [...stats.ejections],
@@ -144,7 +147,8 @@ function isUpstream(value: unknown): value is UpstreamSnapshot {
     isCount(value.inFlight) &&
     isCount(value.consecutiveFailures) &&
     (value.ejectedUntil === undefined || typeof value.ejectedUntil === 'number') &&
-    (value.lastError === undefined || isLabel(value.lastError))
+    (value.lastError === undefined || isLabel(value.lastError)) &&
+    (value.lastErrorAt === undefined || typeof value.lastErrorAt === 'number')
   );
 }
 
@@ -186,6 +190,8 @@ export function isWorkerReport(value: unknown): value is WorkerReport {
     isCount(value.bytesOut) &&
     Array.isArray(value.ejections) &&
     value.ejections.every((entry) => Array.isArray(entry) && entry.length === 2 && isLabel(entry[0]) && isCount(entry[1])) &&
+    (value.noTargetByRule === undefined ||
+      (Array.isArray(value.noTargetByRule) && value.noTargetByRule.every((entry) => Array.isArray(entry) && entry.length === 2 && isLabel(entry[0]) && isCount(entry[1])))) &&
     Array.isArray(value.pairs) &&
     value.pairs.every(isPair) &&
     isSnapshot(value.snapshot)

@@ -15,8 +15,8 @@
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 import { CloseCode, type DrainMessage, type EventMessage, type HealthMessage, type RegisterMessage } from '../../shared/protocol.js';
+import { ruleKey } from '../../shared/routing/route-rule.js';
 import { applyState, desiredState } from './backend-state.js';
-import { ruleKey } from '../data-plane/route-rule.js';
 import type { ControlContext } from './control-context.js';
 import { ownListenerOf } from './own-listeners.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';

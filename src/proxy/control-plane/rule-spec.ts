@@ -6,7 +6,7 @@
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
 import type { RuleSpec } from '../../shared/protocol.js';
-import { parseRule } from '../data-plane/route-rule.js';
+import { parseRule } from '../../shared/routing/route-rule.js';
 import type { RouteRule } from '../registry/backend.js';
 
 /**

@@ -133,7 +133,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
       connectionsPerOrigin: options.connectionsPerOrigin,
       retry: options.retry,
       ...upstreamTls,
-      logger: this.#logger.child({ component: 'forwarder' }),
+      // Children of the root, not of the data plane's logger: pino would write both `component` bindings.
+      logger: options.logger.child({ component: 'forwarder' }),
     });
     this.#tunnels = new WebSocketTunnels({
       connectTimeoutMs: options.connectTimeoutMs,
@@ -143,7 +144,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
         this.#stats.tunnelLimit += 1;
       },
       ...upstreamTls,
-      logger: this.#logger.child({ component: 'tunnel' }),
+      logger: options.logger.child({ component: 'tunnel' }),
     });
     const ejection = {
       failures: options.ejectAfterFailures,

@@ -113,6 +113,8 @@ export class NodeHttpForwarder {
       responseStarted = true;
       upstream.succeeded();
       const status = response.statusCode ?? 502;
+      // A 5xx is the backend's own failure: reachable, but the status page shows it as the last error.
+      if (status >= 500) upstream.failed(`HTTP ${status} from the backend`);
       stats?.observeLatency((performance.now() - started) / 1000);
       if (expectContinue && !bodySent) {
         // A final answer before the 100: the client never sends its body on this connection.

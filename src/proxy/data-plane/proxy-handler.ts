@@ -14,7 +14,7 @@ import { sendError, writeSocketError } from './error-response.js';
 import { buildRequestHead } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
 import type { NodeHttpForwarder } from './node-http-forwarder.js';
-import { normalizeTarget, pathEnd, splitAbsoluteForm } from './path-normalizer.js';
+import { normalizeTarget, pathEnd, splitAbsoluteForm } from '../../shared/routing/path-normalizer.js';
 import { MutableRequestFacts } from './request-facts.js';
 import type { Route } from './route.js';
 import type { RoutingState } from './routing-state.js';
@@ -134,7 +134,7 @@ export class ProxyHandler {
       const facts = this.#facts.reset(req.method, target, head.host, req.socket.remoteAddress, req.rawHeaders, encrypted);
       const upstream = this.#pick(route, facts);
       if (upstream === undefined) {
-        this.#routing.stats.noTarget += 1;
+        this.#routing.stats.refusedNoTarget(route.key);
         sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
@@ -189,7 +189,7 @@ export class ProxyHandler {
       const upstream = route === undefined ? undefined : this.#pick(route, this.#facts.reset(req.method, target, requestHead.host, req.socket.remoteAddress, req.rawHeaders, encrypted));
       if (upstream === undefined) {
         if (route === undefined) this.#routing.stats.noRoute += 1;
-        else this.#routing.stats.noTarget += 1;
+        else this.#routing.stats.refusedNoTarget(route.key);
         writeSocketError(socket, this.#options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
         return;
       }

@@ -4,7 +4,7 @@
  * shortest (`/a/b/c`, `/a/b`, `/a`, `/`), so it costs O(segments) map lookups whatever the number of
  * rules, and at each length a host-specific rule beats an any-host one. No regular expression is involved.
  */
-import { normalizeHost } from './route-rule.js';
+import { normalizeHost } from '../../shared/routing/route-rule.js';
 import type { Route } from './route.js';
 
 const SLASH = 0x2f;

@@ -11,7 +11,7 @@ import { type AffinityConfig, AffinityTokens, RouteAffinity } from './route-affi
 import { randomBytes } from 'node:crypto';
 import type { Forwarder } from './forwarder.js';
 import { LoadCounter } from './load-counter.js';
-import { ruleKey } from './route-rule.js';
+import { ruleKey } from '../../shared/routing/route-rule.js';
 import type { Route } from './route.js';
 import { RouteTable } from './route-table.js';
 import type { ProxySelectorFactory } from './selectors/proxy-selector.js';

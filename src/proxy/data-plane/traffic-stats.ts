@@ -99,6 +99,11 @@ export class TrafficStats {
   loops = 0;
   /** Upgrades answered 503 because their target had `maxTunnelsPerTarget` open tunnels. */
   tunnelLimit = 0;
+  /**
+   * {@link noTarget} by route key, for the status page. Bounded like the pairs: keys come from registered
+   * rules, never from a request.
+   */
+  readonly noTargetByRule = new Map<string, number>();
   /** Upstreams ejected by passive health, by agent id. */
   readonly ejections = new Map<string, number>();
   /** Bytes read from client connections that have closed (live ones are added at read time). */
@@ -132,6 +137,15 @@ export class TrafficStats {
   retain(live: ReadonlySet<string>, agents: ReadonlySet<string>): void {
     for (const key of this.#pairs.keys()) if (!live.has(key)) this.#pairs.delete(key);
     for (const agentId of this.ejections.keys()) if (!agents.has(agentId)) this.ejections.delete(agentId);
+    const rules = new Set<string>();
+    for (const pair of this.#pairs.values()) rules.add(pair.rule);
+    for (const rule of this.noTargetByRule.keys()) if (!rules.has(rule)) this.noTargetByRule.delete(rule);
+  }
+
+  /** Counts a request refused because the route `rule` had no available target. */
+  refusedNoTarget(rule: string): void {
+    this.noTarget += 1;
+    this.noTargetByRule.set(rule, (this.noTargetByRule.get(rule) ?? 0) + 1);
   }
 
   /** Counts an ejection of one of the agent's upstreams (rare: a map update is fine). */

@@ -173,6 +173,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#responseStarted = true;
     this.#status = statusCode;
     this.upstream.succeeded();
+    // A 5xx is the backend's own failure: reachable (no ejection), but the status page shows it as the
+    // target's last error, with its time.
+    if (statusCode >= 500) this.upstream.failed(`HTTP ${statusCode} from the backend`);
     const now = performance.now();
     this.upstream.routeStats.get(this.#route.key)?.observeLatency((now - this.#sentAt) / 1000);
     const timeout = isEventStream(headers['content-type']) ? 0 : (this.#route.bodyTimeoutMs ?? this.#forwarder.bodyTimeoutMs);

@@ -40,6 +40,8 @@ export interface UpstreamSnapshot {
   readonly ejectedUntil: number | undefined;
   /** The last forwarding error, for status pages. */
   readonly lastError: string | undefined;
+  /** Epoch ms of {@link lastError} (optional: cluster reports from older workers lack it). */
+  readonly lastErrorAt?: number | undefined;
 }
 
 /** One target of one backend. */
@@ -65,6 +67,7 @@ export class Upstream {
   consecutiveFailures = 0;
   ejectedUntil: number | undefined;
   lastError: string | undefined;
+  lastErrorAt: number | undefined;
   draining = false;
   /**
    * The upstream once sent an interim 100 nobody asked for, which undici's client refuses: its requests
@@ -137,6 +140,7 @@ export class Upstream {
   /** A connect attempt failed; ejects the upstream after too many in a row. */
   connectFailed(reason: string): void {
     this.lastError = reason;
+    this.lastErrorAt = Date.now();
     this.consecutiveFailures += 1;
     const { failures, durationMs } = this.#ejection;
     if (failures === 0 || this.consecutiveFailures < failures || this.#ejectionTimer !== undefined || this.removed) return;
@@ -150,6 +154,7 @@ export class Upstream {
   /** Records an error that is not a connect failure (for status pages). */
   failed(reason: string): void {
     this.lastError = reason;
+    this.lastErrorAt = Date.now();
   }
 
   /** Marks the upstream as gone from the registry and clears its timer; retires it once idle. */
@@ -175,6 +180,7 @@ export class Upstream {
       consecutiveFailures: this.consecutiveFailures,
       ejectedUntil: this.ejectedUntil,
       lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
     };
   }
 

@@ -2,6 +2,10 @@
  * Plain, serializable data describing what the registry holds. No sockets, no pools, no timers: the data
  * plane builds its routing table from these values, and the control plane produces them.
  */
+import type { RouteRule } from '../../shared/routing/route-rule.js';
+
+/** A routing rule; defined beside its parser in `shared/routing` so the sysadmin tools can check rules too. */
+export type { RouteRule };
 
 /** Where a backend can be reached. */
 export interface TargetAddress {
@@ -13,16 +17,6 @@ export interface TargetAddress {
   readonly port: number;
 }
 
-/**
- * A routing rule: a path prefix matched on a segment boundary (`/api` matches `/api`, `/api/x` and
- * `/api?q`, not `/apix`), optionally restricted to one host (compared case-insensitively, without port).
- */
-export interface RouteRule {
-  /** Normalised path prefix, starting with `/`, without a trailing `/` unless it is `/` itself. */
-  readonly path: string;
-  /** Lower-case host name without port, or undefined for any host. */
-  readonly host?: string | undefined;
-}
 
 /**
  * Lifecycle of a registered backend as the balancer sees it: `draining` (the agent or an admin asked for

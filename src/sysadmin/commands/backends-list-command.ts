@@ -32,7 +32,8 @@ export const backendsListCommand: CliCommand = {
       backend.id,
     ]);
     return {
-      data: { backends },
+      // Every timestamp a CLI prints in --json is ISO 8601, like the keys' createdAt (the wire has epoch ms).
+      data: { backends: backends.map((backend) => ({ ...backend, registeredAt: new Date(backend.registeredAt).toISOString() })) },
       text: backends.length === 0 ? 'no registered backends' : formatTable(['AGENT', 'STATE', 'RULES', 'TARGETS', 'WEIGHT', 'SINCE', 'BACKEND'], rows),
     };
   },

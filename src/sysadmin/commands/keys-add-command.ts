@@ -6,6 +6,7 @@ import { parseKeyScope } from '../../shared/trust/key-scope.js';
 import type { CliCommand } from '../cli-command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from '../connection-settings.js';
 import { loadPublicKey } from '../public-key-source.js';
+import { firstUnregistrableRule } from '../scope-rules.js';
 import { withSysAdmin } from '../remote-command.js';
 
 function list(value: unknown): string[] {
@@ -58,6 +59,10 @@ export const keysAddCommand: CliCommand = {
     if (role === 'agent' && rules.length === 0 && !noRules) {
       throw new InvalidOptionError('an agent key without --rule may register nothing; give --rule /path (repeatable), or --no-rules to add it anyway');
     }
+    // The proxy drops a scope rule its router could never match (`/api/*`, `/(x|y)`, `^/x.*`), so the key
+    // would silently allow nothing; refuse it here with the parser registration uses, naming the rule.
+    const unregistrable = firstUnregistrableRule(rules);
+    if (unregistrable !== undefined) throw new InvalidOptionError(`--rule: ${unregistrable.reason}`);
     const scope: KeyScope = {};
     if (rules.length > 0) scope.rules = rules;
     if (hosts.length > 0) scope.hosts = hosts;

@@ -127,16 +127,21 @@ describe('/metrics with backends from the registry API', () => {
     expect(text).not.toContain('127.0.0.1');
   });
 
-  it('serves the Prometheus text format with the inteli_ prefix only', async () => {
+  it('serves the Prometheus text format: inteli_ metrics, then the standard process_ and nodejs_ ones', async () => {
     const response = await adminGet(proxy, '/metrics');
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toContain('text/plain');
     const names = response.body
       .split('\n')
       .filter((line) => line.startsWith('# TYPE '))
-      .map((line) => line.split(' ')[2]);
-    expect(names.length).toBeGreaterThan(15);
-    for (const name of names) expect(name).toMatch(/^inteli_/);
+      .map((line) => line.split(' ')[2] as string);
+    expect(names.filter((name) => name.startsWith('inteli_')).length).toBeGreaterThan(15);
+    for (const name of names) expect(name).toMatch(/^(inteli|process|nodejs)_/);
+    // prom-client's default collectors, under the names Node dashboards expect.
+    expect(names).toEqual(expect.arrayContaining(['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']));
+    expect(sample(response.body, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    // Each metric is described once, even with several proxies in the process.
+    expect(new Set(names).size).toBe(names.length);
   });
 });
 

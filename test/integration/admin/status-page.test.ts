@@ -1,7 +1,9 @@
 /**
  * The status page in headless Chromium (driven by playwright-core, no browser download): it loads with
  * no console error (a CSP violation would be one), shows a backend that joins through the control
- * plane, marks it gone when it leaves, and draws the rate charts. The run saves a screenshot to
+ * plane, marks it gone when it leaves, draws the rate charts, shows a backend answering 500 as failing
+ * (per rule and per backend, with its last error and time), lists the keys with their scopes and live
+ * sessions, and keeps backend colours distinct for many backends. The run saves a screenshot to
  * `test-results/status-page.png`. The browser is looked up on PATH (`chromium`, `chromium-browser`,
  * `google-chrome`, ...). Without one the test is skipped with a message, except in CI (`CI=true`),
  * where a missing browser fails the run: CI must never stay green without running it.
@@ -53,6 +55,8 @@ describeInBrowser(`status page in headless Chromium (${BROWSER ?? 'missing'})`, 
   let fixture: AgentProxy | undefined;
   let context: BrowserContext | undefined;
   let userDataDir: string;
+  // Console errors and warnings (a CSP violation is one) of the whole run; every test ends with none.
+  const problems: string[] = [];
 
   beforeAll(async () => {
     if (BROWSER === undefined) throw new Error(`CI=true and ${MISSING}`);
@@ -82,7 +86,6 @@ describeInBrowser(`status page in headless Chromium (${BROWSER ?? 'missing'})`, 
 
   it('loads without console errors, shows a backend that joins and marks it gone when it leaves', async () => {
     const page = context!.pages()[0] ?? (await context!.newPage());
-    const problems: string[] = [];
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
     });
@@ -113,10 +116,56 @@ describeInBrowser(`status page in headless Chromium (${BROWSER ?? 'missing'})`, 
     await page.locator('#chart-rules polyline').first().waitFor({ timeout: 5000 });
     expect(await page.locator('#chart-backends .legend').innerText()).toContain('web-2');
     expect(await page.locator('#events').innerText()).toContain('removed');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a backend answering 500 as failing, per rule and per backend, with its last error and time', async () => {
+    const page = context!.pages()[0]!;
+    const pay = await fixture!.agent('pay-1', '/pay', (req, res) => {
+      req.resume();
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    await pay.start();
+    for (let round = 0; round < 3; round += 1) {
+      await Promise.all([send(port, '/pay/charge'), send(port, '/api/items'), send(port, '/shop/cart')]);
+    }
+    const failingBackend = page.locator('#health tr[data-backend="pay-1"][data-health="failing"]');
+    await failingBackend.waitFor({ timeout: 5000 });
+    expect(await failingBackend.innerText()).toContain('failing');
+    expect(await failingBackend.innerText()).toContain('100%');
+    await page.locator('#health tr[data-rule="/pay"][data-health="failing"]').waitFor({ timeout: 5000 });
+    // The healthy ones are not marked.
+    expect(await page.locator('#health tr[data-backend="web-2"]').getAttribute('data-health')).toBe('ok');
+    expect(await page.locator('#health tr[data-rule="/api"]').getAttribute('data-health')).toBe('ok');
+    const card = page.locator('.rule[data-rule="/pay"]');
+    expect(await card.getAttribute('data-health')).toBe('failing');
+    expect(await card.locator('.rule-head').innerText()).toMatch(/failing: 100% 5xx/);
+    expect(problems).toEqual([]);
+    expect(await card.locator('tr.note').innerText()).toMatch(/last error at \d\d:\d\d:\d\d \(\d+s ago\): HTTP 500 from the backend/);
+    // Latency figures are shown for a rule with traffic.
+    expect(await page.locator('#health tr[data-rule="/api"]').innerText()).toMatch(/\d(\.\d)? ms/);
+
+    // Trusted keys with their scopes and live session counts.
+    const key = page.locator('#keys tr[data-key="pay-1"]');
+    await key.locator('td[data-sessions="1"]').waitFor({ timeout: 5000 });
+    expect(await key.innerText()).toContain('/pay');
+    expect(await page.locator('#keys tr[data-key="web-1"] td[data-sessions="0"]').count()).toBe(1);
 
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+
+  it('keeps backend colours distinct with many backends', async () => {
+    const page = context!.pages()[0]!;
+    for (let index = 0; index < 16; index += 1) {
+      proxy.registry.add({ agentId: `many-${String(index).padStart(2, '0')}`, targets: [{ protocol: 'http', host: '127.0.0.1', port: 9 }], rules: [{ path: '/many' }] });
+    }
+    await page.locator('#health tr[data-backend="many-15"]').waitFor({ timeout: 5000 });
+    const colours = await page.locator('#health tr[data-backend] .swatch').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('style') ?? ''));
+    expect(colours.length).toBeGreaterThanOrEqual(19);
+    expect(new Set(colours).size).toBe(colours.length);
     expect(problems).toEqual([]);
   });
 });

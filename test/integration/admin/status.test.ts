@@ -79,7 +79,7 @@ describe('JSON status with agents on the control plane', () => {
     expect(target.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(Date.parse(target.registeredAt!)).toBeLessThanOrEqual(Date.now());
     expect(report.keys!.map((key) => key.id).sort()).toEqual(['WEB1', 'WEB2']);
-    expect(report.keys![0]).toEqual({ id: expect.any(String), role: 'agent', fingerprint: expect.any(String), createdAt: expect.any(String), scope: expect.any(Object) });
+    expect(report.keys![0]).toEqual({ id: expect.any(String), role: 'agent', fingerprint: expect.any(String), createdAt: expect.any(String), scope: expect.any(Object), sessions: 1 });
     expect(JSON.stringify(report.keys)).not.toContain(trustStore.get('WEB1')!.publicKey.x);
     expect(report.sessions.map((session) => session.agentId).sort()).toEqual(['WEB1', 'WEB2']);
     expect(report.events.filter((event) => event.type === 'backend_added').map((event) => event.agentId).sort()).toEqual(['WEB1', 'WEB2']);
@@ -122,6 +122,60 @@ describe('JSON status with agents on the control plane', () => {
     expect(report.rates.intervalMs).toBe(100);
     const total = report.rates.samples.reduce((sum, s) => sum + (s.rules['/fast'] ?? 0) * 0.1, 0);
     expect(total).toBeGreaterThan(0);
+  });
+});
+
+describe('traffic health in the status (error rates, latency, refusals, last error)', () => {
+  let proxy: ProxyServer;
+  let port: number;
+  const backends: TestBackend[] = [];
+
+  afterEach(async () => {
+    await proxy.stop();
+    await Promise.all(backends.splice(0).map((backend) => backend.close()));
+  });
+
+  it('shows a backend answering 500 as failing, per rule and per backend, with its last error and time', async () => {
+    // A long sampling interval: no checkpoint is taken during the test, so the window is "since start".
+    ({ proxy, port } = await startProxy({ admin: { host: '127.0.0.1', port: 0, sampleIntervalMs: 60_000 } }));
+    const good = await startBackend('good', (req, res) => {
+      req.resume();
+      res.statusCode = req.url === '/api/missing' ? 404 : 200;
+      res.end('good');
+    });
+    const broken = await startBackend('broken', (req, res) => {
+      req.resume();
+      res.statusCode = 500;
+      res.end('broken');
+    });
+    backends.push(good, broken);
+    register(proxy, good, ['/api']);
+    register(proxy, broken, ['/pay']);
+    const idle = register(proxy, good, ['/idle']);
+    proxy.registry.setState(idle.id, 'draining');
+    const before = Date.now();
+    for (let i = 0; i < 3; i += 1) expect((await send(port, '/api')).status).toBe(200);
+    expect((await send(port, '/api/missing')).status).toBe(404);
+    for (let i = 0; i < 4; i += 1) expect((await send(port, '/pay')).status).toBe(500);
+    expect((await send(port, '/idle')).status).toBe(403);
+    expect((await send(port, '/nowhere')).status).toBe(403);
+
+    const { traffic, rules } = await status(proxy);
+    expect(traffic.rules['/api']).toMatchObject({ requests: 4, classes: { '2xx': 3, '4xx': 1, '5xx': 0 }, errorRate: 0.25, failureRate: 0, noTarget: 0 });
+    expect(traffic.rules['/pay']).toMatchObject({ requests: 4, classes: { '5xx': 4 }, errorRate: 1, failureRate: 1 });
+    expect(traffic.rules['/idle']).toMatchObject({ requests: 0, noTarget: 1 });
+    expect(traffic.backends.broken).toMatchObject({ requests: 4, failureRate: 1 });
+    expect(traffic.backends.good).toMatchObject({ requests: 4, failureRate: 0 });
+    expect(traffic.refused).toEqual({ NO_ROUTE: 1, NO_TARGET: 1, LOOP_DETECTED: 0, TUNNEL_LIMIT: 0 });
+    for (const figures of [traffic.rules['/api']!, traffic.backends.broken!]) {
+      expect(figures.p50Ms).toBeGreaterThan(0);
+      expect(figures.p99Ms).toBeGreaterThanOrEqual(figures.p50Ms!);
+    }
+    expect(traffic.windowMs).toBeGreaterThan(0);
+    const target = rules.find((rule) => rule.rule === '/pay')!.targets[0]!;
+    expect(target.lastError).toBe('HTTP 500 from the backend');
+    expect(Date.parse(target.lastErrorAt!)).toBeGreaterThanOrEqual(before - 1000);
+    expect(rules.find((rule) => rule.rule === '/api')!.targets[0]!.lastError).toBeUndefined();
   });
 });
 

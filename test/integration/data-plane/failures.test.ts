@@ -8,6 +8,8 @@ import { withTimeout } from '../../helpers/control-plane-client.js';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../src/shared/logger.js';
 import type { ProxyServer } from '../../../src/proxy/proxy-server.js';
 import { type TestBackend, closedPort, startBackend } from '../../helpers/data-plane-backends.js';
 import { register, send, startProxy, whoAnswers } from '../../helpers/data-plane-client.js';
@@ -41,6 +43,23 @@ describe('data plane failures', () => {
     const response = await send(port, '/api');
     expect(response.status).toBe(502);
     expect(JSON.parse(response.body)).toEqual({ error: 'UPSTREAM_CONNECT', message: expect.any(String) });
+  });
+
+  it('logs a forwarding failure with one component (forwarder) and a backend removal at info', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== '')); done(); } });
+    const { proxy, port } = await proxyWith({ retry: false, logger: createLogger({ level: 'info', destination }) });
+    registerPort(proxy, 'dead', await closedPort());
+    expect((await send(port, '/api')).status).toBe(502);
+    const failure = lines.find((line) => line.includes('forwarding failed'));
+    expect(failure).toBeDefined();
+    // pino writes every binding of every ancestor, so a nested child would repeat the key.
+    expect(failure!.match(/"component":/g)).toHaveLength(1);
+    expect(JSON.parse(failure!)).toMatchObject({ component: 'forwarder', level: 40 });
+    const [backend] = proxy.registry.list();
+    proxy.registry.remove(backend!.id, 'left');
+    const removal = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.msg === 'backend removed');
+    expect(removal).toMatchObject({ level: 30, agentId: 'dead', backendId: backend!.id, reason: 'left' });
   });
 
   it('answers 504 RP_ERR_UPSTREAM_TIMEOUT when the backend never answers', async () => {

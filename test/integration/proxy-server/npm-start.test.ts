@@ -1,9 +1,11 @@
 /**
  * `npm start` as a user runs it: the compiled `inteli-proxy` CLI in an empty directory. The first start
  * generates a development certificate and the admin key pair, serves 403 with no backend, and stops
- * with exit 0 on SIGTERM; a second start overwrites nothing; a bad variable stops it with exit 2.
+ * with exit 0 on SIGTERM; a second start overwrites nothing; a bad variable stops it with exit 2. It
+ * records its control URL and pin in keys/proxy.json, so inteli-sysadmin works there with no flags; on
+ * a terminal (or with LOG_FORMAT=pretty) it prints a banner and human logs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +15,7 @@ import { send } from '../../helpers/data-plane-client.js';
 import { withTimeout } from '../../helpers/control-plane-client.js';
 
 const cli = new URL('../../../dist/src/proxy/cli.js', import.meta.url).pathname;
+const sysadminCli = new URL('../../../dist/src/sysadmin/cli.js', import.meta.url).pathname;
 const env = { PROXY_HOST: '127.0.0.1', PROXY_PORT: '0', PROXY_TLS_PORT: '0', PROXY_WS_HOST: '127.0.0.1', PROXY_WS_PORT: '0', PROXY_ADMIN_PORT: '0' };
 
 type LogLine = Record<string, unknown> & { msg?: string };
@@ -105,6 +108,47 @@ describe('npm start (the inteli-proxy CLI)', () => {
       expect(answer.status).toBe(403);
       expect(JSON.parse(answer.body)).toMatchObject({ error: 'NO_ROUTE' });
       expect(JSON.stringify(lines)).not.toMatch(/"d":"[A-Za-z0-9_-]{43}"/);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('records the control URL and pin beside the admin key; inteli-sysadmin there works with no flags', async () => {
+    const { child, running } = await start(dir);
+    try {
+      const record = JSON.parse(await readFile(path.join(dir, 'keys', 'proxy.json'), 'utf8')) as Record<string, unknown>;
+      expect(record).toMatchObject({ proxyUrl: `wss://127.0.0.1:${running.control as number}`, pin: running.pin });
+      expect(Object.keys(record).sort()).toEqual(['pin', 'proxyUrl', 'writtenAt']);
+      const sysadminEnv: Record<string, string | undefined> = { ...process.env };
+      for (const name of ['PROXY_WS_URL', 'INTELI_ADMIN_ID', 'INTELI_ADMIN_KEY', 'INTELI_PROXY_PIN']) delete sysadminEnv[name];
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, [sysadminCli, 'keys', 'list', '--json'], { cwd: dir, env: sysadminEnv }, (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}: ${stderr}`))));
+      });
+      expect((JSON.parse(out) as { keys: Array<{ id: string; role: string }> }).keys).toContainEqual(expect.objectContaining({ id: 'admin', role: 'admin' }));
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
+  it('LOG_FORMAT=pretty (what a terminal gets): a banner with the listeners, the pin and the sysadmin command, and human log lines', async () => {
+    const child = spawn(process.execPath, [cli], { cwd: dir, env: { ...process.env, ...env, LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`inteli-proxy exited with ${code} before running`)));
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8');
+          if (output.includes('npx inteli-sysadmin keys list\n')) resolve();
+        });
+      });
+      const pin = JSON.parse(await readFile(path.join(dir, 'keys', 'proxy.json'), 'utf8')).pin as string;
+      expect(output).toMatch(/\n {2}HTTP +http:\/\/127\.0\.0\.1:\d+\n/);
+      expect(output).toMatch(/\n {2}control +wss:\/\/127\.0\.0\.1:\d+/);
+      expect(output).toContain(`  pin      ${pin}\n`);
+      expect(output).toContain('(it reads keys/proxy.json)');
+      // Log lines are for people: a level and a component, not JSON objects.
+      expect(output).toMatch(/INFO: \[control-plane\] control plane listening/);
+      expect(output.split('\n').some((line) => line.startsWith('{'))).toBe(false);
     } finally {
       expect(await stop(child)).toBe(0);
     }

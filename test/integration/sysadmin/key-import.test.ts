@@ -91,6 +91,7 @@ describe('ProxySysAdmin.addPublicKeys', () => {
       { id: 'PRIV', publicKey: { ...privateJwk } },
       { id: 'BULK0', publicKey: other!.publicKey, rules: ['/a'] },
       { id: 'ROLE1', publicKey: other!.publicKey, role: 'root' as never },
+      { id: 'GLOB1', publicKey: other!.publicKey, rules: ['/api/*'] },
       { id: 'OTHER', publicKey: other!.publicKey, rules: ['/b'] },
     ]);
     expect(results.map((result) => [result.id, result.status === 'added' ? 'added' : result.code])).toEqual([
@@ -99,6 +100,7 @@ describe('ProxySysAdmin.addPublicKeys', () => {
       ['PRIV', 'RP_ERR_INVALID_KEY'],
       ['BULK0', 'RP_ERR_ALREADY_EXISTS'],
       ['ROLE1', 'RP_ERR_INVALID_OPTION'],
+      ['GLOB1', 'RP_ERR_INVALID_OPTION'],
       ['OTHER', 'added'],
     ]);
     // The proxy audits the refusal it decided (an existing id) as well as each key it added.

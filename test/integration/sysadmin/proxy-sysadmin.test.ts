@@ -106,6 +106,17 @@ describe('ProxySysAdmin key management', () => {
     expect(fixture.trustStore.get('API003')?.fingerprint).toBe(await fingerprint(pemPair.publicJwk));
   });
 
+  it('refuses, before sending, a scope rule that registration would refuse (/api/*, /(x|y), ^/x.*)', async () => {
+    const sysadmin = await started();
+    const { publicJwk } = await generateKeyPair();
+    for (const rule of ['/api/*', '/(x|y)', '^/x.*']) {
+      const error = await rejection(sysadmin.addPublicKey('API009', publicJwk, { rules: ['/ok', rule] }));
+      expect(error.code).toBe('RP_ERR_INVALID_OPTION');
+      expect(error.message).toContain(`scope.rules: invalid rule ${JSON.stringify(rule)}`);
+    }
+    expect(fixture.trustStore.get('API009')).toBeUndefined();
+  });
+
   it('an existing id is refused with RP_ERR_ALREADY_EXISTS unless replace is set', async () => {
     const sysadmin = await started();
     const first = await generateKeyPair();

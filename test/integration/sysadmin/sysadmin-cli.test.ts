@@ -132,6 +132,15 @@ describe('inteli-sysadmin keys', () => {
     expect(fixture.trustStore.get('CLI003')?.scope).toEqual({});
   });
 
+  it.each([['/api/*', 1], ['/(x|y)', 2], ['^/x.*', 3]])('keys add refuses the rule %s that registration would refuse (exit 2, nothing stored)', async (rule, n) => {
+    const file = await pubFile(`CLIRULE${n}`);
+    const refused = await cli(['keys', 'add', `CLIRULE${n}`, file, '--rule', '/ok', '--rule', rule]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('--rule: invalid rule');
+    expect(refused.err).toContain(JSON.stringify(rule));
+    expect(fixture.trustStore.get(`CLIRULE${n}`)).toBeUndefined();
+  });
+
   it('keys add --role admin needs no rules', async () => {
     const result = await cli(['keys', 'add', 'CLI004', await pubFile('CLI004'), '--role', 'admin']);
     expect(result).toMatchObject({ code: 0, err: '' });
@@ -199,8 +208,10 @@ describe('inteli-sysadmin with live agents', () => {
     expect(lines[0]).toMatch(/^AGENT\s+STATE\s+RULES\s+TARGETS\s+WEIGHT\s+SINCE\s+BACKEND$/);
     expect(lines.find((line) => line.startsWith('CLI012 '))).toMatch(new RegExp(`^CLI012\\s+ready\\s+/api,/web\\s+http://127\\.0\\.0\\.1:${port}\\s+1\\s+`));
     expect(lines.find((line) => line.startsWith('MANUAL '))).toMatch(/^MANUAL\s+draining\s+example\.test\/old\s+http:\/\/127\.0\.0\.1:9\s+/);
-    const json = JSON.parse((await cli(['backends', 'list', '--json'])).out) as { backends: Array<{ agentId: string; state: string }> };
+    const json = JSON.parse((await cli(['backends', 'list', '--json'])).out) as { backends: Array<{ agentId: string; state: string; registeredAt: unknown }> };
     expect(json.backends).toContainEqual(expect.objectContaining({ agentId: 'CLI012', state: 'ready' }));
+    // Timestamps in --json are ISO 8601, as the keys' createdAt is.
+    for (const backend of json.backends) expect(backend.registeredAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('backends drain and undrain through the CLI, naming the backends; the agent is told', async () => {
@@ -258,7 +269,7 @@ describe('inteli-sysadmin bad input', () => {
       return ['keys', 'add', 'BAD004', file, '--rule', '/x'];
     }, 1, /neither a JWK \(JSON\) nor an SPKI PEM/],
     ['a bad id', () => ['keys', 'remove', '../etc/passwd'], 1, /invalid id .*\[RP_ERR_INVALID_ID\]/],
-    ['a bad rule', async () => ['keys', 'add', 'BAD005', await pubFile('BAD005'), '--rule', 'no-slash'], 2, /must be a path prefix.*\[RP_ERR_INVALID_OPTION\]/],
+    ['a bad rule', async () => ['keys', 'add', 'BAD005', await pubFile('BAD005'), '--rule', 'no-slash'], 2, /--rule: invalid rule "no-slash": a rule needs a path.*\[RP_ERR_INVALID_OPTION\]/],
     ['a bad role', async () => ['keys', 'add', 'BAD006', await pubFile('BAD006'), '--role', 'root'], 2, /--role: expected agent or admin/],
   ])('%s gives a clear one-line message and a non-zero exit', async (_name, argv, code, message) => {
     const result = await cli(await argv());

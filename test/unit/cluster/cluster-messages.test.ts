@@ -86,6 +86,8 @@ describe('cluster IPC guards', () => {
     const config = { host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'C', key: 'K' }, trustedProxies: [], shutdownTimeoutMs: 10, bodyTimeoutMs: 60_000, affinity: 'none', affinitySecret: 'ab'.repeat(32), reportIntervalMs: 1000, logLevel: 'info' };
     expect(isPrimaryMessage({ type: 'inteli.config', config })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.config', config: { ...config, port: 65536 } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.config', config: { ...config, logFormat: 'pretty' } })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.config', config: { ...config, logFormat: 'xml' } })).toBe(false);
   });
 
   it('accepts every worker message type and refuses malformed ones', () => {
@@ -100,6 +102,8 @@ describe('cluster IPC guards', () => {
     expect(isWorkerMessage({ type: 'inteli.listening', http: 0 })).toBe(false);
     expect(isWorkerMessage({ type: 'inteli.idle', requestId: 1.5 })).toBe(false);
     expect(isWorkerMessage({ type: 'inteli.report', report: { ...report, noRoute: -1 } })).toBe(false);
+    expect(isWorkerMessage({ type: 'inteli.report', report: { ...report, noTargetByRule: [['/api', 2]] } })).toBe(true);
+    expect(isWorkerMessage({ type: 'inteli.report', report: { ...report, noTargetByRule: [['/api', -2]] } })).toBe(false);
   });
 
   it('validates reports down to the counters and routes', () => {

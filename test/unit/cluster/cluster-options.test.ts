@@ -12,6 +12,7 @@ describe('resolveClusterOptions', () => {
       dataPlane: { host: '0.0.0.0', port: 3080, tlsPort: 3443, tls: undefined, trustedProxies: [], shutdownTimeoutMs: 10_000 },
       control: undefined,
       logLevel: 'info',
+      logFormat: 'json',
       reportIntervalMs: 1000,
       respawnDelayMs: 200,
       respawnMaxDelayMs: 10_000,
@@ -40,6 +41,7 @@ describe('resolveClusterOptions', () => {
     ['respawnDelayMs', 5, 'respawnDelayMs: expected an integer from 10 to 60000'],
     ['respawnMaxDelayMs', 100, 'respawnMaxDelayMs: expected an integer from 200'],
     ['logLevel', 'loud', 'logLevel: expected one of'],
+    ['logFormat', 'yaml', 'logFormat: expected json or pretty'],
     ['workerExec', '', 'workerExec: expected a module path'],
   ])('rejects %s=%s', (name, value, message) => {
     expect(() => resolveClusterOptions({ ...base, workers: 1, [name]: value })).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION', message: expect.stringContaining(message) }));

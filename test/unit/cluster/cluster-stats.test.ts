@@ -81,6 +81,16 @@ describe('ClusterStats', () => {
     expect(stats.traffic.tunnelLimit).toBe(1);
   });
 
+  it('sums the per-rule NO_TARGET refusals of the workers (and accepts reports without them), freeing a rule that is gone', () => {
+    const stats = new ClusterStats();
+    stats.update(1, report(11, 1, { noTarget: 2, noTargetByRule: [['/api', 2]] }));
+    stats.update(2, report(12, 1, { noTarget: 3, noTargetByRule: [['/api', 1], ['/gone', 2]] }));
+    stats.update(3, report(13, 1));
+    expect(stats.traffic.noTarget).toBe(5);
+    // '/gone' has no pair in any report: its rule left the table, and its per-rule count goes with it.
+    expect([...stats.traffic.noTargetByRule]).toEqual([['/api', 3]]);
+  });
+
   it('reports no routes before any worker reported', () => {
     expect(new ClusterStats().snapshot('starting')).toEqual({ state: 'starting', inFlight: 0, tunnels: 0, routes: [] });
   });

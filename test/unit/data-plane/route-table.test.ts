@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RouteTable } from '../../../src/proxy/data-plane/route-table.js';
 import type { Route } from '../../../src/proxy/data-plane/route.js';
-import { pathEnd } from '../../../src/proxy/data-plane/path-normalizer.js';
+import { pathEnd } from '../../../src/shared/routing/path-normalizer.js';
 
 function route(path: string, host?: string): Route {
   return { key: host === undefined ? path : `${host}${path}`, rule: { path, host }, upstreams: [], selector: { select: () => undefined, update: () => undefined }, affinity: undefined, bodyTimeoutMs: undefined, reserved: false };

@@ -30,6 +30,7 @@ describe('loadEnv', () => {
       certstore: 'certstore',
       trustedProxies: [],
       logLevel: 'info',
+      logFormat: 'auto',
       workers: 1,
       bodyTimeoutMs: 60_000,
       affinity: 'none',
@@ -98,6 +99,14 @@ describe('loadEnv', () => {
   it('rejects an unknown log level and lists the allowed ones', () => {
     const error = envError({ LOG_LEVEL: 'loud' });
     expect(error.message).toContain('info');
+  });
+
+  it('parses LOG_FORMAT (auto, json, pretty) and rejects anything else naming the variable', () => {
+    expect(loadEnv({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadEnv({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    const error = envError({ LOG_FORMAT: 'yaml' });
+    expect(error.variable).toBe('LOG_FORMAT');
+    expect(error.message).toContain('auto, json, pretty');
   });
 
   it('rejects a trusted proxy that is not an IP or CIDR', () => {

@@ -37,4 +37,14 @@ describe('createLogger', () => {
     expect(out.lines()).not.toContain('quiet');
     expect(out.lines()).toContain('loud');
   });
+
+  it('pretty format: one human line per event with level, component and message, still redacted, no colours off a terminal', () => {
+    const out = capture();
+    const logger = createLogger({ destination: out.stream, format: 'pretty' }).child({ component: 'forwarder' });
+    logger.warn({ token: 'SECRET-TOKEN', upstream: 'http://127.0.0.1:9' }, 'forwarding failed');
+    const text = out.lines();
+    expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[forwarder\] forwarding failed \{.*"upstream":"http:\/\/127\.0\.0\.1:9".*\}\n$/);
+    expect(text).not.toMatch(/SECRET/);
+    expect(text).not.toContain('\u001b[');
+  });
 });

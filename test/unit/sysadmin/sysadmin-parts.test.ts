@@ -10,6 +10,7 @@ import { resolveSysAdminOptions } from '../../../src/sysadmin/sysadmin-options.j
 import { connectionOptions, DEFAULT_CLI_PROXY_URL } from '../../../src/sysadmin/connection-settings.js';
 import { generateKeyPair } from '../../../src/shared/identity/key-pair.js';
 import { silentLogger } from '../../../src/shared/logger.js';
+import { localControlUrl, readLocalProxyRecord, writeLocalProxyRecord } from '../../../src/shared/local-proxy-record.js';
 
 const PIN = Buffer.alloc(32, 5).toString('base64');
 let dir: string;
@@ -123,6 +124,34 @@ describe('CLI connection settings', () => {
     const env = { proxyUrl: 'wss://env:1', adminId: 'envadmin', adminKey: 'env.key.json', pin: PIN };
     expect(connectionOptions({}, env, logger)).toMatchObject({ proxyUrl: 'wss://env:1', adminId: 'envadmin', key: 'env.key.json', pin: PIN });
     expect(connectionOptions({ proxy: 'wss://flag:2', id: 'flag', key: 'flag.key.json', timeout: '50' }, env, logger)).toMatchObject({ proxyUrl: 'wss://flag:2', adminId: 'flag', key: 'flag.key.json', requestTimeoutMs: 50 });
+  });
+
+  it('reads the control URL and the pin from proxy.json beside the key when flags and environment leave them unset', async () => {
+    const keyDir = await mkdtemp(path.join(dir, 'record-'));
+    const key = path.join(keyDir, 'admin.key.json');
+    await writeLocalProxyRecord(keyDir, { proxyUrl: 'wss://127.0.0.1:4042', pin: PIN });
+    expect(connectionOptions({ key }, {}, logger)).toMatchObject({ proxyUrl: 'wss://127.0.0.1:4042', pin: PIN });
+    // A flag or a variable wins; the record's pin is not used for another proxy.
+    expect(connectionOptions({ key, proxy: 'wss://other:1' }, {}, logger)).not.toHaveProperty('pin');
+    const otherPin = Buffer.alloc(32, 6).toString('base64');
+    expect(connectionOptions({ key }, { pin: otherPin }, logger)).toMatchObject({ proxyUrl: 'wss://127.0.0.1:4042', pin: otherPin });
+    expect(connectionOptions({ key, insecure: true }, {}, logger)).not.toHaveProperty('pin');
+  });
+
+  it('refuses a broken proxy.json naming the file, and ignores a missing one', async () => {
+    const keyDir = await mkdtemp(path.join(dir, 'broken-'));
+    expect(readLocalProxyRecord(keyDir)).toBeUndefined();
+    await writeFile(path.join(keyDir, 'proxy.json'), JSON.stringify({ proxyUrl: 'http://x', pin: PIN }));
+    expect(() => connectionOptions({ key: path.join(keyDir, 'admin.key.json') }, {}, logger)).toThrow(/proxy\.json: proxyUrl: expected a wss:\/\/ URL/);
+    await writeFile(path.join(keyDir, 'proxy.json'), '{');
+    expect(() => readLocalProxyRecord(keyDir)).toThrow(/not valid JSON/);
+  });
+
+  it('dials a wildcard listener over loopback', () => {
+    expect(localControlUrl('0.0.0.0', 3042)).toBe('wss://127.0.0.1:3042');
+    expect(localControlUrl('::', 3042)).toBe('wss://[::1]:3042');
+    expect(localControlUrl('::1', 1)).toBe('wss://[::1]:1');
+    expect(localControlUrl('proxy.example', 1)).toBe('wss://proxy.example:1');
   });
 
   it('--ca or --insecure replaces the pin from the environment', () => {

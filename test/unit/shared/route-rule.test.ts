@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizeHost, parseRule, ruleKey } from '../../../src/proxy/data-plane/route-rule.js';
+import { normalizeHost, parseRule, ruleKey } from '../../../src/shared/routing/route-rule.js';
 
 describe('parseRule', () => {
   it('normalises path rules', () => {

@@ -1,11 +1,22 @@
 /**
- * Parsing and validation of routing rules, shared by the data plane and the control plane. A rule is a
+ * Parsing and validation of routing rules, shared by the data plane, the control plane and the sysadmin
+ * tools (which refuse a key scope the proxy could never match). A rule is a
  * path prefix matched on a segment boundary, optionally restricted to one host. Rules are plain strings,
  * never regular expressions, so a rule cannot fail at match time or cost more than a map lookup.
  */
-import { InvalidOptionError } from '../../shared/errors.js';
-import type { RouteRule } from '../registry/backend.js';
+import { InvalidOptionError } from '../errors.js';
 import { normalizePath } from './path-normalizer.js';
+
+/**
+ * A routing rule: a path prefix matched on a segment boundary (`/api` matches `/api`, `/api/x` and
+ * `/api?q`, not `/apix`), optionally restricted to one host (compared case-insensitively, without port).
+ */
+export interface RouteRule {
+  /** Normalised path prefix, starting with `/`, without a trailing `/` unless it is `/` itself. */
+  readonly path: string;
+  /** Lower-case host name without port, or undefined for any host. */
+  readonly host?: string | undefined;
+}
 
 /** Longest accepted rule path, in characters. */
 export const MAX_RULE_PATH_LENGTH = 1024;

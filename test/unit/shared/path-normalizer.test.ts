@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizePath, normalizeTarget, pathEnd, splitAbsoluteForm } from '../../../src/proxy/data-plane/path-normalizer.js';
+import { normalizePath, normalizeTarget, pathEnd, splitAbsoluteForm } from '../../../src/shared/routing/path-normalizer.js';
 
 describe('normalizeTarget', () => {
   it('returns a clean target unchanged (the same string)', () => {
