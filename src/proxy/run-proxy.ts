@@ -90,8 +90,8 @@ export function startupProxyOptions(
   env: Env,
   options: RunProxyOptions,
   startup: ProxyStartup,
-): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger'>> &
-  Pick<ProxyServerOptions, 'trustStore'> {
+): Required<Pick<ProxyServerOptions, 'host' | 'port' | 'tlsPort' | 'tls' | 'trustedProxies' | 'certstore' | 'control' | 'admin' | 'logger' | 'bodyTimeoutMs' | 'affinity'>> &
+  Pick<ProxyServerOptions, 'affinityHeader' | 'trustStore'> {
   return {
     ...(env.redisUrl === undefined
       ? {}
@@ -110,6 +110,9 @@ export function startupProxyOptions(
     tlsPort: env.proxyTlsPort,
     tls: startup.tls,
     trustedProxies: env.trustedProxies,
+    bodyTimeoutMs: env.bodyTimeoutMs,
+    affinity: env.affinity,
+    ...(env.affinityHeader === undefined ? {} : { affinityHeader: env.affinityHeader }),
     certstore: env.certstore,
     control: { host: env.wsHost, port: env.wsPort },
     admin: { host: env.adminHost, port: env.adminPort },

@@ -9,12 +9,15 @@ import { LOG_LEVELS, type LogLevel } from '../shared/env.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import type { AdvertisedTarget, ProxyWebServerOptions } from './agent-options.js';
 import type { ProxyEndpoint } from './proxy-endpoints.js';
+import type { HealthCheckOptions } from './target-health-check.js';
 
 /** Usage text of `inteli-agent --help`. */
 export const AGENT_CLI_HELP = [
   'Usage: inteli-agent --proxy wss://HOST:PORT [--proxy ...] --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
   '                    [--pin PIN ... | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
   '                    [--min-acks N] [--start-timeout-ms MS]',
+  '                    [--affinity cookie|hash [--affinity-header NAME]] [--body-timeout MS]',
+  '                    [--health-path PATH [--health-status N]] [--health-interval MS] [--no-health-check]',
   '       inteli-agent --discover [--probe CIDR ...] [--discovery-interface ADDR] --id ID --key FILE --target HOST:PORT',
   '                    --rule /api [--rule ...]   (cluster secret in INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE)',
   '',
@@ -43,6 +46,16 @@ export const AGENT_CLI_HELP = [
   '  --audience AUD    fixed token audience (default inteli-proxy:<pin of the certificate the proxy presents>)',
   '  --min-acks N      proxies that must acknowledge before the agent counts as started (default: all)',
   '  --start-timeout-ms MS  give up (exit 1) when not registered within MS; default: retry until registered',
+  '  --affinity MODE   session affinity for the rules: cookie (signed cookie) or hash (client address)',
+  '  --affinity-header NAME  with --affinity hash: hash this request header instead of the address',
+  '  --body-timeout MS longest silence between response body chunks (0: none; SSE never has one)',
+  '  --health-path P   health-check the target with GET P (default: a TCP connect)',
+  '  --health-status N status the GET must answer (default 200)',
+  '  --health-interval MS  interval between checks (default 2000); unhealthy: no new requests',
+  '  --health-timeout MS   bound on one check (default 1000)',
+  '  --health-fall N   failed checks in a row that make the target unhealthy (default 1)',
+  '  --health-rise N   passed checks in a row that make it healthy again (default 1)',
+  '  --no-health-check do not check the target',
   '  --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)',
   '  -h, --help        show this help',
 ].join('\n');
@@ -133,6 +146,16 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
         audience: { type: 'string' },
         'min-acks': { type: 'string' },
         'start-timeout-ms': { type: 'string' },
+        affinity: { type: 'string' },
+        'affinity-header': { type: 'string' },
+        'body-timeout': { type: 'string' },
+        'health-path': { type: 'string' },
+        'health-status': { type: 'string' },
+        'health-interval': { type: 'string' },
+        'health-timeout': { type: 'string' },
+        'health-fall': { type: 'string' },
+        'health-rise': { type: 'string' },
+        'no-health-check': { type: 'boolean' },
         'log-level': { type: 'string' },
         discover: { type: 'boolean' },
         probe: { type: 'string', multiple: true },
@@ -183,6 +206,17 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     }
     options.meta = meta;
   }
+  if (values.affinity !== undefined) {
+    if (values.affinity !== 'cookie' && values.affinity !== 'hash') throw new InvalidOptionError('--affinity: expected cookie or hash');
+    options.affinity = values.affinity;
+  }
+  if (typeof values['affinity-header'] === 'string') {
+    if (options.affinity !== 'hash') throw new InvalidOptionError('--affinity-header: only with --affinity hash');
+    options.affinityHeader = values['affinity-header'];
+  }
+  const bodyTimeout = optionalCount(values, 'body-timeout');
+  if (bodyTimeout !== undefined) options.bodyTimeoutMs = bodyTimeout;
+  options.healthCheck = healthCheck(values);
   if (!discover) return { help: false, logLevel, options };
   const discoveryInterface = values['discovery-interface'];
   return {
@@ -194,4 +228,37 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
       ...(typeof discoveryInterface === 'string' ? { interface: discoveryInterface } : {}),
     },
   };
+}
+
+/** A non-negative integer flag, or undefined when absent. */
+function optionalCount(values: Record<string, unknown>, name: string): number | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) throw new InvalidOptionError(`--${name}: expected a non-negative integer`);
+  return Number(value);
+}
+
+/** The sidecar checks its target by default (a TCP connect every 2 s); the flags tune or disable it. */
+function healthCheck(values: Record<string, unknown>): HealthCheckOptions | false {
+  const tuned = ['health-path', 'health-status', 'health-interval', 'health-timeout', 'health-fall', 'health-rise'].filter((name) => values[name] !== undefined);
+  if (values['no-health-check'] === true) {
+    if (tuned.length > 0) throw new InvalidOptionError(`--no-health-check: cannot be combined with --${tuned[0]}`);
+    return false;
+  }
+  const options: HealthCheckOptions = {};
+  if (typeof values['health-path'] === 'string') options.path = values['health-path'];
+  const status = optionalCount(values, 'health-status');
+  if (status !== undefined) {
+    if (options.path === undefined) throw new InvalidOptionError('--health-status: only with --health-path');
+    options.expectStatus = status;
+  }
+  const intervalMs = optionalCount(values, 'health-interval');
+  if (intervalMs !== undefined) options.intervalMs = intervalMs;
+  const timeoutMs = optionalCount(values, 'health-timeout');
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const fall = optionalCount(values, 'health-fall');
+  if (fall !== undefined) options.unhealthyThreshold = fall;
+  const rise = optionalCount(values, 'health-rise');
+  if (rise !== undefined) options.healthyThreshold = rise;
+  return options;
 }

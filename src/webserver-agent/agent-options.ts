@@ -10,6 +10,8 @@ import type { Logger } from '../shared/logger.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
 import type { AgentDiscoveryOptions } from '../shared/discovery/agent-discovery.js';
+import { resolveRouteSettings, type ResolvedRouteSettings, type RouteSettingsOptions } from './route-settings.js';
+import { resolveHealthCheckOption, type HealthCheckOption, type ResolvedHealthCheck } from './target-health-check.js';
 import { resolveProxyEndpoints, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import {
   DEFAULT_CLIENT_AUDIENCE,
@@ -54,7 +56,7 @@ export interface AdvertisedTarget {
 export const MAX_START_TIMEOUT_MS = 86_400_000;
 
 /** Options of {@link ProxyWebServer}; the connection options are documented in {@link ControlClientOptions}. */
-export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxyUrl'> {
+export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxyUrl'>, RouteSettingsOptions {
   /**
    * The proxy, or the proxies, to register with: `wss://host:port`, or a list of 1 to 64 entries, each a
    * URL (verified with the top-level `pin`/`ca`/`insecure`) or `{ url, pin?, ca?, insecure? }` with its
@@ -111,6 +113,13 @@ export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxy
   closeServer?: boolean;
   /** Logger; a child `{ component: 'agent', agentId }` is taken. Default silent. */
   logger?: Logger;
+  /**
+   * Health check of the target (see `target-health-check.ts`): `true` or options for a TCP connect (or
+   * HTTP `path`) check every `intervalMs`, or a function returning whether the target is healthy. An
+   * unhealthy target receives no new requests until it is healthy again. Default off (the embedded
+   * server is this process; the sidecar turns a TCP check on).
+   */
+  healthCheck?: HealthCheckOption;
 }
 
 /** Validated, frozen options. */
@@ -136,6 +145,8 @@ export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
   readonly drainTimeoutMs: number;
   readonly closeGraceMs: number;
   readonly closeServer: boolean | undefined;
+  readonly routeSettings: ResolvedRouteSettings;
+  readonly healthCheck: ResolvedHealthCheck | undefined;
 }
 
 function nonEmpty(name: string, value: unknown, max: number): string {
@@ -226,5 +237,7 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000),
     closeGraceMs: integer('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 0, 3_600_000),
     closeServer: options.closeServer,
+    routeSettings: resolveRouteSettings(options),
+    healthCheck: resolveHealthCheckOption(options.healthCheck),
   });
 }

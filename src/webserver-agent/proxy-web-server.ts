@@ -10,6 +10,10 @@
  * reconnect, bounded only by `startTimeoutMs` when it is set. When a connection drops the agent keeps
  * serving and redials; the original instead shut its own web server down and never came back.
  *
+ * With a health check (`healthCheck`), the agent checks its target and tells every proxy when it turns
+ * unhealthy or healthy again (`health` event); an admin's drain or undrain arrives from one proxy and is
+ * reported as `admin_drain` naming it.
+ *
  * `stop()` drains on every proxy (each stops routing new requests and answers `drained` once in-flight
  * ones finished), closes the control connections, then closes the server. `addProxy()` and
  * `removeProxy()` change the set of proxies at run time (discovery).
@@ -26,6 +30,11 @@ import { ProxyLink, type ProxyLinkListener } from './proxy-link.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
 import { AgentDiscovery, type AgentDiscoveryStats } from '../shared/discovery/agent-discovery.js';
 import type { DiscoveredProxy } from '../shared/discovery/peer-tracker.js';
+import { advertisedTarget } from './advertised-target.js';
+import { adminDrainInfo, type AdminDrainInfo } from './admin-drain-event.js';
+import { TargetHealthCheck, type HealthTarget } from './target-health-check.js';
+
+export type { AdminDrainInfo } from './admin-drain-event.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';
 export type { ProxyEndpoint } from './proxy-endpoints.js';
@@ -49,6 +58,13 @@ export interface ProxyWebServerEvents {
   retrying: [info: { attempt: number; delayMs: number; code: ErrorCode; reason: string; proxyUrl: string }];
   /** A custom event from a proxy. */
   event: [name: string, data: unknown, proxyUrl: string];
+  /**
+   * An admin of the proxy `proxyUrl` drained (`drained: true`) or undrained this agent
+   * (`inteli-sysadmin backends drain|undrain`); the other proxies are not affected.
+   */
+  admin_drain: [info: AdminDrainInfo & { proxyUrl: string }];
+  /** The health check of the target changed its verdict; every proxy is told (unhealthy: no new requests). */
+  health: [info: { healthy: boolean; reason: string }];
   /** A refusal or failure while running (never thrown; without a listener it is only logged). */
   error: [error: ProxyError, info: { proxyUrl: string }];
   /** LAN discovery added a proxy (its authenticated beacon or probe answer came; `discovery` only). */
@@ -84,6 +100,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   /** Settles once `start()` has opened every link (or failed before); `stop()` waits for it. */
   #setUp: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
+  readonly #health: TargetHealthCheck | undefined;
 
   /** @throws {InvalidOptionError} | {InvalidIdError} for invalid options (see {@link ProxyWebServerOptions}). */
   constructor(options: ProxyWebServerOptions) {
@@ -93,6 +110,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#endpointDefaults = Object.freeze({ key, pin, ca, insecure, audience, handshakeTimeoutMs, idleTimeoutMs, tokenTtlSeconds });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
     this.#linkListener = this.#createLinkListener();
+    if (this.#options.healthCheck !== undefined) {
+      this.#health = new TargetHealthCheck(this.#options.healthCheck, () => this.#healthTarget());
+      this.#health.on('change', (healthy, reason) => this.#onHealthChange(healthy, reason));
+    }
     for (const endpoint of this.#options.proxies) this.#links.set(endpoint.key, this.#newLink(endpoint));
     this.#discovery = this.#buildDiscovery();
   }
@@ -240,6 +261,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
     }
+    // The first verdict is known before registering, so an unhealthy target is never routed to.
+    await this.#health?.start();
     const registered = this.#openLinks();
     markSetUp();
     await this.#discovery?.start();
@@ -305,6 +328,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   async #rollbackStart(): Promise<void> {
+    this.#health?.stop();
     await this.#discovery?.stop();
     this.#discovered.clear();
     if (this.#state === 'starting') this.#discovery = this.#buildDiscovery();
@@ -324,6 +348,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   async #stop(): Promise<void> {
+    this.#health?.stop();
     if (this.#state === 'idle') {
       this.#state = 'stopped';
       return;
@@ -402,7 +427,32 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   #newLink(endpoint: ResolvedProxyEndpoint): ProxyLink {
-    return new ProxyLink(endpoint, this.#options, this.#linkListener, this.#logger);
+    return new ProxyLink(endpoint, this.#options, this.#linkListener, this.#logger, this.#health);
+  }
+
+  /** Where the health check connects: the advertised target, else the server's own address. */
+  #healthTarget(): HealthTarget {
+    const target = advertisedTarget(this.#options.target, this.#options.server, '127.0.0.1');
+    return { host: target.host, port: target.port, protocol: target.protocol ?? 'http' };
+  }
+
+  #onHealthChange(healthy: boolean, reason: string): void {
+    if (healthy) this.#logger.info({ reason }, 'target healthy again: asking every proxy to route to it');
+    else this.#logger.warn({ reason }, 'target unhealthy: asking every proxy to stop routing to it');
+    this.#safeEmit('health', { healthy, reason });
+    // A link that is not registered now tells its proxy when it (re)registers.
+    for (const link of this.#links.values()) link.reportHealth(healthy, reason);
+  }
+
+  #onEvent(link: ProxyLink, name: string, data: unknown): void {
+    const adminDrain = adminDrainInfo(name, data);
+    if (adminDrain === undefined) {
+      this.#safeEmit('event', name, data, link.proxyUrl);
+      return;
+    }
+    const message = adminDrain.drained ? 'drained by an admin: no new requests from this proxy until undrained' : 'undrained by an admin: this proxy routes again';
+    this.#logger.warn({ proxyUrl: link.proxyUrl, by: adminDrain.by, backendIds: adminDrain.backendIds }, message);
+    this.#safeEmit('admin_drain', { ...adminDrain, proxyUrl: link.proxyUrl });
   }
 
   #createLinkListener(): ProxyLinkListener {
@@ -416,7 +466,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       retrying: (link, { attempt, delayMs, error }) => {
         this.#safeEmit('retrying', { attempt, delayMs, code: error.code, reason: error.message, proxyUrl: link.proxyUrl });
       },
-      event: (link, name, data) => this.#safeEmit('event', name, data, link.proxyUrl),
+      event: (link, name, data) => this.#onEvent(link, name, data),
       error: (link, error) => {
         this.#logger.warn({ proxyUrl: link.proxyUrl, code: error.code, err: error.message }, 'control-plane error');
         if (this.listenerCount('error') > 0) this.#safeEmit('error', error, { proxyUrl: link.proxyUrl });

@@ -28,7 +28,7 @@ import type { DiscoveryCountersSnapshot } from '../../shared/discovery/refusal-c
 export const METRIC_PREFIX = 'inteli_';
 
 /** Target states, always reported (with zeros) so that "no ready target" is a plain comparison. */
-const TARGET_STATES = ['ready', 'draining', 'ejected'] as const;
+const TARGET_STATES = ['ready', 'draining', 'unhealthy', 'ejected'] as const;
 
 /**
  * What the metrics read, at scrape time: a narrow view of a `ProxyHost` (its forwarding part and its
@@ -88,25 +88,25 @@ export class ProxyMetrics {
     const counter = <T extends string>(name: string, help: string, labelNames: readonly T[], collect?: CounterCollect<T>): Counter<T> =>
       new Counter<T>({ name: METRIC_PREFIX + name, help, labelNames, registers, ...(collect === undefined ? {} : { collect }) });
 
-    gauge('targets', 'Targets per rule by state (ready, draining, ejected).', ['rule', 'state'], function () {
+    gauge('targets', 'Targets per rule by state (ready, draining, unhealthy, ejected).', ['rule', 'state'], function () {
       this.reset();
       for (const route of source.snapshot().routes) {
-        const counts = { ready: 0, draining: 0, ejected: 0 };
+        const counts = { ready: 0, draining: 0, unhealthy: 0, ejected: 0 };
         for (const upstream of route.upstreams) counts[upstream.state] += 1;
         for (const state of TARGET_STATES) this.set({ rule: route.rule, state }, counts[state]);
       }
     });
-    gauge('backends', 'Registered backends by state (draining, ejected when every target is ejected, else ready).', ['state'], function () {
-      const states = new Map<string, 'ready' | 'draining' | 'ejected'>();
+    gauge('backends', 'Registered backends by state (draining, unhealthy, ejected when every target is ejected, else ready).', ['state'], function () {
+      const states = new Map<string, 'ready' | 'draining' | 'unhealthy' | 'ejected'>();
       for (const route of source.snapshot().routes) {
         for (const upstream of route.upstreams) {
           const known = states.get(upstream.backendId);
-          if (upstream.state === 'draining') states.set(upstream.backendId, 'draining');
-          else if (upstream.state === 'ready' && known !== 'draining') states.set(upstream.backendId, 'ready');
+          if (upstream.state === 'draining' || upstream.state === 'unhealthy') states.set(upstream.backendId, upstream.state);
+          else if (upstream.state === 'ready' && known !== 'draining' && known !== 'unhealthy') states.set(upstream.backendId, 'ready');
           else if (known === undefined) states.set(upstream.backendId, upstream.state);
         }
       }
-      const counts = { ready: 0, draining: 0, ejected: 0 };
+      const counts = { ready: 0, draining: 0, unhealthy: 0, ejected: 0 };
       for (const state of states.values()) counts[state] += 1;
       this.reset();
       for (const state of TARGET_STATES) this.set({ state }, counts[state]);
