@@ -22,6 +22,7 @@ import { ProxySysAdmin } from '../../src/sysadmin/proxy-sysadmin.js';
 import type { BackendsArgs, BackendsReady } from '../backends/backends-child.js';
 import { startChild, type ChildHandle } from '../lib/child-process.js';
 import { freePort } from '../lib/free-port.js';
+import { cpuSeconds, processTree } from '../lib/process-stats.js';
 import { which } from '../lib/which.js';
 import { measureHttp } from '../measure.js';
 import type { BenchOptions } from '../options.js';
@@ -42,7 +43,15 @@ export interface AgentsResult {
   readonly agentProcesses: number;
   readonly import: { keys: number; added: number; ms: number };
   readonly baseline: { rssMb: number; heapMb: number; idleCpuMsPerRound: number; rps: number[] };
-  readonly firstStart: { routedMs: number | undefined; startFailed: number; retries: Record<string, number>; refused: Record<string, number> };
+  readonly firstStart: {
+    routedMs: number | undefined;
+    startFailed: number;
+    retries: Record<string, number>;
+    refused: Record<string, number>;
+    /** CPU seconds of the proxy and of the agents' processes until every route was there. */
+    proxyCpuS: number;
+    agentsCpuS: number;
+  };
   readonly loaded: {
     rssMb: number;
     heapMb: number;
@@ -60,6 +69,8 @@ export interface AgentsResult {
     refused: Record<string, number>;
     retries: Record<string, number>;
     gaveUp: number;
+    proxyCpuS: number;
+    agentsCpuS: number;
     rssMb: number;
   };
 }
@@ -68,6 +79,11 @@ interface ProxyProcess {
   readonly child: ChildHandle<ScaleProxyReady>;
   stats(gc?: boolean): Promise<ScaleProxyStats>;
   waitRouted(count: number, timeoutMs: number): Promise<number | undefined>;
+}
+
+/** CPU seconds used so far by these processes (and their children). */
+function cpuOf(pids: readonly number[]): number {
+  return cpuSeconds(pids.flatMap((pid) => processTree(pid))) ?? Number.NaN;
 }
 
 function median(values: readonly number[]): number {
@@ -126,12 +142,27 @@ async function idleCpuPerRound(proxy: ProxyProcess, rounds: number): Promise<num
   return (after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs) / 1000 / rounds;
 }
 
-async function throughput(wrkPath: string | undefined, url: string, pid: number, options: BenchOptions, log: Log, label: string): Promise<number[]> {
-  const rps: number[] = [];
+/** A proxy to load: its data-plane URL and process. */
+interface LoadTarget {
+  readonly label: string;
+  readonly url: string;
+  readonly pid: number;
+}
+
+/**
+ * Throughput at c=50 of each target, interleaved over the rounds (rotating who goes first), so that a
+ * change in the machine's load hits both alike. Returns req/s per round, per target, in order.
+ */
+async function throughput(wrkPath: string | undefined, targets: readonly LoadTarget[], options: BenchOptions, log: Log): Promise<number[][]> {
+  const rps: number[][] = targets.map(() => []);
   for (let round = 0; round < options.rounds; round += 1) {
-    const { result } = await measureHttp(wrkPath, url, pid, 50, options.durationSeconds);
-    rps.push(result.rps);
-    log(`${label} round ${round + 1}/${options.rounds}: ${result.rps.toFixed(0)} req/s${result.non2xx + result.errors > 0 ? ` (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`);
+    for (let step = 0; step < targets.length; step += 1) {
+      const index = (step + round) % targets.length;
+      const target = targets[index]!;
+      const { result } = await measureHttp(wrkPath, target.url, target.pid, 50, options.durationSeconds);
+      rps[index]!.push(result.rps);
+      log(`${target.label} round ${round + 1}/${options.rounds}: ${result.rps.toFixed(0)} req/s${result.non2xx + result.errors > 0 ? ` (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`);
+    }
   }
   return rps;
 }
@@ -145,6 +176,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
   const heartbeatRounds = options.quick ? 1 : 2;
   let backends: ChildHandle<BackendsReady> | undefined;
   let proxy: ProxyProcess | undefined;
+  let reference: ProxyProcess | undefined;
   const fleets: ChildHandle<{ agents: number }>[] = [];
   try {
     backends = await startChild<BackendsReady>(new URL('../backends/backends-child.js', import.meta.url), { count: 2 } satisfies BackendsArgs);
@@ -205,8 +237,23 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
     const before = await proxy.stats(true);
     log(`baseline: RSS ${(before.rssBytes / 2 ** 20).toFixed(1)} MB, heap ${(before.heapUsedBytes / 2 ** 20).toFixed(1)} MB; idle CPU over ${heartbeatRounds} heartbeat round(s)`);
     const idleBase = await idleCpuPerRound(proxy, heartbeatRounds);
-    if (options.warmupSeconds > 0) await measureHttp(wrkPath, dataUrl, proxy.child.pid, 50, Math.max(1, Math.ceil(options.warmupSeconds)));
-    const rpsBase = await throughput(wrkPath, dataUrl, proxy.child.pid, options, log, '2 agents');
+    // The throughput reference: the same proxy with only the 2 agents, in its own process, measured
+    // interleaved with the one that gets every agent.
+    reference = await startProxy({ ...proxyArgs, port: 0, controlPort: 0, certstore: join(tmpDir, 'certstore-reference') }, options.inteliFlags);
+    const referenceFleet = await startChild<{ agents: number }>(
+      new URL('./agent-fleet-child.js', import.meta.url),
+      { proxyUrl: reference.child.ready.controlUrl, pin: reference.child.ready.pin, agentsFile: join(tmpDir, 'base.json') } satisfies AgentFleetArgs,
+      { readyTimeoutMs: 60_000 },
+    );
+    fleets.push(referenceFleet);
+    const referenceStarted = referenceFleet.next<FleetCounts>('started', 60_000);
+    referenceFleet.send({ type: 'start' });
+    await referenceStarted;
+    const targets: LoadTarget[] = [
+      { label: '2 agents (reference proxy)', url: `http://127.0.0.1:${reference.child.ready.port}/`, pid: reference.child.pid },
+      { label: `${total + 2} agents`, url: dataUrl, pid: proxy.child.pid },
+    ];
+    if (options.warmupSeconds > 0) for (const target of targets) await measureHttp(wrkPath, target.url, target.pid, 50, Math.max(1, Math.ceil(options.warmupSeconds)));
 
     // 3. Every agent at once.
     const per = Math.ceil(total / options.agentProcesses);
@@ -216,9 +263,12 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
     const startedAnswers = manyFleets.map((fleet) => fleet.next<FleetCounts>('started', ROUTED_TIMEOUT_MS));
     const refusedBefore = (await proxy.stats()).upgradesRefused;
     const routedWait = proxy.waitRouted(total + base.length, ROUTED_TIMEOUT_MS);
+    const fleetPids = manyFleets.map((fleet) => fleet.pid);
+    const cpuBefore = { proxy: cpuOf([proxy.child.pid]), agents: cpuOf(fleetPids) };
     const firstStartAt = Date.now();
     for (const fleet of manyFleets) fleet.send({ type: 'start' });
     const routedAt = await routedWait;
+    const cpuRouted = { proxy: cpuOf([proxy.child.pid]), agents: cpuOf(fleetPids) };
     const started = await Promise.all(startedAnswers);
     const firstStats = await proxy.stats();
     const firstStart = {
@@ -226,6 +276,8 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
       startFailed: started.reduce((sum, counts) => sum + counts.startFailed, 0),
       retries: sumCounts(started.map((counts) => counts.retries)),
       refused: diffCounts(firstStats.upgradesRefused, refusedBefore),
+      proxyCpuS: cpuRouted.proxy - cpuBefore.proxy,
+      agentsCpuS: cpuRouted.agents - cpuBefore.agents,
     };
     log(`first start: ${routedAt === undefined ? `NOT all routed (${firstStats.backends})` : `all routed in ${firstStart.routedMs} ms`}; refused ${JSON.stringify(firstStart.refused)}`);
 
@@ -234,7 +286,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
     const loadedStats = await proxy.stats(true);
     const sessions = loadedStats.sessions - before.sessions;
     const idleLoaded = await idleCpuPerRound(proxy, heartbeatRounds);
-    const rpsLoaded = await throughput(wrkPath, dataUrl, proxy.child.pid, options, log, `${total + 2} agents`);
+    const [rpsBase, rpsLoaded] = (await throughput(wrkPath, targets, options, log)) as [number[], number[]];
     const loaded = {
       rssMb: loadedStats.rssBytes / 2 ** 20,
       heapMb: loadedStats.heapUsedBytes / 2 ** 20,
@@ -249,6 +301,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
     let stormResult: AgentsResult['storm'];
     if (storm) {
       const countsBefore = await fleetCounts(manyFleets);
+      const agentsCpuBefore = cpuOf(fleetPids);
       const stopAt = Date.now();
       log('restarting the proxy process');
       await proxy.child.stop();
@@ -256,6 +309,8 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
       proxy = await startProxy(proxyArgs, options.inteliFlags);
       const listeningAt = proxy.child.ready.listeningAt;
       const backAt = await proxy.waitRouted(total + base.length, ROUTED_TIMEOUT_MS);
+      const proxyCpuS = cpuOf([proxy.child.pid]);
+      const agentsCpuS = cpuOf(fleetPids) - agentsCpuBefore;
       const stats = await proxy.stats();
       const countsAfter = await fleetCounts(manyFleets);
       stormResult = {
@@ -267,6 +322,8 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
         retries: diffCounts(sumCounts(countsAfter.map((c) => c.retries)), sumCounts(countsBefore.map((c) => c.retries))),
         gaveUp: countsAfter.reduce((sum, counts) => sum + counts.notRunning, 0),
         rssMb: stats.rssBytes / 2 ** 20,
+        proxyCpuS,
+        agentsCpuS,
       };
       log(`storm: ${backAt === undefined ? `NOT all back (${stats.backends})` : `all back ${stormResult.routedAfterListenMs} ms after listening`}; refused ${JSON.stringify(stormResult.refused)}`);
     }
@@ -284,6 +341,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
   } finally {
     await Promise.allSettled(fleets.map((fleet) => fleet.stop()));
     await proxy?.child.stop();
+    await reference?.child.stop();
     await backends?.stop();
     rmSync(tmpDir, { recursive: true, force: true });
   }
@@ -305,19 +363,21 @@ function formatAgents(r: AgentsResult, options: BenchOptions): string[] {
       `${cpus().length} CPUs; 1-min load average ${loadavg()[0]!.toFixed(2)}`,
     `  key import (ProxySysAdmin.addPublicKeys): ${r.import.added}/${r.import.keys} added in ${show(r.import.ms)} ms`,
     `  first start, all at once: ${r.firstStart.routedMs === undefined ? 'NOT all routed' : `all routed in ${r.firstStart.routedMs} ms`}; ` +
-      `start() rejected: ${r.firstStart.startFailed}; agents' retries: ${counts(r.firstStart.retries)}; proxy refusals: ${counts(r.firstStart.refused)}`,
+      `start() rejected: ${r.firstStart.startFailed}; agents' retries: ${counts(r.firstStart.retries)}; proxy refusals: ${counts(r.firstStart.refused)}; ` +
+      `CPU meanwhile: proxy ${show(r.firstStart.proxyCpuS, 1)} s, agents ${show(r.firstStart.agentsCpuS, 1)} s`,
     `  memory after GC: RSS ${show(r.baseline.rssMb, 1)} -> ${show(r.loaded.rssMb, 1)} MB (${show(r.loaded.rssKbPerSession, 1)} KB/session), ` +
       `heap ${show(r.baseline.heapMb, 1)} -> ${show(r.loaded.heapMb, 1)} MB (${show(r.loaded.heapKbPerSession, 1)} KB/session)`,
     `  idle CPU per heartbeat round (${DEFAULT_HEARTBEAT_INTERVAL_MS} ms): ${show(r.baseline.idleCpuMsPerRound, 1)} ms with 2 agents, ` +
       `${show(r.loaded.cpuMsPerRound, 1)} ms with ${r.agents + 2} (${show((r.loaded.cpuMsPerRoundAboveBaseline * 1000) / r.agents, 1)} us per session)`,
-    `  throughput c=50 on /, ${options.durationSeconds} s x ${options.rounds}, median: ${show(median(r.baseline.rps))} req/s with 2 agents, ` +
+    `  throughput c=50 on /, ${options.durationSeconds} s x ${options.rounds} interleaved, median: ${show(median(r.baseline.rps))} req/s with 2 agents (reference process), ` +
       `${show(median(r.loaded.rps))} with ${r.agents + 2} (ratio ${show(median(r.loaded.rps) / median(r.baseline.rps), 2)}, goal 1.00)`,
   ];
   if (r.storm !== undefined) {
     const s = r.storm;
     lines.push(
       `  storm: proxy down ${s.downMs} ms (keys loaded in ${show(s.keysLoadMs)} ms); every route back ${show(s.routedAfterListenMs)} ms after it listened ` +
-        `(${show(s.routedAfterStopMs)} ms after the stop; goal <= 10000); proxy refusals: ${counts(s.refused)}; agents' retries: ${counts(s.retries)}; gave up: ${s.gaveUp}`,
+        `(${show(s.routedAfterStopMs)} ms after the stop; goal <= 10000); proxy refusals: ${counts(s.refused)}; agents' retries: ${counts(s.retries)}; gave up: ${s.gaveUp}; ` +
+        `CPU: new proxy ${show(s.proxyCpuS, 1)} s (start included), agents ${show(s.agentsCpuS, 1)} s`,
     );
   }
   return lines;
