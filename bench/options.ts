@@ -35,6 +35,8 @@ export const SCENARIOS = ['peers', 'agents', 'storm', 'clients', 'tail', 'ws', '
 export type Scenario = (typeof SCENARIOS)[number];
 /** Agents of the `agents` and `storm` scenarios. */
 export const DEFAULT_AGENTS = 2_000;
+/** Agents of the `fleet` scenario (each holds a session with each of its 3 proxies; one revocation each). */
+export const DEFAULT_FLEET_AGENTS = 100;
 /** Child processes the agents are spread over. */
 export const DEFAULT_AGENT_PROCESSES = 4;
 /** Keep-alive client connections held through the proxy in the `clients` scenario. */
@@ -104,6 +106,7 @@ export const USAGE = `usage: npm run bench -- [options]
                        agents: ${DEFAULT_AGENTS} agents over real WSS on one proxy process (routing time, memory, heartbeat CPU, throughput)
                        storm: agents, then the proxy process restarted (time until every route is back, refusals)
                        clients: ${DEFAULT_CLIENTS} keep-alive connections held (memory each), c=${DEFAULT_CLIENTS_ACTIVE} vs nginx
+                       fleet: 3 proxies on one Redis, ${DEFAULT_FLEET_AGENTS} agents on all three, revocation fan-out p50/p99
   --agents N         agents of agents/storm (default ${DEFAULT_AGENTS}); --agent-processes N (default ${DEFAULT_AGENT_PROCESSES})
   --clients N        connections held by clients (default ${DEFAULT_CLIENTS}); --clients-active N (default ${DEFAULT_CLIENTS_ACTIVE})
 `;
@@ -148,7 +151,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   // The same V8 flags `npm start` runs the proxy with, so the bench measures what users run.
   let inteliFlags: string[] = [...PROXY_NODE_FLAGS];
   let http = true;
-  let agents = quick ? 20 : DEFAULT_AGENTS;
+  let agents = quick ? 20 : scenario === 'fleet' ? DEFAULT_FLEET_AGENTS : DEFAULT_AGENTS;
   let agentProcesses = quick ? 2 : DEFAULT_AGENT_PROCESSES;
   let clients = quick ? 200 : DEFAULT_CLIENTS;
   let clientsActive = quick ? 20 : DEFAULT_CLIENTS_ACTIVE;

@@ -21,7 +21,8 @@ export interface FleetAgent {
 
 /** Arguments from the parent (the agents come from a file: 500 private keys exceed an argv string). */
 export interface AgentFleetArgs {
-  readonly proxyUrl: string;
+  /** One proxy, or several (the fleet scenario: one session with each). */
+  readonly proxyUrl: string | readonly string[];
   readonly pin: string;
   readonly agentsFile: string;
 }

@@ -375,7 +375,7 @@ function formatAgents(r: AgentsResult, options: BenchOptions): string[] {
   if (r.storm !== undefined) {
     const s = r.storm;
     lines.push(
-      `  storm: proxy down ${s.downMs} ms (keys loaded in ${show(s.keysLoadMs)} ms); every route back ${show(s.routedAfterListenMs)} ms after it listened ` +
+      `  storm: proxy down ${s.downMs} ms (store opened and proxy started in ${show(s.keysLoadMs)} ms); every route back ${show(s.routedAfterListenMs)} ms after it listened ` +
         `(${show(s.routedAfterStopMs)} ms after the stop; goal <= 10000); proxy refusals: ${counts(s.refused)}; agents' retries: ${counts(s.retries)}; gave up: ${s.gaveUp}; ` +
         `CPU: new proxy ${show(s.proxyCpuS, 1)} s (start included), agents ${show(s.agentsCpuS, 1)} s`,
     );

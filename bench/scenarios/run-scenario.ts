@@ -1,6 +1,6 @@
 /**
  * Runs one of the scale scenarios of `npm run bench -- --scenario S` that have their own runner
- * (`agents`, `storm`, `clients`; `fleet` is not built yet), prints its report and writes its figures to
+ * (`agents`, `storm`, `clients`, `fleet`), prints its report and writes its figures to
  * `bench/results/scenario-<name>-<time>.json`. The `tail` and `ws` scenarios are presets of the peer run
  * (bench/run.ts).
  */
@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import type { BenchOptions } from '../options.js';
 import { runAgentsScenario } from './agents-scenario.js';
 import { runClientsScenario } from './clients-scenario.js';
+import { runFleetScenario } from './fleet-scenario.js';
 
 /** Runs `options.scenario`; throws for a scenario without its own runner. */
 export async function runScenario(options: BenchOptions, log: (message: string) => void): Promise<void> {
@@ -24,10 +25,8 @@ export async function runScenario(options: BenchOptions, log: (message: string) 
       outcome = await runClientsScenario(options, log);
       break;
     case 'fleet':
-      // TODO(issue 17): revocation fan-out across 3 proxies and the storm against a fleet, once the
-      // Redis fleet is on main (see bench/README.md).
-      console.log('fleet: not built yet - it needs the Redis fleet (see the TODO in bench/README.md)');
-      return;
+      outcome = await runFleetScenario(options, log);
+      break;
     default:
       throw new Error(`scenario '${options.scenario}' runs in bench/run.ts`);
   }

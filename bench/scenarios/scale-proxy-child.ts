@@ -6,6 +6,8 @@
  * with the keys imported before the restart. Answers the parent over IPC:
  * - `wait-routed {count}` -> `routed {at, size}` once the registry holds `count` backends (`at`: epoch ms);
  * - `stats` -> `stats` (memory, CPU, sessions, backends, control-plane counters); `gc` first when `gc: true`.
+ * With `redis` (the `fleet` scenario) the trust store is the fleet's Redis instead, and every backend
+ * removed because its key was revoked is reported as `revoked {agentId, at}` (`at`: epoch ms, sub-ms).
  */
 import { readFileSync } from 'node:fs';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
@@ -23,6 +25,8 @@ export interface ScaleProxyArgs {
   readonly setupFile: string;
   /** Directory of the file trust store. */
   readonly certstore: string;
+  /** The fleet scenario: trust store, replay cache and membership on this Redis, as node `nodeId`. */
+  readonly redis?: { readonly url: string; readonly nodeId: string };
   /** Control-plane limits to override (the scenarios run with the defaults unless told otherwise). */
   readonly limits?: Record<string, number>;
 }
@@ -61,24 +65,28 @@ interface Setup {
 }
 
 runChild<ScaleProxyReady>(async () => {
-  const { port, controlPort, setupFile, certstore, limits } = childArgs<ScaleProxyArgs>();
+  const { port, controlPort, setupFile, certstore, limits, redis } = childArgs<ScaleProxyArgs>();
   const setup = JSON.parse(readFileSync(setupFile, 'utf8')) as Setup;
   const keysStarted = performance.now();
-  const trustStore = await TrustStore.open(certstore);
-  const missing = setup.keys.filter((input) => trustStore.get(input.id) === undefined);
-  if (missing.length > 0) {
-    const added = await trustStore.addMany!(missing.map((input) => ({ input })));
-    const failed = added.find((result) => result instanceof Error);
-    if (failed !== undefined) throw failed;
-  }
-  const keysMs = performance.now() - keysStarted;
+  const fileStore = redis === undefined ? await TrustStore.open(certstore) : undefined;
   const proxy = new ProxyServer({
     host: '127.0.0.1',
     port,
-    trustStore,
+    trustStore: fileStore ?? { redis: { url: redis!.url, nodeId: redis!.nodeId } },
     control: { host: '127.0.0.1', port: controlPort, tls: { cert: setup.cert, key: setup.key }, ...(limits === undefined ? {} : { limits }) },
   });
   await proxy.start();
+  const trustStore = proxy.trustStore!;
+  const missing = setup.keys.filter((input) => trustStore.get(input.id) === undefined);
+  if (missing.length > 0) {
+    const added = trustStore.addMany === undefined || redis !== undefined ? await Promise.allSettled(missing.map((input) => trustStore.add(input))) : await trustStore.addMany(missing.map((input) => ({ input })));
+    const failed = added.find((result) => result instanceof Error || (typeof result === 'object' && 'status' in result && result.status === 'rejected'));
+    if (failed !== undefined) throw failed instanceof Error ? failed : new Error(`seeding the trust store failed: ${String((failed as PromiseRejectedResult).reason)}`);
+  }
+  const keysMs = performance.now() - keysStarted;
+  proxy.on('backend_removed', (backend, reason) => {
+    if (reason === 'revoked') sendToParent('revoked', { agentId: backend.agentId, at: performance.timeOrigin + performance.now() });
+  });
   const listeningAt = Date.now();
   const waiters: Array<{ count: number; done: () => void }> = [];
   const checkWaiters = (): void => {
@@ -119,7 +127,7 @@ runChild<ScaleProxyReady>(async () => {
     ready: { port: proxy.addresses.http!.port, controlUrl: proxy.controlPlane!.url, pin: proxy.pin!, listeningAt, keysMs },
     stop: async () => {
       await proxy.stop();
-      await trustStore.stop();
+      await fileStore?.stop();
     },
   };
 });
