@@ -173,7 +173,8 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
   const tmpDir = mkdtempSync(join(tmpdir(), 'inteli-bench-agents-'));
   const wrkPath = options.tool === 'autocannon' ? undefined : which('wrk');
   const total = options.agents;
-  const heartbeatRounds = options.quick ? 1 : 2;
+  // Two heartbeat rounds; a smoke run (--quick) only checks that the figure comes out.
+  const heartbeatRounds = options.quick ? 0.2 : 2;
   let backends: ChildHandle<BackendsReady> | undefined;
   let proxy: ProxyProcess | undefined;
   let reference: ProxyProcess | undefined;
