@@ -108,7 +108,8 @@ export interface ControlPlaneLimits {
   /**
    * Upgrade requests of known keys that wait, in arrival order, for one of the `maxPendingHandshakes`
    * slots instead of being refused, 0 to 100000. Default 1024. A further one gets 429, and so does one
-   * that waited longer than `handshakeTimeoutMs`. Callers of unknown keys never wait.
+   * that waited longer than half of `handshakeTimeoutMs` (before the agent's own timeout, 10 s by
+   * default, gives up on it). Callers of unknown keys never wait.
    */
   maxQueuedHandshakes?: number;
   /** Invalid frames tolerated per session before it is closed with 4002, 0 to 1000. Default 5. */

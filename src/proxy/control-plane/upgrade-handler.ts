@@ -174,7 +174,9 @@ export class UpgradeHandler {
       if (next.socket.destroyed) continue;
       if (!this.#options.isRunning()) {
         this.#refuse(next.socket, 'stopping', 503, 'the control plane is stopping');
-      } else if (performance.now() - next.since > limits.handshakeTimeoutMs) {
+      } else if (performance.now() - next.since > limits.handshakeTimeoutMs / 2) {
+        // An agent's own handshake timeout is the same 10 s by default: answering 429 at half of it
+        // lets the agent retry at once rather than time out and pay for another TLS handshake later.
         this.#refuse(next.socket, 'queued_too_long', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
       } else {
         this.#admit(next.request, next.socket, next.head, false);
