@@ -211,11 +211,11 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push('');
   lines.push(
-    `HTTP: ${toolName}, ${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
+    `${options.http ? `HTTP: ${toolName}, ` : ''}${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
       `${BACKEND_COUNT} Node backends; ${cpus().length} CPUs; Node ${process.version}; ` +
       `1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`,
   );
-  lines.push(formatHttpTable(rows));
+  if (options.http) lines.push(formatHttpTable(rows));
   if (ws.length > 0) {
     lines.push('');
     lines.push(`WebSocket echo: ${options.wsConnections} connections, 64-byte messages, ${options.durationSeconds} s x ${options.rounds} round(s), medians`);
@@ -238,7 +238,8 @@ async function main(): Promise<void> {
     return inteli === undefined || nginx === undefined ? undefined : inteli / nginx;
   })();
   const show = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));
-  lines.push(
+  if (!options.http) lines.push(`goal: ws inteli/nginx=${show(wsNginx)} (>=0.8)`);
+  else lines.push(
     `goals (c=${head.connections}): inteli/nginx=${show(head.nginx)} (>=0.65)  inteli/http-proxy-ka=${show(head.httpProxy)} (>=2)  ` +
       `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-x2/nginx=${show(head.clusterNginx)} (>=1)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
       `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  c=1 p99 inteli-nginx=${show(p99GapNginx)} ms (<=0.5)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,

@@ -42,7 +42,7 @@ export interface AgentsResult {
   readonly agents: number;
   readonly agentProcesses: number;
   readonly import: { keys: number; added: number; ms: number };
-  readonly baseline: { rssMb: number; heapMb: number; idleCpuMsPerRound: number; rps: number[] };
+  readonly baseline: { rssMb: number; heapMb: number; idleCpuMsPerRound: number; rps: number[]; usPerRequest: number[] };
   readonly firstStart: {
     routedMs: number | undefined;
     startFailed: number;
@@ -60,6 +60,7 @@ export interface AgentsResult {
     cpuMsPerRound: number;
     cpuMsPerRoundAboveBaseline: number;
     rps: number[];
+    usPerRequest: number[];
   };
   readonly storm?: {
     downMs: number;
@@ -153,18 +154,21 @@ interface LoadTarget {
  * Throughput at c=50 of each target, interleaved over the rounds (rotating who goes first), so that a
  * change in the machine's load hits both alike. Returns req/s per round, per target, in order.
  */
-async function throughput(wrkPath: string | undefined, targets: readonly LoadTarget[], options: BenchOptions, log: Log): Promise<number[][]> {
+async function throughput(wrkPath: string | undefined, targets: readonly LoadTarget[], options: BenchOptions, log: Log): Promise<{ rps: number[][]; usPerRequest: number[][] }> {
   const rps: number[][] = targets.map(() => []);
+  const usPerRequest: number[][] = targets.map(() => []);
   for (let round = 0; round < options.rounds; round += 1) {
     for (let step = 0; step < targets.length; step += 1) {
       const index = (step + round) % targets.length;
       const target = targets[index]!;
-      const { result } = await measureHttp(wrkPath, target.url, target.pid, 50, options.durationSeconds);
+      const { result, cpuPercent } = await measureHttp(wrkPath, target.url, target.pid, 50, options.durationSeconds);
       rps[index]!.push(result.rps);
+      // Proxy CPU time per request: steadier than req/s on a shared machine.
+      usPerRequest[index]!.push(cpuPercent === undefined || result.rps === 0 ? Number.NaN : (cpuPercent * 10_000) / result.rps);
       log(`${target.label} round ${round + 1}/${options.rounds}: ${result.rps.toFixed(0)} req/s${result.non2xx + result.errors > 0 ? ` (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`);
     }
   }
-  return rps;
+  return { rps, usPerRequest };
 }
 
 /** Runs `agents` (and, with `storm`, the restart) and returns the figures and the report lines. */
@@ -287,7 +291,9 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
     const loadedStats = await proxy.stats(true);
     const sessions = loadedStats.sessions - before.sessions;
     const idleLoaded = await idleCpuPerRound(proxy, heartbeatRounds);
-    const [rpsBase, rpsLoaded] = (await throughput(wrkPath, targets, options, log)) as [number[], number[]];
+    const measured = await throughput(wrkPath, targets, options, log);
+    const [rpsBase, rpsLoaded] = measured.rps as [number[], number[]];
+    const [usBase, usLoaded] = measured.usPerRequest as [number[], number[]];
     const loaded = {
       rssMb: loadedStats.rssBytes / 2 ** 20,
       heapMb: loadedStats.heapUsedBytes / 2 ** 20,
@@ -296,6 +302,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
       cpuMsPerRound: idleLoaded,
       cpuMsPerRoundAboveBaseline: idleLoaded - idleBase,
       rps: rpsLoaded,
+      usPerRequest: usLoaded,
     };
 
     // 5. The restart storm.
@@ -333,7 +340,7 @@ export async function runAgentsScenario(options: BenchOptions, log: Log): Promis
       agents: total,
       agentProcesses: manyFleets.length,
       import: { keys: total, added, ms: importMs },
-      baseline: { rssMb: before.rssBytes / 2 ** 20, heapMb: before.heapUsedBytes / 2 ** 20, idleCpuMsPerRound: idleBase, rps: rpsBase },
+      baseline: { rssMb: before.rssBytes / 2 ** 20, heapMb: before.heapUsedBytes / 2 ** 20, idleCpuMsPerRound: idleBase, rps: rpsBase, usPerRequest: usBase },
       firstStart,
       loaded,
       ...(stormResult === undefined ? {} : { storm: stormResult }),
@@ -371,7 +378,8 @@ function formatAgents(r: AgentsResult, options: BenchOptions): string[] {
     `  idle CPU per heartbeat round (${DEFAULT_HEARTBEAT_INTERVAL_MS} ms): ${show(r.baseline.idleCpuMsPerRound, 1)} ms with 2 agents, ` +
       `${show(r.loaded.cpuMsPerRound, 1)} ms with ${r.agents + 2} (${show((r.loaded.cpuMsPerRoundAboveBaseline * 1000) / r.agents, 1)} us per session)`,
     `  throughput c=50 on /, ${options.durationSeconds} s x ${options.rounds} interleaved, median: ${show(median(r.baseline.rps))} req/s with 2 agents (reference process), ` +
-      `${show(median(r.loaded.rps))} with ${r.agents + 2} (ratio ${show(median(r.loaded.rps) / median(r.baseline.rps), 2)}, goal 1.00)`,
+      `${show(median(r.loaded.rps))} with ${r.agents + 2} (ratio ${show(median(r.loaded.rps) / median(r.baseline.rps), 2)}, goal 1.00); ` +
+      `proxy CPU per request ${show(median(r.baseline.usPerRequest), 1)} vs ${show(median(r.loaded.usPerRequest), 1)} us`,
   ];
   if (r.storm !== undefined) {
     const s = r.storm;

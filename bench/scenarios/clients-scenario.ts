@@ -2,7 +2,8 @@
  * The `clients` scenario (issue 17): `--clients` keep-alive client connections held through the proxy,
  * idle and then all active at once, and throughput at `--clients-active` connections, inteli and nginx
  * side by side. Memory per connection is the RSS growth of the proxy process tree divided by the
- * connections held (one GET was answered on each, so every connection went through the whole path).
+ * connections held (one GET was answered on each, so every connection went through the whole path),
+ * measured on fresh processes before the throughput rounds (whose load would inflate the baseline).
  * inteli runs with a client keep-alive timeout longer than the run (its default, 5 s, would close idle
  * connections while the others are still being opened); nginx keeps them 75 s by default.
  */
@@ -102,7 +103,45 @@ export async function runClientsScenario(options: BenchOptions, log: Log): Promi
       }
       started.push({ spec, running: await spec.start(context) });
     }
-    // Warm both up, then measure one at a time: held connections first, then throughput rounds.
+    // Held connections first, on fresh processes: their RSS is not yet inflated by the c=N rounds.
+    const held: Array<Omit<ClientsRow, 'rps' | 'p99Ms' | 'cpuPercent'>> = [];
+    for (const { spec, running } of started) {
+      const port = Number(new URL(running.url).port);
+      if (running.pid !== undefined && openFilesLimit(running.pid) < needed) notes.push(`${spec.name}: open-files limit ${openFilesLimit(running.pid)} < ${needed}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const rssIdleMb = rssMbOf(running.pid);
+      const holder = await startChild<null>(new URL('../load/hold-connections-child.js', import.meta.url), { port, connections: options.clients } satisfies HoldArgs);
+      try {
+        const heldAnswer = holder.next<HoldReport>('held', HOLD_TIMEOUT_MS);
+        holder.send({ type: 'open' });
+        const opened = await heldAnswer;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const rssHeldMb = rssMbOf(running.pid);
+        log(`${spec.name}: ${opened.open} connections held (${opened.failed} failed) in ${opened.ms.toFixed(0)} ms; RSS ${rssIdleMb.toFixed(1)} -> ${rssHeldMb.toFixed(1)} MB`);
+        const activeAnswer = holder.next<HoldReport>('active-done', HOLD_TIMEOUT_MS);
+        holder.send({ type: 'active' });
+        const active = await activeAnswer;
+        const rssActiveMb = rssMbOf(running.pid);
+        const countAnswer = holder.next<HoldReport>('count', 30_000);
+        holder.send({ type: 'count' });
+        const still = await countAnswer;
+        held.push({
+          contender: spec.name,
+          held: still.open,
+          failed: still.failed,
+          openMs: opened.ms,
+          rssIdleMb,
+          rssHeldMb,
+          kbPerIdleConnection: ((rssHeldMb - rssIdleMb) * 1024) / Math.max(1, opened.open),
+          activeMs: active.ms,
+          rssActiveMb,
+          kbPerActiveConnection: ((rssActiveMb - rssIdleMb) * 1024) / Math.max(1, still.open),
+        });
+      } finally {
+        await holder.stop();
+      }
+    }
+    // Throughput after the held connections are closed: warm both up, then interleaved rounds.
     for (const { running } of started) await measureHttp(wrkPath, `${running.url}/`, running.pid, options.clientsActive, 1);
     const throughput = new Map<string, { rps: number[]; p99Ms: number[]; cpuPercent: number[] }>();
     for (let round = 0; round < options.rounds; round += 1) {
@@ -116,44 +155,7 @@ export async function runClientsScenario(options: BenchOptions, log: Log): Promi
         log(`round ${round + 1}/${options.rounds} c=${options.clientsActive} ${spec.name}: ${result.rps.toFixed(0)} req/s${result.errors + result.non2xx > 0 ? ` (${result.errors} errors, ${result.non2xx} non-2xx)` : ''}`);
       }
     }
-    for (const { spec, running } of started) {
-      const port = Number(new URL(running.url).port);
-      if (running.pid !== undefined && openFilesLimit(running.pid) < needed) notes.push(`${spec.name}: open-files limit ${openFilesLimit(running.pid)} < ${needed}`);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const rssIdleMb = rssMbOf(running.pid);
-      const holder = await startChild<null>(new URL('../load/hold-connections-child.js', import.meta.url), { port, connections: options.clients } satisfies HoldArgs);
-      try {
-        const heldAnswer = holder.next<HoldReport>('held', HOLD_TIMEOUT_MS);
-        holder.send({ type: 'open' });
-        const held = await heldAnswer;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-        const rssHeldMb = rssMbOf(running.pid);
-        log(`${spec.name}: ${held.open} connections held (${held.failed} failed) in ${held.ms.toFixed(0)} ms; RSS ${rssIdleMb.toFixed(1)} -> ${rssHeldMb.toFixed(1)} MB`);
-        const activeAnswer = holder.next<HoldReport>('active-done', HOLD_TIMEOUT_MS);
-        holder.send({ type: 'active' });
-        const active = await activeAnswer;
-        const rssActiveMb = rssMbOf(running.pid);
-        const countAnswer = holder.next<HoldReport>('count', 30_000);
-        holder.send({ type: 'count' });
-        const still = await countAnswer;
-        const t = throughput.get(spec.name) ?? { rps: [], p99Ms: [], cpuPercent: [] };
-        rows.push({
-          contender: spec.name,
-          held: still.open,
-          failed: still.failed,
-          openMs: held.ms,
-          rssIdleMb,
-          rssHeldMb,
-          kbPerIdleConnection: ((rssHeldMb - rssIdleMb) * 1024) / Math.max(1, held.open),
-          activeMs: active.ms,
-          rssActiveMb,
-          kbPerActiveConnection: ((rssActiveMb - rssIdleMb) * 1024) / Math.max(1, still.open),
-          ...t,
-        });
-      } finally {
-        await holder.stop();
-      }
-    }
+    for (const row of held) rows.push({ ...row, ...(throughput.get(row.contender) ?? { rps: [], p99Ms: [], cpuPercent: [] }) });
   } finally {
     await Promise.allSettled(started.map(({ running }) => running.stop()));
     await backends?.stop();
