@@ -87,7 +87,7 @@ describe('npm run bench -- --scenario storm --quick --agents 6', () => {
     expect(stdout).toMatch(/^ {2}key import \(ProxySysAdmin\.addPublicKeys\): 6\/6 added in \d+ ms$/m);
     expect(stdout).toMatch(/^ {2}first start, all at once: all routed in \d+ ms; start\(\) rejected: 0;/m);
     expect(stdout).toMatch(/^ {2}memory after GC: RSS [\d.]+ -> [\d.]+ MB/m);
-    expect(stdout).toMatch(/^ {2}throughput c=50 on \/, .* \(ratio [\d.]+, goal 1\.00\)$/m);
+    expect(stdout).toMatch(/^ {2}throughput c=50 on \/, .* \(ratio [\d.]+, goal 1\.00\); proxy CPU per request [\d.]+ vs [\d.]+ us$/m);
     expect(stdout).toMatch(/^ {2}storm: proxy down \d+ ms .* every route back \d+ ms after it listened .* gave up: 0;/m);
     const files = readdirSync(join(outDir, 'storm')).filter((file) => file.startsWith('scenario-storm-') && file.endsWith('.json'));
     expect(files).toHaveLength(1);
