@@ -25,6 +25,27 @@ export const DEFAULT_CONNECTIONS = [1, 50];
 /** WebSocket echo connections. */
 export const DEFAULT_WS_CONNECTIONS = 16;
 
+/**
+ * What `npm run bench` measures: `peers` (default) the data plane against its peers; the others are the
+ * scale scenarios of issue 17 (see bench/README.md): `tail` and `ws` are presets of the peer run, `agents`,
+ * `storm` and `clients` have their own runner (bench/scenarios/), `fleet` waits for the Redis fleet.
+ */
+export const SCENARIOS = ['peers', 'agents', 'storm', 'clients', 'tail', 'ws', 'fleet'] as const;
+/** One of {@link SCENARIOS}. */
+export type Scenario = (typeof SCENARIOS)[number];
+/** Agents of the `agents` and `storm` scenarios. */
+export const DEFAULT_AGENTS = 2_000;
+/** Agents of the `fleet` scenario (each holds a session with each of its 3 proxies; one revocation each). */
+export const DEFAULT_FLEET_AGENTS = 100;
+/** Child processes the agents are spread over. */
+export const DEFAULT_AGENT_PROCESSES = 4;
+/** Keep-alive client connections held through the proxy in the `clients` scenario. */
+export const DEFAULT_CLIENTS = 10_000;
+/** Concurrency of the throughput comparison of the `clients` scenario. */
+export const DEFAULT_CLIENTS_ACTIVE = 1_000;
+/** Rounds of the `tail` scenario (c=1 is noisy: more rounds, medians). */
+export const DEFAULT_TAIL_ROUNDS = 5;
+
 /** Resolved options. */
 export interface BenchOptions {
   readonly durationSeconds: number;
@@ -48,6 +69,20 @@ export interface BenchOptions {
   readonly soakSeconds: number;
   /** Run the HTTP/2 scenario (h2load against inteli-h2 and nginx-h2). Default on, off in --quick. */
   readonly h2: boolean;
+  /** Which measurement runs (see {@link SCENARIOS}). */
+  readonly scenario: Scenario;
+  /** False for the `ws` scenario: only the WebSocket echo is measured. */
+  readonly http: boolean;
+  /** `tail`: the inteli child samples GC pauses and event-loop delay and reports them. */
+  readonly observeTail: boolean;
+  /** Agents of `agents`/`storm`. */
+  readonly agents: number;
+  /** Processes they run in. */
+  readonly agentProcesses: number;
+  /** Connections held by `clients`. */
+  readonly clients: number;
+  /** Concurrency of the `clients` throughput comparison. */
+  readonly clientsActive: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -64,7 +99,16 @@ export const USAGE = `usage: npm run bench -- [options]
   --inteli-flags F   Node flags for the inteli processes, space-separated (default: npm start's, "--max-semi-space-size=16")
   --soak S           then load inteli for S seconds and sample its RSS (memory flat? try 300; default off)
   --no-h2            skip the HTTP/2 scenario (h2load against inteli's and nginx's h2 listeners)
-  --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s
+  --quick            smoke mode: direct + inteli, autocannon, c=50, 1 round, 1 s (with --scenario: tiny sizes)
+  --scenario S       ${SCENARIOS.join(' | ')} (default peers; see bench/README.md)
+                       tail: direct, inteli, nginx at c=1, ${DEFAULT_TAIL_ROUNDS} rounds, GC and event-loop delay of inteli
+                       ws: WebSocket echo only, direct, inteli, nginx
+                       agents: ${DEFAULT_AGENTS} agents over real WSS on one proxy process (routing time, memory, heartbeat CPU, throughput)
+                       storm: agents, then the proxy process restarted (time until every route is back, refusals)
+                       clients: ${DEFAULT_CLIENTS} keep-alive connections held (memory each), c=${DEFAULT_CLIENTS_ACTIVE} vs nginx
+                       fleet: 3 proxies on one Redis, ${DEFAULT_FLEET_AGENTS} agents on all three, revocation fan-out p50/p99
+  --agents N         agents of agents/storm (default ${DEFAULT_AGENTS}); --agent-processes N (default ${DEFAULT_AGENT_PROCESSES})
+  --clients N        connections held by clients (default ${DEFAULT_CLIENTS}); --clients-active N (default ${DEFAULT_CLIENTS_ACTIVE})
 `;
 
 function fail(message: string): never {
@@ -86,6 +130,11 @@ function list(raw: string): string[] {
 /** Parses argv (without node and script) and the environment. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const quick = argv.includes('--quick');
+  // The scenario sets the defaults the other flags then override, so it is read first.
+  const scenarioAt = argv.indexOf('--scenario');
+  const scenarioRaw = scenarioAt < 0 ? 'peers' : argv[scenarioAt + 1];
+  if (scenarioRaw === undefined || !(SCENARIOS as readonly string[]).includes(scenarioRaw)) fail(`--scenario must be one of ${SCENARIOS.join(', ')}, got '${scenarioRaw ?? ''}'`);
+  const scenario = scenarioRaw as Scenario;
   let durationSeconds = quick ? 1 : DEFAULT_DURATION_SECONDS;
   let rounds = quick ? 1 : DEFAULT_ROUNDS;
   let warmupSeconds = quick ? 0.5 : DEFAULT_WARMUP_SECONDS;
@@ -101,6 +150,22 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let register: RegistrationMode = DEFAULT_REGISTRATION_MODE;
   // The same V8 flags `npm start` runs the proxy with, so the bench measures what users run.
   let inteliFlags: string[] = [...PROXY_NODE_FLAGS];
+  let http = true;
+  let agents = quick ? 20 : scenario === 'fleet' ? DEFAULT_FLEET_AGENTS : DEFAULT_AGENTS;
+  let agentProcesses = quick ? 2 : DEFAULT_AGENT_PROCESSES;
+  let clients = quick ? 200 : DEFAULT_CLIENTS;
+  let clientsActive = quick ? 20 : DEFAULT_CLIENTS_ACTIVE;
+  if (scenario === 'tail') {
+    contenders = ['direct', 'inteli', 'nginx'];
+    connections = [1];
+    rounds = quick ? 1 : DEFAULT_TAIL_ROUNDS;
+    websocket = false;
+    h2 = false;
+  } else if (scenario === 'ws') {
+    contenders = ['direct', 'inteli', 'nginx'];
+    http = false;
+    h2 = false;
+  }
   if (env.BENCH_DURATION !== undefined) durationSeconds = positive('duration', env.BENCH_DURATION, { integer: true, min: 1 });
   if (env.BENCH_ROUNDS !== undefined) rounds = positive('rounds', env.BENCH_ROUNDS, { integer: true, min: 1 });
   for (let i = 0; i < argv.length; i += 1) {
@@ -113,6 +178,21 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     };
     switch (flag) {
       case '--quick':
+        break;
+      case '--scenario':
+        value();
+        break;
+      case '--agents':
+        agents = positive('agents', value(), { integer: true, min: 1 });
+        break;
+      case '--agent-processes':
+        agentProcesses = positive('agent-processes', value(), { integer: true, min: 1 });
+        break;
+      case '--clients':
+        clients = positive('clients', value(), { integer: true, min: 1 });
+        break;
+      case '--clients-active':
+        clientsActive = positive('clients-active', value(), { integer: true, min: 1 });
         break;
       case '--duration':
         // wrk takes whole seconds.
@@ -188,5 +268,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     register,
     inteliFlags: Object.freeze(inteliFlags),
     h2,
+    scenario,
+    http,
+    observeTail: scenario === 'tail',
+    agents,
+    agentProcesses: Math.min(agentProcesses, agents),
+    clients,
+    clientsActive,
   });
 }

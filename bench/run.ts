@@ -3,7 +3,7 @@
  * HAProxy on this machine. Every participant runs in its own process; contenders are measured one after
  * the other, interleaved over rounds (rotating the order), and the table shows medians.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendsArgs, BackendsReady } from './backends/backends-child.js';
@@ -21,11 +21,13 @@ import {
   undiciContender,
 } from './contenders/node-contenders.js';
 import { startChild, type ChildHandle } from './lib/child-process.js';
+import type { TailObservation } from './lib/tail-observer.js';
 import { which } from './lib/which.js';
 import { formatH2Table, H2_CLIENTS, H2_STREAMS_PER_CLIENT, type H2Row, runH2Scenario } from './h2-scenario.js';
 import { measureHttp, measureWs } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { summarizeProfiles } from './profile-summary.js';
+import { runScenario } from './scenarios/run-scenario.js';
 import { soak, type SoakResult } from './soak.js';
 import {
   formatHttpTable,
@@ -84,6 +86,10 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (options.scenario === 'agents' || options.scenario === 'storm' || options.scenario === 'clients' || options.scenario === 'fleet') {
+    await runScenario(options, log);
+    return;
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = resolve(options.outDir ?? join(process.cwd(), 'bench', 'results'));
   mkdirSync(outDir, { recursive: true });
@@ -101,8 +107,12 @@ async function main(): Promise<void> {
 
   let backends: ChildHandle<BackendsReady> | undefined;
   const started: Started[] = [];
+  const observeFile = options.observeTail ? join(tmpDir, 'inteli-tail.json') : undefined;
+  let tail: TailObservation | undefined;
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled(started.map((s) => s.running.stop()));
+    // The inteli child writes its GC and event-loop observations when it stops.
+    if (observeFile !== undefined && existsSync(observeFile)) tail = JSON.parse(readFileSync(observeFile, 'utf8')) as TailObservation;
     await backends?.stop();
     rmSync(tmpDir, { recursive: true, force: true });
   };
@@ -128,6 +138,7 @@ async function main(): Promise<void> {
       profile: options.profile,
       inteliFlags: options.inteliFlags,
       register: options.register,
+      observeFile,
       registerAgents: async (credentials: AgentCredentials): Promise<void> => {
         const registered = backendsChild.next<number>('agents-registered', 20_000);
         backendsChild.send({ type: 'agents', payload: credentials });
@@ -151,11 +162,11 @@ async function main(): Promise<void> {
       }
     }
     const maxConnections = Math.max(...options.connections);
-    if (options.warmupSeconds > 0) {
+    if (options.warmupSeconds > 0 && options.http) {
       for (const s of started) await measureHttp(wrkPath, urlOf(s), s.running.pid, maxConnections, Math.max(1, Math.ceil(options.warmupSeconds)));
     }
     for (let round = 0; round < options.rounds; round += 1) {
-      for (const connections of options.connections) {
+      for (const connections of options.http ? options.connections : []) {
         for (const s of rotate(started, round)) {
           const { result, cpuPercent, rssMb } = await measureHttp(wrkPath, urlOf(s), s.running.pid, connections, options.durationSeconds);
           httpSamples.push({ contender: s.spec.name, connections, round, load: result, cpuPercent, rssMb });
@@ -200,11 +211,11 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push('');
   lines.push(
-    `HTTP: ${toolName}, ${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
+    `${options.http ? `HTTP: ${toolName}, ` : ''}${options.durationSeconds} s x ${options.rounds} round(s), medians; ` +
       `${BACKEND_COUNT} Node backends; ${cpus().length} CPUs; Node ${process.version}; ` +
       `1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`,
   );
-  lines.push(formatHttpTable(rows));
+  if (options.http) lines.push(formatHttpTable(rows));
   if (ws.length > 0) {
     lines.push('');
     lines.push(`WebSocket echo: ${options.wsConnections} connections, 64-byte messages, ${options.durationSeconds} s x ${options.rounds} round(s), medians`);
@@ -220,16 +231,18 @@ async function main(): Promise<void> {
   for (const skip of skipped) lines.push(`skipped: ${skip}`);
   const c1 = rows.filter((r) => r.connections === 1);
   const p99Gap = (c1.find((r) => r.contender === 'inteli')?.p99Ms ?? Number.NaN) - (c1.find((r) => r.contender === 'direct')?.p99Ms ?? Number.NaN);
+  const p99GapNginx = (c1.find((r) => r.contender === 'inteli')?.p99Ms ?? Number.NaN) - (c1.find((r) => r.contender === 'nginx')?.p99Ms ?? Number.NaN);
   const wsNginx = (() => {
     const inteli = ws.find((r) => r.contender === 'inteli')?.messagesPerSecond;
     const nginx = ws.find((r) => r.contender === 'nginx')?.messagesPerSecond;
     return inteli === undefined || nginx === undefined ? undefined : inteli / nginx;
   })();
   const show = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(2));
-  lines.push(
+  if (!options.http) lines.push(`goal: ws inteli/nginx=${show(wsNginx)} (>=0.8)`);
+  else lines.push(
     `goals (c=${head.connections}): inteli/nginx=${show(head.nginx)} (>=0.65)  inteli/http-proxy-ka=${show(head.httpProxy)} (>=2)  ` +
       `inteli/undici-bare=${show(head.undici)} (>=0.95)  inteli-x2/nginx=${show(head.clusterNginx)} (>=1)  inteli-10k/inteli=${show(head.scale)} (~1.00)  ` +
-      `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,
+      `c=1 p99 inteli-direct=${show(p99Gap)} ms (<=1)  c=1 p99 inteli-nginx=${show(p99GapNginx)} ms (<=0.5)  ws inteli/nginx=${show(wsNginx)} (>=0.8)`,
   );
   if (soakResult !== undefined) {
     const r = soakResult;
@@ -238,6 +251,7 @@ async function main(): Promise<void> {
         `first quarter ${r.earlyMb.toFixed(1)} MB, last quarter ${r.lateMb.toFixed(1)} MB, max ${r.maxMb.toFixed(1)} MB`,
     );
   }
+  if (tail !== undefined) lines.push(...formatTail(tail));
   if (profileSummary !== undefined) {
     lines.push('');
     lines.push(profileSummary);
@@ -245,11 +259,22 @@ async function main(): Promise<void> {
   const resultPath = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     resultPath,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: [loadAtStart, loadavg()[0]], tool: toolName, options, rows, websocket: ws, h2: h2Rows, headline: head, soak: soakResult, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: [loadAtStart, loadavg()[0]], tool: toolName, options, rows, websocket: ws, h2: h2Rows, headline: head, soak: soakResult, tail, notes, skipped, samples: httpSamples, wsSamples }, null, 2)}\n`,
   );
   lines.push(`results: ${resultPath}`);
   lines.push(lastLine(head));
   console.log(lines.join('\n'));
+}
+
+/** The `tail` scenario's observations of the inteli process, under the table. */
+function formatTail(tail: TailObservation): string[] {
+  const lines = [`tail: inside inteli over ${tail.seconds.toFixed(0)} s (its own rounds and the others' idle time):`];
+  for (const [kind, g] of Object.entries(tail.gc)) {
+    lines.push(`  GC ${kind}: ${g.count} pauses, ${g.totalMs.toFixed(1)} ms in total, max ${g.maxMs.toFixed(2)} ms, ${g.over1Ms} over 1 ms`);
+  }
+  const d = tail.eventLoopDelayMs;
+  lines.push(`  event-loop delay beyond the 5 ms sampling: p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms`);
+  return lines;
 }
 
 main().catch((error: unknown) => {

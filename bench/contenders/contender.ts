@@ -31,6 +31,12 @@ export interface ContenderContext {
   readonly profile: readonly string[];
   /** Extra Node flags for the inteli processes. Default none. */
   readonly inteliFlags?: readonly string[];
+  /** Client connections the contender must hold at once (nginx sizes `worker_connections`). Default 2,000. */
+  readonly maxClientConnections?: number;
+  /** inteli: idle time of client keep-alive connections. Default the proxy's. */
+  readonly clientKeepAliveTimeoutMs?: number;
+  /** inteli: where its child writes GC and event-loop delay observations at stop (`tail`). */
+  readonly observeFile?: string;
 }
 
 /** A contender the bench can run. */

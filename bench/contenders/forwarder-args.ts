@@ -13,6 +13,10 @@ export interface ForwarderArgs {
   readonly scaleRules?: number;
   /** inteli only: how the backends get registered. Default `registry`. */
   readonly register?: RegistrationMode;
+  /** inteli only: idle time of client keep-alive connections (the `clients` scenario holds them). */
+  readonly clientKeepAliveTimeoutMs?: number;
+  /** inteli only: sample GC pauses and event-loop delay and write them to this file at stop (`tail`). */
+  readonly observeFile?: string;
 }
 
 /** What a forwarder child reports when ready. */

@@ -12,13 +12,15 @@ import type { ContenderContext, ContenderSpec, RunningContender } from './conten
 import { stopProcess, waitForPort } from './native-process.js';
 
 /** Renders the nginx configuration. */
-export function nginxConfig(dir: string, port: number, backendPorts: readonly number[]): string {
+export function nginxConfig(dir: string, port: number, backendPorts: readonly number[], maxClientConnections = DEFAULT_MAX_CLIENT_CONNECTIONS): string {
   const servers = backendPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n');
+  // Every client connection may hold an upstream one too, plus the keepalive pool and some slack.
+  const workerConnections = Math.max(4096, 2 * maxClientConnections + 512);
   return `worker_processes 1;
 daemon off;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 4096; }
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${join(dir, 'body')};
@@ -49,6 +51,9 @@ ${servers}
 `;
 }
 
+/** Client connections nginx is sized for unless the context says otherwise. */
+const DEFAULT_MAX_CLIENT_CONNECTIONS = 2_000;
+
 /** The nginx contender. */
 export const nginxContender: ContenderSpec = {
   name: 'nginx',
@@ -60,7 +65,7 @@ export const nginxContender: ContenderSpec = {
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const configPath = join(dir, 'nginx.conf');
-    writeFileSync(configPath, nginxConfig(dir, port, context.backendPorts));
+    writeFileSync(configPath, nginxConfig(dir, port, context.backendPorts, context.maxClientConnections));
     const child = spawn(which('nginx')!, ['-e', join(dir, 'error.log'), '-p', dir, '-c', configPath], {
       stdio: ['ignore', 'ignore', openSync(join(dir, 'stderr.log'), 'w')],
     });

@@ -17,10 +17,17 @@ function nodeForwarder(name: string, script: string, args: Omit<ForwarderArgs, '
     async start(context: ContenderContext): Promise<RunningContender> {
       const profile = context.profileDir !== undefined && context.profile.includes(name);
       const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', context.profileDir!, '--cpu-prof-name', `${name}.cpuprofile`] : [];
-      if (name.startsWith('inteli')) execArgv.push(...(context.inteliFlags ?? []));
+      const inteli = name.startsWith('inteli');
+      if (inteli) execArgv.push(...(context.inteliFlags ?? []));
+      const extra: Partial<ForwarderArgs> = inteli
+        ? {
+            ...(context.clientKeepAliveTimeoutMs === undefined ? {} : { clientKeepAliveTimeoutMs: context.clientKeepAliveTimeoutMs }),
+            ...(context.observeFile === undefined || name !== 'inteli' ? {} : { observeFile: context.observeFile }),
+          }
+        : {};
       const child = await startChild<ForwarderReady>(
         new URL(script, import.meta.url),
-        { register: context.register, ...args, backendPorts: context.backendPorts } satisfies ForwarderArgs,
+        { register: context.register, ...args, ...extra, backendPorts: context.backendPorts } satisfies ForwarderArgs,
         { execArgv, readyTimeoutMs: 60_000 },
       );
       if (child.ready.agents !== undefined) {

@@ -22,6 +22,8 @@ export interface ChildHandle<T> {
   send(message: unknown): void;
   /** Waits for the next message of the given type (used for request/response exchanges). */
   next<R>(type: string, timeoutMs: number): Promise<R>;
+  /** Calls `listener` with the payload of every message of the given type (none is missed). */
+  on<R>(type: string, listener: (payload: R) => void): void;
   /** Asks the child to stop and waits for its exit; kills it after `DEFAULT_STOP_TIMEOUT_MS`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -98,6 +100,11 @@ export function startChild<T>(script: URL, args: unknown, options: StartChildOpt
         if (child.connected) child.send(message as object);
       },
       next,
+      on: <R>(type: string, listener: (payload: R) => void) => {
+        child.on('message', (message: unknown) => {
+          if (isTyped(message) && message.type === type) listener(message.payload as R);
+        });
+      },
       stop,
     }),
     async (error: unknown) => {

@@ -14,6 +14,15 @@ export const DEFAULT_BACKOFF_FACTOR = 2;
 /** Default jitter: the share of the delay that is randomised (0 none, 1 full jitter). */
 export const DEFAULT_BACKOFF_JITTER = 0.5;
 
+/**
+ * Largest delay after a refused connection, in milliseconds. Nothing listening is what a restarting
+ * proxy looks like, and a refused connection costs the proxy nothing, so the agents keep trying every
+ * 1-2 s instead of drifting to `maxDelayMs` and finding the proxy back up to 10 s late (2,000 agents
+ * after a restart: every route back 12.6 s after the proxy listened, 5-10 s of it agents still waiting;
+ * see bench/README.md). 429 and 503 (the proxy is there and busy) still back off up to `maxDelayMs`.
+ */
+export const UNREACHABLE_MAX_DELAY_MS = 2_000;
+
 /** Backoff parameters. */
 export interface BackoffOptions {
   /** First delay in ms, 1 to 3600000. Default 250. */
@@ -51,6 +60,23 @@ export function resolveBackoffOptions(options: BackoffOptions = {}): ResolvedBac
     factor: check('factor', options.factor ?? DEFAULT_BACKOFF_FACTOR, 1, 10),
     jitter: check('jitter', options.jitter ?? DEFAULT_BACKOFF_JITTER, 0, 1),
   });
+}
+
+/**
+ * The backoff after a refused connection: the same curve, capped at {@link UNREACHABLE_MAX_DELAY_MS} (or
+ * at `maxDelayMs` or `initialDelayMs` when those say otherwise).
+ */
+export function unreachableBackoff(options: ResolvedBackoffOptions): ResolvedBackoffOptions {
+  const maxDelayMs = Math.min(options.maxDelayMs, Math.max(options.initialDelayMs, UNREACHABLE_MAX_DELAY_MS));
+  return Object.freeze({ ...options, maxDelayMs });
+}
+
+/** True when `error` (or its cause) is a TCP connection refused: nothing listens at the address. */
+export function isConnectionRefused(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth += 1) {
+    if ((current as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+  }
+  return false;
 }
 
 /**

@@ -21,7 +21,7 @@ import { CloseCode, type ServerMessage, type TargetSpec } from '../shared/protoc
 import type { ControlConnection } from '../shared/control-client/control-connection.js';
 import { ControlDialer } from '../shared/control-client/control-dialer.js';
 import type { ResolvedAgentOptions } from './agent-options.js';
-import { nextBackoffDelay } from './backoff.js';
+import { isConnectionRefused, nextBackoffDelay, unreachableBackoff } from './backoff.js';
 import { drainSession } from './drain-session.js';
 import { asProxyError, failureKind } from './failure-kind.js';
 import type { ResolvedProxyEndpoint } from './proxy-endpoints.js';
@@ -105,6 +105,8 @@ export class ProxyLink {
   /** The connection whose registration the proxy acknowledged (the current one, when registered). */
   #acknowledged: ControlConnection | undefined;
   #attempt = 0;
+  /** Exponent of the backoff: grows per failure, but not past the cap of refused connections. */
+  #level = 0;
   #timer: NodeJS.Timeout | undefined;
   #run: Promise<void> | undefined;
   #lastError: ProxyError | undefined;
@@ -206,6 +208,7 @@ export class ProxyLink {
       return;
     }
     this.#attempt = 0;
+    this.#level = 0;
     this.#lastError = undefined;
     this.#first.resolve();
   }
@@ -290,9 +293,14 @@ export class ProxyLink {
   #schedule(refused: boolean, failure: ProxyError | undefined): void {
     if (this.#closing || this.#superseded || this.#timer !== undefined) return;
     // A refusal will not heal by retrying quickly; the key has to be re-added, so wait the longest delay.
-    const attempt = refused ? Number.MAX_SAFE_INTEGER : this.#attempt;
+    const level = refused ? Number.MAX_SAFE_INTEGER : this.#level;
     this.#attempt += 1;
-    const delayMs = nextBackoffDelay(attempt, this.#options.reconnect);
+    // Nothing listening (a restarting proxy): retry at most every UNREACHABLE_MAX_DELAY_MS, and keep the
+    // exponent there, so that a 429 from the proxy once it is back does not start at a 10 s delay.
+    const unreachable = failure !== undefined && isConnectionRefused(failure);
+    const reconnect = unreachable ? unreachableBackoff(this.#options.reconnect) : this.#options.reconnect;
+    if (!unreachable || reconnect.initialDelayMs * Math.pow(reconnect.factor, this.#level) < reconnect.maxDelayMs) this.#level += 1;
+    const delayMs = nextBackoffDelay(level, reconnect);
     if (failure !== undefined) this.#listener.retrying(this, { attempt: this.#attempt, delayMs, error: failure });
     if (this.#first.settled) this.#listener.reconnecting(this, { attempt: this.#attempt, delayMs });
     this.#timer = setTimeout(() => {

@@ -1,7 +1,8 @@
 /**
  * Smoke run of `npm run bench` itself in its quick mode (autocannon only, direct + inteli, one short round),
  * so the script cannot rot. It needs neither wrk nor nginx nor HAProxy. The numbers are not asserted: this
- * machine's load is unknown, and the test only checks that the bench runs end to end and reports.
+ * machine's load is unknown, and the test only checks that the bench runs end to end and reports. The
+ * `storm` scenario (which runs the `agents` one first) gets a tiny run of its own: 6 agents.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,11 +14,13 @@ const outDir = mkdtempSync(join(tmpdir(), 'inteli-bench-smoke-'));
 /** A tsc build plus a run: slow on a loaded 2-core machine, so the bounds are generous. */
 const BENCH_KILL_MS = 100_000;
 let run: { code: number | null; stdout: string; stderr: string };
+let storm: { code: number | null; stdout: string; stderr: string };
 let bench: ChildProcess | undefined;
 
 beforeAll(async () => {
-  run = await runBench();
-}, BENCH_KILL_MS + 20_000);
+  run = await runBench(['--quick', '--out', outDir]);
+  storm = await runBench(['--scenario', 'storm', '--quick', '--agents', '6', '--out', join(outDir, 'storm')]);
+}, 2 * BENCH_KILL_MS + 20_000);
 
 afterAll(() => {
   killGroup();
@@ -35,12 +38,12 @@ function killGroup(): void {
 }
 
 /**
- * Runs `npm run bench -- --quick` in its own process group, so that a run killed at the bound takes the
+ * Runs `npm run bench -- <args>` in its own process group, so that a run killed at the bound takes the
  * contenders and load generators it spawned with it.
  */
-function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', outDir], { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     bench = child;
     let stdout = '';
     let stderr = '';
@@ -73,5 +76,20 @@ describe('npm run bench --quick', () => {
     expect(files).toHaveLength(1);
     const result = JSON.parse(readFileSync(join(outDir, files[0]!), 'utf8')) as { rows: { contender: string }[] };
     expect(result.rows.map((row) => row.contender)).toEqual(['direct', 'inteli']);
+  });
+});
+
+describe('npm run bench -- --scenario storm --quick --agents 6', () => {
+  it('registers the agents, restarts the proxy and reports every figure of both scenarios', () => {
+    const { code, stdout, stderr } = storm;
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^agents: 6 agents in 2 processes on one proxy process/m);
+    expect(stdout).toMatch(/^ {2}key import \(ProxySysAdmin\.addPublicKeys\): 6\/6 added in \d+ ms$/m);
+    expect(stdout).toMatch(/^ {2}first start, all at once: all routed in \d+ ms; start\(\) rejected: 0;/m);
+    expect(stdout).toMatch(/^ {2}memory after GC: RSS [\d.]+ -> [\d.]+ MB/m);
+    expect(stdout).toMatch(/^ {2}throughput c=50 on \/, .* \(ratio [\d.]+, goal 1\.00\); proxy CPU per request [\d.]+ vs [\d.]+ us$/m);
+    expect(stdout).toMatch(/^ {2}storm: proxy down \d+ ms .* every route back \d+ ms after it listened .* gave up: 0;/m);
+    const files = readdirSync(join(outDir, 'storm')).filter((file) => file.startsWith('scenario-storm-') && file.endsWith('.json'));
+    expect(files).toHaveLength(1);
   });
 });

@@ -9,6 +9,7 @@ export type UpgradeRefusal =
   | 'stopping'
   | 'pending_handshakes'
   | 'pending_unknown_handshakes'
+  | 'queued_too_long'
   | 'bad_request'
   | 'subprotocol'
   | 'unauthorized'

@@ -198,8 +198,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   /** Counters for metrics, plus the current number of sessions and pending handshakes. */
-  stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number } {
-    return { ...this.#counters.snapshot(), sessions: this.#sessions.size, pendingHandshakes: this.#upgrades.pending };
+  stats(): ControlPlaneStats & { sessions: number; pendingHandshakes: number; queuedHandshakes: number } {
+    return { ...this.#counters.snapshot(), sessions: this.#sessions.size, pendingHandshakes: this.#upgrades.pending, queuedHandshakes: this.#upgrades.queued };
   }
 
   /** The live sessions (for status pages). */
@@ -304,6 +304,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     const serverClosed = this.#server.stopAccepting();
+    this.#upgrades.refuseQueued();
     const sessions = this.#sessions.all();
     for (const session of sessions) session.close(CloseCode.GOING_AWAY, 'proxy stopping', 'stopped');
     // ws destroys a socket whose peer does not answer the close within closeTimeoutMs; this bound is a

@@ -5,7 +5,10 @@
  * `RP_ERR_TRUST_STALE`: past its staleness bound it may still hold revoked keys); at most
  * `maxPendingHandshakes` upgrades are being authenticated at once, of which at most
  * `maxPendingUnknownHandshakes` from callers whose token names no trusted key (429: a flood of unknown
- * keys cannot starve the known ones); the request must ask for `websocket` with sub-protocol `inteli.v2`
+ * keys cannot starve the known ones); past that, up to `maxQueuedHandshakes` upgrades of known keys wait
+ * in arrival order for a slot (a storm of agents is admitted as fast as it is verified instead of being
+ * sent into backoff after paying for its TLS handshake), the others get 429; the request must ask for
+ * `websocket` with sub-protocol `inteli.v2`
  * (400); it must carry `Authorization: Bearer <JWT>` that the verifier accepts (401, with the verifier's
  * reason logged, never the token); the key must still be trusted with the same fingerprint once
  * verification finished (401: closes the race with a concurrent removal); the role must be allowed
@@ -59,6 +62,15 @@ export function offeredProtocols(header: string | string[] | undefined): string[
   return value.split(',').map((token) => token.trim()).filter((token) => token.length > 0);
 }
 
+/** An upgrade of a known key waiting for a verification slot. */
+interface QueuedUpgrade {
+  readonly request: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  /** `performance.now()` when it was queued. */
+  readonly since: number;
+}
+
 /** Authenticates upgrade requests and hands accepted ones to ws. */
 export class UpgradeHandler {
   readonly #options: UpgradeHandlerOptions;
@@ -66,6 +78,9 @@ export class UpgradeHandler {
   readonly #proofAnswers = new WeakMap<IncomingMessage, string>();
   #pending = 0;
   #pendingUnknown = 0;
+  /** FIFO of known-key upgrades; `#queueHead` avoids an O(n) shift per admission. */
+  #queue: QueuedUpgrade[] = [];
+  #queueHead = 0;
 
   constructor(options: UpgradeHandlerOptions) {
     this.#options = options;
@@ -80,6 +95,11 @@ export class UpgradeHandler {
   /** Upgrade requests currently being authenticated. */
   get pending(): number {
     return this.#pending;
+  }
+
+  /** Upgrade requests of known keys waiting for a verification slot. */
+  get queued(): number {
+    return this.#queue.length - this.#queueHead;
   }
 
   /** The `upgrade` event listener. Never throws; every failure answers and destroys the socket. */
@@ -107,21 +127,61 @@ export class UpgradeHandler {
       return;
     }
     if (this.#pending >= limits.maxPendingHandshakes) {
-      logger.warn({ pending: this.#pending }, 'too many pending handshakes; upgrade refused');
+      if (!unknown && this.queued < limits.maxQueuedHandshakes) {
+        this.#queue.push({ request, socket, head, since: performance.now() });
+        return;
+      }
+      logger.warn({ pending: this.#pending, queued: this.queued }, 'too many pending handshakes; upgrade refused');
       this.#refuse(socket, 'pending_handshakes', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
       return;
     }
+    this.#admit(request, socket, head, unknown);
+  }
+
+  #admit(request: IncomingMessage, socket: Duplex, head: Buffer, unknown: boolean): void {
     this.#pending += 1;
     if (unknown) this.#pendingUnknown += 1;
     this.#authenticate(request, socket, head)
       .catch((error: unknown) => {
-        logger.error({ err: error }, 'unexpected error during upgrade');
+        this.#options.logger.error({ err: error }, 'unexpected error during upgrade');
         this.#refuse(socket, 'internal', 500, 'internal error');
       })
       .finally(() => {
         this.#pending -= 1;
         if (unknown) this.#pendingUnknown -= 1;
+        this.#admitQueued();
       });
+  }
+
+  /** Answers every queued upgrade with 503 (the control plane is stopping) and empties the queue. */
+  refuseQueued(): void {
+    const queue = this.#queue.slice(this.#queueHead);
+    this.#queue = [];
+    this.#queueHead = 0;
+    for (const next of queue) if (!next.socket.destroyed) this.#refuse(next.socket, 'stopping', 503, 'the control plane is stopping');
+  }
+
+  /** Gives freed slots to the oldest queued upgrades that are still worth verifying. */
+  #admitQueued(): void {
+    const { limits } = this.#options;
+    while (this.#pending < limits.maxPendingHandshakes && this.queued > 0) {
+      const next = this.#queue[this.#queueHead]!;
+      this.#queueHead += 1;
+      if (this.#queueHead === this.#queue.length || this.#queueHead > 1024) {
+        this.#queue = this.#queue.slice(this.#queueHead);
+        this.#queueHead = 0;
+      }
+      if (next.socket.destroyed) continue;
+      if (!this.#options.isRunning()) {
+        this.#refuse(next.socket, 'stopping', 503, 'the control plane is stopping');
+      } else if (performance.now() - next.since > limits.handshakeTimeoutMs / 2) {
+        // An agent's own handshake timeout is the same 10 s by default: answering 429 at half of it
+        // lets the agent retry at once rather than time out and pay for another TLS handshake later.
+        this.#refuse(next.socket, 'queued_too_long', 429, 'too many pending handshakes; retry later', { 'Retry-After': '1' });
+      } else {
+        this.#admit(next.request, next.socket, next.head, false);
+      }
+    }
   }
 
   async #authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

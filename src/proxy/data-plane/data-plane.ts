@@ -95,14 +95,16 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
   #stopPromise: Promise<void> | undefined;
   #rebuildPending = false;
   /**
-   * Registry changes are coalesced into one rebuild per microtask checkpoint: a burst of synchronous
-   * changes costs one rebuild, and since requests arrive from I/O callbacks, which run after pending
-   * microtasks, every request still sees every change made before it.
+   * Registry changes are coalesced into one rebuild per event-loop turn (setImmediate): a storm of
+   * registrations, each arriving in its own I/O callback, costs one rebuild per turn, not one per
+   * registration. A request never sees a stale table: the routing state runs the deferred rebuild at
+   * its first lookup (`RoutingState.defer`).
    */
   readonly #onChange = (): void => {
     if (this.#rebuildPending) return;
     this.#rebuildPending = true;
-    queueMicrotask(this.#rebuild);
+    this.#routing.defer(this.#rebuild);
+    setImmediate(this.#rebuild);
   };
   readonly #rebuild = (): void => {
     if (!this.#rebuildPending) return;

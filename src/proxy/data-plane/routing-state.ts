@@ -59,8 +59,9 @@ interface BackendEntry {
 
 /** The live routing state of a data plane. */
 export class RoutingState {
-  /** The current table; replaced, never mutated. */
-  table = new RouteTable([]);
+  #table = new RouteTable([]);
+  /** A deferred rebuild (see {@link defer}); run by the first read of {@link table}. */
+  #deferred: (() => void) | undefined;
   /** Counter of everything in flight on the data plane. */
   readonly load = new LoadCounter('*');
   /** Traffic counters (plain integers, read by the admin metrics at scrape time). */
@@ -92,6 +93,29 @@ export class RoutingState {
     this.#forwarder = forwarder;
     this.#defaultAffinity = defaults.affinity === 'none' ? undefined : { mode: defaults.affinity, header: defaults.affinityHeader };
     this.#tokens = new AffinityTokens(defaults.affinitySecret);
+  }
+
+  /**
+   * The current table; replaced, never mutated. A rebuild that was deferred runs first, so every lookup
+   * sees every registry change made before it, however late the scheduled rebuild comes.
+   */
+  get table(): RouteTable {
+    const deferred = this.#deferred;
+    if (deferred !== undefined) {
+      this.#deferred = undefined;
+      deferred();
+    }
+    return this.#table;
+  }
+
+  /**
+   * Marks the table stale: `rebuild` (which must end in {@link rebuild}) runs at the next read of
+   * {@link table}, unless the owner runs it first. The owner schedules it for later in the event-loop
+   * turn, so a storm of registrations costs one rebuild per turn instead of one per registration
+   * (each rebuild is O(backends): 2,000 one by one were O(n^2)), while a request never sees a stale table.
+   */
+  defer(rebuild: () => void): void {
+    this.#deferred = rebuild;
   }
 
   /**
@@ -163,7 +187,8 @@ export class RoutingState {
     }
     this.#byBackend = byBackend;
     this.#routes = routes;
-    this.table = new RouteTable(table);
+    this.#deferred = undefined;
+    this.#table = new RouteTable(table);
     if (!keepStats) this.stats.retain(livePairs, liveAgents);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Issue 18, reproduced with a few dozen agents against a proxy whose limits are small: simultaneous first
  * starts past `maxPendingHandshakes` all end registered (the 429s are retried with backoff); a refused
- * key or scope still rejects at once; unknown keys cannot take the whole handshake admission.
+ * key or scope still rejects at once; unknown keys cannot take the whole handshake admission. Issue 17:
+ * known keys past `maxPendingHandshakes` wait in the handshake queue instead of being refused.
  */
 import { describe, it, expect, afterEach } from '@jest/globals';
 import http from 'node:http';
@@ -62,7 +63,8 @@ describe('first starts under a handshake storm (issue 18)', () => {
   it(`${AGENTS} simultaneous first starts past maxPendingHandshakes all end registered`, async () => {
     const trustStore = TrustStore.inMemory();
     const gated = await gatedVerifier(trustStore);
-    const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 2 } });
+    // Without the queue (issue 17), so that the storm meets 429s.
+    const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 2, maxQueuedHandshakes: 0 } });
     cleanups.push(() => fixture.close());
     const keys = await Promise.all(Array.from({ length: AGENTS }, (_, i) => fixture.addKey(`STORM${i}`, { scope: { rules: ['/api'] } })));
     const agents = keys.map((key) => agent(fixture, key));
@@ -79,6 +81,55 @@ describe('first starts under a handshake storm (issue 18)', () => {
     expect(fixture.controlPlane.stats().upgradesRefused.pending_handshakes).toBeGreaterThan(0);
     expect(new Set(fixture.registry.list().map((backend) => backend.agentId)).size).toBe(AGENTS);
     expect(agents.every((web) => web.registered)).toBe(true);
+  });
+
+  it(`${AGENTS} simultaneous first starts past maxPendingHandshakes wait in the handshake queue: none refused, all registered`, async () => {
+    const trustStore = TrustStore.inMemory();
+    const gated = await gatedVerifier(trustStore);
+    const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 2 } });
+    cleanups.push(() => fixture.close());
+    const keys = await Promise.all(Array.from({ length: AGENTS }, (_, i) => fixture.addKey(`QUEUED${i}`, { scope: { rules: ['/api'] } })));
+    const agents = keys.map((key) => agent(fixture, key));
+    let retried = 0;
+    for (const web of agents) web.on('retrying', () => (retried += 1));
+    const started = Promise.all(agents.map((web) => web.start()));
+    // Every verification is held until all the others are queued behind the two pending ones.
+    await withTimeout(
+      (async () => {
+        while (fixture.controlPlane.stats().queuedHandshakes < AGENTS - 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      30_000,
+      'the storm to queue up',
+    );
+    expect(fixture.controlPlane.pendingHandshakes).toBe(2);
+    gated.open();
+    await withTimeout(started, 60_000, 'every agent to register');
+    expect(retried).toBe(0);
+    expect(fixture.controlPlane.stats().upgradesRefused).toEqual({});
+    expect(new Set(fixture.registry.list().map((backend) => backend.agentId)).size).toBe(AGENTS);
+  });
+
+  it('past maxQueuedHandshakes a known key gets 429', async () => {
+    const trustStore = TrustStore.inMemory();
+    const gated = await gatedVerifier(trustStore);
+    const fixture = await startControlPlane({ trustStore, verifier: gated.verifier, limits: { maxPendingHandshakes: 1, maxQueuedHandshakes: 1 } });
+    cleanups.push(() => fixture.close());
+    const keys = await Promise.all(['QFULL1', 'QFULL2', 'QFULL3'].map((id) => fixture.addKey(id, { scope: { rules: ['/api'] } })));
+    const first = fixture.tryConnect({ token: await fixture.token(keys[0]!) });
+    await withTimeout(gated.entered, 5000, 'the first verification to start');
+    const second = fixture.tryConnect({ token: await fixture.token(keys[1]!) });
+    await withTimeout(
+      (async () => {
+        while (fixture.controlPlane.stats().queuedHandshakes < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      5000,
+      'the second upgrade to queue',
+    );
+    expect(await fixture.tryConnect({ token: await fixture.token(keys[2]!) })).toMatchObject({ ok: false, status: 429 });
+    gated.open();
+    expect(await first).toMatchObject({ ok: true });
+    expect(await second).toMatchObject({ ok: true });
+    expect(fixture.controlPlane.stats().upgradesRefused).toEqual({ pending_handshakes: 1 });
   });
 
   it('a refused key or scope still rejects at once on the same small-limit proxy', async () => {

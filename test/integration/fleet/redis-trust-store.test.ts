@@ -108,6 +108,24 @@ describe('RedisTrustStore: one trust shared by several proxies', () => {
     expect(a.get('a')).toEqual(replaced);
   });
 
+  it('addMany (keys import) stores each key of a batch and answers each: added, or refused with its code', async () => {
+    const prefix = freshPrefix();
+    const a = await openStore({ prefix });
+    const b = await openStore({ prefix });
+    await a.add({ id: 'dup', publicKey });
+    const addedOnB = nextEvent(b, 'added', 'batch2');
+    const outcomes = await a.addMany([
+      { input: { id: 'batch1', publicKey } },
+      { input: { id: 'dup', publicKey: otherKey } },
+      { input: { id: 'batch2', publicKey: otherKey, scope: { rules: ['/api'] } } },
+      { input: { id: 'bad id!', publicKey } },
+    ]);
+    expect(outcomes.map((outcome) => ('code' in outcome ? outcome.code : outcome.id))).toEqual(['batch1', 'RP_ERR_ALREADY_EXISTS', 'batch2', 'RP_ERR_INVALID_ID']);
+    await addedOnB;
+    expect(b.get('batch1')?.publicKey).toEqual(publicKey);
+    expect(b.get('dup')?.publicKey).toEqual(publicKey);
+  });
+
   it('writes the key, its version and the change stream entry in one step', async () => {
     const prefix = freshPrefix();
     const names = redisTrustKeys(prefix);

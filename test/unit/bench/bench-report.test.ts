@@ -80,6 +80,20 @@ describe('parseOptions', () => {
     expect(parseOptions(['--duration', '7'], { BENCH_DURATION: '2', BENCH_ROUNDS: '5' })).toMatchObject({ durationSeconds: 7, rounds: 5 });
   });
 
+  it('a scenario sets its defaults, which later flags still override', () => {
+    expect(parseOptions(['--scenario', 'tail'], {})).toMatchObject({ scenario: 'tail', contenders: ['direct', 'inteli', 'nginx'], connections: [1], rounds: 5, websocket: false, observeTail: true });
+    expect(parseOptions(['--rounds', '2', '--scenario', 'tail'], {})).toMatchObject({ rounds: 2 });
+    expect(parseOptions(['--scenario', 'ws'], {})).toMatchObject({ http: false, websocket: true, contenders: ['direct', 'inteli', 'nginx'] });
+    expect(parseOptions(['--scenario', 'storm'], {})).toMatchObject({ agents: 2000, agentProcesses: 4 });
+    expect(parseOptions(['--scenario', 'fleet'], {})).toMatchObject({ agents: 100 });
+    expect(parseOptions(['--scenario', 'clients', '--clients', '500'], {})).toMatchObject({ clients: 500, clientsActive: 1000 });
+    expect(parseOptions([], {})).toMatchObject({ scenario: 'peers', http: true });
+  });
+
+  it('rejects an unknown scenario', () => {
+    expect(() => parseOptions(['--scenario', 'everything'], {})).toThrow(/--scenario must be one of peers, agents, storm, clients, tail, ws, fleet, got 'everything'/);
+  });
+
   it('rejects an unknown contender and a bad duration, naming the option', () => {
     expect(() => parseOptions(['--contenders', 'apache'], {})).toThrow(/unknown contender 'apache'/);
     expect(() => parseOptions(['--duration', '0.5'], {})).toThrow(/--duration must be an integer >= 1/);

@@ -38,6 +38,22 @@ describe('RoutingState', () => {
     return { registry, state, forwarder };
   }
 
+  it('a deferred rebuild runs once, at the first lookup after any number of changes', () => {
+    const registry = new BackendRegistry();
+    const state = new RoutingState(roundRobin, { failures: 3, durationMs: 1_000 }, fakeForwarder());
+    let rebuilds = 0;
+    const rebuild = (): void => {
+      rebuilds += 1;
+      state.rebuild(registry.list());
+    };
+    registry.on('change', () => state.defer(rebuild));
+    for (let i = 0; i < 50; i += 1) registry.add({ agentId: `a${i}`, targets: [target(1000 + i)], rules: [{ path: `/svc-${i}` }] });
+    expect(rebuilds).toBe(0);
+    expect(state.table.match(undefined, '/svc-49', 7)?.key).toBe('/svc-49');
+    expect(state.table.match(undefined, '/svc-0', 6)?.key).toBe('/svc-0');
+    expect(rebuilds).toBe(1);
+  });
+
   it('merges the upstreams of every backend serving a rule, in registration order', () => {
     const { registry, state } = setup();
     registry.add({ agentId: 'a', targets: [target(1), target(2)], rules: [{ path: '/api' }] });

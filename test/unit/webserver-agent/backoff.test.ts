@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { nextBackoffDelay, resolveBackoffOptions } from '../../../src/webserver-agent/backoff.js';
+import { isConnectionRefused, nextBackoffDelay, resolveBackoffOptions, unreachableBackoff, UNREACHABLE_MAX_DELAY_MS } from '../../../src/webserver-agent/backoff.js';
 
 const noJitter = { jitter: 0 };
 
@@ -58,5 +58,26 @@ describe('resolveBackoffOptions', () => {
 
   it('raises the default maxDelayMs to a larger initialDelayMs', () => {
     expect(resolveBackoffOptions({ initialDelayMs: 20_000 }).maxDelayMs).toBe(20_000);
+  });
+});
+
+describe('backoff after a refused connection (a restarting proxy)', () => {
+  it('follows the same curve but stays at or below UNREACHABLE_MAX_DELAY_MS', () => {
+    const options = unreachableBackoff(resolveBackoffOptions(noJitter));
+    expect([0, 1, 2, 3, 4, 10].map((attempt) => nextBackoffDelay(attempt, options))).toEqual([250, 500, 1000, 2000, 2000, 2000]);
+    expect(UNREACHABLE_MAX_DELAY_MS).toBe(2000);
+  });
+
+  it('never exceeds a smaller maxDelayMs nor goes below a larger initialDelayMs', () => {
+    expect(unreachableBackoff(resolveBackoffOptions({ initialDelayMs: 10, maxDelayMs: 100 })).maxDelayMs).toBe(100);
+    expect(unreachableBackoff(resolveBackoffOptions({ initialDelayMs: 5000 })).maxDelayMs).toBe(5000);
+  });
+
+  it('recognises ECONNREFUSED on the error or along its causes, and nothing else', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    expect(isConnectionRefused(refused)).toBe(true);
+    expect(isConnectionRefused(new Error('cannot connect', { cause: refused }))).toBe(true);
+    expect(isConnectionRefused(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false);
+    expect(isConnectionRefused('ECONNREFUSED')).toBe(false);
   });
 });

@@ -18,13 +18,13 @@
  * entry is ignored, logged and counted (`stats.rejectedEntries`), never trusted.
  */
 import { randomBytes } from 'node:crypto';
-import { InvalidOptionError, TrustStoreError } from '../../errors.js';
+import { InvalidOptionError, ProxyError, TrustStoreError } from '../../errors.js';
 import { isValidAgentId } from '../../identity/agent-id.js';
 import type { Logger } from '../../logger.js';
 import { closeRedis, connectRedis, type RedisClient } from '../../redis/redis-connection.js';
 import { redactRedisUrl } from '../../redis/redis-options.js';
 import { KeyedTrustStore } from '../keyed-trust-store.js';
-import type { AddKeyOptions, TrustStore, TrustStoreHealth } from '../trust-store.js';
+import type { AddKeyOptions, AddManyEntry, TrustStore, TrustStoreHealth } from '../trust-store.js';
 import { buildTrustedKey, type AddKeyInput, type TrustedKey } from '../trusted-key.js';
 import { redisTrustKeys, type RedisTrustKeys } from './redis-trust-keys.js';
 import { resolveRedisTrustStoreOptions, STREAM_READ_COUNT, type RedisTrustStoreOptions, type ResolvedRedisTrustStoreOptions } from './redis-trust-store-options.js';
@@ -195,6 +195,26 @@ export class RedisTrustStore extends KeyedTrustStore implements TrustStore {
     }
     await this.#settle(this.#writtenVersion(reply));
     return this.keys.get(key.id) ?? key;
+  }
+
+  /**
+   * Trusts a batch of keys (`keys.import`, `ProxySysAdmin.addPublicKeys`): one {@link add} script per key,
+   * sent together. Resolves with one outcome per entry, in order: the stored key, or the error that
+   * refused it. Unlike the file store's batch this is not all-or-nothing: with Redis unreachable each
+   * key's outcome is its own `RP_ERR_TRUST_STORE` (the message says whether that key was written).
+   */
+  override async addMany(entries: readonly AddManyEntry[]): Promise<Array<TrustedKey | ProxyError>> {
+    if (!Array.isArray(entries)) throw new InvalidOptionError('addMany: expected an array of { input, replace? }');
+    return Promise.all(
+      entries.map(async ({ input, replace }) => {
+        try {
+          return await this.add(input, { replace: replace === true });
+        } catch (error) {
+          if (error instanceof ProxyError) return error;
+          throw error;
+        }
+      }),
+    );
   }
 
   /**
