@@ -2,7 +2,7 @@
  * The IPC protocol between the cluster primary and its workers, as plain serializable data, with type
  * guards: every message is validated on receipt, and a malformed one is logged and ignored, never trusted.
  *
- * Primary to worker: `config` (once, first), `snapshot` (the whole registry), `added` / `updated` /
+ * Primary to worker: `config` (once, first), `settings` (a reload's new live options), `snapshot` (the whole registry), `added` / `updated` /
  * `removed` (each registry change, in order, with the registry version after it), `idle?` (drain: is this
  * backend idle here?), `report?` (send your counters now) and `stop`.
  * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening` or
@@ -11,7 +11,7 @@
  */
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { Backend, RemovalReason, RouteRule, TargetAddress } from '../registry/backend.js';
-import type { WorkerDataPlaneOptions } from './cluster-options.js';
+import type { WorkerDataPlaneOptions, WorkerDataPlaneSettings } from './cluster-options.js';
 import type { WorkerReport } from './worker-report.js';
 import { isWorkerReport } from './worker-report.js';
 
@@ -31,6 +31,7 @@ export interface WorkerConfig extends WorkerDataPlaneOptions {
 /** Messages from the primary. */
 export type PrimaryMessage =
   | { readonly type: 'inteli.config'; readonly config: WorkerConfig }
+  | { readonly type: 'inteli.settings'; readonly dataPlane: WorkerDataPlaneSettings; readonly logLevel?: string | undefined }
   | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[] }
   | { readonly type: 'inteli.added'; readonly version: number; readonly backend: Backend }
   | { readonly type: 'inteli.updated'; readonly version: number; readonly backend: Backend }
@@ -109,6 +110,12 @@ export function isBackend(value: unknown): value is Backend {
   );
 }
 
+/** Plain option values only; the worker's resolver checks what they mean. */
+function isSettings(value: unknown): value is WorkerDataPlaneSettings {
+  const plain = (item: unknown): boolean => typeof item === 'number' || typeof item === 'boolean' || isString(item, 65536);
+  return isRecord(value) && Object.values(value).every((item) => plain(item) || (Array.isArray(item) && item.length <= 10_000 && item.every((entry) => isString(entry, 64))));
+}
+
 function isWorkerConfig(value: unknown): value is WorkerConfig {
   if (!isRecord(value)) return false;
   const tls = value.tls;
@@ -122,6 +129,7 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     isCount(value.shutdownTimeoutMs) &&
     (value.proxyId === undefined || isString(value.proxyId, 64)) &&
     (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
+    (value.settings === undefined || isSettings(value.settings)) &&
     isCount(value.reportIntervalMs) &&
     isString(value.logLevel, 16) &&
     (value.logFormat === undefined || value.logFormat === 'json' || value.logFormat === 'pretty')
@@ -134,6 +142,8 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   switch (value.type) {
     case 'inteli.config':
       return isWorkerConfig(value.config);
+    case 'inteli.settings':
+      return isSettings(value.dataPlane) && (value.logLevel === undefined || isString(value.logLevel, 16));
     case 'inteli.snapshot':
       return isCount(value.version) && Array.isArray(value.backends) && value.backends.every(isBackend);
     case 'inteli.added':

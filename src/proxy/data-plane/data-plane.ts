@@ -26,6 +26,7 @@ import { UndiciForwarder } from './undici-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 import type { Forwarding } from '../forwarding.js';
+import { type LiveDataPlaneOptions, withLiveOptions } from './live-options.js';
 
 /** Lifecycle states of a {@link DataPlane}. */
 export type DataPlaneState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -72,7 +73,7 @@ const MIN_CLIENT_DEADLINE_SWEEP_MS = 50;
 /** The forwarding half of the proxy, in this process (the {@link Forwarding} of a `ProxyServer`). */
 export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwarding {
   readonly #registry: BackendRegistry;
-  readonly #options: ResolvedDataPlaneOptions;
+  #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
   readonly #forwarder: UndiciForwarder;
   readonly #tunnels: WebSocketTunnels;
@@ -204,6 +205,29 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
   stop(): Promise<void> {
     this.#stopPromise ??= this.#stop();
     return this.#stopPromise;
+  }
+
+  /** The resolved options, as last reconfigured. */
+  get options(): ResolvedDataPlaneOptions {
+    return this.#options;
+  }
+
+  /**
+   * Applies new values of the live options (see `live-options.ts`) to new requests; requests and tunnels
+   * in flight keep what they were dispatched with. Validated first: an invalid value throws and nothing
+   * changes.
+   *
+   * @throws {InvalidOptionError} naming the option.
+   */
+  reconfigure(change: LiveDataPlaneOptions): Promise<void> {
+    const next = withLiveOptions(this.#options, change);
+    this.#options = next;
+    this.#handler.options = next;
+    this.#forwarder.setTimeouts(next);
+    this.#tunnels.setTimeouts(next);
+    this.#routing.setSelector(next.selector);
+    this.#logger.info({ options: Object.keys(change).filter((name) => change[name as keyof LiveDataPlaneOptions] !== undefined) }, 'data plane reconfigured');
+    return Promise.resolve();
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */

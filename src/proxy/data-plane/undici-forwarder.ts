@@ -37,6 +37,9 @@ export interface UndiciForwarderOptions {
   readonly logger: Logger;
 }
 
+/** The timeouts a reload may change. */
+export type ForwarderTimeouts = Pick<UndiciForwarderOptions, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyTimeoutMs'>;
+
 /** Methods RFC 9110 calls idempotent and that are safe to send again after a connect failure. */
 const RETRYABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -112,7 +115,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     const req = this.#req;
     try {
       pool.dispatch(
-        { path: this.#target, method: req.method ?? 'GET', headers: this.#head.headers, body: this.#head.hasBody ? req : null },
+        {
+          path: this.#target,
+          method: req.method ?? 'GET',
+          headers: this.#head.headers,
+          body: this.#head.hasBody ? req : null,
+          // Per dispatch, not per pool, so that a reload applies to new requests only.
+          headersTimeout: this.#forwarder.timeouts.responseTimeoutMs,
+          bodyTimeout: this.#forwarder.timeouts.bodyTimeoutMs,
+        },
         this,
       );
     } catch (error) {
@@ -255,7 +266,7 @@ export class UndiciForwarder implements Forwarder {
   stopping = false;
   readonly logger: Logger;
   readonly retry: boolean;
-  readonly #options: UndiciForwarderOptions;
+  #options: UndiciForwarderOptions;
   readonly #pools = new Map<string, PoolEntry>();
   /** Pools released while requests still ran on them; kept so that `destroy()` reaches them. */
   readonly #closing = new Set<Pool>();
@@ -264,6 +275,28 @@ export class UndiciForwarder implements Forwarder {
     this.#options = options;
     this.logger = options.logger;
     this.retry = options.retry;
+  }
+
+  /** The upstream timeouts new requests get. */
+  get timeouts(): ForwarderTimeouts {
+    return this.#options;
+  }
+
+  /**
+   * Applies new timeouts to new requests; requests in flight keep theirs. A new connect timeout takes
+   * effect through new pools: the current ones close gracefully (their requests finish) and each origin
+   * gets a new pool on its next request.
+   */
+  setTimeouts(timeouts: ForwarderTimeouts): void {
+    const connectChanged = timeouts.connectTimeoutMs !== this.#options.connectTimeoutMs;
+    this.#options = { ...this.#options, connectTimeoutMs: timeouts.connectTimeoutMs, responseTimeoutMs: timeouts.responseTimeoutMs, bodyTimeoutMs: timeouts.bodyTimeoutMs };
+    if (!connectChanged) return;
+    for (const [origin, entry] of this.#pools) {
+      const pool = entry.pool;
+      if (pool === undefined) continue;
+      entry.pool = undefined;
+      this.#closeGracefully(origin, pool);
+    }
   }
 
   forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead): void {
@@ -314,6 +347,10 @@ export class UndiciForwarder implements Forwarder {
     this.#pools.delete(origin);
     const pool = entry.pool;
     if (pool === undefined) return;
+    this.#closeGracefully(origin, pool);
+  }
+
+  #closeGracefully(origin: string, pool: Pool): void {
     this.#closing.add(pool);
     pool
       .close()

@@ -1,0 +1,147 @@
+/**
+ * Every option an operator can set, in one list: the single source of the config file's validation, of
+ * the environment variables that override it, of what a reload applies live, of `--check-config`'s
+ * masking, and of the generated option tables (`docs/configuration.md`, the README). Defaults are the
+ * `DEFAULT_*` constants of the options files that own them, imported, never written twice; ranges are
+ * those the `resolve*Options` validators enforce, and `test/unit/config/config-schema.test.ts` probes
+ * each bound against them and fails when a resolved option has no entry here.
+ *
+ * Adding an option is one line: `integer('control.fooMs', DEFAULT_FOO_MS, 1, 60_000, 'what it does')`.
+ */
+import { ENV_DEFAULTS, LOG_LEVELS } from '../../shared/env.js';
+import {
+  DEFAULT_ADMIN_AUDIENCE,
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_ADMIN_PORT,
+  DEFAULT_EVENT_BUFFER_SIZE,
+  DEFAULT_HISTORY_SAMPLES,
+  DEFAULT_SAMPLE_INTERVAL_MS,
+} from '../admin/admin-options.js';
+import { DEFAULT_BOOTSTRAP_KEY_DIR } from '../bootstrap-admin-key.js';
+import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_RESPAWN_DELAY_MS, DEFAULT_RESPAWN_MAX_DELAY_MS, MAX_WORKERS } from '../cluster/cluster-options.js';
+import {
+  DEFAULT_AUDIENCE,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_CONTROL_HOST,
+  DEFAULT_CONTROL_PORT,
+  DEFAULT_GATEKEEPER_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_INVALID_FRAMES,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_RULES_PER_REGISTRATION,
+  DEFAULT_MAX_SESSIONS_PER_KEY,
+  DEFAULT_MAX_TARGETS_PER_REGISTRATION,
+  DEFAULT_MESSAGE_BURST,
+  DEFAULT_MESSAGES_PER_SECOND,
+  DEFAULT_MISSED_PONGS,
+  DEFAULT_REGISTER_TIMEOUT_MS,
+} from '../control-plane/control-plane-options.js';
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CLIENT_HEADERS_TIMEOUT_MS,
+  DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_CONNECTIONS_PER_ORIGIN,
+  DEFAULT_EJECT_AFTER_FAILURES,
+  DEFAULT_EJECT_DURATION_MS,
+  DEFAULT_HOST,
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_NO_TARGET_STATUS,
+  DEFAULT_PORT,
+  DEFAULT_RESPONSE_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_TLS_PORT,
+  DEFAULT_UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+} from '../data-plane/data-plane-options.js';
+import { SELECTORS } from '../data-plane/selectors/index.js';
+import { DEFAULT_CERTSTORE_DIR } from '../proxy-options.js';
+import { boolean, filePath, host, integer, list, number, oneOf, type OptionSpec, section, string } from './option-spec.js';
+
+const MAX = MAX_TIMEOUT_MS;
+const live = { live: true } as const;
+const command = { consumer: 'command' } as const;
+const cluster = { consumer: 'cluster' } as const;
+
+/** The schema, in the order the docs list it. */
+export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
+  // The data plane.
+  host('host', DEFAULT_HOST, 'Address of the HTTP and HTTPS listeners.', { env: 'PROXY_HOST' }),
+  integer('port', DEFAULT_PORT, 0, 65_535, 'HTTP port (0 picks a free one).', { env: 'PROXY_PORT' }),
+  integer('tlsPort', DEFAULT_TLS_PORT, 0, 65_535, 'HTTPS port (0 picks a free one).', { env: 'PROXY_TLS_PORT' }),
+  section('tls', 'Certificate of HTTPS, shared with the control plane; a development pair is generated when both files are absent.', command),
+  filePath('tls.cert', ENV_DEFAULTS.PROXY_TLS_CERT, 'PEM certificate file.', { env: 'PROXY_TLS_CERT', ...command }),
+  filePath('tls.key', ENV_DEFAULTS.PROXY_TLS_KEY, 'PEM private key file.', { env: 'PROXY_TLS_KEY', secret: true, ...command }),
+  oneOf('selector', Object.keys(SELECTORS), 'round-robin', 'How a rule picks among its ready targets; `weighted` honours each backend\'s weight (`inteli-agent --weight`).', { env: 'PROXY_SELECTOR', ...live }),
+  integer('noTargetStatus', DEFAULT_NO_TARGET_STATUS, 400, 599, 'Status of NO_ROUTE and NO_TARGET answers.', live),
+  list('trustedProxies', 'ip-or-cidr', [], 'IPs and CIDRs of proxies in front whose X-Forwarded-* headers are kept (comma-separated in the variable).', { env: 'PROXY_TRUSTED_PROXIES', ...live }),
+  integer('connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, 1, MAX, 'Upstream connect timeout, in ms (then 502, retried when safe).', live),
+  integer('responseTimeoutMs', DEFAULT_RESPONSE_TIMEOUT_MS, 1, MAX, 'Upstream response-headers timeout, in ms (then 504).', live),
+  integer('bodyTimeoutMs', DEFAULT_BODY_TIMEOUT_MS, 0, MAX, 'Longest silence between upstream body chunks, in ms (0: none).', live),
+  integer('upstreamKeepAliveTimeoutMs', DEFAULT_UPSTREAM_KEEP_ALIVE_TIMEOUT_MS, 1, MAX, 'Idle time of pooled upstream connections, in ms.'),
+  integer('connectionsPerOrigin', DEFAULT_CONNECTIONS_PER_ORIGIN, 1, 65_536, 'Most connections per upstream origin.'),
+  boolean('retry', true, 'Retry an idempotent request once on another target after a connect failure or a reset before any response byte.'),
+  integer('ejectAfterFailures', DEFAULT_EJECT_AFTER_FAILURES, 0, 1000, 'Consecutive connect failures that eject a target (0: never).'),
+  integer('ejectDurationMs', DEFAULT_EJECT_DURATION_MS, 1, MAX, 'How long an ejected target is skipped, in ms.'),
+  integer('shutdownTimeoutMs', DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, MAX, 'Bound on in-flight work during a graceful stop, in ms.'),
+  boolean('accessLog', false, 'Log one info line per forwarded request.', { env: 'PROXY_ACCESS_LOG', ...live }),
+  integer('clientRequestTimeoutMs', DEFAULT_CLIENT_REQUEST_TIMEOUT_MS, 0, MAX, 'Time a client has to send a whole request, in ms (0: none).'),
+  integer('clientHeadersTimeoutMs', DEFAULT_CLIENT_HEADERS_TIMEOUT_MS, 1, MAX, 'Time a client has to send the request headers, in ms (slowloris guard); at most clientRequestTimeoutMs.'),
+  integer('clientKeepAliveTimeoutMs', DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, 0, MAX, 'Idle time of client keep-alive connections, in ms.'),
+  integer('maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, 1024, 1_048_576, 'Largest request header block, in bytes.'),
+  boolean('upstreamRejectUnauthorized', true, 'Verify the certificates of `https` targets.'),
+  filePath('upstreamCa', undefined, 'PEM file of extra CAs trusted for `https` targets (default: the system CAs).', command),
+
+  // The control plane.
+  section('control', 'The WSS control plane where agents register.'),
+  host('control.host', DEFAULT_CONTROL_HOST, 'Control-plane address.', { env: 'PROXY_WS_HOST' }),
+  integer('control.port', DEFAULT_CONTROL_PORT, 0, 65_535, 'Control-plane port.', { env: 'PROXY_WS_PORT' }),
+  boolean('control.insecure', false, 'Serve plain ws without TLS (local development only; logs a warning).'),
+  string('control.audience', DEFAULT_AUDIENCE, 'The `aud` agent and admin tokens must carry.'),
+  list('control.allowedRoles', ['agent', 'admin'], ['agent', 'admin'], 'Roles that may open a session; `[agent]` keeps key management off the network.'),
+  integer('control.heartbeatIntervalMs', DEFAULT_HEARTBEAT_INTERVAL_MS, 10, 600_000, 'Interval between pings, in ms.'),
+  integer('control.missedPongs', DEFAULT_MISSED_PONGS, 1, 100, 'Unanswered pings before a session is evicted.'),
+  integer('control.closeTimeoutMs', DEFAULT_CLOSE_TIMEOUT_MS, 10, 60_000, 'Wait for a peer\'s close frame, in ms.'),
+  section('control.limits', 'Limits; breaking one closes only the offending session. Live ones apply to new sessions.'),
+  integer('control.limits.maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, 128, 16 * 1024 * 1024, 'Largest frame, in bytes (then 4008).'),
+  integer('control.limits.registerTimeoutMs', DEFAULT_REGISTER_TIMEOUT_MS, 10, 600_000, 'Time an agent has to register after the upgrade, in ms.', live),
+  number('control.limits.messagesPerSecond', DEFAULT_MESSAGES_PER_SECOND, 0.1, 10_000, 'Sustained frames per second per session.', live),
+  integer('control.limits.burst', DEFAULT_MESSAGE_BURST, 1, 100_000, 'Burst of frames per session above the sustained rate.', live),
+  integer('control.limits.maxSessionsPerKey', DEFAULT_MAX_SESSIONS_PER_KEY, 1, 10_000, 'Live sessions per key (then 429).', live),
+  integer('control.limits.maxRulesPerRegistration', DEFAULT_MAX_RULES_PER_REGISTRATION, 1, 256, 'Rules per registration.', live),
+  integer('control.limits.maxTargetsPerRegistration', DEFAULT_MAX_TARGETS_PER_REGISTRATION, 1, 256, 'Targets per registration.', live),
+  integer('control.limits.maxPendingHandshakes', DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000, 'Upgrade requests authenticated at once (then 429).', live),
+  integer('control.limits.maxInvalidFrames', DEFAULT_MAX_INVALID_FRAMES, 0, 1000, 'Invalid frames tolerated per session before 4002.', live),
+  integer('control.limits.handshakeTimeoutMs', DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 600_000, 'TLS handshake and upgrade-request timeout, in ms.'),
+  integer('control.limits.gatekeeperTimeoutMs', DEFAULT_GATEKEEPER_TIMEOUT_MS, 1, 600_000, 'Bound on each gatekeeper, in ms.', live),
+  integer('control.limits.maxBufferedBytes', undefined, 1024, 1024 * 1024 * 1024, 'Bytes queued to a slow session before it is closed.', { defaultText: '16 x maxFrameBytes', ...live }),
+
+  // The admin listener.
+  section('admin', 'The admin listener: health, readiness, metrics, status API and page; `false` turns it off.', { canDisable: true }),
+  host('admin.host', DEFAULT_ADMIN_HOST, 'Admin address; anything but loopback requires auth.', { env: 'PROXY_ADMIN_HOST' }),
+  integer('admin.port', DEFAULT_ADMIN_PORT, 0, 65_535, 'Admin port.', { env: 'PROXY_ADMIN_PORT' }),
+  boolean('admin.requireAuth', undefined, 'Require an admin key\'s bearer JWT on /metrics and /api/*; cannot be false off loopback.', { defaultText: 'true unless admin.host is loopback' }),
+  string('admin.audience', DEFAULT_ADMIN_AUDIENCE, 'The `aud` admin-listener tokens must carry.'),
+  integer('admin.sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 100, 60_000, 'Request-rate sampling interval of the status page, in ms.'),
+  integer('admin.historySamples', DEFAULT_HISTORY_SAMPLES, 2, 10_000, 'Rate samples kept.'),
+  integer('admin.eventBufferSize', DEFAULT_EVENT_BUFFER_SIZE, 1, 10_000, 'Control events kept for the status API.'),
+
+  // The trust store, the process and the command.
+  filePath('certstore', DEFAULT_CERTSTORE_DIR, 'Directory of the trust store (trust-store.json, mode 0600).', { env: 'PROXY_CERTSTORE' }),
+  filePath('keyDir', DEFAULT_BOOTSTRAP_KEY_DIR, 'Where the first start writes the admin key pair.', command),
+  oneOf('logLevel', LOG_LEVELS, 'info', 'pino level.', { env: 'LOG_LEVEL', ...live, ...command }),
+  boolean('watchConfig', false, 'Reload when the config file changes, as on SIGHUP.', { ...live, ...command }),
+  integer('workers', 1, 1, MAX_WORKERS, 'Data-plane worker processes sharing the ports, or `auto` (one per core).', { env: 'PROXY_WORKERS', words: ['auto'], ...command }),
+  integer('reportIntervalMs', DEFAULT_REPORT_INTERVAL_MS, 100, 60_000, 'Cluster: interval of the workers\' counter reports, in ms.', cluster),
+  integer('respawnDelayMs', DEFAULT_RESPAWN_DELAY_MS, 10, 60_000, 'Cluster: first delay before replacing a dead worker, in ms.', cluster),
+  integer('respawnMaxDelayMs', DEFAULT_RESPAWN_MAX_DELAY_MS, 10, 600_000, 'Cluster: longest such delay, in ms; at least respawnDelayMs.', cluster),
+]);
+
+/** The schema by path. */
+export const SCHEMA_BY_PATH: ReadonlyMap<string, OptionSpec> = new Map(CONFIG_SCHEMA.map((spec) => [spec.path, spec]));
+
+/** Environment variables the proxy reads besides those of the schema (not warned about as unknown). */
+export const OTHER_PROXY_VARIABLES: readonly string[] = Object.freeze(['PROXY_CONFIG', 'PROXY_WS_URL']);
