@@ -61,11 +61,12 @@ function parseJson(file: string, text: string): ConfigFile {
 
 function parseYaml(file: string, text: string): ConfigFile {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
   const first = document.errors[0];
   if (first !== undefined) {
     const line = first.linePos?.[0]?.line;
-    throw new InvalidConfigError(file, undefined, `invalid YAML: ${first.message.split('\n')[0]}`, line === undefined ? {} : { line });
+    const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new InvalidConfigError(file, undefined, `invalid YAML: ${message}`, line === undefined ? {} : { line });
   }
   let data: unknown;
   try {

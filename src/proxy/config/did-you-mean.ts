@@ -28,7 +28,12 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = editDistance(wanted, candidate.toLowerCase());
+    const lower = candidate.toLowerCase();
+    // A shortened name (`hearbeat` for `heartbeatIntervalMs`) is compared with the candidate's start too.
+    let distance = editDistance(wanted, lower);
+    if (wanted.length >= 4 && lower.length > wanted.length) {
+      for (let extra = 0; extra <= 2; extra += 1) distance = Math.min(distance, editDistance(wanted, lower.slice(0, wanted.length + extra)) + 1);
+    }
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
