@@ -20,6 +20,8 @@ import {
 import { DEFAULT_BOOTSTRAP_KEY_DIR } from '../bootstrap-admin-key.js';
 import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_RESPAWN_DELAY_MS, DEFAULT_RESPAWN_MAX_DELAY_MS, MAX_WORKERS } from '../cluster/cluster-options.js';
 import {
+  DEFAULT_ADMIN_MESSAGE_BURST,
+  DEFAULT_ADMIN_MESSAGES_PER_SECOND,
   DEFAULT_AUDIENCE,
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_CONTROL_HOST,
@@ -110,10 +112,13 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   integer('control.limits.registerTimeoutMs', DEFAULT_REGISTER_TIMEOUT_MS, 10, 600_000, 'Time an agent has to register after the upgrade, in ms.', live),
   number('control.limits.messagesPerSecond', DEFAULT_MESSAGES_PER_SECOND, 0.1, 10_000, 'Sustained frames per second per session.', live),
   integer('control.limits.burst', DEFAULT_MESSAGE_BURST, 1, 100_000, 'Burst of frames per session above the sustained rate.', live),
+  number('control.limits.adminMessagesPerSecond', DEFAULT_ADMIN_MESSAGES_PER_SECOND, 0.1, 10_000, 'Sustained frames per second per admin session.', live),
+  integer('control.limits.adminBurst', DEFAULT_ADMIN_MESSAGE_BURST, 1, 100_000, 'Burst of frames per admin session.', live),
   integer('control.limits.maxSessionsPerKey', DEFAULT_MAX_SESSIONS_PER_KEY, 1, 10_000, 'Live sessions per key (then 429).', live),
   integer('control.limits.maxRulesPerRegistration', DEFAULT_MAX_RULES_PER_REGISTRATION, 1, 256, 'Rules per registration.', live),
   integer('control.limits.maxTargetsPerRegistration', DEFAULT_MAX_TARGETS_PER_REGISTRATION, 1, 256, 'Targets per registration.', live),
   integer('control.limits.maxPendingHandshakes', DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000, 'Upgrade requests authenticated at once (then 429).', live),
+  integer('control.limits.maxPendingUnknownHandshakes', undefined, 1, 100_000, 'Of those, how many may come from tokens naming no trusted key (then 429); at most maxPendingHandshakes.', { defaultText: 'a quarter of maxPendingHandshakes, at least 1', ...live }),
   integer('control.limits.maxInvalidFrames', DEFAULT_MAX_INVALID_FRAMES, 0, 1000, 'Invalid frames tolerated per session before 4002.', live),
   integer('control.limits.handshakeTimeoutMs', DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 600_000, 'TLS handshake and upgrade-request timeout, in ms.'),
   integer('control.limits.gatekeeperTimeoutMs', DEFAULT_GATEKEEPER_TIMEOUT_MS, 1, 600_000, 'Bound on each gatekeeper, in ms.', live),
