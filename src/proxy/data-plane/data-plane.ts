@@ -219,7 +219,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
    *
    * @throws {InvalidOptionError} naming the option.
    */
-  reconfigure(change: LiveDataPlaneOptions): Promise<void> {
+  async reconfigure(change: LiveDataPlaneOptions): Promise<void> {
     const next = withLiveOptions(this.#options, change);
     this.#options = next;
     this.#handler.options = next;
@@ -227,7 +227,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     this.#tunnels.setTimeouts(next);
     this.#routing.setSelector(next.selector);
     this.#logger.info({ options: Object.keys(change).filter((name) => change[name as keyof LiveDataPlaneOptions] !== undefined) }, 'data plane reconfigured');
-    return Promise.resolve();
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */
