@@ -24,11 +24,16 @@ const LIMITS_PREFIX = 'control.limits.';
 export function diffConfig(before: ConfigTree, after: ConfigTree): ConfigChanges {
   const live: string[] = [];
   const restart: string[] = [];
+  const toggled: string[] = [];
   for (const spec of CONFIG_SCHEMA) {
+    // The options of a section turned on or off are that one change, not one each.
+    if (toggled.some((section) => spec.path.startsWith(`${section}.`))) continue;
     const old = getIn(before, spec.path);
     const next = getIn(after, spec.path);
     const changed = spec.type === 'section' ? (old === false) !== (next === false) : JSON.stringify(old) !== JSON.stringify(next);
-    if (changed) (spec.live ? live : restart).push(spec.path);
+    if (!changed) continue;
+    if (spec.type === 'section') toggled.push(spec.path);
+    (spec.live ? live : restart).push(spec.path);
   }
   return Object.freeze({ live: Object.freeze(live), restart: Object.freeze(restart) });
 }

@@ -154,6 +154,15 @@ describe('reloading the configuration of a running proxy', () => {
     // Still reported on the next reload, since it still differs from what runs.
     expect((await reloader.reload('test')).restartRequired).toEqual(['maxHeaderSize']);
   });
+
+  it('with watchConfig: true, saving the file reloads it', async () => {
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    expect((await reloader.reload('test')).applied).toEqual(['watchConfig']);
+    expect(logged('watching the configuration file')).toHaveLength(1);
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: false\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await waitUntil(() => !proxy.dataPlane.options.accessLog, 10_000, 'the file change to be applied');
+    expect(logged('configuration reloaded: accessLog').some((line) => line.trigger === 'file changed')).toBe(true);
+  });
 });
 
 /** Resolves once `check()` holds (the slow backend saw the request); bounded. */

@@ -10,7 +10,7 @@ import { resolveAdminOptions } from '../../../src/proxy/admin/admin-options.js';
 import { resolveClusterOptions } from '../../../src/proxy/cluster/cluster-options.js';
 import { README_TABLE_END, README_TABLE_START, configurationDoc, readmeTable } from '../../../src/proxy/config/config-doc.js';
 import { liveSettings } from '../../../src/proxy/config/config-changes.js';
-import { CONFIG_SCHEMA, SCHEMA_BY_PATH } from '../../../src/proxy/config/config-schema.js';
+import { CONFIG_SCHEMA, OTHER_PROXY_VARIABLES, SCHEMA_BY_PATH } from '../../../src/proxy/config/config-schema.js';
 import { type ConfigTree, setIn } from '../../../src/proxy/config/config-tree.js';
 import { checkResolvable, loadConfig } from '../../../src/proxy/config/load-config.js';
 import { RESTART_ONLY_LIMITS, resolveControlPlaneOptions } from '../../../src/proxy/control-plane/control-plane-options.js';
@@ -19,6 +19,7 @@ import { LIVE_DATA_PLANE_OPTIONS } from '../../../src/proxy/data-plane/live-opti
 import { SELECTORS } from '../../../src/proxy/data-plane/selectors/index.js';
 import { resolveProxyOptions } from '../../../src/proxy/proxy-options.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
+import { ENV_DEFAULTS } from '../../../src/shared/env.js';
 import { TrustStore } from '../../../src/shared/trust/index.js';
 
 /** Resolved options that a file cannot hold (objects of the embedder's), or that the schema spells otherwise. */
@@ -127,6 +128,11 @@ describe('the configuration schema', () => {
       setIn(values, spec.path, spec.default ?? 1);
       expect({ path: spec.path, applied: Object.keys(liveSettings(values, [spec.path])).length }).toEqual({ path: spec.path, applied: 1 });
     }
+  });
+
+  it('reads every variable src/shared/env.ts knows (a variable added there needs its schema entry)', () => {
+    const read = new Set([...CONFIG_SCHEMA.flatMap((spec) => (spec.env === undefined ? [] : [spec.env])), ...OTHER_PROXY_VARIABLES]);
+    expect(Object.keys(ENV_DEFAULTS).filter((name) => !read.has(name))).toEqual([]);
   });
 
   it('lists every variable in .env.example', async () => {
