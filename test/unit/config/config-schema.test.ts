@@ -25,13 +25,21 @@ import { TrustStore } from '../../../src/shared/trust/index.js';
 /** Resolved options that a file cannot hold (objects of the embedder's), or that the schema spells otherwise. */
 const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatekeepers', 'workerExec']);
 
+/** A plain object of data (not a matcher with methods such as the resolved `trustedProxies`). */
+function isPlainData(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && !Object.values(value).some((item) => typeof item === 'function');
+}
+
 /** Every resolved option of the library as `path -> resolved default`. */
 function resolvedDefaults(): Map<string, unknown> {
   const found = new Map<string, unknown>();
+  // Nested plain objects (an options section another part adds) are walked: each leaf needs its entry.
   const add = (prefix: string, object: object): void => {
     for (const [key, value] of Object.entries(object)) {
       const path = `${prefix}${key}`;
-      if (!NOT_FILE_OPTIONS.has(path)) found.set(path, value);
+      if (NOT_FILE_OPTIONS.has(path)) continue;
+      if (isPlainData(value)) add(`${path}.`, value);
+      else found.set(path, value);
     }
   };
   const dataPlane = resolveDataPlaneOptions({});
