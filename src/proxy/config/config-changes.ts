@@ -46,8 +46,14 @@ export function liveSettings(values: ConfigTree, paths: readonly string[]): Live
   for (const path of paths) {
     const value = getIn(values, path);
     if ((LIVE_DATA_PLANE_OPTIONS as readonly string[]).includes(path)) dataPlane[path] = value;
-    else if (path.startsWith(LIMITS_PREFIX)) limits[path.slice(LIMITS_PREFIX.length)] = value;
     else if (path === 'logLevel') logLevel = value as LogLevel;
+  }
+  // Limits go as a whole (every live one, unset ones as undefined): a limit whose default is computed
+  // from another (`maxPendingUnknownHandshakes` from `maxPendingHandshakes`) is then computed again.
+  if (paths.some((path) => path.startsWith(LIMITS_PREFIX))) {
+    for (const spec of CONFIG_SCHEMA) {
+      if (spec.live && spec.path.startsWith(LIMITS_PREFIX)) limits[spec.path.slice(LIMITS_PREFIX.length)] = getIn(values, spec.path);
+    }
   }
   return {
     ...(Object.keys(dataPlane).length === 0 ? {} : { dataPlane: dataPlane as LiveDataPlaneOptions }),

@@ -118,19 +118,20 @@ describe('reloading the configuration of a running proxy', () => {
   });
 
   it('applies control-plane limits and the log level live', async () => {
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nlogLevel: warn\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nlogLevel: warn\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     const outcome = await reloader.reload('test');
-    expect(outcome.applied).toEqual(['control.limits.burst', 'control.limits.maxSessionsPerKey', 'logLevel']);
-    expect(proxy.controlPlane!.limits).toMatchObject({ burst: 7, maxSessionsPerKey: 3 });
+    expect(outcome.applied).toEqual(['control.limits.burst', 'control.limits.maxSessionsPerKey', 'control.limits.maxPendingHandshakes', 'logLevel']);
+    // The unknown callers' share is computed again from the new maxPendingHandshakes (a quarter of 8).
+    expect(proxy.controlPlane!.limits).toMatchObject({ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8, maxPendingUnknownHandshakes: 2 });
     expect(proxy.options.logger.level).toBe('warn');
     // Back to info for the next tests' log assertions.
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     expect((await reloader.reload('test')).applied).toEqual(['logLevel']);
   });
 
   it('refuses an invalid file with a log line saying why, and keeps the running configuration', async () => {
     const before = reloader.current;
-    await writeConfig('responseTimeoutMs: -1\nselector: round-robin\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: -1\nselector: round-robin\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     const outcome = await reloader.reload('test');
     expect(outcome.applied).toEqual([]);
     expect(outcome.error).toMatch(/inteli\.yaml:\d+: responseTimeoutMs: expected an integer from 1 to 2147483647, got -1$/);
@@ -143,7 +144,7 @@ describe('reloading the configuration of a running proxy', () => {
   });
 
   it('reports a changed restart-only option by name and leaves it as it runs, applying the live ones', async () => {
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     const outcome = await reloader.reload('test');
     expect(outcome).toEqual({ applied: ['accessLog'], restartRequired: ['maxHeaderSize'] });
     const warning = logged('changed options need a restart to take effect: maxHeaderSize');
@@ -156,10 +157,10 @@ describe('reloading the configuration of a running proxy', () => {
   });
 
   it('with watchConfig: true, saving the file reloads it', async () => {
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     expect((await reloader.reload('test')).applied).toEqual(['watchConfig']);
     expect(logged('watching the configuration file')).toHaveLength(1);
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: false\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: false\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     await waitUntil(() => !proxy.dataPlane.options.accessLog, 10_000, 'the file change to be applied');
     expect(logged('configuration reloaded: accessLog').some((line) => line.trigger === 'file changed')).toBe(true);
   });

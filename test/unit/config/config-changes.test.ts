@@ -24,11 +24,12 @@ describe('diffConfig', () => {
 describe('liveSettings', () => {
   it('routes data-plane options, control-plane limits and the log level to their part', async () => {
     const after = await values({ PROXY_SELECTOR: 'weighted', PROXY_TRUSTED_PROXIES: '10.0.0.1', LOG_LEVEL: 'warn' });
-    expect(liveSettings(after, ['selector', 'trustedProxies', 'control.limits.burst', 'logLevel'])).toEqual({
-      dataPlane: { selector: 'weighted', trustedProxies: ['10.0.0.1'] },
-      limits: { burst: 40 },
-      logLevel: 'warn',
-    });
+    const settings = liveSettings(after, ['selector', 'trustedProxies', 'control.limits.burst', 'logLevel']);
+    expect(settings).toMatchObject({ dataPlane: { selector: 'weighted', trustedProxies: ['10.0.0.1'] }, limits: { burst: 40, maxSessionsPerKey: 8 }, logLevel: 'warn' });
+    // Limits go whole, computed ones unset, so that they are computed again from the new values.
+    expect(Object.hasOwn(settings.limits!, 'maxPendingUnknownHandshakes')).toBe(true);
+    expect(settings.limits!.maxPendingUnknownHandshakes).toBeUndefined();
+    expect(Object.hasOwn(settings.limits!, 'maxFrameBytes')).toBe(false);
     expect(liveSettings(after, [])).toEqual({});
   });
 });
