@@ -48,6 +48,8 @@ export function validateConfig(source: ConfigFile): ConfigTree {
     const out: ConfigTree = {};
     for (const [key, value] of Object.entries(node)) {
       const path = prefix === '' ? key : `${prefix}.${key}`;
+      // A dotted name would match a nested option's path here but never be read: refuse it.
+      if (key.includes('.')) return fail(path, 'unknown key; nest the sections (control: { limits: { burst: 80 } }) instead of a dotted name');
       const spec = SCHEMA_BY_PATH.get(path);
       if (spec === undefined) return fail(path, `unknown key${suggestion(path)}`);
       const error = checkValue(spec, value);

@@ -134,6 +134,11 @@ describe('loadConfig: errors name the file, line, key and what was expected', ()
     expect(error.message).toContain('heartbeatIntervalMs: unknown key; did you mean "control.heartbeatIntervalMs"?');
   });
 
+  it('a dotted name instead of nested sections', async () => {
+    const error = await failure({ 'inteli.yaml': 'control.limits.burst: 80\n' });
+    expect(error.message).toMatch(/inteli\.yaml:1: control\.limits\.burst: unknown key; nest the sections/);
+  });
+
   it('an unknown key with nothing close: no suggestion', async () => {
     const error = await failure({ 'inteli.yaml': 'banana: 1\n' });
     expect(error.message).toMatch(/banana: unknown key$/);
