@@ -95,7 +95,9 @@ A start with an invalid configuration fails the same way (exit 2) before anythin
 Options marked \`live\` apply to new requests and sessions at once, in every worker when \`workers\` > 1;
 requests and sessions in flight keep what they started with. Options marked \`restart\` keep their
 running value and are named in a warning (\`changed options need a restart to take effect: port\`). An
-invalid configuration is refused with an error line saying why, and the running one stays.
+invalid configuration is refused with an error line saying why, and the running one stays. A
+reload reads the file again; environment variables are the process's own, so they keep overriding it
+with the values they had at start. \`ProxyServer.reconfigure()\` does the same for an embedded proxy.
 
 ## Options
 
