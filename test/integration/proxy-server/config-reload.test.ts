@@ -129,6 +129,16 @@ describe('reloading the configuration of a running proxy', () => {
     expect((await reloader.reload('test')).applied).toEqual(['logLevel']);
   });
 
+  it('a new connectTimeoutMs moves each origin to a new pool while a request in flight on the old one completes', async () => {
+    const inFlight = send(port, '/slow');
+    await waitFor(() => held.length === 1);
+    await proxy.reconfigure({ dataPlane: { connectTimeoutMs: 2500 } });
+    expect(proxy.dataPlane.options.connectTimeoutMs).toBe(2500);
+    expect(await split(4)).toEqual({ heavy: 3, light: 1 });
+    held.shift()!();
+    expect((await inFlight).status).toBe(200);
+  });
+
   it('refuses an invalid file with a log line saying why, and keeps the running configuration', async () => {
     const before = reloader.current;
     await writeConfig('responseTimeoutMs: -1\nselector: round-robin\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
