@@ -27,7 +27,7 @@ function cell(text: string): string {
 /** The full table of docs/configuration.md. */
 export function optionTable(): string {
   const rows = CONFIG_SCHEMA.map((spec) => {
-    const accepts = spec.type === 'section' ? expectedText(spec) : expectedText(spec);
+    const accepts = expectedText(spec);
     const env = spec.env === undefined ? '' : `\`${spec.env}\``;
     const live = spec.type === 'section' ? '' : spec.live ? 'live' : 'restart';
     const secret = spec.secret ? ' Secret: masked by `--check-config`.' : '';

@@ -137,7 +137,7 @@ describe('ClusterWorker', () => {
     worker = new ClusterWorker(channel, logCapture().logger, 1234);
     channel.deliver({ type: 'inteli.config', config });
     await channel.next('inteli.listening');
-    channel.deliver({ type: 'inteli.settings', dataPlane: { selector: 'least-in-flight', responseTimeoutMs: 900, trustedProxies: ['10.0.0.0/8'] }, logLevel: 'debug' });
+    channel.deliver({ type: 'inteli.settings', dataPlane: { selector: 'least-in-flight', responseTimeoutMs: 900, trustedProxies: ['10.0.0.0/8'] }, logLevel: 'fatal' });
     expect(worker.dataPlane!.options).toMatchObject({ selector: SELECTORS['least-in-flight'], responseTimeoutMs: 900 });
     expect(worker.dataPlane!.options.trustedProxies.has('10.1.2.3')).toBe(true);
     channel.deliver({ type: 'inteli.settings', dataPlane: { responseTimeoutMs: -5 } });
