@@ -61,6 +61,9 @@ import {
 } from '../data-plane/data-plane-options.js';
 import { SELECTORS } from '../data-plane/selectors/index.js';
 import { DEFAULT_CERTSTORE_DIR } from '../proxy-options.js';
+import { DEFAULT_FLEET_TTL_MS } from '../../shared/fleet/fleet-membership.js';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, DEFAULT_REDIS_CONNECT_TIMEOUT_MS, DEFAULT_REDIS_PREFIX } from '../../shared/redis/redis-options.js';
+import { DEFAULT_TRUST_MAX_STALENESS_MS } from '../../shared/trust/redis/redis-trust-store-options.js';
 import { boolean, filePath, host, integer, list, number, oneOf, type OptionSpec, section, string } from './option-spec.js';
 
 const MAX = MAX_TIMEOUT_MS;
@@ -135,6 +138,17 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   integer('admin.eventBufferSize', DEFAULT_EVENT_BUFFER_SIZE, 1, 10_000, 'Control events kept for the status API.'),
 
   // The trust store, the process and the command.
+  section('trustStore', 'Where trusted keys live: by default the file store in `certstore`.', { optional: true }),
+  section('trustStore.redis', 'A fleet: trusted keys, replay cache and membership shared in Redis with every proxy of the same URL and prefix (docs/fleet.md).', { optional: true }),
+  string('trustStore.redis.url', undefined, '`redis://[user:password@]host:port[/db]` or `rediss://` (TLS).', { env: 'PROXY_REDIS_URL', secret: true, required: true, maxLength: 2048, defaultText: 'none: no fleet' }),
+  string('trustStore.redis.prefix', DEFAULT_REDIS_PREFIX, 'Prefix of every key the fleet writes, `[A-Za-z0-9:._-]`.', { env: 'PROXY_REDIS_PREFIX', minLength: 0, maxLength: 64 }),
+  integer('trustStore.redis.connectTimeoutMs', DEFAULT_REDIS_CONNECT_TIMEOUT_MS, 100, 60_000, 'Time to connect at start, in ms.'),
+  integer('trustStore.redis.commandTimeoutMs', DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 100, 60_000, 'Bound on one Redis command, in ms.'),
+  integer('trustStore.redis.trustMaxStalenessMs', DEFAULT_TRUST_MAX_STALENESS_MS, 1000, 3_600_000, 'How long keys from Redis authenticate new sessions without contact with Redis, in ms (then 503 RP_ERR_TRUST_STALE).', { env: 'PROXY_TRUST_MAX_STALENESS_MS' }),
+  string('trustStore.redis.nodeId', undefined, 'This proxy\'s id in the fleet, `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.', { env: 'PROXY_NODE_ID', defaultText: '`<host name>-<control port>`', maxLength: 64 }),
+  host('trustStore.redis.advertiseHost', undefined, 'Host announced in this proxy\'s URLs when a listener binds a wildcard address.', { defaultText: 'the host name' }),
+  integer('trustStore.redis.membershipTtlMs', DEFAULT_FLEET_TTL_MS, 300, 60_000, 'Lifetime of the membership announcement, in ms.'),
+  integer('trustStore.redis.streamBlockMs', undefined, 10, 30_000, 'Longest blocking read of the change stream, in ms; at most a third of trustMaxStalenessMs.', { defaultText: '2000, at most a third of trustMaxStalenessMs' }),
   filePath('certstore', DEFAULT_CERTSTORE_DIR, 'Directory of the trust store (trust-store.json, mode 0600).', { env: 'PROXY_CERTSTORE' }),
   filePath('keyDir', DEFAULT_BOOTSTRAP_KEY_DIR, 'Where the first start writes the admin key pair.', command),
   oneOf('logLevel', LOG_LEVELS, 'info', 'pino level.', { env: 'LOG_LEVEL', ...live, ...command }),

@@ -6,7 +6,7 @@
  */
 import { InvalidEnvError } from '../../shared/errors.js';
 import { CONFIG_SCHEMA, OTHER_PROXY_VARIABLES } from './config-schema.js';
-import { type ConfigTree, setIn } from './config-tree.js';
+import { type ConfigTree, getIn, setIn } from './config-tree.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseVariable } from './option-value.js';
 
@@ -15,18 +15,27 @@ export function knownVariables(): string[] {
   return [...CONFIG_SCHEMA.flatMap((spec) => (spec.env === undefined ? [] : [spec.env])), ...OTHER_PROXY_VARIABLES];
 }
 
+/** True when `path` lies in an optional section (`trustStore.redis`) that `tree` does not have. */
+export function inAbsentSection(tree: ConfigTree, path: string): boolean {
+  return CONFIG_SCHEMA.some((section) => section.optional === true && path.startsWith(`${section.path}.`) && getIn(tree, section.path) === undefined);
+}
+
 /**
- * Writes the values of the set variables into `tree` (over the file's).
+ * Writes the values of the set variables into `tree` (over the file's). The variable of a `required`
+ * entry (`PROXY_REDIS_URL`) creates its optional section; the others of that section apply only when
+ * it exists, so that `PROXY_REDIS_PREFIX` copied from `.env.example` alone joins no fleet.
  *
  * @throws {InvalidEnvError} naming the first invalid variable.
  */
 export function applyVariables(tree: ConfigTree, variables: Readonly<Record<string, string>>): void {
-  for (const spec of CONFIG_SCHEMA) {
+  const ordered = [...CONFIG_SCHEMA.filter((spec) => spec.required === true), ...CONFIG_SCHEMA.filter((spec) => spec.required !== true)];
+  for (const spec of ordered) {
     if (spec.env === undefined) continue;
     const raw = variables[spec.env];
     if (raw === undefined) continue;
     const parsed = parseVariable(spec, raw);
     if ('error' in parsed) throw new InvalidEnvError(spec.env, parsed.error);
+    if (spec.required !== true && inAbsentSection(tree, spec.path)) continue;
     setIn(tree, spec.path, parsed.value);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { InvalidConfigError, isProxyError } from '../../shared/errors.js';
 import { TrustStore } from '../../shared/trust/index.js';
+import { resolveRedisTrustStoreOptions } from '../../shared/trust/redis/redis-trust-store-options.js';
 import { resolveClusterOptions, resolveWorkers } from '../cluster/cluster-options.js';
 import { type ControlPlaneOptions, resolveControlPlaneOptions } from '../control-plane/control-plane-options.js';
 import { resolveProxyOptions } from '../proxy-options.js';
@@ -14,7 +15,7 @@ import { plainServerOptions } from './config-options.js';
 import { CONFIG_SCHEMA } from './config-schema.js';
 import { type ConfigTree, freezeTree, getIn, setIn } from './config-tree.js';
 import { validateConfig } from './config-validator.js';
-import { applyVariables, unknownVariableWarnings } from './config-variables.js';
+import { applyVariables, inAbsentSection, unknownVariableWarnings } from './config-variables.js';
 
 /** A loaded, validated configuration. */
 export interface LoadedConfig {
@@ -53,10 +54,10 @@ function inSchemaOrder(tree: ConfigTree): ConfigTree {
   return ordered;
 }
 
-/** Fills in the schema's defaults for what neither the file nor a variable set. */
+/** Fills in the schema's defaults for what neither the file nor a variable set (not in absent optional sections). */
 export function applyDefaults(tree: ConfigTree): void {
   for (const spec of CONFIG_SCHEMA) {
-    if (spec.type === 'section' || spec.default === undefined || disabled(tree, spec.path)) continue;
+    if (spec.type === 'section' || spec.default === undefined || disabled(tree, spec.path) || inAbsentSection(tree, spec.path)) continue;
     if (getIn(tree, spec.path) === undefined) setIn(tree, spec.path, spec.default);
   }
 }
@@ -80,6 +81,15 @@ export function checkResolvable(values: ConfigTree, origin: string): void {
     if (resolved.control !== undefined) {
       const control: ControlPlaneOptions = { ...resolved.control, registry: new BackendRegistry(), trustStore: TrustStore.inMemory() };
       resolveControlPlaneOptions(control);
+    }
+    // The fleet's store validates its stream options when it is built (as ProxyFleet builds it).
+    const fleet = resolved.fleet;
+    if (fleet !== undefined) {
+      resolveRedisTrustStoreOptions({
+        ...fleet.connection,
+        trustMaxStalenessMs: fleet.trustMaxStalenessMs,
+        ...(fleet.streamBlockMs === undefined ? {} : { streamBlockMs: fleet.streamBlockMs }),
+      });
     }
   } catch (error) {
     if (isProxyError(error, 'RP_ERR_INVALID_OPTION')) throw new InvalidConfigError(origin, undefined, error.message, { cause: error });

@@ -50,6 +50,15 @@ export interface OptionSpec {
   /** A section that may be `false` to disable the part it configures (`admin: false`). */
   readonly canDisable?: boolean;
   /**
+   * A section that exists only when configured (`trustStore.redis`): its defaults are not filled in, and
+   * its variables apply only once it exists (set in the file, or by the variable of a `required` entry).
+   */
+  readonly optional?: boolean;
+  /** An entry without which its optional section is incomplete (`trustStore.redis.url`). */
+  readonly required?: boolean;
+  /** Fewest characters of a `string`. Default 1. */
+  readonly minLength?: number;
+  /**
    * Read by the command itself, not passed to `ProxyServer` (`logLevel`, `workers`, the certificate
    * paths); `cluster`: passed only to the cluster primary (`PROXY_WORKERS` > 1).
    */
@@ -57,7 +66,9 @@ export interface OptionSpec {
 }
 
 /** Flags an entry may add to its builder's arguments. */
-export type OptionFlags = Partial<Pick<OptionSpec, 'live' | 'secret' | 'env' | 'defaultText' | 'consumer' | 'words' | 'maxLength' | 'canDisable'>>;
+export type OptionFlags = Partial<
+  Pick<OptionSpec, 'live' | 'secret' | 'env' | 'defaultText' | 'consumer' | 'words' | 'minLength' | 'maxLength' | 'canDisable' | 'optional' | 'required'>
+>;
 
 function entry(path: string, type: OptionType, description: string, fields: Partial<OptionSpec>, flags: OptionFlags): OptionSpec {
   return Object.freeze({ path, type, description, live: false, secret: false, ...fields, ...flags });
@@ -78,13 +89,13 @@ export function boolean(path: string, fallback: boolean | undefined, description
   return entry(path, 'boolean', description, { default: fallback }, flags);
 }
 
-/** A non-empty string of at most `maxLength` (default 256) characters. */
+/** A string of `minLength` (default 1) to `maxLength` (default 256) characters. */
 export function string(path: string, fallback: string | undefined, description: string, flags: OptionFlags = {}): OptionSpec {
   return entry(path, 'string', description, { default: fallback, maxLength: 256 }, flags);
 }
 
-/** A host name or IP address to listen on. */
-export function host(path: string, fallback: string, description: string, flags: OptionFlags = {}): OptionSpec {
+/** A host name or IP address. */
+export function host(path: string, fallback: string | undefined, description: string, flags: OptionFlags = {}): OptionSpec {
   return entry(path, 'host', description, { default: fallback }, flags);
 }
 

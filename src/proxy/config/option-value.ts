@@ -19,7 +19,7 @@ export function expectedText(spec: OptionSpec): string {
     case 'boolean':
       return 'true or false';
     case 'string':
-      return `a string of 1 to ${spec.maxLength ?? 256} characters`;
+      return `a string of ${spec.minLength ?? 1} to ${spec.maxLength ?? 256} characters`;
     case 'host':
       return 'a host name or IP address';
     case 'enum':
@@ -59,7 +59,7 @@ function accepts(spec: OptionSpec, value: unknown): boolean {
     case 'boolean':
       return typeof value === 'boolean';
     case 'string':
-      return typeof value === 'string' && value.length > 0 && value.length <= (spec.maxLength ?? 256);
+      return typeof value === 'string' && value.length >= (spec.minLength ?? 1) && value.length <= (spec.maxLength ?? 256);
     case 'host':
       return typeof value === 'string' && HOST.test(value);
     case 'enum':
@@ -76,9 +76,10 @@ function accepts(spec: OptionSpec, value: unknown): boolean {
   }
 }
 
-/** Undefined when `value` fits `spec`, else the message: "expected ..., got ...". */
+/** Undefined when `value` fits `spec`, else the message: "expected ..., got ..." (a secret is never echoed). */
 export function checkValue(spec: OptionSpec, value: unknown): string | undefined {
-  return accepts(spec, value) ? undefined : `expected ${expectedText(spec)}, got ${show(value)}`;
+  if (accepts(spec, value)) return undefined;
+  return `expected ${expectedText(spec)}, got ${spec.secret && typeof value === 'string' ? 'another value (not shown: a secret)' : show(value)}`;
 }
 
 /**
@@ -95,5 +96,6 @@ export function parseVariable(spec: OptionSpec, raw: string): { value: unknown }
     value = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   }
   const error = checkValue(spec, value);
-  return error === undefined ? { value } : { error: spec.type === 'list' ? `expected comma-separated ${expectedText(spec).replace(/^a list of /, '')}, got ${show(raw)}` : error };
+  if (error === undefined) return { value };
+  return { error: spec.type === 'list' && !spec.secret ? `expected comma-separated ${expectedText(spec).replace(/^a list of /, '')}, got ${show(raw)}` : error };
 }

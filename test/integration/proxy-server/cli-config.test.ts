@@ -67,12 +67,14 @@ describe('inteli-proxy --check-config', () => {
   it('exits 0 and prints the resolved configuration, the file and variables applied, secrets masked', async () => {
     const file = path.join(dir, 'valid.yaml');
     await writeFile(file, 'selector: weighted\nresponseTimeoutMs: 1500\ntls: { cert: my/cert.pem, key: my/key.pem }\ncontrol: { heartbeatIntervalMs: 2000 }\n');
-    const { code, stdout, stderr } = await checkConfig(file, { PROXY_PORT: '8080' });
+    const { code, stdout, stderr } = await checkConfig(file, { PROXY_PORT: '8080', PROXY_REDIS_URL: 'redis://:hunter2@127.0.0.1:6379' });
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/^# inteli-proxy: the configuration is valid \(file .*valid\.yaml;/);
     const printed = parse(stdout) as Record<string, unknown>;
     expect(printed).toMatchObject({ selector: 'weighted', responseTimeoutMs: 1500, port: 8080, tls: { cert: 'my/cert.pem', key: '[redacted]' }, control: { heartbeatIntervalMs: 2000, missedPongs: 2 } });
     expect(stdout).not.toContain('my/key.pem');
+    expect(printed).toMatchObject({ trustStore: { redis: { url: '[redacted]', prefix: 'inteli:' } } });
+    expect(stdout).not.toContain('hunter2');
   });
 
   it('exits 2 naming the file, the line, the key and what was expected', async () => {

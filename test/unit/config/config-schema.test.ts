@@ -17,6 +17,7 @@ import { RESTART_ONLY_LIMITS, resolveControlPlaneOptions } from '../../../src/pr
 import { resolveDataPlaneOptions } from '../../../src/proxy/data-plane/data-plane-options.js';
 import { LIVE_DATA_PLANE_OPTIONS } from '../../../src/proxy/data-plane/live-options.js';
 import { SELECTORS } from '../../../src/proxy/data-plane/selectors/index.js';
+import { resolveFleetOptions } from '../../../src/proxy/fleet/fleet-options.js';
 import { resolveProxyOptions } from '../../../src/proxy/proxy-options.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 import { ENV_DEFAULTS } from '../../../src/shared/env.js';
@@ -29,6 +30,8 @@ const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatek
 function isPlainData(value: unknown): value is object {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && !Object.values(value).some((item) => typeof item === 'function');
 }
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** Every resolved option of the library as `path -> resolved default`. */
 function resolvedDefaults(): Map<string, unknown> {
@@ -50,6 +53,8 @@ function resolvedDefaults(): Map<string, unknown> {
   add('control.limits.', limits);
   add('admin.', resolveAdminOptions({}));
   found.set('certstore', resolveProxyOptions({ control: false }).certstore);
+  const { connection, ...fleet } = resolveFleetOptions({ url: REDIS_URL }, 3042);
+  add('trustStore.redis.', { ...connection, ...fleet });
   const cluster = resolveClusterOptions({ workers: 1, control: false });
   for (const name of ['workers', 'logLevel', 'reportIntervalMs', 'respawnDelayMs', 'respawnMaxDelayMs'] as const) found.set(name, cluster[name]);
   return found;
@@ -74,7 +79,7 @@ describe('the configuration schema', () => {
   it('gives each its default as the library resolves it (or says how it is computed)', () => {
     for (const [path, value] of resolved) {
       const spec = SCHEMA_BY_PATH.get(path)!;
-      if (spec.default === undefined && value === undefined) continue;
+      if ((spec.default === undefined && value === undefined) || spec.required === true) continue;
       if (spec.default === undefined) {
         expect({ path, defaultText: spec.defaultText }).toEqual({ path, defaultText: expect.any(String) });
       } else {
@@ -96,11 +101,13 @@ describe('the configuration schema', () => {
       respawnMaxDelayMs: { respawnDelayMs: 10 },
       respawnDelayMs: { respawnMaxDelayMs: 600_000 },
       'control.limits.maxPendingUnknownHandshakes': { 'control.limits.maxPendingHandshakes': 100_000 },
+      'trustStore.redis.streamBlockMs': { 'trustStore.redis.trustMaxStalenessMs': 3_600_000 },
     };
     const verdict = (path: string, value: number): string => {
       const values = structuredClone(defaults);
-      // The cluster's own options are validated only for a cluster.
+      // The cluster's own options are validated only for a cluster, the fleet's only in a fleet.
       if (SCHEMA_BY_PATH.get(path)?.consumer === 'cluster') values.workers = 2;
+      if (path.startsWith('trustStore.redis.')) setIn(values, 'trustStore.redis.url', REDIS_URL);
       for (const [other, setting] of Object.entries(context[path] ?? {})) setIn(values, other, setting);
       setIn(values, path, value);
       try {

@@ -206,3 +206,30 @@ describe('did you mean', () => {
     expect(didYouMean('zzz', ['burst'])).toBeUndefined();
   });
 });
+
+describe('loadConfig: the fleet (trustStore.redis)', () => {
+  it('has no fleet, and no fleet defaults, unless its URL is given', async () => {
+    const config = await load({}, { PROXY_REDIS_PREFIX: 'inteli:', PROXY_TRUST_MAX_STALENESS_MS: '30000' });
+    expect(config.values.trustStore).toBeUndefined();
+  });
+
+  it('PROXY_REDIS_URL joins one, with its defaults and the other fleet variables', async () => {
+    const config = await load({}, { PROXY_REDIS_URL: 'redis://:pw@127.0.0.1:6379', PROXY_NODE_ID: 'edge-1' });
+    expect(config.values.trustStore).toEqual({
+      redis: { url: 'redis://:pw@127.0.0.1:6379', prefix: 'inteli:', connectTimeoutMs: 5000, commandTimeoutMs: 2000, trustMaxStalenessMs: 30000, nodeId: 'edge-1', membershipTtlMs: 5000 },
+    });
+  });
+
+  it('a file may set it too, and the library validator checks what spans options', async () => {
+    const error = await failure({ 'inteli.yaml': 'trustStore:\n  redis: { url: "redis://127.0.0.1:6379", trustMaxStalenessMs: 3000, streamBlockMs: 2000 }\n' });
+    expect(error.message).toContain('streamBlockMs: must be at most a third of trustMaxStalenessMs');
+  });
+
+  it('never echoes a bad URL (it may hold a password)', async () => {
+    const fromFile = await failure({ 'inteli.yaml': 'trustStore: { redis: { url: "http://user:hunter2@x" } }\n' });
+    expect(fromFile.message).toMatch(/trustStore\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
+    expect(fromFile.message).not.toContain('hunter2');
+    const fromVariable = await failure({}, { PROXY_REDIS_URL: 'x'.repeat(3000) + 'hunter2' });
+    expect(fromVariable.message).toBe('PROXY_REDIS_URL: expected a string of 1 to 2048 characters, got another value (not shown: a secret)');
+  });
+});
