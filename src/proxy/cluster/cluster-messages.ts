@@ -113,7 +113,8 @@ export function isBackend(value: unknown): value is Backend {
 /** Plain option values only; the worker's resolver checks what they mean. */
 function isSettings(value: unknown): value is WorkerDataPlaneSettings {
   const plain = (item: unknown): boolean => typeof item === 'number' || typeof item === 'boolean' || isString(item, 65536);
-  return isRecord(value) && Object.values(value).every((item) => plain(item) || (Array.isArray(item) && item.length <= 10_000 && item.every((entry) => isString(entry, 64))));
+  const flags = (item: unknown): boolean => isRecord(item) && Object.keys(item).length <= 16 && Object.values(item).every((flag) => typeof flag === 'boolean');
+  return isRecord(value) && Object.values(value).every((item) => plain(item) || flags(item) || (Array.isArray(item) && item.length <= 10_000 && item.every((entry) => isString(entry, 64))));
 }
 
 function isWorkerConfig(value: unknown): value is WorkerConfig {

@@ -76,7 +76,10 @@ export interface ClusterOptions extends Omit<DataPlaneOptions, 'logger' | 'selec
  * `noTargetStatus`, `accessLog`, `selector` by name, `upstreamCa` as PEM text), validated again by each
  * worker's `resolveDataPlaneOptions`.
  */
-export type WorkerDataPlaneSettings = Readonly<Record<string, string | number | boolean | readonly string[]>>;
+export type WorkerDataPlaneSettings = Readonly<Record<string, WorkerSettingValue>>;
+
+/** One plain option value: a number, boolean or string, a list of strings, or flags (`accessLog: { query }`). */
+export type WorkerSettingValue = string | number | boolean | readonly string[] | Readonly<Record<string, boolean>>;
 
 /** The data-plane settings sent to each worker. */
 export interface WorkerDataPlaneOptions {
@@ -149,10 +152,13 @@ function selectorName(selector: ResolvedDataPlaneOptions['selector']): ProxySele
  * by name and the upstream CA as text.
  */
 function workerSettings(dataPlane: ResolvedDataPlaneOptions): WorkerDataPlaneSettings {
-  const settings: Record<string, string | number | boolean | readonly string[]> = {};
+  const settings: Record<string, WorkerSettingValue> = {};
   for (const [name, value] of Object.entries(dataPlane)) {
     if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') settings[name] = value;
   }
+  // Resolved as two fields; given as the option.
+  delete settings.accessLogQuery;
+  if (dataPlane.accessLogQuery) settings.accessLog = { query: true };
   settings.selector = selectorName(dataPlane.selector);
   if (dataPlane.upstreamCa !== undefined) settings.upstreamCa = pemString(dataPlane.upstreamCa);
   return Object.freeze(settings);

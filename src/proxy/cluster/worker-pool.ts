@@ -14,6 +14,7 @@ import type { LogLevel } from '../../shared/env.js';
 import { resolveDataPlaneOptions } from '../data-plane/data-plane-options.js';
 import { type LiveDataPlaneOptions, withLiveOptions } from '../data-plane/live-options.js';
 import { SELECTORS } from '../data-plane/selectors/index.js';
+import type { WorkerSettingValue } from './cluster-options.js';
 import type { Logger } from '../../shared/logger.js';
 import type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from '../data-plane/data-plane.js';
 import type { TrafficStats } from '../data-plane/traffic-stats.js';
@@ -175,10 +176,11 @@ export class WorkerPool implements Forwarding {
       throw new InvalidOptionError(`selector: in a cluster, one of ${Object.keys(SELECTORS).join(', ')} (a factory cannot reach the workers)`);
     }
     withLiveOptions(resolveDataPlaneOptions({}), change);
-    const settings: Record<string, string | number | boolean | readonly string[]> = {};
+    const settings: Record<string, WorkerSettingValue> = {};
     for (const [name, value] of Object.entries(change)) {
       if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') settings[name] = value;
     }
+    if (typeof change.accessLog === 'object') settings.accessLog = { query: change.accessLog.query === true };
     const trustedProxies = change.trustedProxies === undefined ? this.#config.trustedProxies : Object.freeze([...change.trustedProxies]);
     if (change.trustedProxies !== undefined) settings.trustedProxies = trustedProxies;
     const { trustedProxies: _listed, ...kept } = settings;

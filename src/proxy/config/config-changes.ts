@@ -44,9 +44,10 @@ export function liveSettings(values: ConfigTree, paths: readonly string[]): Live
   const limits: Record<string, unknown> = {};
   let logLevel: LogLevel | undefined;
   for (const path of paths) {
-    const value = getIn(values, path);
-    if ((LIVE_DATA_PLANE_OPTIONS as readonly string[]).includes(path)) dataPlane[path] = value;
-    else if (path === 'logLevel') logLevel = value as LogLevel;
+    // An entry inside a data-plane option (`accessLog.query`) applies through that option as a whole.
+    const top = path.split('.')[0]!;
+    if ((LIVE_DATA_PLANE_OPTIONS as readonly string[]).includes(top)) dataPlane[top] = getIn(values, top);
+    else if (path === 'logLevel') logLevel = getIn(values, path) as LogLevel;
   }
   // Limits go as a whole (every live one, unset ones as undefined): a limit whose default is computed
   // from another (`maxPendingUnknownHandshakes` from `maxPendingHandshakes`) is then computed again.

@@ -54,7 +54,7 @@ export function validateConfig(source: ConfigFile): ConfigTree {
       if (spec === undefined) return fail(path, `unknown key${suggestion(path)}`);
       const error = checkValue(spec, value);
       if (error !== undefined) return fail(path, error);
-      out[key] = spec.type === 'section' && isTree(value) ? walk(value, path) : value;
+      out[key] = (spec.type === 'section' || spec.orSection === true) && isTree(value) ? walk(value, path) : value;
     }
     return out;
   };

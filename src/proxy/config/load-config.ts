@@ -12,8 +12,8 @@ import { resolveProxyOptions } from '../proxy-options.js';
 import { BackendRegistry } from '../registry/backend-registry.js';
 import { findConfigFile, readConfigFile } from './config-file.js';
 import { plainServerOptions } from './config-options.js';
-import { CONFIG_SCHEMA } from './config-schema.js';
-import { type ConfigTree, freezeTree, getIn, setIn } from './config-tree.js';
+import { CONFIG_SCHEMA, SCHEMA_BY_PATH } from './config-schema.js';
+import { type ConfigTree, freezeTree, getIn, isTree, setIn } from './config-tree.js';
 import { validateConfig } from './config-validator.js';
 import { applyVariables, inAbsentSection, unknownVariableWarnings } from './config-variables.js';
 
@@ -54,10 +54,21 @@ function inSchemaOrder(tree: ConfigTree): ConfigTree {
   return ordered;
 }
 
+/**
+ * True when `path`'s parent is an option that may be a value or an object (`accessLog`) and is not an
+ * object here: `accessLog: true` keeps its value, its entries' defaults are the library's.
+ */
+function underScalar(tree: ConfigTree, path: string): boolean {
+  const dot = path.lastIndexOf('.');
+  if (dot === -1) return false;
+  const parent = SCHEMA_BY_PATH.get(path.slice(0, dot));
+  return parent?.orSection === true && !isTree(getIn(tree, parent.path));
+}
+
 /** Fills in the schema's defaults for what neither the file nor a variable set (not in absent optional sections). */
 export function applyDefaults(tree: ConfigTree): void {
   for (const spec of CONFIG_SCHEMA) {
-    if (spec.type === 'section' || spec.default === undefined || disabled(tree, spec.path) || inAbsentSection(tree, spec.path)) continue;
+    if (spec.type === 'section' || spec.default === undefined || disabled(tree, spec.path) || inAbsentSection(tree, spec.path) || underScalar(tree, spec.path)) continue;
     if (getIn(tree, spec.path) === undefined) setIn(tree, spec.path, spec.default);
   }
 }

@@ -35,8 +35,12 @@ export interface OptionSpec {
   readonly max?: number;
   /** Accepted values of an `enum`, or of each item of a `list` of names. */
   readonly values?: readonly string[];
-  /** Items of a `list`: IP addresses or CIDRs, or one of `values`. */
-  readonly items?: 'ip-or-cidr' | 'enum';
+  /** Items of a `list`: IP addresses or CIDRs, host names or addresses, or one of `values`. */
+  readonly items?: 'ip-or-cidr' | 'host' | 'enum';
+  /** Most items of a `list`. */
+  readonly maxItems?: number;
+  /** A `boolean` that may also be an object of further entries (`accessLog: { query: true }`). */
+  readonly orSection?: boolean;
   /** Words accepted besides a number (`auto` for `workers`). */
   readonly words?: readonly string[];
   /** Most characters of a `string`. */
@@ -67,7 +71,7 @@ export interface OptionSpec {
 
 /** Flags an entry may add to its builder's arguments. */
 export type OptionFlags = Partial<
-  Pick<OptionSpec, 'live' | 'secret' | 'env' | 'defaultText' | 'consumer' | 'words' | 'minLength' | 'maxLength' | 'canDisable' | 'optional' | 'required'>
+  Pick<OptionSpec, 'live' | 'secret' | 'env' | 'defaultText' | 'consumer' | 'words' | 'minLength' | 'maxLength' | 'canDisable' | 'optional' | 'required' | 'orSection' | 'maxItems'>
 >;
 
 function entry(path: string, type: OptionType, description: string, fields: Partial<OptionSpec>, flags: OptionFlags): OptionSpec {
@@ -104,9 +108,9 @@ export function oneOf(path: string, values: readonly string[], fallback: string,
   return entry(path, 'enum', description, { default: fallback, values }, flags);
 }
 
-/** A list of IPs/CIDRs (`'ip-or-cidr'`) or of names from `values`; comma-separated in its variable. */
-export function list(path: string, items: 'ip-or-cidr' | readonly string[], fallback: readonly string[], description: string, flags: OptionFlags = {}): OptionSpec {
-  const fields: Partial<OptionSpec> = items === 'ip-or-cidr' ? { items } : { items: 'enum', values: items };
+/** A list of IPs/CIDRs, of host names or of names from `values`; comma-separated in its variable. */
+export function list(path: string, items: 'ip-or-cidr' | 'host' | readonly string[], fallback: readonly string[], description: string, flags: OptionFlags = {}): OptionSpec {
+  const fields: Partial<OptionSpec> = typeof items === 'string' ? { items } : { items: 'enum', values: items };
   return entry(path, 'list', description, { ...fields, default: fallback }, flags);
 }
 

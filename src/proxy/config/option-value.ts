@@ -17,15 +17,19 @@ export function expectedText(spec: OptionSpec): string {
     case 'number':
       return `a number from ${spec.min} to ${spec.max}`;
     case 'boolean':
-      return 'true or false';
+      return spec.orSection === true ? 'true, false or an object of options' : 'true or false';
     case 'string':
       return `a string of ${spec.minLength ?? 1} to ${spec.maxLength ?? 256} characters`;
     case 'host':
       return 'a host name or IP address';
     case 'enum':
       return `one of ${(spec.values ?? []).join(', ')}`;
-    case 'list':
-      return spec.items === 'ip-or-cidr' ? 'a list of IP addresses or CIDRs' : `a list of ${(spec.values ?? []).join(', ')}`;
+    case 'list': {
+      const most = spec.maxItems === undefined ? '' : ` (at most ${spec.maxItems})`;
+      if (spec.items === 'ip-or-cidr') return `a list of IP addresses or CIDRs${most}`;
+      if (spec.items === 'host') return `a list of host names or IP addresses${most}`;
+      return `a list of ${(spec.values ?? []).join(', ')}${most}`;
+    }
     case 'path':
       return 'a file path';
     case 'section':
@@ -49,6 +53,12 @@ function isIpOrCidr(item: unknown): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
 }
 
+function acceptsItem(spec: OptionSpec, item: unknown): boolean {
+  if (spec.items === 'ip-or-cidr') return isIpOrCidr(item);
+  if (spec.items === 'host') return typeof item === 'string' && HOST.test(item);
+  return typeof item === 'string' && (spec.values ?? []).includes(item);
+}
+
 function accepts(spec: OptionSpec, value: unknown): boolean {
   switch (spec.type) {
     case 'integer':
@@ -57,7 +67,7 @@ function accepts(spec: OptionSpec, value: unknown): boolean {
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) && value >= (spec.min ?? -Infinity) && value <= (spec.max ?? Infinity);
     case 'boolean':
-      return typeof value === 'boolean';
+      return typeof value === 'boolean' || (spec.orSection === true && typeof value === 'object' && value !== null && !Array.isArray(value));
     case 'string':
       return typeof value === 'string' && value.length >= (spec.minLength ?? 1) && value.length <= (spec.maxLength ?? 256);
     case 'host':
@@ -65,10 +75,7 @@ function accepts(spec: OptionSpec, value: unknown): boolean {
     case 'enum':
       return typeof value === 'string' && (spec.values ?? []).includes(value);
     case 'list':
-      return (
-        Array.isArray(value) &&
-        value.every((item) => (spec.items === 'ip-or-cidr' ? isIpOrCidr(item) : typeof item === 'string' && (spec.values ?? []).includes(item)))
-      );
+      return Array.isArray(value) && value.length <= (spec.maxItems ?? Infinity) && value.every((item) => acceptsItem(spec, item));
     case 'path':
       return typeof value === 'string' && value.length > 0 && value.length <= 4096 && !value.includes('\0');
     case 'section':
@@ -97,5 +104,7 @@ export function parseVariable(spec: OptionSpec, raw: string): { value: unknown }
   }
   const error = checkValue(spec, value);
   if (error === undefined) return { value };
+  // A variable holds a word, never an object: say only what it may be.
+  if (spec.type === 'boolean') return { error: `expected true or false, got ${show(raw)}` };
   return { error: spec.type === 'list' && !spec.secret ? `expected comma-separated ${expectedText(spec).replace(/^a list of /, '')}, got ${show(raw)}` : error };
 }

@@ -31,6 +31,8 @@ export type LiveDataPlaneOptions = Pick<DataPlaneOptions, LiveDataPlaneOption>;
 export function withLiveOptions(current: ResolvedDataPlaneOptions, change: LiveDataPlaneOptions): ResolvedDataPlaneOptions {
   const names = LIVE_DATA_PLANE_OPTIONS.filter((name) => change[name] !== undefined);
   const checked = resolveDataPlaneOptions(Object.fromEntries(names.map((name) => [name, change[name]])));
-  const replaced = Object.fromEntries(names.map((name) => [name, checked[name]])) as Partial<ResolvedDataPlaneOptions>;
+  // `accessLog` resolves into two fields (whether, and whether with the query string).
+  const fields: (keyof ResolvedDataPlaneOptions)[] = names.flatMap((name) => (name === 'accessLog' ? ['accessLog', 'accessLogQuery'] as const : [name]));
+  const replaced = Object.fromEntries(fields.map((name) => [name, checked[name]])) as Partial<ResolvedDataPlaneOptions>;
   return Object.freeze({ ...current, ...replaced });
 }

@@ -154,9 +154,10 @@ describe('reloading the configuration of a running proxy', () => {
   });
 
   it('reports a changed restart-only option by name and leaves it as it runs, applying the live ones', async () => {
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: { query: true }\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     const outcome = await reloader.reload('test');
-    expect(outcome).toEqual({ applied: ['accessLog'], restartRequired: ['maxHeaderSize'] });
+    expect(outcome).toEqual({ applied: ['accessLog', 'accessLog.query'], restartRequired: ['maxHeaderSize'] });
+    expect(proxy.dataPlane.options.accessLogQuery).toBe(true);
     const warning = logged('changed options need a restart to take effect: maxHeaderSize');
     expect(warning).toHaveLength(1);
     expect(warning[0]).toMatchObject({ level: 40, options: ['maxHeaderSize'] });
@@ -167,7 +168,7 @@ describe('reloading the configuration of a running proxy', () => {
   });
 
   it('with watchConfig: true, saving the file reloads it', async () => {
-    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: true\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
+    await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: { query: true }\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');
     expect((await reloader.reload('test')).applied).toEqual(['watchConfig']);
     expect(logged('watching the configuration file')).toHaveLength(1);
     await writeConfig('responseTimeoutMs: 1000\nselector: weighted\nmaxHeaderSize: 20000\naccessLog: false\nwatchConfig: true\n', '{ burst: 7, maxSessionsPerKey: 3, maxPendingHandshakes: 8 }');

@@ -127,9 +127,9 @@ describe('ClusterWorker', () => {
   it('runs its data plane with every option of the config (selector by name, timeouts, status)', async () => {
     const channel = new FakeChannel();
     worker = new ClusterWorker(channel, logCapture().logger, 1234);
-    channel.deliver({ type: 'inteli.config', config: { ...config, settings: { selector: 'weighted', responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: true } } });
+    channel.deliver({ type: 'inteli.config', config: { ...config, settings: { selector: 'weighted', responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: { query: true } } } });
     await channel.next('inteli.listening');
-    expect(worker.dataPlane!.options).toMatchObject({ selector: SELECTORS.weighted, responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: true });
+    expect(worker.dataPlane!.options).toMatchObject({ selector: SELECTORS.weighted, responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: true, accessLogQuery: true });
   });
 
   it('applies a reload: new live options for new requests, and refuses a bad value without applying it', async () => {

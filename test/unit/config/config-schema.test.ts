@@ -23,8 +23,10 @@ import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js
 import { ENV_DEFAULTS } from '../../../src/shared/env.js';
 import { TrustStore } from '../../../src/shared/trust/index.js';
 
-/** Resolved options that a file cannot hold (objects of the embedder's), or that the schema spells otherwise. */
-const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatekeepers', 'workerExec']);
+/** Resolved options that a file cannot hold (objects of the embedder's). */
+const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatekeepers', 'control.ownListeners', 'workerExec']);
+/** Resolved fields the file spells otherwise (`accessLog: { query }` resolves into `accessLogQuery`). */
+const SPELLED = new Map([['accessLogQuery', 'accessLog.query']]);
 
 /** A plain object of data (not a matcher with methods such as the resolved `trustedProxies`). */
 function isPlainData(value: unknown): value is object {
@@ -39,7 +41,7 @@ function resolvedDefaults(): Map<string, unknown> {
   // Nested plain objects (an options section another part adds) are walked: each leaf needs its entry.
   const add = (prefix: string, object: object): void => {
     for (const [key, value] of Object.entries(object)) {
-      const path = `${prefix}${key}`;
+      const path = SPELLED.get(`${prefix}${key}`) ?? `${prefix}${key}`;
       if (NOT_FILE_OPTIONS.has(path)) continue;
       if (isPlainData(value)) add(`${path}.`, value);
       else found.set(path, value);

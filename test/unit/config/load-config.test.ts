@@ -81,6 +81,15 @@ describe('loadConfig: sources', () => {
     expect(config.values).toMatchObject({ port: 0, selector: 'weighted', trustedProxies: ['127.0.0.1', '10.0.0.0/8'], accessLog: true, control: { port: 4000 }, workers: 'auto' });
   });
 
+  it('accessLog takes true, false or { query: true }, and the other list and host options their own forms', async () => {
+    expect((await load({ 'inteli.yaml': 'accessLog: true\n' })).values.accessLog).toBe(true);
+    expect((await load({ 'inteli.yaml': 'accessLog: { query: true }\n' })).values.accessLog).toEqual({ query: true });
+    expect((await load({}, { PROXY_ACCESS_LOG: 'true' })).values.accessLog).toBe(true);
+    expect((await failure({ 'inteli.yaml': 'accessLog: { qeury: true }\n' })).message).toContain('accessLog.qeury: unknown key; did you mean "accessLog.query"?');
+    expect((await load({ 'inteli.yaml': 'admin: { allowedHosts: [proxy.example, 10.0.0.5] }\n' })).values.admin).toMatchObject({ allowedHosts: ['proxy.example', '10.0.0.5'] });
+    expect((await failure({ 'inteli.yaml': 'admin: { allowedHosts: ["a b"] }\n' })).message).toContain('admin.allowedHosts: expected a list of host names or IP addresses (at most 64)');
+  });
+
   it('admin: false turns the admin listener off (and a variable of it turns it back on)', async () => {
     expect((await load({ 'inteli.yaml': 'admin: false\n' })).values.admin).toBe(false);
     expect((await load({ 'inteli.yaml': 'admin: false\n' }, { PROXY_ADMIN_PORT: '0' })).values.admin).toMatchObject({ port: 0 });
