@@ -107,7 +107,7 @@ describe('inteli-proxy started with PROXY_CONFIG', () => {
     // Two agents' keys, trusted before the start (the file store is read at start).
     const store = await openFileTrustStore(path.join(dir, 'certstore'));
     const keys = await Promise.all(['HEAVY', 'LIGHT'].map((id) => generateKeyPair(id)));
-    for (const key of keys) await store.add({ id: key.publicJwk.kid!, publicKey: key.publicJwk, scope: { rules: ['/api'] } });
+    for (const key of keys) await store.add({ id: key.publicJwk.kid!, publicKey: key.publicJwk, scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
     await store.stop();
     child = run([], { PROXY_CONFIG: file(), PROXY_SELECTR: 'least-in-flight', LOG_LEVEL: 'info' });
     running = await withTimeout(
