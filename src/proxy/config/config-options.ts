@@ -4,7 +4,7 @@
  * itself (certificate paths, `logLevel`, `workers`, `watchConfig`, ...) and, for one process, the
  * cluster's own options. The PEM files and the logger are added by the caller.
  */
-import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../shared/env.js';
 import { type ClusterOptions, resolveWorkers } from '../cluster/cluster-options.js';
 import { CONFIG_SCHEMA } from './config-schema.js';
 import { type ConfigTree, getIn, isTree } from './config-tree.js';
@@ -48,6 +48,8 @@ export interface CommandSettings {
   /** Where the first start writes the admin key pair. */
   readonly keyDir: string;
   readonly logLevel: LogLevel;
+  /** `auto` (pretty on a terminal), `json` or `pretty`. */
+  readonly logFormat: LogFormat;
   /** Worker processes (`auto` resolved); 1 runs one process. */
   readonly workers: number;
   /** The fleet's Redis URL (`trustStore.redis.url`), when the proxy joins a fleet. */
@@ -63,6 +65,7 @@ export function commandSettings(values: ConfigTree): CommandSettings {
     upstreamCa: values.upstreamCa === undefined ? undefined : text('upstreamCa'),
     keyDir: text('keyDir'),
     logLevel: LOG_LEVELS.find((level) => level === values.logLevel) ?? 'info',
+    logFormat: LOG_FORMATS.find((format) => format === values.logFormat) ?? 'auto',
     workers: resolveWorkers(values.workers),
     redisUrl: getIn(values, 'trustStore.redis.url') === undefined ? undefined : text('trustStore.redis.url'),
   });

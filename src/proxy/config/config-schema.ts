@@ -8,7 +8,7 @@
  *
  * Adding an option is one line: `integer('control.fooMs', DEFAULT_FOO_MS, 1, 60_000, 'what it does')`.
  */
-import { ENV_DEFAULTS, LOG_LEVELS } from '../../shared/env.js';
+import { ENV_DEFAULTS, LOG_FORMATS, LOG_LEVELS } from '../../shared/env.js';
 import {
   DEFAULT_ADMIN_AUDIENCE,
   DEFAULT_ADMIN_HOST,
@@ -160,6 +160,7 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   filePath('certstore', DEFAULT_CERTSTORE_DIR, 'Directory of the trust store (trust-store.json, mode 0600).', { env: 'PROXY_CERTSTORE' }),
   filePath('keyDir', DEFAULT_BOOTSTRAP_KEY_DIR, 'Where the first start writes the admin key pair.', command),
   oneOf('logLevel', LOG_LEVELS, 'info', 'pino level.', { env: 'LOG_LEVEL', ...live, ...command }),
+  oneOf('logFormat', LOG_FORMATS, 'auto', '`auto`: a start banner and pretty logs when stdout is a terminal, JSON lines otherwise; `json`; `pretty`.', { env: 'LOG_FORMAT', ...command }),
   boolean('watchConfig', false, 'Reload when the config file changes, as on SIGHUP.', { ...live, ...command }),
   integer('workers', 1, 1, MAX_WORKERS, 'Data-plane worker processes sharing the ports, or `auto` (one per core).', { env: 'PROXY_WORKERS', words: ['auto'], ...command }),
   integer('reportIntervalMs', DEFAULT_REPORT_INTERVAL_MS, 100, 60_000, 'Cluster: interval of the workers\' counter reports, in ms.', cluster),
