@@ -17,6 +17,17 @@ import {
   DEFAULT_HISTORY_SAMPLES,
   DEFAULT_SAMPLE_INTERVAL_MS,
 } from '../admin/admin-options.js';
+import {
+  DEFAULT_CHECK_INTERVAL_MS,
+  DEFAULT_HANDSHAKE_WAIT_MS,
+  DEFAULT_MAX_PENDING_ORDERS,
+  DEFAULT_ORDER_TIMEOUT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_RENEW_AT_FRACTION,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RETRY_MAX_MS,
+  DEFAULT_RETRY_MIN_MS,
+} from '../acme/acme-options.js';
 import { DEFAULT_BOOTSTRAP_KEY_DIR } from '../bootstrap-admin-key.js';
 import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_RESPAWN_DELAY_MS, DEFAULT_RESPAWN_MAX_DELAY_MS, MAX_WORKERS } from '../cluster/cluster-options.js';
 import {
@@ -50,6 +61,7 @@ import {
   DEFAULT_CONNECTIONS_PER_ORIGIN,
   DEFAULT_EJECT_AFTER_FAILURES,
   DEFAULT_EJECT_DURATION_MS,
+  DEFAULT_H2_MAX_CONCURRENT_STREAMS,
   DEFAULT_HOST,
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_TUNNELS_PER_TARGET,
@@ -101,9 +113,27 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   integer('clientKeepAliveTimeoutMs', DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, 0, MAX, 'Idle time of client keep-alive connections, in ms.'),
   integer('maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, 1024, 1_048_576, 'Largest request header block, in bytes.'),
   boolean('upstreamRejectUnauthorized', true, 'Verify the certificates of `https` targets.'),
+  boolean('http2', true, 'Offer HTTP/2 (ALPN `h2`, with HTTP/1.1 fallback) on the HTTPS listener.'),
+  integer('h2MaxConcurrentStreams', DEFAULT_H2_MAX_CONCURRENT_STREAMS, 1, 10_000, 'Most concurrent streams per HTTP/2 session.'),
   string('proxyId', undefined, 'This proxy\'s `Via` pseudonym; a request already carrying it is a loop (508). Share one id between the processes of one proxy.', { defaultText: 'a random `inteli-<12 hex digits>`', maxLength: 64 }),
   integer('maxTunnelsPerTarget', DEFAULT_MAX_TUNNELS_PER_TARGET, 1, 1_048_576, 'Open tunnels (WebSocket and other upgrades) per target origin (then 503 TUNNEL_LIMIT).'),
   filePath('upstreamCa', undefined, 'PEM file of extra CAs trusted for `https` targets (default: the system CAs).', command),
+
+  // ACME certificates for the hosts of host-bound rules in trusted keys' scopes (one process only).
+  section('acme', 'Certificates obtained by ACME and served by SNI on the HTTPS listener (docs/acme.md); single-process mode only.', { optional: true }),
+  string('acme.directoryUrl', undefined, 'The ACME directory, `https://` (`https://acme-v02.api.letsencrypt.org/directory`).', { env: 'PROXY_ACME_DIRECTORY_URL', required: true, maxLength: 2048, defaultText: 'none: ACME off' }),
+  string('acme.email', undefined, 'Contact e-mail of the ACME account (expiry notices).', { env: 'PROXY_ACME_EMAIL', defaultText: 'none' }),
+  boolean('acme.termsOfServiceAgreed', true, 'Agree to the CA\'s terms of service when creating the account.'),
+  filePath('acme.caCertificates', undefined, 'PEM file of CA certificates trusted for the ACME server only (a private CA).', { env: 'PROXY_ACME_CA', ...command }),
+  number('acme.renewAtFraction', DEFAULT_RENEW_AT_FRACTION, 0.1, 0.95, 'Share of a certificate\'s lifetime after which it is renewed.'),
+  integer('acme.checkIntervalMs', DEFAULT_CHECK_INTERVAL_MS, 1000, 86_400_000, 'Interval between renewal sweeps, in ms.'),
+  integer('acme.retryMinMs', DEFAULT_RETRY_MIN_MS, 10, 86_400_000, 'First retry delay after a failed order, in ms (doubles per failure).'),
+  integer('acme.retryMaxMs', DEFAULT_RETRY_MAX_MS, 10, 604_800_000, 'Longest retry delay, in ms; at least retryMinMs.'),
+  integer('acme.maxPendingOrders', DEFAULT_MAX_PENDING_ORDERS, 1, 1000, 'Most orders in progress at once.'),
+  integer('acme.handshakeWaitMs', DEFAULT_HANDSHAKE_WAIT_MS, 0, 60_000, 'How long a handshake for a name without a certificate waits for its order, in ms.'),
+  integer('acme.requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 100, 600_000, 'Timeout of one request to the ACME server, in ms.'),
+  integer('acme.orderTimeoutMs', DEFAULT_ORDER_TIMEOUT_MS, 1000, 3_600_000, 'Bound on a whole order, in ms.'),
+  integer('acme.pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, 10, 60_000, 'First polling interval of an order, in ms.'),
 
   // The control plane.
   section('control', 'The WSS control plane where agents register.'),

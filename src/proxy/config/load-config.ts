@@ -85,10 +85,12 @@ export function checkResolvable(values: ConfigTree, origin: string): void {
     const workers = resolveWorkers(values.workers);
     // Placeholders: the PEM files are read at start, not here.
     const files = { tls: { cert: 'PEM', key: 'PEM' }, ...(values.upstreamCa === undefined ? {} : { upstreamCa: 'PEM' }) };
+    const acme = getIn(values, 'acme');
+    const acmeFiles = isTree(acme) ? { acme: { ...acme, ...(acme.caCertificates === undefined ? {} : { caCertificates: 'PEM' }) } } : {};
     const resolved =
       workers > 1
         ? resolveClusterOptions({ ...plainServerOptions(values, 'cluster'), ...files, workers })
-        : resolveProxyOptions({ ...plainServerOptions(values, 'single'), ...files });
+        : resolveProxyOptions({ ...plainServerOptions(values, 'single'), ...files, ...(acmeFiles as object) });
     if (resolved.control !== undefined) {
       const control: ControlPlaneOptions = { ...resolved.control, registry: new BackendRegistry(), trustStore: TrustStore.inMemory() };
       resolveControlPlaneOptions(control);

@@ -18,13 +18,14 @@ import { resolveDataPlaneOptions } from '../../../src/proxy/data-plane/data-plan
 import { LIVE_DATA_PLANE_OPTIONS } from '../../../src/proxy/data-plane/live-options.js';
 import { SELECTORS } from '../../../src/proxy/data-plane/selectors/index.js';
 import { resolveFleetOptions } from '../../../src/proxy/fleet/fleet-options.js';
+import { resolveAcmeOptions } from '../../../src/proxy/acme/acme-options.js';
 import { resolveProxyOptions } from '../../../src/proxy/proxy-options.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 import { ENV_DEFAULTS } from '../../../src/shared/env.js';
 import { TrustStore } from '../../../src/shared/trust/index.js';
 
 /** Resolved options that a file cannot hold (objects of the embedder's). */
-const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatekeepers', 'control.ownListeners', 'workerExec']);
+const NOT_FILE_OPTIONS = new Set(['tls', 'logger', 'control.tls', 'control.gatekeepers', 'control.ownListeners', 'workerExec', 'acme.storage']);
 /** Resolved fields the file spells otherwise (`accessLog: { query }` resolves into `accessLogQuery`). */
 const SPELLED = new Map([['accessLogQuery', 'accessLog.query']]);
 
@@ -34,6 +35,7 @@ function isPlainData(value: unknown): value is object {
 }
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
+const ACME_URL = 'https://acme.example/directory';
 
 /** Every resolved option of the library as `path -> resolved default`. */
 function resolvedDefaults(): Map<string, unknown> {
@@ -57,6 +59,7 @@ function resolvedDefaults(): Map<string, unknown> {
   found.set('certstore', resolveProxyOptions({ control: false }).certstore);
   const { connection, ...fleet } = resolveFleetOptions({ url: REDIS_URL }, 3042);
   add('trustStore.redis.', { ...connection, ...fleet });
+  add('acme.', resolveAcmeOptions({ directoryUrl: ACME_URL }));
   const cluster = resolveClusterOptions({ workers: 1, control: false });
   for (const name of ['workers', 'logLevel', 'reportIntervalMs', 'respawnDelayMs', 'respawnMaxDelayMs'] as const) found.set(name, cluster[name]);
   return found;
@@ -104,12 +107,15 @@ describe('the configuration schema', () => {
       respawnDelayMs: { respawnMaxDelayMs: 600_000 },
       'control.limits.maxPendingUnknownHandshakes': { 'control.limits.maxPendingHandshakes': 100_000 },
       'trustStore.redis.streamBlockMs': { 'trustStore.redis.trustMaxStalenessMs': 3_600_000 },
+      'acme.retryMaxMs': { 'acme.retryMinMs': 10 },
+      'acme.retryMinMs': { 'acme.retryMaxMs': 604_800_000 },
     };
     const verdict = (path: string, value: number): string => {
       const values = structuredClone(defaults);
       // The cluster's own options are validated only for a cluster, the fleet's only in a fleet.
       if (SCHEMA_BY_PATH.get(path)?.consumer === 'cluster') values.workers = 2;
       if (path.startsWith('trustStore.redis.')) setIn(values, 'trustStore.redis.url', REDIS_URL);
+      if (path.startsWith('acme.')) setIn(values, 'acme.directoryUrl', ACME_URL);
       for (const [other, setting] of Object.entries(context[path] ?? {})) setIn(values, other, setting);
       setIn(values, path, value);
       try {
