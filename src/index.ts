@@ -66,7 +66,7 @@ export {
   LeastInFlightSelector,
   WeightedRoundRobinSelector,
 } from './proxy/data-plane/selectors/index.js';
-export type { ProxySelector, ProxySelectorFactory, ProxySelectorName, SelectableUpstream } from './proxy/data-plane/selectors/index.js';
+export type { ProxySelector, ProxySelectorFactory, ProxySelectorName, RequestFacts, SelectableUpstream } from './proxy/data-plane/selectors/index.js';
 export { BackendRegistry } from './proxy/registry/backend-registry.js';
 export type { Backend, BackendInput, BackendState, RemovalReason, RouteRule, TargetAddress } from './proxy/registry/backend.js';
 export * from './webserver-agent/index.js';

@@ -52,6 +52,20 @@ import type { LogLevel } from '../shared/env.js';
 import type { ProxyControlOptions } from './proxy-options.js';
 import type { BackendRegistry } from './registry/backend-registry.js';
 import type { Backend, RemovalReason } from './registry/backend.js';
+import type { TLSSocket } from 'node:tls';
+import { answerChannelProof } from '../shared/discovery/channel-proof-exchange.js';
+import type { DiscoveredProxy } from '../shared/discovery/peer-tracker.js';
+import { ProxyDiscovery } from '../shared/discovery/proxy-discovery.js';
+import { announcedHost, defaultProxyId, type ResolvedProxyDiscoveryConfig } from './proxy-discovery-config.js';
+
+/** Who reports a peer proxy: Redis membership or LAN discovery's beacons. */
+type NodeSource = 'redis' | 'beacon';
+
+/** A peer found by LAN discovery as a fleet node (beacons carry no start time: the first sighting stands in). */
+function discoveredNode(peer: DiscoveredProxy): FleetNode {
+  const { proxyId, controlUrls, pin } = peer.announcement;
+  return { id: proxyId, addresses: controlUrls, pin, startedAt: new Date(peer.lastSeenAt).toISOString() };
+}
 
 /** Bound addresses of the proxy's listeners, known after `start()`. */
 export interface ProxyAddresses extends DataPlaneAddresses {
@@ -75,9 +89,15 @@ export interface ProxyServerEvents {
   message: [event: AgentEvent];
   /** A part failed after start. Without a listener it is only logged (never thrown). */
   error: [error: Error];
-  /** Another proxy joined the fleet (Redis membership; never emitted without a fleet). */
+  /**
+   * Another proxy joined the fleet: Redis membership, or LAN discovery's authenticated beacons (never
+   * emitted without either). Once per proxy, even when both see it.
+   */
   node_added: [node: FleetNode];
-  /** A proxy left the fleet (`gone`: stopped or expired; `restarted`: it came back with a new start time). */
+  /**
+   * A proxy left the fleet (`gone`: stopped or expired; `restarted`: it came back with a new start time),
+   * once the last of Redis membership and discovery that saw it lost it.
+   */
   node_removed: [node: FleetNode, reason: NodeRemovedReason];
 }
 
@@ -100,6 +120,8 @@ export interface ProxyHostOptions {
    * runs without. Forwarding must serve them: `ProxyServer` hands its data plane the manager's hooks.
    */
   readonly acme?: ResolvedAcmeOptions | undefined;
+  /** LAN discovery; undefined (or absent) runs without it. */
+  readonly discovery?: ResolvedProxyDiscoveryConfig | undefined;
   readonly logger: Logger;
 }
 
@@ -137,6 +159,12 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
    * proxy obtains a certificate and every proxy serves it) unless `acme.storage` is given.
    */
   readonly certificates: CertificateManager | undefined;
+  /**
+   * LAN discovery (beacons, probe answers, peers), when `discovery` is configured; it announces the
+   * control plane from `start()`, once its port is bound.
+   */
+  readonly discovery: ProxyDiscovery | undefined;
+  readonly #discoveryConfig: ResolvedProxyDiscoveryConfig | undefined;
   /** The component's logger. */
   protected readonly logger: Logger;
   readonly #rootLogger: Logger;
@@ -146,6 +174,9 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   readonly #keysChanged = (): void => this.certificates?.keysChanged();
   #ready = false;
   readonly #startedAt = new Date().toISOString();
+  #controlOptions: Readonly<ProxyControlOptions> | undefined;
+  /** Peer proxies by id, with the sources that currently see them (node_added / node_removed). */
+  readonly #nodes = new Map<string, { sources: Set<NodeSource>; node: FleetNode }>();
   #startPromise: Promise<ProxyAddresses> | undefined;
   #stopPromise: Promise<void> | undefined;
 
@@ -170,15 +201,17 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     });
 
     this.fleet = options.fleet === undefined ? undefined : new ProxyFleet(options.fleet, options.logger);
-    this.fleet?.on('node_added', (node) => this.emit('node_added', node));
-    this.fleet?.on('node_removed', (node, reason) => this.emit('node_removed', node, reason));
+    this.fleet?.on('node_added', (node) => this.#nodeUp('redis', node));
+    this.fleet?.on('node_removed', (node, reason) => this.#nodeDown('redis', node.id, reason));
     if (options.trustStore === undefined && options.control !== undefined && this.fleet === undefined) {
       this.#ownedTrustStore = new FileTrustStore(options.certstore, { logger: options.logger, strictModes: options.strictTrustStoreModes === true });
     }
     this.trustStore = options.trustStore ?? this.fleet?.trustStore ?? this.#ownedTrustStore;
     this.#adminOptions = options.admin;
     this.certificates = options.acme === undefined ? undefined : this.#buildCertificates(options.acme, options);
+    this.#discoveryConfig = options.discovery;
     this.controlPlane = options.control === undefined || this.trustStore === undefined ? undefined : this.#buildControlPlane(options.control, this.trustStore, options.logger);
+    this.discovery = this.#buildDiscovery(options.logger);
     this.metrics = new ProxyMetrics(this, registry);
     registerTrustMetrics(this.metrics.registry, this);
     this.admin = options.admin === undefined ? undefined : new AdminServer(options.admin, this, options.logger);
@@ -231,6 +264,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       await this.#startCertificates();
       await this.forwarding.start();
       await this.controlPlane?.start();
+      await this.#startDiscovery();
       await this.admin?.start();
       await this.fleet?.announce(this.addresses, this.pin, this.pin !== undefined);
     } catch (error) {
@@ -294,12 +328,19 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     const health = this.trustStore?.health() ?? { ok: false, reason: 'no trust store' };
     const trust = { kind: this.trustStore?.kind ?? 'none', ok: health.ok, ...(health.reason === undefined ? {} : { reason: health.reason }) };
     const fleet = this.fleet;
+    // Peers only LAN discovery sees (all of them without Redis) are listed too.
+    const inRedis = new Set(fleet?.membership.nodes().map((node) => node.id) ?? []);
+    const discovered = (this.discovery?.peers() ?? [])
+      .filter((peer) => !inRedis.has(peer.announcement.proxyId))
+      .map((peer) => ({ ...(this.#nodes.get(peer.announcement.proxyId)?.node ?? discoveredNode(peer)), self: false }));
     if (fleet === undefined) {
-      const addresses = advertisedUrls(this.addresses, 'localhost', this.pin !== undefined);
-      return { shared: false, trust, nodes: [{ id: 'local', addresses, ...(this.pin === undefined ? {} : { pin: this.pin }), startedAt: this.#startedAt, self: true }] };
+      const announced = this.discovery?.announcement;
+      const addresses = announced?.controlUrls ?? advertisedUrls(this.addresses, 'localhost', this.pin !== undefined);
+      const self = { id: announced?.proxyId ?? 'local', addresses, ...(this.pin === undefined ? {} : { pin: this.pin }), startedAt: this.#startedAt, self: true };
+      return { shared: false, trust, nodes: [self, ...discovered] };
     }
     const self = fleet.membership.id;
-    return { shared: true, trust, nodes: fleet.membership.nodes().map((node) => ({ ...node, self: node.id === self })) };
+    return { shared: true, trust, nodes: [...fleet.membership.nodes().map((node) => ({ ...node, self: node.id === self })), ...discovered] };
   }
 
   /** Emits `error`, or logs it when nobody listens (a part's failure after start is never thrown). */
@@ -314,6 +355,8 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     // Forwarding starts its graceful stop first: closing the control plane removes every backend, and
     // requests arriving in between would otherwise get 403 NO_TARGET instead of 503 + close.
     const forwardingStopped = this.forwarding.stop();
+    // Beacons stop first: peers and agents see this proxy go while its sessions close.
+    await this.discovery?.stop();
     await this.controlPlane?.stop();
     await forwardingStopped;
     this.registry.clear('stopped');
@@ -372,11 +415,72 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
     await this.certificates.stop();
   }
 
+  /** A peer seen by Redis membership or by beacons: `node_added` the first time either sees it. */
+  #nodeUp(source: NodeSource, node: FleetNode): void {
+    const known = this.#nodes.get(node.id);
+    if (known === undefined) {
+      this.#nodes.set(node.id, { sources: new Set([source]), node });
+      this.emit('node_added', node);
+      return;
+    }
+    known.sources.add(source);
+    // Redis membership knows more (every address, the start time): its view wins when both have one.
+    if (source === 'redis') known.node = node;
+    else if (!known.sources.has('redis')) known.node = { ...node, startedAt: known.node.startedAt };
+  }
+
+  /** A peer lost by one source: `node_removed` once no source sees it any more. */
+  #nodeDown(source: NodeSource, id: string, reason: NodeRemovedReason): void {
+    const known = this.#nodes.get(id);
+    if (known === undefined || !known.sources.delete(source) || known.sources.size > 0) return;
+    this.#nodes.delete(id);
+    this.emit('node_removed', known.node, reason);
+  }
+
+  #buildDiscovery(logger: Logger): ProxyDiscovery | undefined {
+    const config = this.#discoveryConfig;
+    const pin = this.controlPlane?.pin;
+    if (config === undefined || pin === undefined) return undefined;
+    // The URLs and the default id need the bound port; start() completes the announcement before the
+    // first beacon. Until then it names the configured port (or 3042 for an ephemeral one).
+    const port = this.#configuredControlPort();
+    const proxyId = config.proxyId ?? this.fleet?.membership.id ?? defaultProxyId(port);
+    const discovery = new ProxyDiscovery(config.options, { proxyId, controlUrls: config.controlUrls ?? [`wss://127.0.0.1:${port}/`], pin }, logger);
+    discovery.on('node_added', (peer: DiscoveredProxy) => this.#nodeUp('beacon', discoveredNode(peer)));
+    discovery.on('node_changed', (peer: DiscoveredProxy) => this.#nodeUp('beacon', discoveredNode(peer)));
+    discovery.on('node_removed', (peer: DiscoveredProxy) => this.#nodeDown('beacon', peer.announcement.proxyId, 'gone'));
+    return discovery;
+  }
+
+  #configuredControlPort(): number {
+    const port = (this.#controlOptions?.port as number | undefined) ?? 3042;
+    return port === 0 ? 3042 : port;
+  }
+
+  async #startDiscovery(): Promise<void> {
+    const discovery = this.discovery;
+    const config = this.#discoveryConfig;
+    const controlPlane = this.controlPlane;
+    if (discovery === undefined || config === undefined || controlPlane === undefined) return;
+    const { address, port } = controlPlane.address;
+    const host = announcedHost(config.options.interface, address);
+    discovery.update({
+      proxyId: config.proxyId ?? this.fleet?.membership.id ?? defaultProxyId(port),
+      controlUrls: config.controlUrls ?? [`wss://${host}:${port}/`],
+      pin: discovery.announcement.pin,
+    });
+    await discovery.start();
+    this.logger.info({ proxyId: discovery.announcement.proxyId, controlUrls: discovery.announcement.controlUrls }, 'LAN discovery on: beacons sent, probes answered');
+  }
+
   #buildControlPlane(control: Readonly<ProxyControlOptions>, trustStore: TrustStore, logger: Logger): ControlPlane {
     const forwarding = this.forwarding;
     const whenRouted = forwarding.whenRouted?.bind(forwarding);
+    this.#controlOptions = control;
+    const keyring = this.#discoveryConfig?.keyring;
     const controlPlane = new ControlPlane({
       ...control,
+      ...(keyring === undefined ? {} : { channelProof: (socket: TLSSocket, agentProof: string) => answerChannelProof(keyring, socket, agentProof) }),
       registry: this.registry,
       trustStore,
       ...(this.fleet === undefined ? {} : { replayCache: this.fleet.replayCache }),

@@ -10,6 +10,7 @@ import { type AcmeOptions, type ResolvedAcmeOptions, resolveAcmeOptions } from '
 import { type AdminOptions, type ResolvedAdminOptions, resolveAdminOptions } from './admin/admin-options.js';
 import type { ControlPlaneOptions } from './control-plane/control-plane-options.js';
 import type { TrustStore } from '../shared/trust/trust-store.js';
+import { type ProxyDiscoveryConfig, type ResolvedProxyDiscoveryConfig, resolveProxyDiscoveryConfig } from './proxy-discovery-config.js';
 import { type DataPlaneOptions, type ResolvedDataPlaneOptions, resolveDataPlaneOptions } from './data-plane/data-plane-options.js';
 import { isRedisTrustOption, resolveFleetOptions, type RedisFleetOptions, type ResolvedFleetOptions } from './fleet/fleet-options.js';
 
@@ -59,6 +60,13 @@ export interface ProxyServerOptions extends DataPlaneOptions {
    * certificate is the fallback. Default none.
    */
   acme?: AcmeOptions | undefined;
+  /**
+   * Zero-configuration discovery on the LAN (docs/discovery.md): with a cluster secret the proxy sends
+   * sealed beacons, answers probes, proves the secret to agents on the TLS channel and reports peer
+   * proxies as `node_added` / `node_removed`. Needs the TLS control plane. Default `false` (nothing is sent
+   * or listened to); `npm start` enables it when `PROXY_CLUSTER_SECRET` or `PROXY_CLUSTER_SECRET_FILE` is set.
+   */
+  discovery?: ProxyDiscoveryConfig | false;
 }
 
 /** The validated, frozen options, grouped per part. */
@@ -76,6 +84,8 @@ export interface ResolvedProxyOptions {
   readonly admin: ResolvedAdminOptions | undefined;
   /** ACME options, or undefined when disabled. */
   readonly acme: ResolvedAcmeOptions | undefined;
+  /** Discovery, or undefined when disabled. */
+  readonly discovery: ResolvedProxyDiscoveryConfig | undefined;
 }
 
 /** Options of the original that were removed, with what to use instead. */
@@ -119,6 +129,14 @@ function strictModes(value: unknown): boolean {
   return value === true;
 }
 
+function resolveDiscovery(options: ProxyServerOptions): ResolvedProxyDiscoveryConfig | undefined {
+  const discovery = resolveProxyDiscoveryConfig(options.discovery);
+  if (discovery !== undefined && (options.control === false || options.control?.insecure === true)) {
+    throw new InvalidOptionError('discovery: needs the TLS control plane (agents verify the proxy on TLS); remove control: false / insecure');
+  }
+  return discovery;
+}
+
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedProxyOptions {
   if (typeof options === 'function') {
@@ -150,5 +168,6 @@ export function resolveProxyOptions(options: ProxyServerOptions = {}): ResolvedP
     strictTrustStoreModes: strictModes(options.strictTrustStoreModes),
     admin: options.admin === undefined || options.admin === false ? undefined : resolveAdminOptions(options.admin),
     acme: resolveAcme(options.acme, dataPlane),
+    discovery: resolveDiscovery(options),
   });
 }

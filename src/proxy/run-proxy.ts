@@ -9,6 +9,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readClusterSecretFile } from '../shared/discovery/cluster-secret.js';
 import { TlsError } from '../shared/errors.js';
 import { localControlUrl, writeLocalProxyRecord } from '../shared/local-proxy-record.js';
 import type { Logger } from '../shared/logger.js';
@@ -20,6 +21,7 @@ import { commandSettings, plainServerOptions, type PlainServerOptions } from './
 import type { LoadedConfig } from './config/load-config.js';
 import { getIn, isTree } from './config/config-tree.js';
 import type { AcmeOptions } from './acme/acme-options.js';
+import type { ProxyDiscoveryConfig } from './proxy-discovery-config.js';
 import { type ProxyAddresses, ProxyServer } from './proxy-server.js';
 import { formatStartupBanner } from './startup-banner.js';
 
@@ -54,6 +56,11 @@ export interface ProxyStartup {
   readonly upstreamCa: Buffer | undefined;
   /** ACME options (`acme`, `PROXY_ACME_*`), with the CA file read, when a directory URL is set. */
   readonly acme?: AcmeOptions | undefined;
+  /**
+   * LAN discovery (`discovery`, `PROXY_CLUSTER_SECRET[_FILE]`), with the secret file read, when a cluster
+   * secret is configured.
+   */
+  readonly discovery?: ProxyDiscoveryConfig | undefined;
   /** The bootstrap admin key, when this start created it. */
   readonly bootstrap: BootstrapOutcome;
 }
@@ -76,11 +83,13 @@ export async function prepareProxyStartup(config: LoadedConfig, options: RunProx
   // A fleet's store is in Redis: it is bootstrapped once the proxy has loaded it (completeStartup).
   const bootstrap: BootstrapOutcome =
     settings.redisUrl === undefined ? await bootstrapAdminKey(certstore, options.keyDir ?? settings.keyDir, logger) : { created: false, reason: 'fleet' };
+  const discovery = await discoveryOption(config);
+  const withDiscovery = discovery === undefined ? {} : { discovery };
   const acme = getIn(config.values, 'acme');
-  if (!isTree(acme)) return { tls, upstreamCa, bootstrap };
+  if (!isTree(acme)) return { tls, upstreamCa, bootstrap, ...withDiscovery };
   const caFile = getIn(config.values, 'acme.caCertificates');
   const caCertificates = caFile === undefined ? undefined : await readPem(String(caFile), 'ACME CA certificate');
-  return { tls, upstreamCa, bootstrap, acme: { ...(acme as unknown as AcmeOptions), caCertificates } };
+  return { tls, upstreamCa, bootstrap, ...withDiscovery, acme: { ...(acme as unknown as AcmeOptions), caCertificates } };
 }
 
 /** After start, in a fleet: bootstraps the first admin key in the shared store when it is empty. */
@@ -99,7 +108,8 @@ export function startupProxyOptions<M extends 'single' | 'cluster'>(
   mode: M,
 ): PlainServerOptions & { tls: ProxyStartup['tls']; upstreamCa?: Buffer; logger: Logger } {
   // The ACME options come from the startup (the CA file read); the cluster runs without them.
-  const { acme: _fromFile, ...plain } = plainServerOptions(config.values, mode) as PlainServerOptions & { acme?: unknown };
+  // So do discovery's (the secret file read).
+  const { acme: _fromFile, discovery: _discovery, ...plain } = plainServerOptions(config.values, mode) as PlainServerOptions & { acme?: unknown; discovery?: unknown };
   return {
     ...plain,
     tls: startup.tls,
@@ -166,6 +176,15 @@ export async function logProxyRunning(config: LoadedConfig, options: RunProxyOpt
   );
 }
 
+/** The `discovery` option (the secret file read, `discovery.secretFile` being the command's), or undefined when off. */
+async function discoveryOption(config: LoadedConfig): Promise<ProxyDiscoveryConfig | undefined> {
+  const section = getIn(config.values, 'discovery');
+  if (!isTree(section)) return undefined;
+  const { secretFile, ...options } = section as unknown as ProxyDiscoveryConfig & { secretFile?: string };
+  if (secretFile === undefined) return options;
+  return { ...options, secret: await readClusterSecretFile(secretFile) };
+}
+
 /**
  * Starts the proxy the configuration describes (one process; see `cluster/run-cluster.ts` for
  * `workers` > 1) and returns it running.
@@ -174,7 +193,7 @@ export async function logProxyRunning(config: LoadedConfig, options: RunProxyOpt
  */
 export async function runProxy(config: LoadedConfig, options: RunProxyOptions): Promise<ProxyServer> {
   const startup = await prepareProxyStartup(config, options);
-  const proxy = new ProxyServer({ ...startupProxyOptions(config, options, startup, 'single'), acme: startup.acme });
+  const proxy = new ProxyServer({ ...startupProxyOptions(config, options, startup, 'single'), acme: startup.acme, ...(startup.discovery === undefined ? {} : { discovery: startup.discovery }) });
   await proxy.start();
   await logProxyRunning(config, options, await completeStartup(config, options, startup, proxy.trustStore), proxy);
   return proxy;

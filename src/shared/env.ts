@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { normalizePin } from './control-client/proxy-tls.js';
+import { parseClusterSecrets } from './discovery/cluster-secret.js';
 import { InvalidEnvError } from './errors.js';
 import { isValidAgentId } from './identity/agent-id.js';
 import { isRedisUrl } from './redis/redis-options.js';
@@ -55,6 +56,12 @@ export interface Env {
    * or `auto` for one per available core. Default 1 (a single process, no cluster).
    */
   readonly workers: number;
+  /** `PROXY_BODY_TIMEOUT_MS`: longest silence between upstream body chunks, 0 for none (SSE never has one). Default 60000. */
+  readonly bodyTimeoutMs: number;
+  /** `PROXY_AFFINITY`: default session affinity of routes, `none`, `cookie` or `hash`. Default `none`. */
+  readonly affinity: 'none' | 'cookie' | 'hash';
+  /** `PROXY_AFFINITY_HEADER`: with `hash`, the request header hashed instead of the client address. Default none. */
+  readonly affinityHeader: string | undefined;
   /**
    * `PROXY_REDIS_URL`: `redis://[user:password@]host:port[/db]` (or `rediss://`) of the Redis that a
    * fleet of proxies shares (trust store, replay cache, membership). Default unset: one proxy with its
@@ -91,6 +98,9 @@ export const ENV_DEFAULTS = Object.freeze({
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'auto',
   PROXY_WORKERS: '1',
+  PROXY_BODY_TIMEOUT_MS: '60000',
+  PROXY_AFFINITY: 'none',
+  PROXY_AFFINITY_HEADER: '',
   PROXY_REDIS_URL: '',
   PROXY_REDIS_PREFIX: 'inteli:',
   PROXY_NODE_ID: '',
@@ -174,6 +184,14 @@ function workers(source: Source): number {
   return Number(raw);
 }
 
+function bodyTimeout(source: Source): number {
+  const raw = read(source, 'PROXY_BODY_TIMEOUT_MS');
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) {
+    throw new InvalidEnvError('PROXY_BODY_TIMEOUT_MS', `expected milliseconds from 0 to 2147483647, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
 function redisUrl(source: Source): string | undefined {
   const raw = read(source, 'PROXY_REDIS_URL');
   if (raw === '') return undefined;
@@ -224,6 +242,20 @@ function acmeEmail(source: Source): string | undefined {
   return raw;
 }
 
+function affinity(source: Source): Env['affinity'] {
+  const raw = read(source, 'PROXY_AFFINITY');
+  if (raw !== 'none' && raw !== 'cookie' && raw !== 'hash') throw new InvalidEnvError('PROXY_AFFINITY', `expected none, cookie or hash, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+function affinityHeader(source: Source, mode: Env['affinity']): string | undefined {
+  const raw = read(source, 'PROXY_AFFINITY_HEADER');
+  if (raw === '') return undefined;
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(raw)) throw new InvalidEnvError('PROXY_AFFINITY_HEADER', `expected a header name, got ${JSON.stringify(raw)}`);
+  if (mode !== 'hash') throw new InvalidEnvError('PROXY_AFFINITY_HEADER', 'only with PROXY_AFFINITY=hash');
+  return raw.toLowerCase();
+}
+
 /**
  * Validates the given variables (by default `process.env`, after loading `.env` when present) and
  * returns them typed and frozen.
@@ -252,6 +284,9 @@ export function loadEnv(source?: Source, cwd: string = process.cwd()): Env {
     logLevel: logLevel(vars),
     logFormat: logFormat(vars),
     workers: workers(vars),
+    bodyTimeoutMs: bodyTimeout(vars),
+    affinity: affinity(vars),
+    affinityHeader: affinityHeader(vars, affinity(vars)),
     redisUrl: redisUrl(vars),
     redisPrefix: redisPrefix(vars),
     nodeId: nodeId(vars),
@@ -348,4 +383,41 @@ export function readVariables(source?: Source, cwd: string = process.cwd()): Rea
     if (value !== undefined && value.trim() !== '') out[name] = value.trim();
   }
   return Object.freeze(out);
+}
+
+/**
+ * The cluster secret of LAN discovery (docs/discovery.md), from the environment: inline or as a file
+ * path, never both. Proxies read `PROXY_CLUSTER_SECRET` / `PROXY_CLUSTER_SECRET_FILE`, agents
+ * `INTELI_CLUSTER_SECRET` / `INTELI_CLUSTER_SECRET_FILE`. Absent: discovery stays off.
+ */
+export interface ClusterSecretEnv {
+  /** The secret text (one or more secrets, the first one sealing); validated. */
+  readonly secret?: string;
+  /** Path of a file holding it (read by the caller with `readClusterSecretFile`). */
+  readonly secretFile?: string;
+}
+
+/**
+ * Reads and validates the cluster secret variables of `role` (by default from `process.env`).
+ *
+ * @throws {InvalidEnvError} naming the variable: both set, a weak secret (with the command that makes
+ *   one), or a path with NUL.
+ */
+export function readClusterSecretEnv(role: 'proxy' | 'agent', source?: Source): ClusterSecretEnv {
+  const vars = source ?? process.env;
+  const prefix = role === 'proxy' ? 'PROXY' : 'INTELI';
+  const secretName = `${prefix}_CLUSTER_SECRET`;
+  const fileName = `${prefix}_CLUSTER_SECRET_FILE`;
+  const secret = optional(vars, secretName);
+  const secretFile = optional(vars, fileName);
+  if (secret !== undefined && secretFile !== undefined) throw new InvalidEnvError(secretName, `set ${secretName} or ${fileName}, not both`);
+  if (secretFile !== undefined && secretFile.includes('\0')) throw new InvalidEnvError(fileName, 'a path may not contain NUL');
+  if (secret !== undefined) {
+    try {
+      parseClusterSecrets(secret, secretName);
+    } catch (error) {
+      throw new InvalidEnvError(secretName, (error as Error).message.replace(`${secretName}: `, ''));
+    }
+  }
+  return Object.freeze({ ...(secret === undefined ? {} : { secret }), ...(secretFile === undefined ? {} : { secretFile }) });
 }

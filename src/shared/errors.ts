@@ -38,6 +38,7 @@ export const ERROR_CATALOG = {
   RP_ERR_TRUST_STALE: { status: 503, summary: 'The shared trust store (Redis) has been unreachable for longer than trustMaxStalenessMs: new sessions are refused until it is back.' },
   RP_ERR_LOOP_DETECTED: { status: 508, summary: 'The request already passed through this proxy (its Via entry): a forwarding loop.' },
   RP_ERR_TUNNEL_LIMIT: { status: 503, summary: 'The target already has as many open tunnels as maxTunnelsPerTarget allows.' },
+  RP_ERR_CLUSTER_SECRET: { status: undefined, summary: 'A cluster secret is missing, unreadable or under 32 random bytes.' },
   RP_ERR_INTERNAL: { status: 500, summary: 'An unexpected failure inside the proxy (logged); a bug to report.' },
   RP_ERR_ACME: { status: undefined, summary: 'A certificate could not be obtained, renewed or stored through ACME.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
@@ -190,3 +191,10 @@ export class AcmeError extends ProxyError {
  * for a control-plane exchange. `code` is the proxy's code.
  */
 export class ControlError extends ProxyError {}
+
+/** A cluster secret (discovery) is missing, unreadable or too weak; the message says how to make one. */
+export class ClusterSecretError extends ProxyError {
+  constructor(message: string, options?: ProxyErrorOptions) {
+    super('RP_ERR_CLUSTER_SECRET', message, options);
+  }
+}

@@ -36,6 +36,12 @@ export const MAX_META_KEY_LENGTH = 64;
 export const MAX_META_VALUE_LENGTH = 256;
 /** Longest custom event name. */
 export const MAX_EVENT_NAME_LENGTH = 64;
+/** Largest `bodyTimeoutMs` of a registration (Node's largest timer). */
+export const MAX_BODY_TIMEOUT_MS = 2_147_483_647;
+/** Longest `reason` of a `health` frame. */
+export const MAX_HEALTH_REASON_LENGTH = 256;
+/** A header name for hash affinity: an RFC 9110 token of at most 64 characters. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 /** Lowest and highest `weight`. */
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 1000;
@@ -208,7 +214,30 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
         message.weight = weight;
       }
       if (frame.meta !== undefined) message.meta = meta(frame.meta);
+      if (frame.affinity !== undefined) {
+        if (frame.affinity !== 'cookie' && frame.affinity !== 'hash') fail('affinity: expected "cookie" or "hash"');
+        message.affinity = frame.affinity;
+      }
+      if (frame.affinityHeader !== undefined) {
+        if (typeof frame.affinityHeader !== 'string' || !HEADER_NAME.test(frame.affinityHeader)) fail('affinityHeader: expected a header name of 1 to 64 token characters');
+        if (message.affinity !== 'hash') fail('affinityHeader: only with affinity "hash"');
+        message.affinityHeader = frame.affinityHeader.toLowerCase();
+      }
+      if (frame.bodyTimeoutMs !== undefined) {
+        const timeout = frame.bodyTimeoutMs;
+        if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > MAX_BODY_TIMEOUT_MS) {
+          fail(`bodyTimeoutMs: expected an integer from 0 to ${MAX_BODY_TIMEOUT_MS}`);
+        }
+        message.bodyTimeoutMs = timeout;
+      }
       return message;
+    }
+    case 'health': {
+      const id = requestId(frame, true) as string;
+      if (typeof frame.healthy !== 'boolean') fail('healthy: expected a boolean');
+      if (frame.reason === undefined) return { type: 'health', id, healthy: frame.healthy };
+      if (typeof frame.reason !== 'string' || frame.reason.length > MAX_HEALTH_REASON_LENGTH) fail(`reason: expected a string of at most ${MAX_HEALTH_REASON_LENGTH} characters`);
+      return { type: 'health', id, healthy: frame.healthy, reason: frame.reason };
     }
     case 'drain':
     case 'keys.list':
@@ -228,7 +257,8 @@ function parseFrame(frame: Record<string, unknown>): ClientMessage {
     case 'keys.remove':
       return { type: 'keys.remove', id: requestId(frame, true) as string, keyId: string(frame, 'keyId', 64) };
     case 'backends.drain':
-      return { type: 'backends.drain', id: requestId(frame, true) as string, agentId: string(frame, 'agentId', 64) };
+    case 'backends.undrain':
+      return { type, id: requestId(frame, true) as string, agentId: string(frame, 'agentId', 64) };
     default:
       return fail(`type: unknown message type ${JSON.stringify(String(type).slice(0, 40))}`);
   }

@@ -48,6 +48,24 @@ export interface RegisterMessage {
   weight?: number;
   /** Free-form string labels, at most 16 of at most 256 characters. */
   meta?: Record<string, string>;
+  /** Session affinity for the registered rules: `cookie` or `hash`. Default: the proxy's. */
+  affinity?: 'cookie' | 'hash';
+  /** With `hash`: hash this request header (a token, at most 64 characters) instead of the client address. */
+  affinityHeader?: string;
+  /** Longest silence between response body chunks on these rules, in ms (0: none). Default: the proxy's. */
+  bodyTimeoutMs?: number;
+}
+
+/**
+ * Agent: the result of its health check of its target. `healthy: false` stops new requests to the
+ * backend (state `unhealthy`) until a later `healthy: true`. Acked.
+ */
+export interface HealthMessage {
+  type: 'health';
+  id: string;
+  healthy: boolean;
+  /** Why, for logs and `backends list` (at most 256 characters). */
+  reason?: string;
 }
 
 /** Agent: stop receiving new requests; the proxy acks, then sends `drained` when in-flight ones finish. */
@@ -153,9 +171,24 @@ export interface BackendsDrainMessage {
   agentId: string;
 }
 
+/** Admin: undo `backends.drain` for an agent: its backends take new requests again. */
+export interface BackendsUndrainMessage {
+  type: 'backends.undrain';
+  id: string;
+  agentId: string;
+}
+
+/**
+ * Names of the events the proxy sends an agent when an admin drains or undrains it
+ * (`{ type: 'event', name, data: { by, backendIds } }`).
+ */
+export const ADMIN_DRAIN_EVENT = 'inteli:drained-by-admin';
+export const ADMIN_UNDRAIN_EVENT = 'inteli:undrained-by-admin';
+
 /** Every frame a client (agent or admin) may send. */
 export type ClientMessage =
   | RegisterMessage
+  | HealthMessage
   | DrainMessage
   | EventMessage
   | KeysAddMessage
@@ -164,6 +197,7 @@ export type ClientMessage =
   | KeysListMessage
   | BackendsListMessage
   | BackendsDrainMessage
+  | BackendsUndrainMessage
   | FleetListMessage;
 
 /** Message types only admin keys may send. */
@@ -174,6 +208,7 @@ export const ADMIN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'keys.list',
   'backends.list',
   'backends.drain',
+  'backends.undrain',
   'fleet.list',
 ]);
 

@@ -34,8 +34,8 @@ export interface BackendInfo {
   readonly targets: readonly { readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number }[];
   readonly rules: readonly { readonly path: string; readonly host: string | undefined }[];
   readonly weight: number;
-  /** `ready`, or `draining` (no new requests). */
-  readonly state: 'ready' | 'draining';
+  /** `ready`, `draining` (no new requests) or `unhealthy` (the agent's health check failed: no new requests). */
+  readonly state: 'ready' | 'draining' | 'unhealthy';
   readonly meta: Readonly<Record<string, string>>;
   /** Epoch milliseconds of the registration. */
   readonly registeredAt: number;
@@ -150,7 +150,7 @@ function backend(value: unknown, where: string): BackendInfo {
     return Object.freeze({ path: text(rule.path, `${where}.rules[${index}].path`), host: rule.host === undefined ? undefined : text(rule.host, `${where}.rules[${index}].host`, 253) });
   });
   const state = input.state;
-  if (state !== 'ready' && state !== 'draining') throw new AnswerError(`${where}.state: expected "ready" or "draining"`);
+  if (state !== 'ready' && state !== 'draining' && state !== 'unhealthy') throw new AnswerError(`${where}.state: expected "ready", "draining" or "unhealthy"`);
   const meta = record(input.meta ?? {}, `${where}.meta`);
   return Object.freeze({
     id: text(input.id, `${where}.id`, 128),

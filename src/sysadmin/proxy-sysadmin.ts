@@ -236,8 +236,9 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   }
 
   /**
-   * Drains every backend of an agent: no new requests reach it; the agent is told when in-flight ones
-   * finished. Resolves with the drained registration ids.
+   * Drains every backend of an agent: no new requests reach it, in-flight ones finish, the backends stay
+   * registered (listed as `draining`) and the agent is told by an event. Idempotent. Resolves with the
+   * drained registration ids. {@link ProxySysAdmin.undrainBackend} undoes it.
    *
    * @throws {ControlError} `RP_ERR_UNKNOWN_ID` (no registered backend), `RP_ERR_INVALID_ID`, ...
    */
@@ -247,8 +248,19 @@ export class ProxySysAdmin extends EventEmitter<ProxySysAdminEvents> {
   }
 
   /**
+   * Undoes {@link ProxySysAdmin.drainBackend}: the agent's backends take new requests again and the agent
+   * is told by an event. Idempotent. Resolves with the agent's registration ids.
+   *
+   * @throws {ControlError} `RP_ERR_UNKNOWN_ID` (no registered backend), `RP_ERR_INVALID_ID`, ...
+   */
+  async undrainBackend(agentId: string): Promise<DrainResult> {
+    const id = await this.#guarded(() => assertValidAgentId(agentId));
+    return parseDrainResult(await this.#request({ type: 'backends.undrain', agentId: id }));
+  }
+
+  /**
    * The original API. When `type.action` is an admin request (`keys.add`, `keys.remove`, `keys.list`,
-   * `backends.list`, `backends.drain`), sends it with `payload`'s fields and resolves with the proxy's
+   * `backends.list`, `backends.drain`, `backends.undrain`), sends it with `payload`'s fields and resolves with the proxy's
    * unvalidated `result`. Otherwise sends the custom event `{ name: type, data: { action, payload } }`
    * (as `ProxyWebServer.send` does) and resolves once the proxy acknowledged it.
    *

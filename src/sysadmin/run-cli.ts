@@ -8,6 +8,7 @@ import type { SysadminEnv } from '../shared/env.js';
 import { isProxyError } from '../shared/errors.js';
 import type { CliCommand, CliIo } from './cli-command.js';
 import { backendsDrainCommand } from './commands/backends-drain-command.js';
+import { backendsUndrainCommand } from './commands/backends-undrain-command.js';
 import { backendsListCommand } from './commands/backends-list-command.js';
 import { fleetListCommand } from './commands/fleet-list-command.js';
 import { initCommand } from './commands/init-command.js';
@@ -36,6 +37,7 @@ export const SYSADMIN_COMMANDS: readonly CliCommand[] = Object.freeze([
   keysListCommand,
   backendsListCommand,
   backendsDrainCommand,
+  backendsUndrainCommand,
   fleetListCommand,
 ]);
 

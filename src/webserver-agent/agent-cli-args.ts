@@ -9,12 +9,17 @@ import { LOG_LEVELS, type LogLevel } from '../shared/env.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import type { AdvertisedTarget, ProxyWebServerOptions } from './agent-options.js';
 import type { ProxyEndpoint } from './proxy-endpoints.js';
+import type { HealthCheckOptions } from './target-health-check.js';
 
 /** Usage text of `inteli-agent --help`. */
 export const AGENT_CLI_HELP = [
   'Usage: inteli-agent --proxy wss://HOST:PORT [--proxy ...] --id ID --key FILE --target HOST:PORT --rule /api [--rule ...]',
   '                    [--pin PIN ... | --ca FILE | --insecure] [--weight N] [--meta k=v ...] [--audience AUD]',
   '                    [--min-acks N] [--start-timeout-ms MS]',
+  '                    [--affinity cookie|hash [--affinity-header NAME]] [--body-timeout MS]',
+  '                    [--health-path PATH [--health-status N]] [--health-interval MS] [--no-health-check]',
+  '       inteli-agent --discover [--probe CIDR ...] [--discovery-interface ADDR] --id ID --key FILE --target HOST:PORT',
+  '                    --rule /api [--rule ...]   (cluster secret in INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE)',
   '',
   'Registers an existing web server (any language) with inteli-proxy, keeps it registered across',
   'disconnections, and drains it on SIGTERM/SIGINT before exiting 0.',
@@ -22,6 +27,11 @@ export const AGENT_CLI_HELP = [
   'Options:',
   '  --proxy URL       control-plane URL, wss://HOST:PORT (ws:// only with --insecure); repeatable:',
   '                    one independent session per proxy',
+  '  --discover        find the proxies on the LAN (docs/discovery.md) with the cluster secret from',
+  '                    INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE; may be combined with --proxy',
+  '  --probe CIDR      with --discover: also probe these IPv4 addresses or blocks (at most /24; repeatable),',
+  '                    for networks that drop multicast',
+  '  --discovery-interface ADDR  with --discover: the local IPv4 address of the LAN interface to use',
   '  --id ID           agent id (the key id in the proxy trust store)',
   '  --key FILE        private key file written by "inteli-sysadmin keygen" (<id>.key.json)',
   '  --target ADDR     the server to route to: HOST:PORT, [IPv6]:PORT, or http(s)://HOST:PORT',
@@ -36,6 +46,16 @@ export const AGENT_CLI_HELP = [
   '  --audience AUD    fixed token audience (default inteli-proxy:<pin of the certificate the proxy presents>)',
   '  --min-acks N      proxies that must acknowledge before the agent counts as started (default: all)',
   '  --start-timeout-ms MS  give up (exit 1) when not registered within MS; default: retry until registered',
+  '  --affinity MODE   session affinity for the rules: cookie (signed cookie) or hash (client address)',
+  '  --affinity-header NAME  with --affinity hash: hash this request header instead of the address',
+  '  --body-timeout MS longest silence between response body chunks (0: none; SSE never has one)',
+  '  --health-path P   health-check the target with GET P (default: a TCP connect)',
+  '  --health-status N status the GET must answer (default 200)',
+  '  --health-interval MS  interval between checks (default 2000); unhealthy: no new requests',
+  '  --health-timeout MS   bound on one check (default 1000)',
+  '  --health-fall N   failed checks in a row that make the target unhealthy (default 1)',
+  '  --health-rise N   passed checks in a row that make it healthy again (default 1)',
+  '  --no-health-check do not check the target',
   '  --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)',
   '  -h, --help        show this help',
 ].join('\n');
@@ -46,6 +66,8 @@ export interface AgentCliConfig {
   readonly logLevel: LogLevel;
   /** Undefined with `--help`. */
   readonly options: ProxyWebServerOptions | undefined;
+  /** With `--discover`: what to add to the discovery options (the secret comes from the environment). */
+  readonly discover?: { readonly probe?: readonly string[]; readonly interface?: string } | undefined;
 }
 
 /** Parses `HOST:PORT`, `[v6]:PORT` or `http(s)://HOST:PORT`. */
@@ -124,7 +146,20 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
         audience: { type: 'string' },
         'min-acks': { type: 'string' },
         'start-timeout-ms': { type: 'string' },
+        affinity: { type: 'string' },
+        'affinity-header': { type: 'string' },
+        'body-timeout': { type: 'string' },
+        'health-path': { type: 'string' },
+        'health-status': { type: 'string' },
+        'health-interval': { type: 'string' },
+        'health-timeout': { type: 'string' },
+        'health-fall': { type: 'string' },
+        'health-rise': { type: 'string' },
+        'no-health-check': { type: 'boolean' },
         'log-level': { type: 'string' },
+        discover: { type: 'boolean' },
+        probe: { type: 'string', multiple: true },
+        'discovery-interface': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -135,14 +170,22 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidOptionError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
   if (values.help === true) return { help: true, logLevel, options: undefined };
   const proxies = (values.proxy as string[] | undefined) ?? [];
-  if (proxies.length === 0 || proxies.some((proxy) => proxy.length === 0)) throw new InvalidOptionError('--proxy is required; run "inteli-agent --help"');
+  const discover = values.discover === true;
+  if ((!discover && proxies.length === 0) || proxies.some((proxy) => proxy.length === 0)) {
+    throw new InvalidOptionError('--proxy (or --discover) is required; run "inteli-agent --help"');
+  }
+  if (!discover && (values.probe !== undefined || values['discovery-interface'] !== undefined)) {
+    throw new InvalidOptionError('--probe and --discovery-interface need --discover');
+  }
+  if (discover && values.insecure === true) throw new InvalidOptionError('--discover: discovered proxies are always verified; remove --insecure');
   const pins = values.pin as string[] | undefined;
   const agentId = required(values, 'id');
   const key = required(values, 'key');
   const target = parseTarget(required(values, 'target'));
   const rules = (values.rule as string[] | undefined) ?? [];
   if (rules.length === 0) throw new InvalidOptionError('--rule is required (at least one); run "inteli-agent --help"');
-  const options: ProxyWebServerOptions = { proxyUrl: proxyList(proxies, pins), agentId, key, target, rules: rules.map(parseRule) };
+  const options: ProxyWebServerOptions = { agentId, key, target, rules: rules.map(parseRule) };
+  if (proxies.length > 0) options.proxyUrl = proxyList(proxies, pins);
   // With one proxy (or one pin for all), the pins apply to every proxy; otherwise each proxy got its own.
   if (pins !== undefined && (proxies.length === 1 || pins.length === 1)) options.pin = pins;
   if (typeof values.ca === 'string') options.ca = values.ca;
@@ -152,7 +195,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     if (!/^\d{1,4}$/.test(values.weight)) throw new InvalidOptionError('--weight: expected an integer from 1 to 1000');
     options.weight = Number(values.weight);
   }
-  if (typeof values['min-acks'] === 'string') options.minAcks = count('--min-acks', values['min-acks'], 1, proxies.length);
+  if (typeof values['min-acks'] === 'string') options.minAcks = count('--min-acks', values['min-acks'], 1, Math.max(1, proxies.length));
   if (typeof values['start-timeout-ms'] === 'string') options.startTimeoutMs = count('--start-timeout-ms', values['start-timeout-ms'], 1, 86_400_000);
   if (values.meta !== undefined) {
     const meta: Record<string, string> = {};
@@ -163,5 +206,59 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliConfig {
     }
     options.meta = meta;
   }
-  return { help: false, logLevel, options };
+  if (values.affinity !== undefined) {
+    if (values.affinity !== 'cookie' && values.affinity !== 'hash') throw new InvalidOptionError('--affinity: expected cookie or hash');
+    options.affinity = values.affinity;
+  }
+  if (typeof values['affinity-header'] === 'string') {
+    if (options.affinity !== 'hash') throw new InvalidOptionError('--affinity-header: only with --affinity hash');
+    options.affinityHeader = values['affinity-header'];
+  }
+  const bodyTimeout = optionalCount(values, 'body-timeout');
+  if (bodyTimeout !== undefined) options.bodyTimeoutMs = bodyTimeout;
+  options.healthCheck = healthCheck(values);
+  if (!discover) return { help: false, logLevel, options };
+  const discoveryInterface = values['discovery-interface'];
+  return {
+    help: false,
+    logLevel,
+    options,
+    discover: {
+      ...(values.probe === undefined ? {} : { probe: values.probe as string[] }),
+      ...(typeof discoveryInterface === 'string' ? { interface: discoveryInterface } : {}),
+    },
+  };
+}
+
+/** A non-negative integer flag, or undefined when absent. */
+function optionalCount(values: Record<string, unknown>, name: string): number | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) throw new InvalidOptionError(`--${name}: expected a non-negative integer`);
+  return Number(value);
+}
+
+/** The sidecar checks its target by default (a TCP connect every 2 s); the flags tune or disable it. */
+function healthCheck(values: Record<string, unknown>): HealthCheckOptions | false {
+  const tuned = ['health-path', 'health-status', 'health-interval', 'health-timeout', 'health-fall', 'health-rise'].filter((name) => values[name] !== undefined);
+  if (values['no-health-check'] === true) {
+    if (tuned.length > 0) throw new InvalidOptionError(`--no-health-check: cannot be combined with --${tuned[0]}`);
+    return false;
+  }
+  const options: HealthCheckOptions = {};
+  if (typeof values['health-path'] === 'string') options.path = values['health-path'];
+  const status = optionalCount(values, 'health-status');
+  if (status !== undefined) {
+    if (options.path === undefined) throw new InvalidOptionError('--health-status: only with --health-path');
+    options.expectStatus = status;
+  }
+  const intervalMs = optionalCount(values, 'health-interval');
+  if (intervalMs !== undefined) options.intervalMs = intervalMs;
+  const timeoutMs = optionalCount(values, 'health-timeout');
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const fall = optionalCount(values, 'health-fall');
+  if (fall !== undefined) options.unhealthyThreshold = fall;
+  const rise = optionalCount(values, 'health-rise');
+  if (rise !== undefined) options.healthyThreshold = rise;
+  return options;
 }

@@ -9,6 +9,9 @@ import { assertValidAgentId } from '../shared/identity/agent-id.js';
 import type { Logger } from '../shared/logger.js';
 import type { RuleSpec } from '../shared/protocol.js';
 import { resolveBackoffOptions, type BackoffOptions, type ResolvedBackoffOptions } from './backoff.js';
+import type { AgentDiscoveryOptions } from '../shared/discovery/agent-discovery.js';
+import { resolveRouteSettings, type ResolvedRouteSettings, type RouteSettingsOptions } from './route-settings.js';
+import { resolveHealthCheckOption, type HealthCheckOption, type ResolvedHealthCheck } from './target-health-check.js';
 import { resolveProxyEndpoints, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import {
   DEFAULT_CLIENT_AUDIENCE,
@@ -16,6 +19,7 @@ import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_CLIENT_TOKEN_TTL_SECONDS,
   integerOption as integer,
+  resolveControlClientOptions,
   type ControlClientOptions,
   type ResolvedControlClientOptions,
 } from '../shared/control-client/client-options.js';
@@ -52,14 +56,23 @@ export interface AdvertisedTarget {
 export const MAX_START_TIMEOUT_MS = 86_400_000;
 
 /** Options of {@link ProxyWebServer}; the connection options are documented in {@link ControlClientOptions}. */
-export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxyUrl'> {
+export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxyUrl'>, RouteSettingsOptions {
   /**
    * The proxy, or the proxies, to register with: `wss://host:port`, or a list of 1 to 64 entries, each a
    * URL (verified with the top-level `pin`/`ca`/`insecure`) or `{ url, pin?, ca?, insecure? }` with its
    * own verification. One independent session per proxy (own backoff, liveness and registration).
-   * Required.
+   * Required unless `discovery` is given.
    */
-  proxyUrl: string | ReadonlyArray<string | ProxyEndpoint>;
+  proxyUrl?: string | ReadonlyArray<string | ProxyEndpoint>;
+  /**
+   * Find the proxies on the LAN with a cluster secret (docs/discovery.md): every proxy whose sealed
+   * beacons (or probe answers, with `probe`) come in is added, authenticated on TLS by the configured
+   * `pin`/`ca` or else by the pin its authenticated beacon carries, and in both cases by the mutual
+   * channel proof of the secret; a proxy is removed once its beacons stopped AND its session is gone.
+   * With discovery alone, `start()` resolves once the server listens (proxies join as they are found).
+   * Default none.
+   */
+  discovery?: AgentDiscoveryOptions;
   /**
    * How many proxies must have acknowledged the registration before `start()` resolves, 1 to the
    * number of proxies. Default: all of them. The others keep retrying in the background. A refusal of
@@ -100,6 +113,13 @@ export interface ProxyWebServerOptions extends Omit<ControlClientOptions, 'proxy
   closeServer?: boolean;
   /** Logger; a child `{ component: 'agent', agentId }` is taken. Default silent. */
   logger?: Logger;
+  /**
+   * Health check of the target (see `target-health-check.ts`): `true` or options for a TCP connect (or
+   * HTTP `path`) check every `intervalMs`, or a function returning whether the target is healthy. An
+   * unhealthy target receives no new requests until it is healthy again. Default off (the embedded
+   * server is this process; the sidecar turns a TCP check on).
+   */
+  healthCheck?: HealthCheckOption;
 }
 
 /** Validated, frozen options. */
@@ -110,6 +130,8 @@ export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
   readonly minAcks: number;
   /** Bound on `start()` in ms, or undefined for none. */
   readonly startTimeoutMs: number | undefined;
+  /** LAN discovery options (validated when the agent builds its `AgentDiscovery`), or undefined. */
+  readonly discovery: AgentDiscoveryOptions | undefined;
   readonly agentId: string;
   readonly server: http.Server | https.Server | undefined;
   readonly port: number;
@@ -123,6 +145,8 @@ export interface ResolvedAgentOptions extends ResolvedControlClientOptions {
   readonly drainTimeoutMs: number;
   readonly closeGraceMs: number;
   readonly closeServer: boolean | undefined;
+  readonly routeSettings: ResolvedRouteSettings;
+  readonly healthCheck: ResolvedHealthCheck | undefined;
 }
 
 function nonEmpty(name: string, value: unknown, max: number): string {
@@ -180,9 +204,13 @@ function isServer(value: unknown): value is http.Server {
  */
 export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAgentOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('ProxyWebServer: options are required');
-  const { proxyUrl, ...defaults } = options;
-  const proxies = resolveProxyEndpoints(proxyUrl, defaults);
-  const connection = (proxies[0] as ResolvedProxyEndpoint).connection;
+  const { proxyUrl, discovery, ...defaults } = options;
+  if (discovery !== undefined && (typeof discovery !== 'object' || discovery === null)) throw new InvalidOptionError('discovery: expected { secret, ... }');
+  if (discovery !== undefined && options.insecure === true) throw new InvalidOptionError('discovery: discovered proxies are always verified on TLS; remove insecure');
+  // With discovery alone the list starts empty; the connection defaults still have to be valid, so they
+  // are checked against a placeholder URL that is never dialled.
+  const proxies = proxyUrl === undefined && discovery !== undefined ? Object.freeze([]) : resolveProxyEndpoints(proxyUrl, defaults);
+  const connection = proxies[0]?.connection ?? resolveControlClientOptions({ ...defaults, proxyUrl: 'wss://discovery.invalid/' });
   const agentId = assertValidAgentId(options.agentId);
   if (options.server !== undefined && !isServer(options.server)) throw new InvalidOptionError('server: expected an http.Server or https.Server');
   const resolvedTarget = target(options.target);
@@ -193,7 +221,8 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
   return Object.freeze({
     ...connection,
     proxies,
-    minAcks: integer('minAcks', options.minAcks, proxies.length, 1, proxies.length),
+    minAcks: proxies.length === 0 ? 0 : integer('minAcks', options.minAcks, proxies.length, 1, proxies.length),
+    discovery,
     startTimeoutMs: options.startTimeoutMs === undefined ? undefined : integer('startTimeoutMs', options.startTimeoutMs, 0, 1, MAX_START_TIMEOUT_MS),
     agentId,
     server: options.server,
@@ -208,5 +237,7 @@ export function resolveAgentOptions(options: ProxyWebServerOptions): ResolvedAge
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000),
     closeGraceMs: integer('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 0, 3_600_000),
     closeServer: options.closeServer,
+    routeSettings: resolveRouteSettings(options),
+    healthCheck: resolveHealthCheckOption(options.healthCheck),
   });
 }

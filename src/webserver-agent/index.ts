@@ -3,8 +3,9 @@
  * function, and the sidecar runner.
  */
 export { ProxyWebServer } from './proxy-web-server.js';
-export type { AgentState, ProxyLinkStatus, ProxyWebServerEvents } from './proxy-web-server.js';
+export type { AdminDrainInfo, AgentState, ProxyLinkStatus, ProxyWebServerEvents } from './proxy-web-server.js';
 export type { ProxyEndpoint } from './proxy-endpoints.js';
+export type { HealthCheckFunction, HealthCheckOption, HealthCheckOptions } from './target-health-check.js';
 export {
   DEFAULT_AGENT_AUDIENCE,
   DEFAULT_AGENT_HOST,

@@ -7,6 +7,7 @@
 import { InvalidOptionError, isProxyError } from '../shared/errors.js';
 import {
   resolveControlClientOptions,
+  type ChannelProofClient,
   type ControlClientOptions,
   type ResolvedControlClientOptions,
 } from '../shared/control-client/client-options.js';
@@ -24,6 +25,8 @@ export interface ProxyEndpoint {
   ca?: string | Buffer;
   /** Do not verify this proxy (development only). */
   insecure?: boolean;
+  /** The discovery channel proof required on every dial to this proxy (set for discovered proxies). */
+  channelProof?: ChannelProofClient;
 }
 
 /** A validated proxy entry. */
@@ -62,7 +65,8 @@ export function resolveProxyEndpoint(entry: unknown, defaults: EndpointDefaults,
     : { pin: defaults.pin, ca: defaults.ca, insecure: defaults.insecure };
   let connection: ResolvedControlClientOptions;
   try {
-    connection = resolveControlClientOptions({ ...defaults, ...verification, proxyUrl: endpoint.url });
+    const channelProof = endpoint.channelProof ?? defaults.channelProof;
+    connection = resolveControlClientOptions({ ...defaults, ...verification, proxyUrl: endpoint.url, ...(channelProof === undefined ? {} : { channelProof }) });
   } catch (error) {
     if (label === 'proxyUrl' || !isProxyError(error, 'RP_ERR_INVALID_OPTION')) throw error;
     throw new InvalidOptionError(`${label}: ${error.message}`, { cause: error });

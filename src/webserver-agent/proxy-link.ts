@@ -10,6 +10,10 @@
  * `failFast` and has never registered; afterwards it is reported as an error and retried at the maximum
  * delay, since a sysadmin may re-add the key. A 4009 (superseded: another session registered the same
  * agent and targets) stops the link, because two agents answering each other's takeovers would flap.
+ *
+ * With a health check, the link tells its proxy the target's verdict: `reportHealth()` on a transition,
+ * and before every (re)registration while the target is unhealthy, so a proxy that (re)learns of the
+ * agent never routes to a dead target.
  */
 import { ControlError, NotRunningError, type ProxyError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -38,6 +42,15 @@ export interface ProxyLinkListener {
   /** A refusal or failure that is not thrown (while running). */
   error(link: ProxyLink, error: ProxyError): void;
 }
+
+/** The health check's current verdict, as a link reads it (see `target-health-check.ts`). */
+export interface HealthVerdict {
+  readonly healthy: boolean;
+  readonly reason: string;
+}
+
+/** Longest `reason` of a `health` frame. */
+const MAX_HEALTH_REASON = 256;
 
 /** Close codes after which retrying quickly is pointless: the key has to be re-added first. */
 const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN]);
@@ -81,6 +94,7 @@ export class ProxyLink {
   readonly #listener: ProxyLinkListener;
   readonly #logger: Logger;
   readonly #dialer: ControlDialer;
+  readonly #health: HealthVerdict | undefined;
   readonly #first = deferred();
   #prepared = false;
   #opened = false;
@@ -96,8 +110,10 @@ export class ProxyLink {
   #lastError: ProxyError | undefined;
   #closePromise: Promise<void> | undefined;
 
-  constructor(endpoint: ResolvedProxyEndpoint, options: ResolvedAgentOptions, listener: ProxyLinkListener, logger: Logger) {
+  /** @param health the target's health check, read at every registration; undefined when there is none. */
+  constructor(endpoint: ResolvedProxyEndpoint, options: ResolvedAgentOptions, listener: ProxyLinkListener, logger: Logger, health?: HealthVerdict) {
     this.endpoint = endpoint;
+    this.#health = health;
     this.#options = options;
     this.#listener = listener;
     this.#logger = logger.child({ proxyUrl: endpoint.proxyUrl });
@@ -131,6 +147,18 @@ export class ProxyLink {
    */
   set failFast(value: boolean) {
     this.#failFast = value;
+  }
+
+  /**
+   * Tells this proxy the target's new health verdict when the link is registered; otherwise the next
+   * registration carries it. Never rejects: a failure is logged (the next registration reports again).
+   */
+  reportHealth(healthy: boolean, reason: string): void {
+    const connection = this.connection;
+    if (connection === undefined) return;
+    this.#sendHealth(connection, healthy, reason).catch((error: unknown) => {
+      this.#logger.info({ err: (error as Error).message }, 'could not report health');
+    });
   }
 
   /**
@@ -189,7 +217,14 @@ export class ProxyLink {
     connection.on('frame', (message) => this.#onFrame(message));
     let target: TargetSpec;
     let result: unknown;
+    let sentHealthy = true;
     try {
+      const health = this.#health;
+      // The verdict goes first, so the registration is never routed while the target is unhealthy.
+      if (health !== undefined && !health.healthy) {
+        sentHealthy = false;
+        await this.#sendHealth(connection, false, health.reason);
+      }
       const frame = registrationFrame(this.#options, connection.localAddress);
       [target] = frame.targets as [TargetSpec];
       result = await connection.request(frame, this.#options.requestTimeoutMs);
@@ -203,6 +238,13 @@ export class ProxyLink {
     connection.once('close', (code, reason) => this.#onClose(connection, code, reason));
     this.#logger.info({ target, rules: this.#options.rules }, 'registered with the proxy');
     this.#listener.registered(this, { target, result });
+    // A transition during the registration found the link unregistered and was not sent: send it now.
+    const health = this.#health;
+    if (health !== undefined && health.healthy !== sentHealthy) this.reportHealth(health.healthy, health.reason);
+  }
+
+  #sendHealth(connection: ControlConnection, healthy: boolean, reason: string): Promise<unknown> {
+    return connection.request({ type: 'health', healthy, reason: reason.slice(0, MAX_HEALTH_REASON) }, this.#options.requestTimeoutMs);
   }
 
   #failed(error: unknown): void {

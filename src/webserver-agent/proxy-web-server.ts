@@ -10,6 +10,10 @@
  * reconnect, bounded only by `startTimeoutMs` when it is set. When a connection drops the agent keeps
  * serving and redials; the original instead shut its own web server down and never came back.
  *
+ * With a health check (`healthCheck`), the agent checks its target and tells every proxy when it turns
+ * unhealthy or healthy again (`health` event); an admin's drain or undrain arrives from one proxy and is
+ * reported as `admin_drain` naming it.
+ *
  * `stop()` drains on every proxy (each stops routing new requests and answers `drained` once in-flight
  * ones finished), closes the control connections, then closes the server. `addProxy()` and
  * `removeProxy()` change the set of proxies at run time (discovery).
@@ -24,6 +28,13 @@ import { asProxyError } from './failure-kind.js';
 import { resolveProxyEndpoint, type EndpointDefaults, type ProxyEndpoint, type ResolvedProxyEndpoint } from './proxy-endpoints.js';
 import { ProxyLink, type ProxyLinkListener } from './proxy-link.js';
 import { closeServer, listenServer } from './server-lifecycle.js';
+import { AgentDiscovery, type AgentDiscoveryStats } from '../shared/discovery/agent-discovery.js';
+import type { DiscoveredProxy } from '../shared/discovery/peer-tracker.js';
+import { advertisedTarget } from './advertised-target.js';
+import { adminDrainInfo, type AdminDrainInfo } from './admin-drain-event.js';
+import { TargetHealthCheck, type HealthTarget } from './target-health-check.js';
+
+export type { AdminDrainInfo } from './admin-drain-event.js';
 
 export type { ProxyWebServerOptions } from './agent-options.js';
 export type { ProxyEndpoint } from './proxy-endpoints.js';
@@ -47,8 +58,19 @@ export interface ProxyWebServerEvents {
   retrying: [info: { attempt: number; delayMs: number; code: ErrorCode; reason: string; proxyUrl: string }];
   /** A custom event from a proxy. */
   event: [name: string, data: unknown, proxyUrl: string];
+  /**
+   * An admin of the proxy `proxyUrl` drained (`drained: true`) or undrained this agent
+   * (`inteli-sysadmin backends drain|undrain`); the other proxies are not affected.
+   */
+  admin_drain: [info: AdminDrainInfo & { proxyUrl: string }];
+  /** The health check of the target changed its verdict; every proxy is told (unhealthy: no new requests). */
+  health: [info: { healthy: boolean; reason: string }];
   /** A refusal or failure while running (never thrown; without a listener it is only logged). */
   error: [error: ProxyError, info: { proxyUrl: string }];
+  /** LAN discovery added a proxy (its authenticated beacon or probe answer came; `discovery` only). */
+  proxy_discovered: [info: { proxyId: string; proxyUrl: string }];
+  /** LAN discovery removed a proxy: its beacons stopped and its session is gone. */
+  proxy_lost: [info: { proxyId: string; proxyUrl: string }];
 }
 
 /** One proxy as {@link ProxyWebServer.proxies} reports it. */
@@ -68,12 +90,17 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   readonly #logger: Logger;
   readonly #links = new Map<string, ProxyLink>();
   readonly #linkListener: ProxyLinkListener;
+  /** LAN discovery (undefined without `discovery`); rebuilt after a failed start. */
+  #discovery: AgentDiscovery | undefined;
+  /** Discovered proxies by proxy id: the link they map to, and whether their beacons stopped. */
+  readonly #discovered = new Map<string, { key: string; url: string; beaconGone: boolean }>();
   #state: AgentState = 'idle';
   #listenedByUs = false;
   #startPromise: Promise<void> | undefined;
   /** Settles once `start()` has opened every link (or failed before); `stop()` waits for it. */
   #setUp: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
+  readonly #health: TargetHealthCheck | undefined;
 
   /** @throws {InvalidOptionError} | {InvalidIdError} for invalid options (see {@link ProxyWebServerOptions}). */
   constructor(options: ProxyWebServerOptions) {
@@ -83,7 +110,22 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#endpointDefaults = Object.freeze({ key, pin, ca, insecure, audience, handshakeTimeoutMs, idleTimeoutMs, tokenTtlSeconds });
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'agent', agentId: this.#options.agentId });
     this.#linkListener = this.#createLinkListener();
+    if (this.#options.healthCheck !== undefined) {
+      this.#health = new TargetHealthCheck(this.#options.healthCheck, () => this.#healthTarget());
+      this.#health.on('change', (healthy, reason) => this.#onHealthChange(healthy, reason));
+    }
     for (const endpoint of this.#options.proxies) this.#links.set(endpoint.key, this.#newLink(endpoint));
+    this.#discovery = this.#buildDiscovery();
+  }
+
+  /** Proxies found by LAN discovery and currently up (empty without `discovery`). */
+  get discoveredProxies(): readonly DiscoveredProxy[] {
+    return this.#discovery?.proxies() ?? [];
+  }
+
+  /** Counters of LAN discovery (undefined without `discovery`). */
+  get discoveryStats(): AgentDiscoveryStats | undefined {
+    return this.#discovery?.stats();
   }
 
   /** Current lifecycle state. */
@@ -94,7 +136,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   /** True while at least `minAcks` proxies (default: all) hold a live, acknowledged registration. */
   get registered(): boolean {
     const links = [...this.#links.values()];
-    const needed = Math.min(this.#options.minAcks, links.length);
+    // With discovery alone (minAcks 0), at least one discovered proxy must hold a registration.
+    const needed = Math.max(1, Math.min(this.#options.minAcks, links.length));
     return links.length > 0 && links.filter((link) => link.registered).length >= needed;
   }
 
@@ -218,8 +261,11 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       await listenServer(options.server, options.port, options.host);
       this.#listenedByUs = true;
     }
+    // The first verdict is known before registering, so an unhealthy target is never routed to.
+    await this.#health?.start();
     const registered = this.#openLinks();
     markSetUp();
+    await this.#discovery?.start();
     await registered;
     // When stop() was called meanwhile, the registrations stay in place so stop() can drain them.
     if (this.#state === 'starting') this.#state = 'running';
@@ -282,6 +328,10 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   async #rollbackStart(): Promise<void> {
+    this.#health?.stop();
+    await this.#discovery?.stop();
+    this.#discovered.clear();
+    if (this.#state === 'starting') this.#discovery = this.#buildDiscovery();
     const links = [...this.#links.values()];
     await Promise.all(links.map((link) => link.close(false)));
     if (this.#state === 'starting') {
@@ -298,6 +348,7 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
   }
 
   async #stop(): Promise<void> {
+    this.#health?.stop();
     if (this.#state === 'idle') {
       this.#state = 'stopped';
       return;
@@ -305,6 +356,8 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     const starting = this.#startPromise;
     this.#state = 'stopping';
     await this.#setUp;
+    // Discovery first: no proxy is added while the sessions drain.
+    await this.#discovery?.stop();
     await Promise.all([...this.#links.values()].map((link) => link.close(true)));
     await starting?.catch(() => undefined);
     const server = this.#options.server;
@@ -314,8 +367,92 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
     this.#state = 'stopped';
   }
 
+  #buildDiscovery(): AgentDiscovery | undefined {
+    const options = this.#options.discovery;
+    if (options === undefined) return undefined;
+    const discovery = new AgentDiscovery(options, this.#logger);
+    discovery.on('proxy_up', (proxy: DiscoveredProxy) => this.#onDiscovered(discovery, proxy));
+    discovery.on('proxy_changed', (proxy: DiscoveredProxy) => this.#onDiscovered(discovery, proxy));
+    discovery.on('proxy_down', (proxy: DiscoveredProxy) => this.#onLost(proxy));
+    return discovery;
+  }
+
+  /**
+   * A proxy's authenticated beacon came: add it, verified by the configured pin/CA or else by the pin
+   * its beacon carries, and always by the channel proof. A proxy already in the list (configured, or
+   * holding a session) is left alone: a beacon never replaces a healthy session.
+   */
+  #onDiscovered(discovery: AgentDiscovery, proxy: DiscoveredProxy): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    const id = proxy.announcement.proxyId;
+    const url = proxy.announcement.controlUrls[0] as string;
+    const known = this.#discovered.get(id);
+    if (known !== undefined) {
+      known.beaconGone = false;
+      const link = this.#links.get(known.key);
+      const sameUrl = new URL(url).href === known.key;
+      if (sameUrl || link?.registered === true) return;
+      // Moved (new URL) and the old session is gone: follow it.
+      this.#discovered.delete(id);
+      void this.removeProxy(known.url);
+    }
+    const ownVerification = this.#endpointDefaults.pin !== undefined || this.#endpointDefaults.ca !== undefined;
+    const channelProof = discovery.channelProofFor(proxy);
+    const endpoint: ProxyEndpoint = ownVerification ? { url, channelProof } : { url, pin: proxy.announcement.pin, channelProof };
+    const key = new URL(url).href;
+    if (this.#links.has(key)) return;
+    this.#discovered.set(id, { key, url, beaconGone: false });
+    this.#logger.info({ proxyId: id, proxyUrl: url, via: proxy.via }, 'proxy discovered');
+    this.#safeEmit('proxy_discovered', { proxyId: id, proxyUrl: url });
+    this.addProxy(endpoint).catch((error: unknown) => this.#logger.warn({ proxyId: id, proxyUrl: url, err: (error as Error).message }, 'discovered proxy not added'));
+  }
+
+  /** A proxy's beacons stopped: drop it now if its session is gone, else once the session goes. */
+  #onLost(proxy: DiscoveredProxy): void {
+    const known = this.#discovered.get(proxy.announcement.proxyId);
+    if (known === undefined) return;
+    known.beaconGone = true;
+    this.#dropIfGone(known.key);
+  }
+
+  #dropIfGone(key: string): void {
+    for (const [id, known] of this.#discovered) {
+      if (known.key !== key || !known.beaconGone) continue;
+      if (this.#links.get(key)?.registered === true) return;
+      this.#discovered.delete(id);
+      this.#logger.info({ proxyId: id, proxyUrl: known.url }, 'discovered proxy gone (no beacons, no session): removed');
+      void this.removeProxy(known.url).then(() => this.#safeEmit('proxy_lost', { proxyId: id, proxyUrl: known.url }));
+      return;
+    }
+  }
+
   #newLink(endpoint: ResolvedProxyEndpoint): ProxyLink {
-    return new ProxyLink(endpoint, this.#options, this.#linkListener, this.#logger);
+    return new ProxyLink(endpoint, this.#options, this.#linkListener, this.#logger, this.#health);
+  }
+
+  /** Where the health check connects: the advertised target, else the server's own address. */
+  #healthTarget(): HealthTarget {
+    const target = advertisedTarget(this.#options.target, this.#options.server, '127.0.0.1');
+    return { host: target.host, port: target.port, protocol: target.protocol ?? 'http' };
+  }
+
+  #onHealthChange(healthy: boolean, reason: string): void {
+    if (healthy) this.#logger.info({ reason }, 'target healthy again: asking every proxy to route to it');
+    else this.#logger.warn({ reason }, 'target unhealthy: asking every proxy to stop routing to it');
+    this.#safeEmit('health', { healthy, reason });
+    // A link that is not registered now tells its proxy when it (re)registers.
+    for (const link of this.#links.values()) link.reportHealth(healthy, reason);
+  }
+
+  #onEvent(link: ProxyLink, name: string, data: unknown): void {
+    const adminDrain = adminDrainInfo(name, data);
+    if (adminDrain === undefined) {
+      this.#safeEmit('event', name, data, link.proxyUrl);
+      return;
+    }
+    const message = adminDrain.drained ? 'drained by an admin: no new requests from this proxy until undrained' : 'undrained by an admin: this proxy routes again';
+    this.#logger.warn({ proxyUrl: link.proxyUrl, by: adminDrain.by, backendIds: adminDrain.backendIds }, message);
+    this.#safeEmit('admin_drain', { ...adminDrain, proxyUrl: link.proxyUrl });
   }
 
   #createLinkListener(): ProxyLinkListener {
@@ -323,12 +460,13 @@ export class ProxyWebServer extends EventEmitter<ProxyWebServerEvents> {
       registered: (link, info) => this.#safeEmit('registered', { ...info, proxyUrl: link.proxyUrl }),
       disconnected: (link, info) => {
         if (this.#state === 'running') this.#safeEmit('disconnected', { ...info, proxyUrl: link.proxyUrl });
+        this.#dropIfGone(link.endpoint.key);
       },
       reconnecting: (link, info) => this.#safeEmit('reconnecting', { ...info, proxyUrl: link.proxyUrl }),
       retrying: (link, { attempt, delayMs, error }) => {
         this.#safeEmit('retrying', { attempt, delayMs, code: error.code, reason: error.message, proxyUrl: link.proxyUrl });
       },
-      event: (link, name, data) => this.#safeEmit('event', name, data, link.proxyUrl),
+      event: (link, name, data) => this.#onEvent(link, name, data),
       error: (link, error) => {
         this.#logger.warn({ proxyUrl: link.proxyUrl, code: error.code, err: error.message }, 'control-plane error');
         if (this.listenerCount('error') > 0) this.#safeEmit('error', error, { proxyUrl: link.proxyUrl });

@@ -5,6 +5,7 @@
 import type { TargetSpec } from '../shared/protocol.js';
 import { advertisedTarget } from './advertised-target.js';
 import type { ResolvedAgentOptions } from './agent-options.js';
+import { routeSettingsFields } from './route-settings.js';
 
 /** A `register` request without its `id` (the connection adds it). */
 export interface RegistrationFrame {
@@ -13,6 +14,12 @@ export interface RegistrationFrame {
   readonly rules: ResolvedAgentOptions['rules'];
   readonly weight?: number;
   readonly meta?: Readonly<Record<string, string>>;
+  /** Session affinity asked for the rules (see `route-settings.ts`). */
+  readonly affinity?: 'cookie' | 'hash';
+  /** With `hash` affinity: the header hashed instead of the client address. */
+  readonly affinityHeader?: string;
+  /** Longest silence between response body chunks on the rules, in ms. */
+  readonly bodyTimeoutMs?: number;
   readonly [field: string]: unknown;
 }
 
@@ -29,5 +36,6 @@ export function registrationFrame(options: ResolvedAgentOptions, localAddress: s
     rules: options.rules,
     ...(options.weight === undefined ? {} : { weight: options.weight }),
     ...(options.meta === undefined ? {} : { meta: options.meta }),
+    ...routeSettingsFields(options.routeSettings),
   };
 }

@@ -5,7 +5,10 @@
  * `process.exit`, and the signal source is injectable.
  */
 import type { EventEmitter } from 'node:events';
-import { isProxyError } from '../shared/errors.js';
+import { ClusterSecretError, isProxyError } from '../shared/errors.js';
+import { readClusterSecretEnv } from '../shared/env.js';
+import { CLUSTER_SECRET_COMMAND, readClusterSecretFile } from '../shared/discovery/cluster-secret.js';
+import type { AgentDiscoveryOptions } from '../shared/discovery/agent-discovery.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AGENT_CLI_HELP, parseAgentArgs, type AgentCliConfig } from './agent-cli-args.js';
 import { ProxyWebServer } from './proxy-web-server.js';
@@ -24,6 +27,8 @@ export interface AgentCliDependencies {
   logger?: Logger;
   /** Called once registered (tests wait on it). */
   onRegistered?: (agent: ProxyWebServer) => void;
+  /** Where `--discover` reads `INTELI_CLUSTER_SECRET[_FILE]`. Default `process.env` (through env.ts). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -32,6 +37,16 @@ const PROGRAM = 'inteli-agent';
 function oneLine(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
   return isProxyError(error) ? `${message} [${error.code}]` : message;
+}
+
+/** The discovery options of `--discover`: the secret from the environment, inline or from its file. */
+async function discoveryOptions(discover: NonNullable<AgentCliConfig['discover']>, env: AgentCliDependencies['env']): Promise<AgentDiscoveryOptions> {
+  const cluster = readClusterSecretEnv('agent', env);
+  let secret: string | Buffer[];
+  if (cluster.secret !== undefined) secret = cluster.secret;
+  else if (cluster.secretFile !== undefined) secret = await readClusterSecretFile(cluster.secretFile);
+  else throw new ClusterSecretError(`--discover needs INTELI_CLUSTER_SECRET or INTELI_CLUSTER_SECRET_FILE; make a secret with: ${CLUSTER_SECRET_COMMAND}`);
+  return { secret, ...discover };
 }
 
 /**
@@ -54,7 +69,8 @@ export async function runAgentCli(argv: readonly string[], io: AgentCliIo, depen
   const signals = dependencies.signals ?? process;
   let agent: ProxyWebServer;
   try {
-    agent = new ProxyWebServer({ ...config.options, logger });
+    const discovery = config.discover === undefined ? undefined : await discoveryOptions(config.discover, dependencies.env);
+    agent = new ProxyWebServer({ ...config.options, ...(discovery === undefined ? {} : { discovery }), logger });
   } catch (error) {
     io.stderr.write(`${PROGRAM}: ${oneLine(error)}\n`);
     return 2;
@@ -71,7 +87,10 @@ export async function runAgentCli(argv: readonly string[], io: AgentCliIo, depen
     const started = agent.start().then(() => 'started' as const);
     const first = await Promise.race([started, signalled]);
     if (first === 'started') {
-      logger.info({ agentId: config.options.agentId }, 'registered; draining on SIGTERM/SIGINT');
+      logger.info(
+        { agentId: config.options.agentId },
+        agent.proxies.length === 0 ? 'listening for proxies on the LAN (discovery); draining on SIGTERM/SIGINT' : 'registered; draining on SIGTERM/SIGINT',
+      );
       dependencies.onRegistered?.(agent);
       const signal = await signalled;
       logger.info({ signal }, 'draining before exit');

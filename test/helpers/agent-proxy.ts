@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AdminOptions } from '../../src/proxy/admin/admin-options.js';
+import type { DataPlaneOptions } from '../../src/proxy/data-plane/data-plane-options.js';
 import { TrustStore } from '../../src/shared/trust/index.js';
 import type { ProxyServer } from '../../src/proxy/proxy-server.js';
 import { generateKeyPair } from '../../src/shared/identity/key-pair.js';
@@ -27,10 +28,14 @@ export interface AgentProxy {
   stop(): Promise<void>;
 }
 
-/** Starts the proxy; `admin` adds the admin listener (on 127.0.0.1 port 0 unless it says otherwise). */
-export async function startAgentProxy(options: { admin?: AdminOptions } = {}): Promise<AgentProxy> {
+/**
+ * Starts the proxy; `admin` adds the admin listener (on 127.0.0.1 port 0 unless it says otherwise), `proxy`
+ * adds data-plane options (affinity, timeouts, ...).
+ */
+export async function startAgentProxy(options: { admin?: AdminOptions; proxy?: DataPlaneOptions } = {}): Promise<AgentProxy> {
   const trustStore = TrustStore.inMemory();
   const { proxy, port } = await startProxy({
+    ...options.proxy,
     trustStore,
     control: { host: '127.0.0.1', port: 0, tls: await testCertificate(), heartbeatIntervalMs: 1000 },
     ...(options.admin === undefined ? {} : { admin: { host: '127.0.0.1', port: 0, ...options.admin } }),

@@ -21,12 +21,14 @@ import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { processMetricsRegistry } from './process-metrics.js';
+import type { ProxyDiscoveryStats } from '../../shared/discovery/proxy-discovery.js';
+import type { DiscoveryCountersSnapshot } from '../../shared/discovery/refusal-counters.js';
 
 /** Prefix of every metric name. */
 export const METRIC_PREFIX = 'inteli_';
 
 /** Target states, always reported (with zeros) so that "no ready target" is a plain comparison. */
-const TARGET_STATES = ['ready', 'draining', 'ejected'] as const;
+const TARGET_STATES = ['ready', 'draining', 'unhealthy', 'ejected'] as const;
 
 /**
  * What the metrics read, at scrape time: a narrow view of a `ProxyHost` (its forwarding part and its
@@ -41,6 +43,8 @@ export interface MetricsSource {
   readonly trustStore?: { health(): { readonly ok: boolean } } | undefined;
   /** The ACME certificates and their days left, when ACME is enabled. */
   readonly certificates?: { certificates(): readonly { readonly name: string; readonly daysLeft: number }[] } | undefined;
+  /** LAN discovery, or undefined (or absent) when it is off. */
+  readonly discovery?: { stats(): ProxyDiscoveryStats; peers(): readonly unknown[] } | undefined;
 }
 
 /** Why an admin request was refused (a metric label). */
@@ -84,25 +88,25 @@ export class ProxyMetrics {
     const counter = <T extends string>(name: string, help: string, labelNames: readonly T[], collect?: CounterCollect<T>): Counter<T> =>
       new Counter<T>({ name: METRIC_PREFIX + name, help, labelNames, registers, ...(collect === undefined ? {} : { collect }) });
 
-    gauge('targets', 'Targets per rule by state (ready, draining, ejected).', ['rule', 'state'], function () {
+    gauge('targets', 'Targets per rule by state (ready, draining, unhealthy, ejected).', ['rule', 'state'], function () {
       this.reset();
       for (const route of source.snapshot().routes) {
-        const counts = { ready: 0, draining: 0, ejected: 0 };
+        const counts = { ready: 0, draining: 0, unhealthy: 0, ejected: 0 };
         for (const upstream of route.upstreams) counts[upstream.state] += 1;
         for (const state of TARGET_STATES) this.set({ rule: route.rule, state }, counts[state]);
       }
     });
-    gauge('backends', 'Registered backends by state (draining, ejected when every target is ejected, else ready).', ['state'], function () {
-      const states = new Map<string, 'ready' | 'draining' | 'ejected'>();
+    gauge('backends', 'Registered backends by state (draining, unhealthy, ejected when every target is ejected, else ready).', ['state'], function () {
+      const states = new Map<string, 'ready' | 'draining' | 'unhealthy' | 'ejected'>();
       for (const route of source.snapshot().routes) {
         for (const upstream of route.upstreams) {
           const known = states.get(upstream.backendId);
-          if (upstream.state === 'draining') states.set(upstream.backendId, 'draining');
-          else if (upstream.state === 'ready' && known !== 'draining') states.set(upstream.backendId, 'ready');
+          if (upstream.state === 'draining' || upstream.state === 'unhealthy') states.set(upstream.backendId, upstream.state);
+          else if (upstream.state === 'ready' && known !== 'draining' && known !== 'unhealthy') states.set(upstream.backendId, 'ready');
           else if (known === undefined) states.set(upstream.backendId, upstream.state);
         }
       }
-      const counts = { ready: 0, draining: 0, ejected: 0 };
+      const counts = { ready: 0, draining: 0, unhealthy: 0, ejected: 0 };
       for (const state of states.values()) counts[state] += 1;
       this.reset();
       for (const state of TARGET_STATES) this.set({ state }, counts[state]);
@@ -195,7 +199,43 @@ export class ProxyMetrics {
       this.reset();
       for (const certificate of source.certificates?.() ?? []) this.set({ name: certificate.name }, certificate.daysLeft);
     });
+    if (host.discovery !== undefined) this.#discoveryMetrics(host.discovery, counter, gauge);
     this.#adminAuthFailures = counter<'reason'>('admin_auth_failures_total', 'Admin listener requests refused, by reason.', ['reason']);
+  }
+
+  /** LAN discovery (docs/discovery.md): datagrams by socket and outcome, every refusal by reason, peers. */
+  #discoveryMetrics(
+    discovery: NonNullable<MetricsSource['discovery']>,
+    counter: <T extends string>(name: string, help: string, labelNames: T[], collect?: CounterCollect<T>) => Counter<T>,
+    gauge: <T extends string>(name: string, help: string, labelNames: T[], collect: GaugeCollect<T>) => Gauge<T>,
+  ): void {
+    const sockets = (): [string, DiscoveryCountersSnapshot | undefined][] => {
+      const stats = discovery.stats();
+      return [
+        ['peers', stats.peers],
+        ['probes', stats.probes],
+      ];
+    };
+    counter('discovery_beacons_sent_total', 'Sealed discovery beacons sent (failed sends are counted apart).', ['outcome'], function () {
+      const { sent, failed } = discovery.stats().beacons;
+      this.reset();
+      this.inc({ outcome: 'sent' }, sent);
+      this.inc({ outcome: 'failed' }, failed);
+    });
+    counter('discovery_datagrams_accepted_total', 'Discovery datagrams accepted, by socket (peers: beacons of peer proxies; probes: challenges answered).', ['socket'], function () {
+      this.reset();
+      for (const [socket, snapshot] of sockets()) if (snapshot !== undefined) this.inc({ socket }, snapshot.accepted);
+    });
+    counter('discovery_datagrams_refused_total', 'Discovery datagrams refused, by socket and reason (unknown_key, forged, replayed, expired, rate_limited, ...).', ['socket', 'reason'], function () {
+      this.reset();
+      for (const [socket, snapshot] of sockets()) {
+        if (snapshot === undefined) continue;
+        for (const [reason, count] of Object.entries(snapshot.refused)) this.inc({ socket, reason }, count);
+      }
+    });
+    gauge('discovery_peers', 'Peer proxies whose authenticated beacons currently arrive.', [], function () {
+      this.set(discovery.peers().length);
+    });
   }
 
   /** Counts a refused admin request. */

@@ -58,7 +58,7 @@ th { font-size: 11px; text-transform: uppercase; letter-spacing: .06em; color: v
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state { display: inline-flex; align-items: center; gap: 6px; font-weight: 600; }
 .state::before { content: ""; width: 9px; height: 9px; border-radius: 50%; background: currentColor; }
-.state.ready { color: var(--ready); } .state.draining { color: var(--draining); } .state.ejected { color: var(--ejected); } .state.gone { color: var(--gone); }
+.state.ready { color: var(--ready); } .state.draining { color: var(--draining); } .state.ejected, .state.unhealthy { color: var(--ejected); } .state.gone { color: var(--gone); }
 tr.gone td { color: var(--gone); }
 tr.note td { border-top: 0; padding-top: 0; }
 .small { font-size: 11px; }

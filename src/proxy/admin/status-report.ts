@@ -38,7 +38,7 @@ export interface TargetStatus {
   readonly agentId: string;
   readonly fingerprint: string | undefined;
   readonly origin: string;
-  readonly state: 'ready' | 'draining' | 'ejected';
+  readonly state: 'ready' | 'draining' | 'unhealthy' | 'ejected';
   readonly weight: number;
   readonly inFlight: number;
   readonly consecutiveFailures: number;

@@ -2,8 +2,9 @@
  * The IPC protocol between the cluster primary and its workers, as plain serializable data, with type
  * guards: every message is validated on receipt, and a malformed one is logged and ignored, never trusted.
  *
- * Primary to worker: `config` (once, first), `settings` (a reload's new live options), `snapshot` (the whole registry), `added` / `updated` /
- * `removed` (each registry change, in order, with the registry version after it), `idle?` (drain: is this
+ * Primary to worker: `config` (once, first), `settings` (a reload's new live options), `snapshot` (the
+ * whole registry, reserved rules included), `added` / `updated` / `removed` / `reserved` (each registry
+ * change, in order, with the registry version after it), `idle?` (drain: is this
  * backend idle here?), `report?` (send your counters now) and `stop`.
  * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening` or
  * `failed` (the data plane could not start: the coded error, so the primary's start fails with it), `resync` (a version gap was seen: send a snapshot), `idle` (answer to
@@ -32,7 +33,8 @@ export interface WorkerConfig extends WorkerDataPlaneOptions {
 export type PrimaryMessage =
   | { readonly type: 'inteli.config'; readonly config: WorkerConfig }
   | { readonly type: 'inteli.settings'; readonly dataPlane: WorkerDataPlaneSettings; readonly logLevel?: string | undefined }
-  | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[] }
+  | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[]; readonly reserved?: readonly RouteRule[] | undefined }
+  | { readonly type: 'inteli.reserved'; readonly version: number; readonly rules: readonly RouteRule[] }
   | { readonly type: 'inteli.added'; readonly version: number; readonly backend: Backend }
   | { readonly type: 'inteli.updated'; readonly version: number; readonly backend: Backend }
   | { readonly type: 'inteli.removed'; readonly version: number; readonly backendId: string; readonly reason: RemovalReason }
@@ -51,6 +53,11 @@ export type WorkerMessage =
 
 /** Re-exported so that consumers import the protocol from one place. */
 export type { DataPlaneSnapshot, WorkerReport };
+
+/** A lower-case HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+/** Largest body timeout a record may carry (Node's largest timer). */
+const MAX_BODY_TIMEOUT_MS = 2_147_483_647;
 
 const REMOVAL_REASONS: ReadonlySet<string> = new Set(['left', 'drained', 'timeout', 'revoked', 'superseded', 'error', 'stopped']);
 
@@ -81,6 +88,11 @@ function isRule(value: unknown): value is RouteRule {
   return isRecord(value) && isString(value.path) && value.path.startsWith('/') && (value.host === undefined || isString(value.host, 253));
 }
 
+/** A list of reserved rules (bounded: a trust store holds at most a few thousand keys of 64 rules). */
+function isRuleList(value: unknown): value is readonly RouteRule[] {
+  return Array.isArray(value) && value.length <= 65_536 && value.every(isRule);
+}
+
 function isStringRecord(value: unknown): value is Readonly<Record<string, string>> {
   return isRecord(value) && Object.values(value).every((item) => isString(item));
 }
@@ -103,7 +115,10 @@ export function isBackend(value: unknown): value is Backend {
     Number.isInteger(value.weight) &&
     value.weight >= 1 &&
     value.weight <= 1000 &&
-    (value.state === 'ready' || value.state === 'draining') &&
+    (value.state === 'ready' || value.state === 'draining' || value.state === 'unhealthy') &&
+    (value.affinity === undefined || value.affinity === 'cookie' || value.affinity === 'hash') &&
+    (value.affinityHeader === undefined || (isString(value.affinityHeader, 64) && HEADER_NAME.test(value.affinityHeader))) &&
+    (value.bodyTimeoutMs === undefined || (isCount(value.bodyTimeoutMs) && value.bodyTimeoutMs <= MAX_BODY_TIMEOUT_MS)) &&
     isStringRecord(value.meta) &&
     typeof value.registeredAt === 'number' &&
     Number.isFinite(value.registeredAt)
@@ -128,6 +143,11 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     Array.isArray(value.trustedProxies) &&
     value.trustedProxies.every((item) => isString(item, 64)) &&
     isCount(value.shutdownTimeoutMs) &&
+    isCount(value.bodyTimeoutMs) &&
+    (value.affinity === 'none' || value.affinity === 'cookie' || value.affinity === 'hash') &&
+    (value.affinityHeader === undefined || (isString(value.affinityHeader, 64) && HEADER_NAME.test(value.affinityHeader))) &&
+    isString(value.affinitySecret, 1024) &&
+    /^(?:[0-9a-f]{2}){16,}$/.test(value.affinitySecret) &&
     (value.proxyId === undefined || isString(value.proxyId, 64)) &&
     (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
     (value.settings === undefined || isSettings(value.settings)) &&
@@ -146,7 +166,9 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
     case 'inteli.settings':
       return isSettings(value.dataPlane) && (value.logLevel === undefined || isString(value.logLevel, 16));
     case 'inteli.snapshot':
-      return isCount(value.version) && Array.isArray(value.backends) && value.backends.every(isBackend);
+      return isCount(value.version) && Array.isArray(value.backends) && value.backends.every(isBackend) && (value.reserved === undefined || isRuleList(value.reserved));
+    case 'inteli.reserved':
+      return isCount(value.version) && isRuleList(value.rules);
     case 'inteli.added':
     case 'inteli.updated':
       return isCount(value.version) && isBackend(value.backend);

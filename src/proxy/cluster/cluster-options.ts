@@ -13,6 +13,7 @@ import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { DataPlaneOptions, ResolvedDataPlaneOptions, TlsOptions } from '../data-plane/data-plane-options.js';
 import { SELECTORS } from '../data-plane/selectors/index.js';
 import type { ProxySelectorName } from '../data-plane/selectors/proxy-selector.js';
+import type { AffinityMode } from '../registry/backend.js';
 import type { RedisFleetOptions, ResolvedFleetOptions } from '../fleet/fleet-options.js';
 import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';
 
@@ -47,6 +48,14 @@ export interface ClusterOptions extends Omit<DataPlaneOptions, 'logger' | 'selec
   trustedProxies?: readonly string[];
   /** Bound on each worker's graceful stop, in ms. Default 10000. */
   shutdownTimeoutMs?: number;
+  /** Longest silence between upstream body chunks, as in `ProxyServer`. Default 60000. */
+  bodyTimeoutMs?: number;
+  /** Default session affinity of routes, as in `ProxyServer`. Default `none`. */
+  affinity?: AffinityMode | 'none';
+  /** With `affinity: 'hash'`: the header hashed, as in `ProxyServer`. Default none. */
+  affinityHeader?: string;
+  /** Key of the affinity cookies' HMAC, shared by every worker. Default 32 random bytes. */
+  affinitySecret?: string | Buffer;
   /** The control plane (on the primary), as in `ProxyServer`. Default enabled on `0.0.0.0:3042`. */
   control?: ProxyControlOptions | false;
   /** Trusted keys. Default the file store in `certstore`, watched; `{ redis: { url } }` joins a fleet, as in `ProxyServer`. */
@@ -93,6 +102,11 @@ export interface WorkerDataPlaneOptions {
   readonly trustedProxies: readonly string[];
   /** Bound on the worker's graceful stop, in ms. */
   readonly shutdownTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly affinity: AffinityMode | 'none';
+  readonly affinityHeader: string | undefined;
+  /** The affinity secret, hex (the same in every worker, so a cookie is valid whichever one answers). */
+  readonly affinitySecret: string;
   /** The proxy's `Via` id, the same in every worker, so a loop through another worker is seen too. */
   readonly proxyId?: string | undefined;
   /** Most open tunnels per target origin, per worker. */
@@ -193,6 +207,10 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       tls: dataPlane.tls === undefined ? undefined : Object.freeze({ cert: pemString(dataPlane.tls.cert), key: pemString(dataPlane.tls.key) }),
       trustedProxies: Object.freeze([...(options.trustedProxies ?? [])]),
       shutdownTimeoutMs: dataPlane.shutdownTimeoutMs,
+      bodyTimeoutMs: dataPlane.bodyTimeoutMs,
+      affinity: dataPlane.affinity,
+      affinityHeader: dataPlane.affinityHeader,
+      affinitySecret: dataPlane.affinitySecret.toString('hex'),
       proxyId: dataPlane.proxyId,
       maxTunnelsPerTarget: dataPlane.maxTunnelsPerTarget,
       settings: workerSettings(dataPlane),

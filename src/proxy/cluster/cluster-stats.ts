@@ -15,7 +15,7 @@ type Totals = Omit<WorkerReport, 'snapshot' | 'pid' | 'routesUnchanged'>;
 const EMPTY: Totals = Object.freeze({ noRoute: 0, noTarget: 0, loops: 0, tunnelLimit: 0, noTargetByRule: [], bytesIn: 0, bytesOut: 0, ejections: [], pairs: [] });
 
 /** Severity of an upstream state when workers disagree: the worst one is shown. */
-const SEVERITY = { ready: 0, ejected: 1, draining: 2 } as const;
+const SEVERITY = { ready: 0, ejected: 1, unhealthy: 2, draining: 3 } as const;
 
 /** Sums per-worker reports. */
 export class ClusterStats {

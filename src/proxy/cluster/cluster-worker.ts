@@ -99,6 +99,7 @@ export class ClusterWorker {
       case 'inteli.added':
       case 'inteli.updated':
       case 'inteli.removed':
+      case 'inteli.reserved':
         if (this.#replica.apply(message) === 'resync') {
           this.#logger.warn({ version: message.version }, 'registry version gap: asking the primary for a snapshot');
           this.#send({ type: 'inteli.resync', version: message.version });
@@ -140,6 +141,11 @@ export class ClusterWorker {
         tls: config.tls,
         trustedProxies: config.trustedProxies,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
+        bodyTimeoutMs: config.bodyTimeoutMs,
+        affinity: config.affinity,
+        ...(config.affinityHeader === undefined ? {} : { affinityHeader: config.affinityHeader }),
+        // Every worker must sign and verify affinity cookies with the primary's secret.
+        affinitySecret: Buffer.from(config.affinitySecret, 'hex'),
         proxyId: config.proxyId,
         maxTunnelsPerTarget: config.maxTunnelsPerTarget,
         logger: base,

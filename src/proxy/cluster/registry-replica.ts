@@ -5,11 +5,12 @@
  * a new snapshot arrives, so the replica never routes from a registry that skipped a removal.
  */
 import type { BackendRegistry } from '../registry/backend-registry.js';
-import type { Backend, RemovalReason } from '../registry/backend.js';
+import type { Backend, RemovalReason, RouteRule } from '../registry/backend.js';
 
 /** A registry change as the primary publishes it. */
 export type RegistryChange =
-  | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[] }
+  | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[]; readonly reserved?: readonly RouteRule[] | undefined }
+  | { readonly type: 'inteli.reserved'; readonly version: number; readonly rules: readonly RouteRule[] }
   | { readonly type: 'inteli.added'; readonly version: number; readonly backend: Backend }
   | { readonly type: 'inteli.updated'; readonly version: number; readonly backend: Backend }
   | { readonly type: 'inteli.removed'; readonly version: number; readonly backendId: string; readonly reason: RemovalReason };
@@ -40,12 +41,13 @@ export class RegistryReplica {
    * snapshot arrives). Never throws: a record the registry refuses also returns `resync`.
    */
   apply(change: RegistryChange): ApplyResult {
-    if (change.type === 'inteli.snapshot') return this.#applySnapshot(change.version, change.backends);
+    if (change.type === 'inteli.snapshot') return this.#applySnapshot(change.version, change.backends, change.reserved ?? []);
     if (this.#version === undefined) return 'ignored';
     if (change.version <= this.#version) return 'ignored';
     if (change.version !== this.#version + 1) return this.#lost();
     try {
       if (change.type === 'inteli.removed') this.#registry.remove(change.backendId, change.reason);
+      else if (change.type === 'inteli.reserved') this.#registry.setReserved(change.rules);
       else this.#registry.restore(change.backend);
     } catch {
       return this.#lost();
@@ -54,13 +56,14 @@ export class RegistryReplica {
     return 'applied';
   }
 
-  #applySnapshot(version: number, backends: readonly Backend[]): ApplyResult {
+  #applySnapshot(version: number, backends: readonly Backend[], reserved: readonly RouteRule[]): ApplyResult {
     const keep = new Set(backends.map((backend) => backend.id));
     for (const backend of this.#registry.list()) {
       if (!keep.has(backend.id)) this.#registry.remove(backend.id, 'left');
     }
     try {
       for (const backend of backends) this.#registry.restore(backend);
+      this.#registry.setReserved(reserved);
     } catch {
       return this.#lost();
     }

@@ -20,7 +20,7 @@ import type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from '../d
 import type { TrafficStats } from '../data-plane/traffic-stats.js';
 import type { Forwarding } from '../forwarding.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
-import type { Backend, RemovalReason } from '../registry/backend.js';
+import type { Backend, RemovalReason, RouteRule } from '../registry/backend.js';
 import { isOurs, isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
 import type { ClusterStats } from './cluster-stats.js';
 import { nextFailureCount, respawnDelayMs } from './respawn-backoff.js';
@@ -90,6 +90,9 @@ export class WorkerPool implements Forwarding {
   readonly #onRemoved = (backend: Backend, reason: RemovalReason): void => {
     this.#broadcast({ type: 'inteli.removed', version: this.#options.registry.version, backendId: backend.id, reason });
   };
+  readonly #onReserved = (rules: readonly RouteRule[]): void => {
+    this.#broadcast({ type: 'inteli.reserved', version: this.#options.registry.version, rules });
+  };
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -143,6 +146,7 @@ export class WorkerPool implements Forwarding {
     registry.on('added', this.#onAdded);
     registry.on('updated', this.#onUpdated);
     registry.on('removed', this.#onRemoved);
+    registry.on('reserved', this.#onReserved);
     if (this.#state === 'idle') this.#state = 'starting';
     const first = Array.from({ length: this.#options.size }, () => this.#fork());
     await Promise.all(first.map((entry) => this.#whenListening(entry)));
@@ -241,6 +245,7 @@ export class WorkerPool implements Forwarding {
     registry.off('added', this.#onAdded);
     registry.off('updated', this.#onUpdated);
     registry.off('removed', this.#onRemoved);
+    registry.off('reserved', this.#onReserved);
     cluster.off('message', this.#onMessage);
     cluster.off('exit', this.#onExit);
     for (const query of this.#idleQueries.values()) query.resolve();
@@ -288,7 +293,7 @@ export class WorkerPool implements Forwarding {
 
   #sendSnapshot(workerId: number): void {
     const registry = this.#options.registry;
-    this.#sendTo(workerId, { type: 'inteli.snapshot', version: registry.version, backends: registry.list() });
+    this.#sendTo(workerId, { type: 'inteli.snapshot', version: registry.version, backends: registry.list(), reserved: registry.reserved });
   }
 
   #broadcast(message: PrimaryMessage): void {
@@ -298,11 +303,19 @@ export class WorkerPool implements Forwarding {
   #sendTo(workerId: number, message: PrimaryMessage): void {
     const worker = this.#workers.get(workerId)?.worker;
     if (worker === undefined || !worker.isConnected()) return;
-    try {
-      worker.send(message);
-    } catch (error) {
+    const failed = (error: Error): void => {
       // The channel is closing (the worker is exiting); its exit is handled by #onExit.
-      this.#logger.debug({ err: (error as Error).message, worker: workerId }, 'could not send to a worker');
+      this.#logger.debug({ err: error.message, worker: workerId }, 'could not send to a worker');
+    };
+    try {
+      // With a callback, a write that fails later (EPIPE from a worker exiting, as when its bind failed
+      // and the pool stops) is reported here instead of as an 'error' event nobody listens to, which
+      // would crash the primary.
+      worker.send(message, (error) => {
+        if (error !== null) failed(error);
+      });
+    } catch (error) {
+      failed(error as Error);
     }
   }
 

@@ -143,7 +143,7 @@ function isUpstream(value: unknown): value is UpstreamSnapshot {
     isLabel(value.agentId) &&
     isLabel(value.origin) &&
     isCount(value.weight) &&
-    (value.state === 'ready' || value.state === 'draining' || value.state === 'ejected') &&
+    (value.state === 'ready' || value.state === 'draining' || value.state === 'unhealthy' || value.state === 'ejected') &&
     isCount(value.inFlight) &&
     isCount(value.consecutiveFailures) &&
     (value.ejectedUntil === undefined || typeof value.ejectedUntil === 'number') &&

@@ -53,6 +53,7 @@ import {
   DEFAULT_REGISTER_TIMEOUT_MS,
 } from '../control-plane/control-plane-options.js';
 import {
+  DEFAULT_AFFINITY,
   DEFAULT_BODY_TIMEOUT_MS,
   DEFAULT_CLIENT_HEADERS_TIMEOUT_MS,
   DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
@@ -74,6 +75,20 @@ import {
   MAX_TIMEOUT_MS,
 } from '../data-plane/data-plane-options.js';
 import { SELECTORS } from '../data-plane/selectors/index.js';
+import {
+  DEFAULT_BEACON_INTERVAL_MS,
+  DEFAULT_BEACON_JITTER,
+  DEFAULT_BEACON_LIFETIME_INTERVALS,
+  DEFAULT_BEACON_PORT,
+  DEFAULT_BROADCAST_ADDRESS,
+  DEFAULT_DISCOVERY_GROUP,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  DEFAULT_MAX_PROXIES,
+  DEFAULT_MULTICAST_TTL,
+  DEFAULT_PROBE_PORT,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  DEFAULT_RATE_LIMITS,
+} from '../../shared/discovery/discovery-options.js';
 import { DEFAULT_CERTSTORE_DIR } from '../proxy-options.js';
 import { DEFAULT_FLEET_TTL_MS } from '../../shared/fleet/fleet-membership.js';
 import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, DEFAULT_REDIS_CONNECT_TIMEOUT_MS, DEFAULT_REDIS_PREFIX } from '../../shared/redis/redis-options.js';
@@ -99,7 +114,10 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   list('trustedProxies', 'ip-or-cidr', [], 'IPs and CIDRs of proxies in front whose X-Forwarded-* headers are kept (comma-separated in the variable).', { env: 'PROXY_TRUSTED_PROXIES', ...live }),
   integer('connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, 1, MAX, 'Upstream connect timeout, in ms (then 502, retried when safe).', live),
   integer('responseTimeoutMs', DEFAULT_RESPONSE_TIMEOUT_MS, 1, MAX, 'Upstream response-headers timeout, in ms (then 504).', live),
-  integer('bodyTimeoutMs', DEFAULT_BODY_TIMEOUT_MS, 0, MAX, 'Longest silence between upstream body chunks, in ms (0: none).', live),
+  integer('bodyTimeoutMs', DEFAULT_BODY_TIMEOUT_MS, 0, MAX, 'Longest silence between upstream body chunks, in ms (0: none); a route\'s backends may set their own; `text/event-stream` answers and tunnels have none. A cut answer ends the client connection.', { env: 'PROXY_BODY_TIMEOUT_MS', ...live }),
+  oneOf('affinity', ['none', 'cookie', 'hash'], DEFAULT_AFFINITY, 'Session affinity of routes whose backends ask for none: `cookie` (a signed cookie names the target) or `hash` (of the client address, or of affinityHeader).', { env: 'PROXY_AFFINITY' }),
+  string('affinityHeader', undefined, 'With `affinity: hash`: the request header hashed instead of the client address.', { env: 'PROXY_AFFINITY_HEADER', defaultText: 'none', maxLength: 64 }),
+  string('affinitySecret', undefined, 'Key of the affinity cookies\' HMAC, at least 16 bytes; give proxies that share clients the same one.', { secret: true, defaultText: '32 random bytes per start (shared by the workers)', minLength: 16, maxLength: 1024 }),
   integer('upstreamKeepAliveTimeoutMs', DEFAULT_UPSTREAM_KEEP_ALIVE_TIMEOUT_MS, 1, MAX, 'Idle time of pooled upstream connections, in ms.'),
   integer('connectionsPerOrigin', DEFAULT_CONNECTIONS_PER_ORIGIN, 1, 65_536, 'Most connections per upstream origin.'),
   boolean('retry', true, 'Retry an idempotent request once on another target after a connect failure or a reset before any response byte.'),
@@ -134,6 +152,33 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = Object.freeze([
   integer('acme.requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 100, 600_000, 'Timeout of one request to the ACME server, in ms.'),
   integer('acme.orderTimeoutMs', DEFAULT_ORDER_TIMEOUT_MS, 1000, 3_600_000, 'Bound on a whole order, in ms.'),
   integer('acme.pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, 10, 60_000, 'First polling interval of an order, in ms.'),
+
+  // LAN discovery (docs/discovery.md): on when a cluster secret is given; one process only.
+  section('discovery', 'LAN discovery: authenticated beacons, probe answers and peer proxies (docs/discovery.md); single-process mode only.', { optional: true }),
+  string('discovery.secret', undefined, 'Cluster secret(s): at least 32 random bytes in base64 or hex (`openssl rand -base64 32`), several comma-separated to rotate (the first one seals).', { env: 'PROXY_CLUSTER_SECRET', secret: true, required: true, maxLength: 4096, defaultText: 'none: discovery off' }),
+  filePath('discovery.secretFile', undefined, 'File holding the cluster secret instead of `secret` (not both).', { env: 'PROXY_CLUSTER_SECRET_FILE', required: true, defaultText: 'none', ...command }),
+  string('discovery.proxyId', undefined, 'This proxy\'s id in beacons and peers\' events, `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.', { defaultText: 'the fleet node id, else `<host name>-<control port>`', maxLength: 64 }),
+  string('discovery.group', DEFAULT_DISCOVERY_GROUP, 'Multicast group of beacons (IPv4, 224.0.0.0/4).', { maxLength: 15 }),
+  integer('discovery.port', DEFAULT_BEACON_PORT, 0, 65_535, 'UDP port of beacons.'),
+  integer('discovery.probePort', DEFAULT_PROBE_PORT, 0, 65_535, 'UDP port of probe answers.'),
+  string('discovery.interface', undefined, 'Local IPv4 address of the interface beacons and probes use (multi-homed hosts).', { defaultText: 'the system\'s choice', maxLength: 15 }),
+  integer('discovery.ttl', DEFAULT_MULTICAST_TTL, 0, 255, 'Multicast TTL (0: this host only).'),
+  boolean('discovery.broadcastOnly', false, 'Send beacons as UDP broadcast instead of multicast (networks that drop multicast).'),
+  string('discovery.broadcastAddress', DEFAULT_BROADCAST_ADDRESS, 'Broadcast destination with broadcastOnly.', { maxLength: 15 }),
+  string('discovery.bindAddress', undefined, 'Address the receivers bind to.', { defaultText: 'the group, or `0.0.0.0` with broadcastOnly', maxLength: 15 }),
+  integer('discovery.intervalMs', DEFAULT_BEACON_INTERVAL_MS, 50, 300_000, 'Mean beacon interval, in ms.'),
+  number('discovery.jitter', DEFAULT_BEACON_JITTER, 0, 0.5, 'Beacon interval jitter (fraction).'),
+  integer('discovery.lifetimeIntervals', DEFAULT_BEACON_LIFETIME_INTERVALS, 2, 10, 'Beacon lifetime, in intervals.'),
+  integer('discovery.maxClockSkewMs', DEFAULT_MAX_CLOCK_SKEW_MS, 0, 300_000, 'Tolerated clock difference, in ms.'),
+  integer('discovery.maxProxies', DEFAULT_MAX_PROXIES, 1, 4096, 'Most peer proxies tracked.'),
+  integer('discovery.probeTimeoutMs', DEFAULT_PROBE_TIMEOUT_MS, 10, 60_000, 'Wait for probe answers, in ms.'),
+  boolean('discovery.peers', true, 'Listen for peer proxies\' beacons (`node_added` / `node_removed`).'),
+  boolean('discovery.answerProbes', true, 'Answer agents\' unicast probes.'),
+  section('discovery.rateLimits', 'Datagram rate limits per source and in all.'),
+  integer('discovery.rateLimits.perSourcePerSecond', DEFAULT_RATE_LIMITS.perSourcePerSecond, 1, 100_000, 'Datagrams per second from one source address.'),
+  integer('discovery.rateLimits.perSourceBurst', DEFAULT_RATE_LIMITS.perSourceBurst, 1, 100_000, 'Burst from one source address.'),
+  integer('discovery.rateLimits.globalPerSecond', DEFAULT_RATE_LIMITS.globalPerSecond, 1, 1_000_000, 'Datagrams per second from all sources.'),
+  integer('discovery.rateLimits.maxSources', DEFAULT_RATE_LIMITS.maxSources, 1, 1_000_000, 'Most source addresses remembered.'),
 
   // The control plane.
   section('control', 'The WSS control plane where agents register.'),

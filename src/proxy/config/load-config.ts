@@ -3,7 +3,8 @@
  * then the schema's defaults for what neither sets; and checks the result with the same
  * `resolve*Options` validators the library uses, so a file that passes here cannot fail at `new`.
  */
-import { InvalidConfigError, isProxyError } from '../../shared/errors.js';
+import { randomBytes } from 'node:crypto';
+import { InvalidConfigError, InvalidOptionError, isProxyError } from '../../shared/errors.js';
 import { TrustStore } from '../../shared/trust/index.js';
 import { resolveRedisTrustStoreOptions } from '../../shared/trust/redis/redis-trust-store-options.js';
 import { resolveClusterOptions, resolveWorkers } from '../cluster/cluster-options.js';
@@ -73,6 +74,13 @@ export function applyDefaults(tree: ConfigTree): void {
   }
 }
 
+/** The `discovery` section as `ProxyServer` gets it: `secretFile` (read at start) replaced by a placeholder secret. */
+function discoveryWithoutFile(discovery: ConfigTree): ConfigTree {
+  const { secretFile, ...rest } = discovery;
+  if (secretFile !== undefined && rest.secret !== undefined) throw new InvalidOptionError('discovery: set secret or secretFile, not both');
+  return secretFile === undefined ? rest : { ...rest, secret: randomBytes(32).toString('base64') };
+}
+
 /**
  * Runs the library's validators over the configuration (cross-option rules such as
  * `clientHeadersTimeoutMs <= clientRequestTimeoutMs` or auth off loopback live there). Nothing is built,
@@ -87,10 +95,14 @@ export function checkResolvable(values: ConfigTree, origin: string): void {
     const files = { tls: { cert: 'PEM', key: 'PEM' }, ...(values.upstreamCa === undefined ? {} : { upstreamCa: 'PEM' }) };
     const acme = getIn(values, 'acme');
     const acmeFiles = isTree(acme) ? { acme: { ...acme, ...(acme.caCertificates === undefined ? {} : { caCertificates: 'PEM' }) } } : {};
+    // The secret file is read at start; a placeholder of the right strength stands for it here.
+    const discovery = getIn(values, 'discovery');
+    if (isTree(discovery) && workers > 1) throw new InvalidOptionError('discovery: LAN discovery runs with workers: 1 only (for now)');
+    const discoveryFile = isTree(discovery) ? { discovery: discoveryWithoutFile(discovery) } : {};
     const resolved =
       workers > 1
         ? resolveClusterOptions({ ...plainServerOptions(values, 'cluster'), ...files, workers })
-        : resolveProxyOptions({ ...plainServerOptions(values, 'single'), ...files, ...(acmeFiles as object) });
+        : resolveProxyOptions({ ...plainServerOptions(values, 'single'), ...files, ...(acmeFiles as object), ...(discoveryFile as object) });
     if (resolved.control !== undefined) {
       const control: ControlPlaneOptions = { ...resolved.control, registry: new BackendRegistry(), trustStore: TrustStore.inMemory() };
       resolveControlPlaneOptions(control);
@@ -105,7 +117,7 @@ export function checkResolvable(values: ConfigTree, origin: string): void {
       });
     }
   } catch (error) {
-    if (isProxyError(error, 'RP_ERR_INVALID_OPTION')) throw new InvalidConfigError(origin, undefined, error.message, { cause: error });
+    if (isProxyError(error, 'RP_ERR_INVALID_OPTION') || isProxyError(error, 'RP_ERR_CLUSTER_SECRET')) throw new InvalidConfigError(origin, undefined, error.message, { cause: error });
     throw error;
   }
 }

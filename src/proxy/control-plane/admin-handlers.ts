@@ -1,5 +1,6 @@
 /**
- * Admin messages: `keys.add`, `keys.import`, `keys.remove`, `keys.list`, `backends.list`, `backends.drain`. Only
+ * Admin messages: `keys.add`, `keys.import`, `keys.remove`, `keys.list`, `backends.list`,
+ * `backends.drain`, `backends.undrain`. Only
  * sessions of `admin` keys reach these handlers (the session refuses them from agent keys with
  * `RP_ERR_FORBIDDEN`). Every key change is written to the audit log: who, what, which fingerprint.
  *
@@ -9,6 +10,7 @@
 import { ProxyError, isProxyError, type ErrorCode } from '../../shared/errors.js';
 import type {
   BackendsDrainMessage,
+  BackendsUndrainMessage,
   KeyRole,
   KeyScope,
   KeysAddMessage,
@@ -17,7 +19,7 @@ import type {
   KeyImportEntry,
 } from '../../shared/protocol.js';
 import type { Backend } from '../registry/backend.js';
-import { drainAgent } from './agent-handlers.js';
+import { drainAgent, undrainAgent } from './admin-drain.js';
 import type { ControlContext } from './control-context.js';
 import type { Session } from './session.js';
 import type { AddKeyInput, TrustedKey } from '../../shared/trust/trusted-key.js';
@@ -173,10 +175,21 @@ export function handleBackendsList(context: ControlContext): { backends: Backend
   return { backends: context.registry.list() };
 }
 
-/** Handles `backends.drain`: drains every backend this control plane holds for an agent. */
+/**
+ * Handles `backends.drain`: stops new requests to every backend this control plane holds for an agent
+ * (they stay registered, listed as draining, until `backends.undrain`). Idempotent.
+ */
 export function handleBackendsDrain(context: ControlContext, session: Session, message: BackendsDrainMessage): { backendIds: string[] } {
-  const backendIds = drainAgent(context, message.agentId);
+  const backendIds = drainAgent(context, message.agentId, session.identity.id);
   if (backendIds.length === 0) throw new ProxyError('RP_ERR_UNKNOWN_ID', `no registered backend for agent "${message.agentId.slice(0, 64)}"`);
   audit(context, session, 'backends.drain', { agentId: message.agentId, backendIds });
+  return { backendIds };
+}
+
+/** Handles `backends.undrain`: the agent's backends take new requests again. Idempotent. */
+export function handleBackendsUndrain(context: ControlContext, session: Session, message: BackendsUndrainMessage): { backendIds: string[] } {
+  const backendIds = undrainAgent(context, message.agentId, session.identity.id);
+  if (backendIds.length === 0) throw new ProxyError('RP_ERR_UNKNOWN_ID', `no registered backend for agent "${message.agentId.slice(0, 64)}"`);
+  audit(context, session, 'backends.undrain', { agentId: message.agentId, backendIds });
   return { backendIds };
 }

@@ -1,5 +1,5 @@
 /**
- * Agent messages: `register`, `drain`, custom `event`.
+ * Agent messages: `register`, `health`, `drain`, custom `event`.
  *
  * Decisions worth knowing:
  * - A second `register` on the same session replaces that session's backend (the new one is added
@@ -14,8 +14,9 @@
  *   until the agent closes it. A second `drain` is acknowledged again (idempotent).
  */
 import { ProxyError, isProxyError } from '../../shared/errors.js';
-import { CloseCode, type DrainMessage, type EventMessage, type RegisterMessage } from '../../shared/protocol.js';
+import { CloseCode, type DrainMessage, type EventMessage, type HealthMessage, type RegisterMessage } from '../../shared/protocol.js';
 import { ruleKey } from '../../shared/routing/route-rule.js';
+import { applyState, desiredState } from './backend-state.js';
 import type { ControlContext } from './control-context.js';
 import { ownListenerOf } from './own-listeners.js';
 import { runGatekeepers, targetSetKey, verifyRegistration, type Registration } from './registration.js';
@@ -74,6 +75,11 @@ export async function handleRegister(context: ControlContext, session: Session, 
       rules: registration.rules,
       weight: registration.weight,
       meta: registration.meta,
+      affinity: registration.affinity,
+      affinityHeader: registration.affinityHeader,
+      bodyTimeoutMs: registration.bodyTimeoutMs,
+      // An agent an admin drained, or whose last health check failed, comes back in that state.
+      state: desiredState(context, session),
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -145,17 +151,21 @@ export function startDrain(context: ControlContext, session: Session): string | 
 }
 
 /**
- * Drains every backend the control plane holds for an agent (admin `backends.drain`, or the
- * programmatic `ControlPlane.drainAgent`). Returns the ids of the backends now draining.
+ * Handles `health`: the agent's check of its target. Unhealthy stops new requests to its backend (state
+ * `unhealthy`) until a healthy report; each transition is logged. Accepted before registration too (the
+ * registration then starts in the reported state).
  */
-export function drainAgent(context: ControlContext, agentId: string): string[] {
-  const ids: string[] = [];
-  for (const session of context.sessions.forKey(agentId)) {
-    if (session.closing || session.backendId === undefined) continue;
-    const id = session.state === 'REGISTERED' ? startDrain(context, session) : session.backendId;
-    if (id !== undefined) ids.push(id);
+export function handleHealth(context: ControlContext, session: Session, message: HealthMessage): { state: string | undefined } {
+  const changed = session.healthy !== message.healthy;
+  session.healthy = message.healthy;
+  applyState(context, session);
+  const backendId = session.backendId;
+  if (changed) {
+    const log = { agentId: session.identity.id, backendId, reason: message.reason };
+    if (message.healthy) context.logger.info(log, 'target healthy again: routed');
+    else context.logger.warn(log, 'target unhealthy: no new requests');
   }
-  return ids;
+  return { state: backendId === undefined ? undefined : context.registry.get(backendId)?.state };
 }
 
 /** Handles a custom `event`: delivered as the control plane's `message` event. */

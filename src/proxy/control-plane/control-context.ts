@@ -60,4 +60,9 @@ export interface ControlContext {
   agentEvent(event: AgentEvent): void;
   /** Closes every session of a key with 4003 (its backends are removed with reason `revoked`). */
   revokeKey(keyId: string): number;
+  /**
+   * Agent ids an admin drained (`backends.drain`) and has not undrained: their backends, including those
+   * registered later by a reconnecting agent, take no new requests until `backends.undrain`.
+   */
+  readonly adminDrained: Set<string>;
 }

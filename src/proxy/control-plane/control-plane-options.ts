@@ -2,6 +2,7 @@
  * Options of the control plane in three steps: `DEFAULT_*` constants, validation (an
  * {@link InvalidOptionError} naming the option and its range), and a frozen resolved object.
  */
+import type { TLSSocket } from 'node:tls';
 import { InvalidOptionError } from '../../shared/errors.js';
 import { AUDIENCE_PREFIX } from '../../shared/identity/proxy-audience.js';
 import type { Logger } from '../../shared/logger.js';
@@ -182,6 +183,13 @@ export interface ControlPlaneOptions {
   limits?: ControlPlaneLimits;
   /** Logger; a child `{ component: 'control-plane' }` is taken. Default silent. */
   logger?: Logger;
+  /**
+   * The proxy's side of the discovery channel proof (docs/discovery.md): given the upgrade's TLS socket
+   * and the agent's `X-Inteli-Cluster-Proof` header, the proof to return in the 101 response, or
+   * undefined to refuse the upgrade with 401. Called only for requests that carry the header. Default
+   * none (the header is ignored). Set by `ProxyServer` when `discovery` is configured.
+   */
+  channelProof?: (socket: TLSSocket, agentProof: string) => string | undefined;
 }
 
 /**

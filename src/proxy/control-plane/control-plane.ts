@@ -15,7 +15,7 @@ import { InvalidOptionError, NotRunningError, type ErrorCode } from '../../share
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { CloseCode } from '../../shared/protocol.js';
 import { isEventName } from '../../shared/protocol-guards.js';
-import { drainAgent } from './agent-handlers.js';
+import { drainAgent, undrainAgent } from './admin-drain.js';
 import type { Backend, RemovalReason } from '../registry/backend.js';
 import type { BackendRegistry } from '../registry/backend-registry.js';
 import type { ControlContext } from './control-context.js';
@@ -34,6 +34,7 @@ import { TokenVerifier, type VerifiedIdentity } from './token-verifier.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
 import type { TrustedKey } from '../../shared/trust/trusted-key.js';
 import { UpgradeHandler } from './upgrade-handler.js';
+import { reservedRules } from './reserved-rules.js';
 
 export type { ControlPlaneOptions, ControlPlaneLimits, ControlPlaneTls } from './control-plane-options.js';
 export type { AgentEvent, BackendRejection } from './control-context.js';
@@ -72,6 +73,15 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#revokeKey(key.id);
   };
 
+  /** Keys changed: the rules their scopes reserve may have too. */
+  readonly #onKeysChanged = (): void => {
+    try {
+      this.#registry.setReserved(reservedRules(this.#trustStore.list()));
+    } catch (error) {
+      this.#logger.error({ err: error }, 'could not update the reserved rules');
+    }
+  };
+
   readonly #onBackendRemoved = (backend: Backend, reason: RemovalReason): void => {
     const session = this.#sessions.byBackend(backend.id);
     if (session === undefined) return;
@@ -92,6 +102,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (typeof options.trustStore?.get !== 'function') throw new InvalidOptionError('trustStore: expected a TrustStore');
     if (options.whenIdle !== undefined && typeof options.whenIdle !== 'function') {
       throw new InvalidOptionError('whenIdle: expected a function (backendId) => Promise<void>');
+    }
+    if (options.channelProof !== undefined && typeof options.channelProof !== 'function') {
+      throw new InvalidOptionError('channelProof: expected a function (socket, agentProof) => string | undefined');
     }
     if (options.whenRouted !== undefined && typeof options.whenRouted !== 'function') {
       throw new InvalidOptionError('whenRouted: expected a function (backendId) => Promise<void>');
@@ -137,6 +150,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       backendRejected: (rejection) => this.#emitSafely('backend_rejected', rejection),
       agentEvent: (event) => this.#emitSafely('message', event),
       revokeKey: (keyId) => this.#revokeKey(keyId),
+      adminDrained: new Set(),
     };
     this.#upgrades = new UpgradeHandler({
       wss: this.#server.wss,
@@ -153,6 +167,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       isRunning: () => this.#state === 'RUNNING',
       onSession: (ws, identity, remoteAddress) => this.#onSession(ws, identity, remoteAddress),
       onRefused: (identity, code, reason) => this.#refused(identity, code, reason),
+      channelProof: options.channelProof,
     });
   }
 
@@ -235,12 +250,22 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   /**
-   * Drains every backend this control plane holds for an agent, as the admin `backends.drain` does:
-   * each is marked draining, and once idle its agent gets `drained` and the backend leaves the
-   * registry. Returns the ids of the backends draining (empty when the agent has none).
+   * Drains every backend this control plane holds for an agent, as the admin `backends.drain` does: each
+   * is marked draining (no new requests; in-flight ones finish) and stays registered, the agent is told
+   * by an `inteli:drained-by-admin` event, and backends it registers later start draining too, until
+   * {@link ControlPlane.undrainAgent}. Returns the ids of the backends draining (empty when none).
    */
-  drainAgent(agentId: string): string[] {
-    return drainAgent(this.#context, agentId);
+  drainAgent(agentId: string, by = 'api'): string[] {
+    return drainAgent(this.#context, agentId, by);
+  }
+
+  /**
+   * Undoes {@link ControlPlane.drainAgent}: the agent's backends take new requests again (unless their
+   * own health check says unhealthy) and the agent is told by an `inteli:undrained-by-admin` event.
+   * Returns the ids of the backends routed again (empty when the agent has none).
+   */
+  undrainAgent(agentId: string, by = 'api'): string[] {
+    return undrainAgent(this.#context, agentId, by);
   }
 
   /**
@@ -265,6 +290,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   async #listen(): Promise<void> {
     this.#trustStore.on('removed', this.#onKeyRemoved);
+    this.#trustStore.on('added', this.#onKeysChanged);
+    this.#trustStore.on('removed', this.#onKeysChanged);
+    this.#onKeysChanged();
     this.#registry.on('removed', this.#onBackendRemoved);
     try {
       this.#address = await this.#server.listen(
@@ -275,6 +303,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       );
     } catch (error) {
       this.#trustStore.off('removed', this.#onKeyRemoved);
+      this.#trustStore.off('added', this.#onKeysChanged);
+      this.#trustStore.off('removed', this.#onKeysChanged);
       this.#registry.off('removed', this.#onBackendRemoved);
       this.#state = 'STOPPED';
       throw error;
@@ -317,6 +347,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#server.destroySockets();
     await serverClosed;
     this.#trustStore.off('removed', this.#onKeyRemoved);
+    this.#trustStore.off('added', this.#onKeysChanged);
+    this.#trustStore.off('removed', this.#onKeysChanged);
     this.#registry.off('removed', this.#onBackendRemoved);
     this.#state = 'STOPPED';
     this.#logger.info('control plane stopped');

@@ -4,8 +4,8 @@
  */
 import type { ClientMessage } from '../../shared/protocol.js';
 import type { RemovalReason } from '../registry/backend.js';
-import { handleBackendsDrain, handleBackendsList, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
-import { handleDrain, handleEvent, handleRegister, startDrain } from './agent-handlers.js';
+import { handleBackendsDrain, handleBackendsList, handleBackendsUndrain, handleKeysAdd, handleKeysImport, handleKeysList, handleKeysRemove } from './admin-handlers.js';
+import { handleDrain, handleEvent, handleHealth, handleRegister, startDrain } from './agent-handlers.js';
 import type { ControlContext } from './control-context.js';
 import { handleFleetList } from './fleet-handlers.js';
 import type { Session, SessionHandler } from './session.js';
@@ -29,6 +29,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
       switch (message.type) {
         case 'register':
           return handleRegister(ctx, session, message);
+        case 'health':
+          return handleHealth(ctx, session, message);
         case 'drain':
           return handleDrain(session, message);
         case 'event':
@@ -46,6 +48,8 @@ export function createMessageHandler(context: () => ControlContext, lifecycle: S
           return handleBackendsList(ctx);
         case 'backends.drain':
           return handleBackendsDrain(ctx, session, message);
+        case 'backends.undrain':
+          return handleBackendsUndrain(ctx, session, message);
         case 'fleet.list':
           return handleFleetList(ctx);
       }

@@ -6,7 +6,7 @@
  */
 import { ProxyError } from '../../shared/errors.js';
 import type { RegisterMessage } from '../../shared/protocol.js';
-import type { RouteRule, TargetAddress } from '../registry/backend.js';
+import type { RouteRule, RouteSettings, TargetAddress } from '../registry/backend.js';
 import { DEFAULT_BACKEND_WEIGHT } from '../registry/backend-registry.js';
 import type { ResolvedLimits } from './control-plane-options.js';
 import { parseRuleSpec } from './rule-spec.js';
@@ -14,7 +14,7 @@ import { compileScope, ruleInScope, targetInScope } from './scope.js';
 import type { VerifiedIdentity } from './token-verifier.js';
 
 /** A registration that passed validation and the scope check. Frozen. */
-export interface Registration {
+export interface Registration extends RouteSettings {
   /** The authenticated agent id (from the connection, never from the frame). */
   readonly agentId: string;
   /** Thumbprint of the agent's key. */
@@ -96,6 +96,9 @@ export function verifyRegistration(
     rules: Object.freeze([...rules.values()]),
     weight: message.weight ?? DEFAULT_BACKEND_WEIGHT,
     meta: Object.freeze({ ...(message.meta ?? {}) }),
+    affinity: message.affinity,
+    affinityHeader: message.affinityHeader,
+    bodyTimeoutMs: message.bodyTimeoutMs,
   });
 }
 

@@ -85,6 +85,11 @@ export class Session {
   readonly remoteAddress: string | undefined;
   /** Resolves once the connection is closed and the handler has been told. */
   readonly closed: Promise<void>;
+  /**
+   * The agent's last health report of its target (`health` frames; true until one says otherwise). It
+   * belongs to the session, so a re-registration on the same session keeps it.
+   */
+  healthy = true;
 
   readonly #ws: WebSocket;
   readonly #limits: ResolvedLimits;

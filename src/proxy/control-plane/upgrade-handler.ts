@@ -12,6 +12,8 @@
  * (403); the key must have a free session slot (429). Only then does ws complete the handshake.
  */
 import type { IncomingMessage } from 'node:http';
+import { TLSSocket } from 'node:tls';
+import { CLUSTER_PROOF_HEADER } from '../../shared/discovery/channel-proof.js';
 import type { Duplex } from 'node:stream';
 import type { Server as WsServer } from 'ws';
 import type { ErrorCode } from '../../shared/errors.js';
@@ -46,6 +48,8 @@ export interface UpgradeHandlerOptions {
   readonly onSession: (ws: ControlSocket, identity: VerifiedIdentity, remoteAddress: string | undefined) => void;
   /** Called when an authenticated caller is refused (403/429). */
   readonly onRefused: (identity: VerifiedIdentity, code: ErrorCode, reason: string) => void;
+  /** The discovery channel proof (see `ControlPlaneOptions.channelProof`); undefined ignores the header. */
+  readonly channelProof?: ((socket: TLSSocket, agentProof: string) => string | undefined) | undefined;
 }
 
 /** Parses the `Sec-WebSocket-Protocol` header into its tokens. */
@@ -58,11 +62,19 @@ export function offeredProtocols(header: string | string[] | undefined): string[
 /** Authenticates upgrade requests and hands accepted ones to ws. */
 export class UpgradeHandler {
   readonly #options: UpgradeHandlerOptions;
+  /** Channel-proof answers waiting for ws to write the 101 response (which happens synchronously). */
+  readonly #proofAnswers = new WeakMap<IncomingMessage, string>();
   #pending = 0;
   #pendingUnknown = 0;
 
   constructor(options: UpgradeHandlerOptions) {
     this.#options = options;
+    if (options.channelProof !== undefined) {
+      options.wss.on('headers', (headers, request) => {
+        const answer = this.#proofAnswers.get(request);
+        if (answer !== undefined) headers.push(`${CLUSTER_PROOF_HEADER}: ${answer}`);
+      });
+    }
   }
 
   /** Upgrade requests currently being authenticated. */
@@ -124,6 +136,18 @@ export class UpgradeHandler {
       logger.info({ remoteAddress }, 'upgrade without the inteli.v2 sub-protocol refused');
       this.#refuse(socket, 'subprotocol', 400, `sub-protocol "${SUBPROTOCOL}" is required`);
       return;
+    }
+    // The discovery channel proof, when the agent sent one, is checked before the token: an agent that
+    // cannot prove the cluster secret on this very TLS connection gets nothing, not even a token check.
+    const agentProof = request.headers[CLUSTER_PROOF_HEADER];
+    if (agentProof !== undefined && this.#options.channelProof !== undefined) {
+      const answer = request.socket instanceof TLSSocket && typeof agentProof === 'string' ? this.#options.channelProof(request.socket, agentProof) : undefined;
+      if (answer === undefined) {
+        logger.warn({ remoteAddress }, 'upgrade refused: the cluster channel proof does not verify');
+        this.#refuse(socket, 'unauthorized', 401, 'unauthorized', {}, 'channel_proof');
+        return;
+      }
+      this.#proofAnswers.set(request, answer);
     }
     const token = extractBearer(request.headers.authorization);
     if (token === undefined) {

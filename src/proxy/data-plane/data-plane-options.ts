@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../../shared/errors.js';
+import type { AffinityMode } from '../registry/backend.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { resolveSelector } from './selectors/index.js';
 import type { ProxySelectorFactory, ProxySelectorName } from './selectors/proxy-selector.js';
@@ -41,6 +42,12 @@ export const DEFAULT_CLIENT_HEADERS_TIMEOUT_MS = 60_000;
 export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Default largest request header block, in bytes (Node's default). */
 export const DEFAULT_MAX_HEADER_SIZE = 16_384;
+/** Default session affinity of a route whose backends ask for none. */
+export const DEFAULT_AFFINITY = 'none';
+/** Shortest accepted affinity secret, in bytes (HMAC-SHA256 keys shorter than this are guessable). */
+export const MIN_AFFINITY_SECRET_BYTES = 16;
+/** Bytes of the random affinity secret made when none is given. */
+export const DEFAULT_AFFINITY_SECRET_BYTES = 32;
 
 /** Default most open tunnels (WebSocket and other upgrades) per target origin. */
 export const DEFAULT_MAX_TUNNELS_PER_TARGET = 1024;
@@ -93,8 +100,26 @@ export interface DataPlaneOptions {
    * about once a second, so a timeout fires up to about a second late.
    */
   responseTimeoutMs?: number;
-  /** Longest silence between upstream body chunks in ms. Default 60000. */
+  /**
+   * Longest silence between upstream body chunks in ms; 0 disables it. A route's backends may set their
+   * own at registration. `text/event-stream` responses and upgraded connections never have one (a quiet
+   * stream is not a failure). A response cut by it ends the client connection and counts as `cut`.
+   * Default 60000.
+   */
   bodyTimeoutMs?: number;
+  /**
+   * Session affinity of routes whose backends ask for none: `none`, `cookie` (a signed cookie names the
+   * target) or `hash` (consistent hashing of the client address, or of `affinityHeader`). Default `none`.
+   */
+  affinity?: AffinityMode | 'none';
+  /** With `affinity: 'hash'`: hash this request header instead of the client address. Default none. */
+  affinityHeader?: string;
+  /**
+   * Key of the affinity cookies' HMAC, at least 16 bytes (a string is taken as UTF-8). Give the same one
+   * to proxies that share clients so their cookies are valid on each other. Default 32 random bytes per
+   * proxy (a restart invalidates the cookies: clients simply get a fresh pick).
+   */
+  affinitySecret?: string | Buffer;
   /** Idle time of pooled upstream connections in ms. Default 4000. */
   upstreamKeepAliveTimeoutMs?: number;
   /** Most connections per upstream origin, 1 to 65536. Default 128. */
@@ -163,6 +188,9 @@ export interface ResolvedDataPlaneOptions {
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  readonly affinity: AffinityMode | 'none';
+  readonly affinityHeader: string | undefined;
+  readonly affinitySecret: Buffer;
   readonly upstreamKeepAliveTimeoutMs: number;
   readonly connectionsPerOrigin: number;
   readonly retry: boolean;
@@ -213,6 +241,31 @@ function host(value: unknown): string {
   return value;
 }
 
+/** A lower-case RFC 9110 token of at most 64 characters (header names for hash affinity). */
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+
+function affinity(value: unknown): AffinityMode | 'none' {
+  if (value === undefined) return DEFAULT_AFFINITY;
+  if (value !== 'none' && value !== 'cookie' && value !== 'hash') throw new InvalidOptionError(`affinity must be 'none', 'cookie' or 'hash', got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function affinityHeader(value: unknown, mode: AffinityMode | 'none'): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !HEADER_NAME.test(value.toLowerCase())) throw new InvalidOptionError(`affinityHeader must be a header name of 1 to 64 token characters, got ${JSON.stringify(value)}`);
+  if (mode !== 'hash') throw new InvalidOptionError("affinityHeader needs affinity: 'hash'");
+  return value.toLowerCase();
+}
+
+function affinitySecret(value: unknown): Buffer {
+  if (value === undefined) return randomBytes(DEFAULT_AFFINITY_SECRET_BYTES);
+  const secret = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.isBuffer(value) ? Buffer.from(value) : undefined;
+  if (secret === undefined || secret.length < MIN_AFFINITY_SECRET_BYTES) {
+    throw new InvalidOptionError(`affinitySecret must be a string or Buffer of at least ${MIN_AFFINITY_SECRET_BYTES} bytes`);
+  }
+  return secret;
+}
+
 function accessLog(value: unknown): { accessLog: boolean; accessLogQuery: boolean } {
   if (value === undefined || typeof value === 'boolean') return { accessLog: value === true, accessLogQuery: false };
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -245,6 +298,7 @@ export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): Resolve
   if (clientRequestTimeoutMs > 0 && clientHeadersTimeoutMs > clientRequestTimeoutMs) {
     throw new InvalidOptionError(`clientHeadersTimeoutMs (${clientHeadersTimeoutMs}) must not exceed clientRequestTimeoutMs (${clientRequestTimeoutMs})`);
   }
+  const mode = affinity(options.affinity);
   return Object.freeze({
     host: host(options.host),
     port: integer('port', options.port, DEFAULT_PORT, 0, 65535),
@@ -258,6 +312,9 @@ export function resolveDataPlaneOptions(options: DataPlaneOptions = {}): Resolve
     connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
     responseTimeoutMs: integer('responseTimeoutMs', options.responseTimeoutMs, DEFAULT_RESPONSE_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
     bodyTimeoutMs: integer('bodyTimeoutMs', options.bodyTimeoutMs, DEFAULT_BODY_TIMEOUT_MS, 0, MAX_TIMEOUT_MS),
+    affinity: mode,
+    affinityHeader: affinityHeader(options.affinityHeader, mode),
+    affinitySecret: affinitySecret(options.affinitySecret),
     upstreamKeepAliveTimeoutMs: integer('upstreamKeepAliveTimeoutMs', options.upstreamKeepAliveTimeoutMs, DEFAULT_UPSTREAM_KEEP_ALIVE_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
     connectionsPerOrigin: integer('connectionsPerOrigin', options.connectionsPerOrigin, DEFAULT_CONNECTIONS_PER_ORIGIN, 1, 65536),
     retry: boolean('retry', options.retry, true),

@@ -23,6 +23,7 @@ import { MAX_REQUEST_HEADERS, ProxyHandler } from './proxy-handler.js';
 import { type RouteSnapshot, RoutingState } from './routing-state.js';
 import { TrafficStats } from './traffic-stats.js';
 import { UndiciForwarder } from './undici-forwarder.js';
+import { NodeHttpForwarder } from './node-http-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 import type { Forwarding } from '../forwarding.js';
@@ -76,6 +77,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
   #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
   readonly #forwarder: UndiciForwarder;
+  readonly #http1: NodeHttpForwarder;
   readonly #tunnels: WebSocketTunnels;
   readonly #routing: RoutingState;
   readonly #handler: ProxyHandler;
@@ -107,7 +109,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     if (!this.#rebuildPending) return;
     this.#rebuildPending = false;
     try {
-      this.#routing.rebuild(this.#registry.list());
+      this.#routing.rebuild(this.#registry.list(), this.#registry.reserved);
     } catch (error) {
       // A rebuild never throws by design; if it did, keep serving the previous table.
       this.#logger.error({ err: (error as Error).message }, 'route rebuild failed; keeping the previous table');
@@ -137,7 +139,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     this.#options = options;
     this.#logger = options.logger.child({ component: 'data-plane' });
     const upstreamTls = { upstreamRejectUnauthorized: options.upstreamRejectUnauthorized, upstreamCa: options.upstreamCa };
+    this.#http1 = new NodeHttpForwarder({
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      ...upstreamTls,
+      logger: this.#logger.child({ component: 'forwarder-http1' }),
+    });
     this.#forwarder = new UndiciForwarder({
+      fallback: this.#http1,
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs,
@@ -163,8 +173,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
       durationMs: options.ejectDurationMs,
       onEjected: (upstream: Upstream) => this.#stats.ejected(upstream.backend.agentId),
     };
-    this.#routing = new RoutingState(options.selector, ejection, this.#forwarder, this.#stats);
-    this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger);
+    this.#routing = new RoutingState(options.selector, ejection, this.#forwarder, this.#stats, options);
+    this.#handler = new ProxyHandler(this.#routing, this.#forwarder, this.#tunnels, options, this.#logger, this.#http1);
   }
 
   /** Current lifecycle state. */
@@ -224,6 +234,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     this.#options = next;
     this.#handler.options = next;
     this.#forwarder.setTimeouts(next);
+    this.#http1.setTimeouts(next);
     this.#tunnels.setTimeouts(next);
     this.#routing.setSelector(next.selector);
     this.#logger.info({ options: Object.keys(change).filter((name) => change[name as keyof LiveDataPlaneOptions] !== undefined) }, 'data plane reconfigured');
@@ -303,15 +314,17 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     // One more than the handler accepts, so a longer header list is detected instead of silently cut.
     httpServer.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     httpServer.on('connection', this.#onConnection);
-    httpServer.on('request', this.#countHttp1);
     const handleHttp = this.#tlsHooks.handleHttp;
     const onHttpRequest = this.#handler.onHttpRequest;
-    httpServer.on(
-      'request',
+    const onHttp =
       handleHttp === undefined ? onHttpRequest : (req: IncomingMessage, res: ServerResponse) => {
         if (!handleHttp(req, res, () => onHttpRequest(req, res))) onHttpRequest(req, res);
-      },
-    );
+      };
+    httpServer.on('request', this.#countHttp1);
+    httpServer.on('request', onHttp);
+    // With a listener, Node sends no 100 itself: the upstream's 100 (or its refusal) is relayed instead.
+    httpServer.on('checkContinue', this.#countHttp1);
+    httpServer.on('checkContinue', onHttp);
     httpServer.on('upgrade', this.#handler.onHttpUpgrade);
     httpServer.on('connect', this.#handler.onConnect);
     this.#servers.push(httpServer);
@@ -327,6 +340,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
         plain.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
         plain.on('request', this.#countHttp1);
         plain.on('request', this.#handler.onHttpsRequest);
+        plain.on('checkContinue', this.#countHttp1);
+        plain.on('checkContinue', this.#handler.onHttpsRequest);
         plain.on('upgrade', this.#handler.onHttpsUpgrade);
         plain.on('connect', this.#handler.onConnect);
       }
@@ -349,6 +364,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
     this.#state = 'stopping';
     this.#handler.stopping = true;
     this.#forwarder.stopping = true;
+    this.#http1.stopping = true;
     this.#registry.off('change', this.#onChange);
     this.#rebuild();
     const servers = this.#servers;
@@ -370,6 +386,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
       this.#logger.warn({ inFlight: this.#routing.load.inFlight, tunnels: this.#tunnels.size }, 'shutdown timeout: destroying remaining connections');
       for (const server of servers) server.closeAllConnections();
       this.#tunnels.destroyAll();
+      this.#http1.destroy();
       await this.#forwarder.destroy();
     }
     this.#routing.clear();

@@ -26,6 +26,10 @@ export interface RequestHead {
    * forwarding it would let the proxy and the backend disagree on the host (a smuggling shape).
    */
   readonly duplicateHost: boolean;
+  /** The client sent `Expect: 100-continue` (RFC 9110 section 10.1.1): it waits for a 100 before its body. */
+  readonly expectContinue: boolean;
+  /** The client's `Trailer` header (the trailer fields it announces after a chunked body), if any. */
+  readonly trailer: string | undefined;
   /** True when a `Via` entry already names this proxy: the request went round a loop (answer 508). */
   readonly loop: boolean;
 }
@@ -96,6 +100,9 @@ export function buildRequestHead(
   let requestId: string | undefined;
   let hasBody = false;
   let duplicateHost = false;
+  let expectContinue = false;
+  let teTrailers = false;
+  let trailer: string | undefined;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
     const value = raw[index + 1] as string;
@@ -119,13 +126,20 @@ export function buildRequestHead(
       case 'content-length':
         if (value !== '0') hasBody = true;
         break;
-      // Expect: Node's server has already answered `100-continue`; the upstream must not wait for it.
-      case 'keep-alive':
+      // Expect, TE and Trailer are handled per hop: the forwarder sends them on (see below and the
+      // forwarders); Expect is not in the list because the forwarder that sends it waits for the 100.
+      case 'expect':
+        if (value.trim().toLowerCase() === '100-continue') expectContinue = true;
+        continue;
       case 'te':
+        if (/(?:^|,)\s*trailers\s*(?:[;,]|$)/i.test(value)) teTrailers = true;
+        continue;
       case 'trailer':
+        trailer = trailer === undefined ? value : `${trailer}, ${value}`;
+        continue;
+      case 'keep-alive':
       case 'proxy-connection':
       case 'proxy-authorization':
-      case 'expect':
         continue;
       case 'upgrade':
         upgradeValue = value;
@@ -199,7 +213,10 @@ export function buildRequestHead(
   requestId ??= generateRequestId();
   headers.push('x-request-id', requestId);
   if (upgrade && upgradeValue !== undefined) headers.push('connection', 'Upgrade', 'upgrade', upgradeValue);
-  return { headers, host, hasBody, requestId, duplicateHost, loop };
+  // TE is hop-by-hop (RFC 9110 section 10.1.4); the proxy relays trailers, so it accepts them for a client
+  // that does, and says so to the upstream (gRPC-style servers require it).
+  if (teTrailers) headers.push('te', 'trailers');
+  return { headers, host, hasBody, requestId, duplicateHost, expectContinue, trailer, loop };
 }
 
 /** Removes the headers a Connection header names (only non-standard options name headers). */
@@ -223,12 +240,14 @@ function stripConnectionNamed(headers: string[], connection: string): void {
 /** Response headers as the forwarding library parses them (lower-case names). */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
-/** Hop-by-hop response headers (RFC 9110 7.6.1), never relayed to the client. */
+/**
+ * Hop-by-hop response headers (RFC 9110 7.6.1), never relayed to the client. `Trailer` is not one: it
+ * announces the trailer fields that follow the body, and the proxy relays those (section 6.6.2).
+ */
 const HOP_BY_HOP_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'transfer-encoding',
-  'trailer',
   'te',
   'upgrade',
   'proxy-connection',

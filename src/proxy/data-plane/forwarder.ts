@@ -17,8 +17,9 @@ export interface Forwarder {
    * once on another upstream of `route`.
    *
    * @param target the normalised request target (path and query) to send.
+   * @param setCookie a `Set-Cookie` value to add to the response (the route's affinity cookie), if any.
    */
-  forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead): void;
+  forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead, setCookie?: string): void;
   /** Makes sure a connection pool exists for `origin` (reference counted by upstreams). */
   retain(origin: string, target: TargetAddress): void;
   /** Drops one reference; the pool closes gracefully when none is left. */

@@ -1,8 +1,10 @@
 /**
- * The request path: normalise the target, rewrite the headers, find the route, let its policy pick an
- * upstream, and hand over to the forwarder (or the tunnels for upgrades). Everything it needs was
- * computed when the registry last changed; per request it does one pass over the headers, O(segments) map
- * lookups and an O(1) pick. Nothing thrown here can escape into Node's event loop.
+ * The request path: normalise the target, rewrite the headers, find the route, let its affinity or its
+ * policy pick an upstream (both see the request's facts, in one reused object), and hand over to the
+ * forwarder: undici, or the Node-client path for `Expect: 100-continue`, announced request trailers and
+ * upstreams that send unasked 100s (or the tunnels for upgrades). Everything it needs was computed when
+ * the registry last changed; per request it does one pass over the headers, O(segments) map lookups and
+ * an O(1) pick. Nothing thrown here can escape into Node's event loop.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,8 +13,12 @@ import type { ResolvedDataPlaneOptions } from './data-plane-options.js';
 import { sendError, writeSocketError } from './error-response.js';
 import { buildRequestHead } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
+import type { NodeHttpForwarder } from './node-http-forwarder.js';
 import { normalizeTarget, pathEnd, splitAbsoluteForm } from '../../shared/routing/path-normalizer.js';
+import { MutableRequestFacts } from './request-facts.js';
+import type { Route } from './route.js';
 import type { RoutingState } from './routing-state.js';
+import type { Upstream } from './upstream.js';
 import type { WebSocketTunnels } from './websocket-tunnel.js';
 
 const SLASH = 0x2f;
@@ -42,6 +48,7 @@ export class ProxyHandler {
   stopping = false;
   readonly #routing: RoutingState;
   readonly #forwarder: Forwarder;
+  readonly #http1: NodeHttpForwarder | undefined;
   readonly #tunnels: WebSocketTunnels;
   /** Read per request, so a reload (`DataPlane.reconfigure`) applies to the next request. */
   options: ResolvedDataPlaneOptions;
@@ -52,6 +59,8 @@ export class ProxyHandler {
    * sent, but their side effects would happen).
    */
   readonly #refused = new WeakSet<object>();
+  /** The facts of the request being routed, reused: a pick is synchronous. */
+  readonly #facts = new MutableRequestFacts();
 
   /** `request` listener of the HTTP listener. */
   readonly onHttpRequest = (req: IncomingMessage, res: ServerResponse): void => this.#request(req, res, false);
@@ -70,9 +79,14 @@ export class ProxyHandler {
     writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', undefined);
   };
 
-  constructor(routing: RoutingState, forwarder: Forwarder, tunnels: WebSocketTunnels, options: ResolvedDataPlaneOptions, logger: Logger) {
+  /**
+   * @param http1 the Node-client path for `Expect: 100-continue` and requests that announce trailers
+   *   (see `node-http-forwarder.ts`); without it those go through `forwarder` too.
+   */
+  constructor(routing: RoutingState, forwarder: Forwarder, tunnels: WebSocketTunnels, options: ResolvedDataPlaneOptions, logger: Logger, http1?: NodeHttpForwarder) {
     this.#routing = routing;
     this.#forwarder = forwarder;
+    this.#http1 = http1;
     this.#tunnels = tunnels;
     this.options = options;
     this.#logger = logger;
@@ -118,14 +132,19 @@ export class ProxyHandler {
         sendError(res, this.options.noTargetStatus, 'RP_ERR_NO_ROUTE', head.requestId);
         return;
       }
-      const upstream = route.selector.select();
+      const facts = this.#facts.reset(req.method, target, head.host, req.socket.remoteAddress, req.rawHeaders, encrypted);
+      const upstream = this.#pick(route, facts);
       if (upstream === undefined) {
         this.#routing.stats.refusedNoTarget(route.key);
         sendError(res, this.options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
       if (this.options.accessLog) this.#logAccess(req, res, target, upstream.origin, head.requestId);
-      this.#forwarder.forward(req, res, route, upstream, target, head);
+      if (this.#http1 !== undefined && (head.trailer !== undefined || (head.hasBody && (head.expectContinue || upstream.interimResponses)))) {
+        this.#http1.forward(req, res, route, upstream, target, head, facts.setCookie);
+      } else {
+        this.#forwarder.forward(req, res, route, upstream, target, head, facts.setCookie);
+      }
     } catch (error) {
       this.#logger.error({ err: (error as Error).message, path: loggablePath(req.url) }, 'request handling failed');
       sendError(res, 502, 'RP_ERR_UPSTREAM_RESPONSE', undefined, true);
@@ -168,7 +187,7 @@ export class ProxyHandler {
         return;
       }
       const route = this.#routing.table.match(requestHead.host, target, pathEnd(target));
-      const upstream = route?.selector.select();
+      const upstream = route === undefined ? undefined : this.#pick(route, this.#facts.reset(req.method, target, requestHead.host, req.socket.remoteAddress, req.rawHeaders, encrypted));
       if (upstream === undefined) {
         if (route === undefined) this.#routing.stats.noRoute += 1;
         else this.#routing.stats.refusedNoTarget(route.key);
@@ -180,6 +199,11 @@ export class ProxyHandler {
       this.#logger.error({ err: (error as Error).message, path: loggablePath(req.url) }, 'upgrade handling failed');
       socket.destroy();
     }
+  }
+
+  /** The route's affinity decides when it has one, else its policy (both see the request's facts). */
+  #pick(route: Route, facts: MutableRequestFacts): Upstream | undefined {
+    return route.affinity === undefined ? route.selector.select(undefined, facts) : route.affinity.select(route.selector, facts);
   }
 
   /** Answers 400 or 431 with `Connection: close` and refuses whatever was pipelined behind the request. */

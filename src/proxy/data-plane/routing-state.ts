@@ -5,8 +5,10 @@
  * Upstreams that disappear are retired once their in-flight work is done, which releases their origin's
  * connection pool.
  */
-import type { Backend } from '../registry/backend.js';
+import type { AffinityMode, Backend, RouteRule } from '../registry/backend.js';
 import { targetOrigin } from '../registry/backend.js';
+import { type AffinityConfig, AffinityTokens, RouteAffinity } from './route-affinity.js';
+import { randomBytes } from 'node:crypto';
 import type { Forwarder } from './forwarder.js';
 import { LoadCounter } from './load-counter.js';
 import { ruleKey } from '../../shared/routing/route-rule.js';
@@ -24,6 +26,30 @@ export interface RouteSnapshot {
   readonly host: string | undefined;
   readonly upstreams: readonly UpstreamSnapshot[];
 }
+
+/** The proxy-wide defaults a route falls back to when its backends ask for nothing. */
+export interface RouteDefaults {
+  /** Affinity of routes whose backends declare none. */
+  readonly affinity: AffinityMode | 'none';
+  /** With `hash`: the header hashed by default. */
+  readonly affinityHeader: string | undefined;
+  /** Key of the affinity cookies' HMAC. */
+  readonly affinitySecret: Buffer;
+}
+
+/** What a rule collects from its backends during a rebuild. */
+interface Member {
+  readonly rule: RouteRule;
+  readonly upstreams: Upstream[];
+  affinity: AffinityConfig | undefined;
+  bodyTimeoutMs: number | undefined;
+}
+
+/** Reserved routes have no upstream, so their policy never has anything to pick. */
+const EMPTY_SELECTOR = Object.freeze({
+  select: (): undefined => undefined,
+  update: (): void => undefined,
+});
 
 /** A backend's registry record and the upstreams built for it. */
 interface BackendEntry {
@@ -46,23 +72,38 @@ export class RoutingState {
   #routes = new Map<string, Route>();
   readonly #loads = new Map<string, LoadCounter>();
   readonly #retire = (upstream: Upstream): void => this.#forwarder.release(upstream.origin);
+  readonly #defaultAffinity: AffinityConfig | undefined;
+  readonly #tokens: AffinityTokens;
 
-  /** @param stats where traffic is counted; default a new {@link TrafficStats}. */
-  constructor(selector: ProxySelectorFactory, ejection: EjectionPolicy, forwarder: Forwarder, stats: TrafficStats = new TrafficStats()) {
+  /**
+   * @param stats where traffic is counted; default a new {@link TrafficStats}.
+   * @param defaults proxy-wide route settings; default no affinity (and a random cookie secret).
+   */
+  constructor(
+    selector: ProxySelectorFactory,
+    ejection: EjectionPolicy,
+    forwarder: Forwarder,
+    stats: TrafficStats = new TrafficStats(),
+    defaults: RouteDefaults = { affinity: 'none', affinityHeader: undefined, affinitySecret: randomBytes(32) },
+  ) {
     this.stats = stats;
     this.#selector = selector;
     this.#ejection = ejection;
     this.#forwarder = forwarder;
+    this.#defaultAffinity = defaults.affinity === 'none' ? undefined : { mode: defaults.affinity, header: defaults.affinityHeader };
+    this.#tokens = new AffinityTokens(defaults.affinitySecret);
   }
 
   /**
    * Rebuilds the table from the registry's backends and swaps it in. A backend whose registry record is
    * unchanged (the registry freezes records and replaces them on change) keeps its upstream list as is,
    * so a rebuild costs O(backends + rule memberships), not a pass over every target's address.
+   * `reserved` rules match with no backend (answering NO_TARGET); unless `keepStats`, the traffic
+   * counters of rule/agent pairs no backend serves any more are dropped.
    */
-  rebuild(backends: readonly Backend[], keepStats = false): void {
+  rebuild(backends: readonly Backend[], reserved: readonly RouteRule[] = [], keepStats = false): void {
     const byBackend = new Map<string, BackendEntry>();
-    const members = new Map<string, { rule: Backend['rules'][number]; upstreams: Upstream[] }>();
+    const members = new Map<string, Member>();
     const livePairs = new Set<string>();
     const liveAgents = new Set<string>();
     for (const backend of backends) {
@@ -77,7 +118,12 @@ export class RoutingState {
         ownRules.add(key);
         livePairs.add(pairKey(key, backend.agentId));
         let member = members.get(key);
-        if (member === undefined) members.set(key, (member = { rule, upstreams: [] }));
+        if (member === undefined) members.set(key, (member = { rule, upstreams: [], affinity: undefined, bodyTimeoutMs: undefined }));
+        // The first backend of a rule (in registration order) that states a setting decides it.
+        if (member.affinity === undefined && backend.affinity !== undefined) {
+          member.affinity = { mode: backend.affinity, header: backend.affinityHeader };
+        }
+        member.bodyTimeoutMs ??= backend.bodyTimeoutMs;
         for (const upstream of entry.upstreams) {
           member.upstreams.push(upstream);
           if (!upstream.routeStats.has(key)) upstream.routeStats.set(key, this.stats.pair(key, backend.agentId));
@@ -102,11 +148,22 @@ export class RoutingState {
         selector = previous.selector;
         selector.update(member.upstreams);
       }
-      routes.set(key, Object.freeze({ key, rule: member.rule, upstreams: member.upstreams, selector }));
+      const affinityConfig = member.affinity ?? this.#defaultAffinity;
+      const affinity = affinityConfig === undefined ? undefined : new RouteAffinity(affinityConfig, key, member.rule.path, member.upstreams, this.#tokens);
+      routes.set(key, Object.freeze({ key, rule: member.rule, upstreams: member.upstreams, selector, affinity, bodyTimeoutMs: member.bodyTimeoutMs, reserved: false }));
+    }
+    this.#tokens.sweep();
+    // A rule some key may serve but no backend serves now still matches (answering NO_TARGET), so the
+    // requests meant for it never fall through to a shorter rule such as a catch-all `/`.
+    const table = [...routes.values()];
+    for (const rule of reserved) {
+      const key = ruleKey(rule);
+      if (routes.has(key)) continue;
+      table.push(Object.freeze({ key, rule, upstreams: [], selector: EMPTY_SELECTOR, affinity: undefined, bodyTimeoutMs: undefined, reserved: true }));
     }
     this.#byBackend = byBackend;
     this.#routes = routes;
-    this.table = new RouteTable([...routes.values()]);
+    this.table = new RouteTable(table);
     if (!keepStats) this.stats.retain(livePairs, liveAgents);
   }
 
@@ -140,7 +197,7 @@ export class RoutingState {
 
   /** A plain copy of the routes and their upstreams. */
   snapshot(): RouteSnapshot[] {
-    return this.table.routes.map((route) => ({
+    return this.table.routes.filter((route) => !route.reserved).map((route) => ({
       rule: route.key,
       path: route.rule.path,
       host: route.rule.host,
@@ -153,7 +210,7 @@ export class RoutingState {
    * `/metrics` still shows them while the proxy drains.
    */
   clear(): void {
-    this.rebuild([], true);
+    this.rebuild([], [], true);
   }
 
   /** The upstreams of a backend: reused when its record is unchanged, updated when only its state changed. */

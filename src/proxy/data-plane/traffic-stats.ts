@@ -16,11 +16,23 @@
 /** Upper bounds of the upstream latency histogram, in seconds (Prometheus' default buckets). */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 
-/** Index of {@link RouteTargetStats.responses} for requests the client abandoned before the answer. */
+/**
+ * Index of {@link RouteTargetStats.responses} for requests the client abandoned before the answer was
+ * complete (499 in the access log).
+ */
 export const ABORTED = 0;
+/**
+ * Index of {@link RouteTargetStats.responses} for answers cut mid-body on the upstream side (a reset, a
+ * truncated body, the body timeout): an error, never a 2xx, although the status line had been relayed.
+ */
+export const CUT = 6;
 
-/** Status class labels by index of {@link RouteTargetStats.responses}. */
-export const STATUS_CLASSES: readonly string[] = Object.freeze(['aborted', '1xx', '2xx', '3xx', '4xx', '5xx']);
+/**
+ * Status class labels by index of {@link RouteTargetStats.responses}. An answer is counted when it ends:
+ * by its status class when complete, as `aborted` when the client left first, as `cut` when the
+ * upstream side failed after the status line was relayed.
+ */
+export const STATUS_CLASSES: readonly string[] = Object.freeze(['aborted', '1xx', '2xx', '3xx', '4xx', '5xx', 'cut']);
 
 /** Why the proxy answered a request itself (a metric label). */
 export type RejectReason = 'no_route' | 'no_target' | 'loop' | 'tunnel_limit';
@@ -37,7 +49,7 @@ export class RouteTargetStats {
   /** The agent (key) id of the backend. */
   readonly agentId: string;
   /** Answers by status class, indexed as {@link STATUS_CLASSES} (`responses[2]` counts 2xx). */
-  readonly responses: number[] = [0, 0, 0, 0, 0, 0];
+  readonly responses: number[] = [0, 0, 0, 0, 0, 0, 0];
   /** Latency histogram counts per bucket of {@link LATENCY_BUCKETS_SECONDS}, plus one for +Inf. */
   readonly latencyBuckets: number[] = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
   /** Sum of observed latencies, in seconds. */
@@ -53,13 +65,18 @@ export class RouteTargetStats {
   /** Total answers (every status class, aborted included). */
   get total(): number {
     const r = this.responses;
-    return (r[0] as number) + (r[1] as number) + (r[2] as number) + (r[3] as number) + (r[4] as number) + (r[5] as number);
+    return (r[0] as number) + (r[1] as number) + (r[2] as number) + (r[3] as number) + (r[4] as number) + (r[5] as number) + (r[6] as number);
   }
 
   /** Counts an answer with `status` (0 for a request the client abandoned). */
   answered(status: number): void {
     const index = status >= 100 && status < 600 ? (status / 100) | 0 : ABORTED;
     (this.responses[index] as number) += 1;
+  }
+
+  /** Counts an answer cut mid-body on the upstream side. */
+  cut(): void {
+    (this.responses[CUT] as number) += 1;
   }
 
   /** Records the time from dispatch to the upstream's response headers. */

@@ -3,6 +3,13 @@
  * every upstream with that origin; each request is dispatched with a handler object (no promise, no
  * intermediate stream), and bodies are streamed in both directions with backpressure: the request body is
  * the client's `IncomingMessage`, and a full client socket pauses the upstream response.
+ *
+ * The body timeout is the forwarder's own, not undici's (requests are dispatched with `bodyTimeout: 0`):
+ * undici arms its timer before the response headers are known, and a `text/event-stream` answer must
+ * have none (a quiet stream is not a failure), while other answers get the route's timeout or the
+ * proxy's. Exchanges with a timeout are watched by one sweep timer (no timer per request); a paused
+ * response (a slow client) is not timed. An answer is counted in the metrics when it ends: by status
+ * class when complete, `aborted` when the client left, `cut` when the upstream side failed mid-body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,6 +21,7 @@ import { sendError } from './error-response.js';
 import { type RequestHead, type ResponseHeaders, rewriteResponseHeaders } from './forward-headers.js';
 import type { Forwarder } from './forwarder.js';
 import type { Route } from './route.js';
+import { relayTrailers } from './trailers.js';
 import { isConnectFailure, isResetBeforeResponse, statusError } from './status-error.js';
 import type { Upstream } from './upstream.js';
 
@@ -35,6 +43,17 @@ export interface UndiciForwarderOptions {
   /** Extra CA certificates (PEM) for `https` targets. */
   readonly upstreamCa: string | Buffer | undefined;
   readonly logger: Logger;
+  /**
+   * Where a request goes when its upstream answered with an interim 100 it did not ask for (undici's
+   * client refuses those as a bad response): the Node-client path, which absorbs them. Used only while
+   * the request body is untouched; default none (a 502).
+   */
+  readonly fallback?: Pick<Forwarder, 'forward'> | undefined;
+}
+
+/** undici's refusal of an interim 100 the request did not ask for (`client-h1.js`: "bad response"). */
+function isUnaskedContinue(error: Error): boolean {
+  return (error as { code?: unknown }).code === 'UND_ERR_SOCKET' && error.message === 'bad response';
 }
 
 /** The timeouts a reload may change. */
@@ -46,13 +65,24 @@ const RETRYABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'
 const kExchange = Symbol('exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
+/** Shortest and longest interval of the body-timeout sweep, in ms (a timeout fires up to 1/4 late, at most 1 s). */
+const MIN_BODY_SWEEP_MS = 25;
+const MAX_BODY_SWEEP_MS = 1000;
+
+/** True for `text/event-stream` (any parameters, any case): server-sent events have no body timeout. */
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  // Most answers fail the length or the 6th character ('e' of "event") without building a string.
+  if (value === undefined || value.length < 17 || (value.charCodeAt(5) | 0x20) !== 0x65) return false;
+  return value.slice(0, 17).toLowerCase() === 'text/event-stream';
+}
+
 /** Shared listeners (no closure per request): `this` is the response. */
 function onClientClose(this: TaggedResponse): void {
   this[kExchange]?.clientClosed();
 }
 function onClientDrain(this: TaggedResponse): void {
-  // resume() is a no-op unless the upstream response was paused.
-  this[kExchange]?.controller?.resume();
+  this[kExchange]?.resumed();
 }
 
 interface PoolEntry {
@@ -77,6 +107,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #route: Route;
   readonly #target: string;
   readonly #head: RequestHead;
+  readonly #setCookie: string | undefined;
   #requestSent = false;
   #responseStarted = false;
   #retried = false;
@@ -85,8 +116,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   #done = false;
   /** `performance.now()` when the request was dispatched to the current upstream (for the latency metric). */
   #sentAt = 0;
+  /** The relayed status, counted when the answer ends. */
+  #status = 0;
+  /** Body timeout of this answer in ms, 0 when it has none (set with the response headers). */
+  bodyTimeoutMs = 0;
+  /** `performance.now()` of the last body chunk (or of the headers, or of the resume after a pause). */
+  lastChunkAt = 0;
+  /** True while the upstream response is paused because the client reads slowly (not timed then). */
+  paused = false;
 
-  constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead) {
+  constructor(forwarder: UndiciForwarder, req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead, setCookie: string | undefined) {
     this.#forwarder = forwarder;
     this.#req = req;
     this.#socket = req.socket;
@@ -95,6 +134,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.upstream = upstream;
     this.#target = target;
     this.#head = head;
+    this.#setCookie = setCookie;
     this.#res[kExchange] = this;
     // `on`, not `once`: a response closes once, and `once` would allocate a wrapper per request.
     res.on('close', onClientClose);
@@ -122,7 +162,8 @@ class Exchange implements Dispatcher.DispatchHandler {
           body: this.#head.hasBody ? req : null,
           // Per dispatch, not per pool, so that a reload applies to new requests only.
           headersTimeout: this.#forwarder.timeouts.responseTimeoutMs,
-          bodyTimeout: this.#forwarder.timeouts.bodyTimeoutMs,
+          // The body timeout is the forwarder's sweep (read per answer, so a reload applies to new answers).
+          bodyTimeout: 0,
         },
         this,
       );
@@ -142,19 +183,24 @@ class Exchange implements Dispatcher.DispatchHandler {
     // 1xx informational answers are not relayed: Node's server answers Expect itself.
     if (statusCode < 200 || this.#clientGone) return;
     this.#responseStarted = true;
+    this.#status = statusCode;
     this.upstream.succeeded();
     // A 5xx is the backend's own failure: reachable (no ejection), but the status page shows it as the
     // target's last error, with its time.
     if (statusCode >= 500) this.upstream.failed(`HTTP ${statusCode} from the backend`);
-    const stats = this.upstream.routeStats.get(this.#route.key);
-    if (stats !== undefined) {
-      stats.answered(statusCode);
-      stats.observeLatency((performance.now() - this.#sentAt) / 1000);
+    const now = performance.now();
+    this.upstream.routeStats.get(this.#route.key)?.observeLatency((now - this.#sentAt) / 1000);
+    const timeout = isEventStream(headers['content-type']) ? 0 : (this.#route.bodyTimeoutMs ?? this.#forwarder.bodyTimeoutMs);
+    if (timeout > 0 && this.#req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304) {
+      this.bodyTimeoutMs = timeout;
+      this.lastChunkAt = now;
+      this.#forwarder.watch(this);
     }
     const res = this.#res;
     if (this.#forwarder.stopping) res.shouldKeepAlive = false;
     try {
       const relayed = rewriteResponseHeaders(headers, this.#head.requestId);
+      if (this.#setCookie !== undefined) relayed.push('set-cookie', this.#setCookie);
       if (statusMessage) res.writeHead(statusCode, statusMessage, relayed);
       else res.writeHead(statusCode, relayed);
     } catch (error) {
@@ -164,8 +210,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#clientGone) return;
+    if (this.bodyTimeoutMs !== 0) this.lastChunkAt = performance.now();
     if (!this.#res.write(chunk)) {
       controller.pause();
+      this.paused = true;
       if (!this.#drainListening) {
         this.#drainListening = true;
         this.#res.on('drain', onClientDrain);
@@ -173,9 +221,31 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
-    if (!this.#clientGone) this.#res.end();
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
+    if (this.#clientGone) {
+      this.upstream.routeStats.get(this.#route.key)?.answered(0);
+    } else {
+      relayTrailers(this.#res, trailers);
+      this.#res.end();
+      this.upstream.routeStats.get(this.#route.key)?.answered(this.#status);
+    }
     this.#finish();
+  }
+
+  /** The client drained its buffer: the upstream response resumes, and its silence is timed again. */
+  resumed(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.lastChunkAt = performance.now();
+    this.controller?.resume();
+  }
+
+  /** Called by the sweep when the upstream was silent for longer than the body timeout. */
+  bodyTimedOut(): void {
+    this.#forwarder.unwatch(this);
+    const error = new ProxyError('RP_ERR_UPSTREAM_TIMEOUT', `the upstream sent no body chunk within ${this.bodyTimeoutMs} ms`);
+    if (this.controller !== undefined) this.controller.abort(error);
+    else this.onResponseError(undefined, error);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
@@ -191,13 +261,25 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #fail(error: Error): void {
-    const failure = statusError(error, this.#requestSent);
     const upstream = this.upstream;
+    if (!this.#responseStarted && !this.#clientGone && isUnaskedContinue(error)) {
+      upstream.interimResponses = true;
+      const fallback = this.#forwarder.fallback;
+      if (fallback !== undefined && (!this.#head.hasBody || !this.#req.readableDidRead)) {
+        this.#forwarder.logger.debug({ upstream: upstream.origin, requestId: this.#head.requestId }, 'the upstream sent an unasked 100: resending on the Node client');
+        this.#done = true;
+        if (this.bodyTimeoutMs !== 0) this.#forwarder.unwatch(this);
+        upstream.release();
+        fallback.forward(this.#req, this.#res, this.#route, upstream, this.#target, this.#head, this.#setCookie);
+        return;
+      }
+    }
+    const failure = statusError(error, this.#requestSent);
     const logger = this.#forwarder.logger;
     // A client that vanished mid-upload surfaces as a body error (ECONNRESET); never blame the upstream.
     if (this.#clientGone || failure.code === 'RP_ERR_CLIENT_ABORTED' || this.#socket.destroyed) {
       logger.debug({ code: 'RP_ERR_CLIENT_ABORTED', status: 499, upstream: upstream.origin, requestId: this.#head.requestId }, 'client aborted');
-      if (!this.#responseStarted) upstream.routeStats.get(this.#route.key)?.answered(0);
+      upstream.routeStats.get(this.#route.key)?.answered(0);
       this.#finish();
       return;
     }
@@ -218,8 +300,9 @@ class Exchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    logger.warn({ code: failure.code, status: failure.statusCode, upstream: upstream.origin, requestId: this.#head.requestId, err: failure.message }, 'forwarding failed');
+    logger.warn({ code: failure.code, status: this.#responseStarted ? 'cut' : failure.statusCode, upstream: upstream.origin, requestId: this.#head.requestId, err: failure.message }, 'forwarding failed');
     if (!this.#responseStarted) upstream.routeStats.get(this.#route.key)?.answered(failure.statusCode ?? 502);
+    else upstream.routeStats.get(this.#route.key)?.cut();
     // After the response has started, sendError destroys the client connection: never a clean short answer.
     sendError(this.#res, failure.statusCode ?? 502, failure.code, this.#head.requestId);
     this.#finish();
@@ -247,6 +330,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    if (this.bodyTimeoutMs !== 0) this.#forwarder.unwatch(this);
     this.upstream.release();
   }
 }
@@ -266,7 +350,19 @@ export class UndiciForwarder implements Forwarder {
   stopping = false;
   readonly logger: Logger;
   readonly retry: boolean;
+  /** See {@link UndiciForwarderOptions.fallback}. */
+  readonly fallback: Pick<Forwarder, 'forward'> | undefined;
   #options: UndiciForwarderOptions;
+  /** Answers whose body silence is timed. */
+  readonly #watched = new Set<Exchange>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepMs = MAX_BODY_SWEEP_MS;
+  readonly #sweep = (): void => {
+    const now = performance.now();
+    for (const exchange of this.#watched) {
+      if (!exchange.paused && now - exchange.lastChunkAt > exchange.bodyTimeoutMs) exchange.bodyTimedOut();
+    }
+  };
   readonly #pools = new Map<string, PoolEntry>();
   /** Pools released while requests still ran on them; kept so that `destroy()` reaches them. */
   readonly #closing = new Set<Pool>();
@@ -275,6 +371,12 @@ export class UndiciForwarder implements Forwarder {
     this.#options = options;
     this.logger = options.logger;
     this.retry = options.retry;
+    this.fallback = options.fallback;
+  }
+
+  /** The proxy-wide body timeout in ms (0: none) that new answers get. */
+  get bodyTimeoutMs(): number {
+    return this.#options.bodyTimeoutMs;
   }
 
   /** The upstream timeouts new requests get. */
@@ -299,8 +401,27 @@ export class UndiciForwarder implements Forwarder {
     }
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead): void {
-    new Exchange(this, req, res, route, upstream, target, head).send(upstream);
+  /** Times an answer's body silence (one sweep timer for all, a quarter of the shortest timeout). */
+  watch(exchange: Exchange): void {
+    this.#watched.add(exchange);
+    const wanted = Math.min(MAX_BODY_SWEEP_MS, Math.max(MIN_BODY_SWEEP_MS, Math.floor(exchange.bodyTimeoutMs / 4)));
+    if (this.#sweepTimer !== undefined && wanted >= this.#sweepMs) return;
+    clearInterval(this.#sweepTimer);
+    this.#sweepMs = wanted;
+    this.#sweepTimer = setInterval(this.#sweep, wanted);
+    this.#sweepTimer.unref();
+  }
+
+  /**
+   * Stops timing an answer. The sweep timer keeps running (unref'd) until `close()`/`destroy()`: creating
+   * and clearing a timer per answer would cost more than an idle sweep.
+   */
+  unwatch(exchange: Exchange): void {
+    this.#watched.delete(exchange);
+  }
+
+  forward(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, target: string, head: RequestHead, setCookie?: string): void {
+    new Exchange(this, req, res, route, upstream, target, head, setCookie).send(upstream);
   }
 
   /**
@@ -331,7 +452,7 @@ export class UndiciForwarder implements Forwarder {
       pipelining: 1,
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.responseTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
+      bodyTimeout: 0,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       connect: target.protocol === 'https'
         ? { rejectUnauthorized: options.upstreamRejectUnauthorized, ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa }) }
@@ -359,6 +480,8 @@ export class UndiciForwarder implements Forwarder {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     const pools = this.#createdPools();
     this.#pools.clear();
     for (const pool of pools) this.#closing.add(pool);
@@ -366,6 +489,9 @@ export class UndiciForwarder implements Forwarder {
   }
 
   async destroy(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#watched.clear();
     const pools = this.#createdPools();
     this.#pools.clear();
     await Promise.allSettled([...pools, ...this.#closing].map((pool) => pool.destroy()));

@@ -5,6 +5,7 @@
  */
 import type { Backend, TargetAddress } from '../registry/backend.js';
 import type { LoadCounter } from './load-counter.js';
+import { hashString, mix32 } from './rendezvous-hash.js';
 import type { RouteTargetStats } from './traffic-stats.js';
 
 /** Passive-health settings every upstream applies. */
@@ -29,8 +30,8 @@ export interface UpstreamSnapshot {
   readonly origin: string;
   /** Weight for the weighted policy. */
   readonly weight: number;
-  /** `draining` (backend draining), `ejected` (passive health) or `ready`. */
-  readonly state: 'ready' | 'draining' | 'ejected';
+  /** `draining` (backend draining), `unhealthy` (the agent's health check failed), `ejected` (passive health) or `ready`. */
+  readonly state: 'ready' | 'draining' | 'unhealthy' | 'ejected';
   /** Requests and tunnels in flight. */
   readonly inFlight: number;
   /** Connect failures in a row. */
@@ -51,6 +52,11 @@ export class Upstream {
   readonly origin: string;
   readonly target: TargetAddress;
   readonly load: LoadCounter;
+  /**
+   * Hash of `agentId|origin` for `hash` affinity: stable when the agent registers again (a reconnect), so
+   * its clients keep landing on it.
+   */
+  readonly identityHash: number;
   backend: Backend;
   /** Relative weight for the weighted policy (the backend's weight). */
   weight: number;
@@ -63,6 +69,13 @@ export class Upstream {
   lastError: string | undefined;
   lastErrorAt: number | undefined;
   draining = false;
+  /**
+   * The upstream once sent an interim 100 nobody asked for, which undici's client refuses: its requests
+   * with a body take the Node-client path from then on (see `node-http-forwarder.ts`).
+   */
+  interimResponses = false;
+  /** The agent reported its target unhealthy (active health check). */
+  unhealthy = false;
   removed = false;
   /**
    * Traffic counters per route key this upstream serves, filled when the routing table is rebuilt, so
@@ -89,6 +102,7 @@ export class Upstream {
     this.origin = origin;
     this.target = target;
     this.load = load;
+    this.identityHash = mix32(hashString(`${backend.agentId}|${origin}`));
     this.backend = backend;
     this.weight = backend.weight;
     this.#ejection = ejection;
@@ -101,6 +115,7 @@ export class Upstream {
     this.backend = backend;
     this.weight = backend.weight;
     this.draining = backend.state === 'draining';
+    this.unhealthy = backend.state === 'unhealthy';
     this.#refresh();
   }
 
@@ -160,7 +175,7 @@ export class Upstream {
       agentId: this.backend.agentId,
       origin: this.origin,
       weight: this.weight,
-      state: this.draining ? 'draining' : this.#ejectionTimer === undefined ? 'ready' : 'ejected',
+      state: this.draining ? 'draining' : this.unhealthy ? 'unhealthy' : this.#ejectionTimer === undefined ? 'ready' : 'ejected',
       inFlight: this.inFlight,
       consecutiveFailures: this.consecutiveFailures,
       ejectedUntil: this.ejectedUntil,
@@ -178,6 +193,6 @@ export class Upstream {
   }
 
   #refresh(): void {
-    this.available = !this.draining && !this.removed && this.#ejectionTimer === undefined;
+    this.available = !this.draining && !this.unhealthy && !this.removed && this.#ejectionTimer === undefined;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidOptionError } from '../../shared/errors.js';
-import type { Backend, BackendInput, BackendState, RemovalReason } from './backend.js';
+import type { Backend, BackendInput, BackendState, RemovalReason, RouteRule } from './backend.js';
 
 /** Default weight of a backend that does not declare one. */
 export const DEFAULT_BACKEND_WEIGHT = 1;
@@ -18,8 +18,10 @@ export interface BackendRegistryEvents {
   added: [backend: Backend];
   /** A backend left, with the reason. */
   removed: [backend: Backend, reason: RemovalReason];
-  /** A backend changed state (ready/draining). */
+  /** A backend changed state (ready/draining/unhealthy). */
   updated: [backend: Backend];
+  /** The reserved rules changed (see {@link BackendRegistry.setReserved}). */
+  reserved: [rules: readonly RouteRule[]];
   /** Any of the above; listeners rebuild derived structures here. Emitted after the specific event. */
   change: [];
 }
@@ -32,6 +34,7 @@ function sameBackend(a: Backend, b: Backend): boolean {
 /** Holds every registered backend. Synchronous: a change is visible to the next request. */
 export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
   readonly #backends = new Map<string, Backend>();
+  #reserved: readonly RouteRule[] = Object.freeze([]);
   #sequence = 0;
   #version = 0;
 
@@ -61,9 +64,13 @@ export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
       targets: Object.freeze(input.targets.map((target) => Object.freeze({ ...target }))),
       rules: Object.freeze(input.rules.map((rule) => Object.freeze({ ...rule }))),
       weight,
-      state: 'ready' as const,
+      state: input.state ?? 'ready',
       meta: Object.freeze({ ...(input.meta ?? {}) }),
       registeredAt: Date.now(),
+      // Optional route settings are copied only when set, so records stay small and compare equal.
+      ...(input.affinity === undefined ? {} : { affinity: input.affinity }),
+      ...(input.affinityHeader === undefined ? {} : { affinityHeader: input.affinityHeader }),
+      ...(input.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: input.bodyTimeoutMs }),
     });
     this.#backends.set(backend.id, backend);
     this.#changed();
@@ -124,6 +131,27 @@ export class BackendRegistry extends EventEmitter<BackendRegistryEvents> {
     this.emit(previous === undefined ? 'added' : 'updated', record);
     this.emit('change');
     return record;
+  }
+
+  /**
+   * Rules reserved by the trust store's scopes: while some trusted key may serve a rule, requests under
+   * it never fall through to a shorter rule; with no backend registered they answer 403 `NO_TARGET`.
+   */
+  get reserved(): readonly RouteRule[] {
+    return this.#reserved;
+  }
+
+  /**
+   * Replaces the reserved rules (a change like any other: version bumped, `reserved` then `change`
+   * emitted). Does nothing when the list is the same.
+   */
+  setReserved(rules: readonly RouteRule[]): void {
+    const next = Object.freeze(rules.map((rule) => Object.freeze({ path: rule.path, host: rule.host })));
+    if (JSON.stringify(next) === JSON.stringify(this.#reserved)) return;
+    this.#reserved = next;
+    this.#changed();
+    this.emit('reserved', next);
+    this.emit('change');
   }
 
   /** The backend with this id, if registered. */

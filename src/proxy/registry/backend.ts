@@ -18,14 +18,33 @@ export interface TargetAddress {
 }
 
 
-/** Lifecycle of a registered backend as the balancer sees it. */
-export type BackendState = 'ready' | 'draining';
+/**
+ * Lifecycle of a registered backend as the balancer sees it: `draining` (the agent or an admin asked for
+ * it) and `unhealthy` (the agent's health check of its target failed) both mean no new requests.
+ */
+export type BackendState = 'ready' | 'draining' | 'unhealthy';
+
+/**
+ * Session affinity of a route: `cookie` (the proxy sets a signed cookie naming the target) or `hash`
+ * (consistent hashing of the client address, or of a request header when one is named).
+ */
+export type AffinityMode = 'cookie' | 'hash';
+
+/** What a backend asks of the routes it serves (plain data; travels to cluster workers with the record). */
+export interface RouteSettings {
+  /** Session affinity; undefined: the proxy's default. */
+  readonly affinity?: AffinityMode | undefined;
+  /** With `hash`: the request header hashed instead of the client address (lower case). */
+  readonly affinityHeader?: string | undefined;
+  /** Longest silence between response body chunks, in ms (0: none); undefined: the proxy's. */
+  readonly bodyTimeoutMs?: number | undefined;
+}
 
 /** Why a backend left the registry. */
 export type RemovalReason = 'left' | 'drained' | 'timeout' | 'revoked' | 'superseded' | 'error' | 'stopped';
 
 /** One registration: an agent's targets and the rules they serve. */
-export interface Backend {
+export interface Backend extends RouteSettings {
   /** Unique id of this registration (an agent that re-registers gets a new one). */
   readonly id: string;
   /** The authenticated agent (key) id. */
@@ -47,13 +66,15 @@ export interface Backend {
 }
 
 /** What a caller supplies to register a backend; the registry fills in the rest. */
-export interface BackendInput {
+export interface BackendInput extends RouteSettings {
   readonly agentId: string;
   readonly fingerprint?: string | undefined;
   readonly targets: readonly TargetAddress[];
   readonly rules: readonly RouteRule[];
   readonly weight?: number | undefined;
   readonly meta?: Readonly<Record<string, string>> | undefined;
+  /** Initial state. Default `ready` (an agent an admin drained registers again as `draining`). */
+  readonly state?: BackendState | undefined;
 }
 
 /** A stable key for a target, `protocol://host:port`, used to share one connection pool per origin. */

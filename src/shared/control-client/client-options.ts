@@ -4,6 +4,7 @@
  * three steps, as elsewhere: `DEFAULT_*` constants, validation (an {@link InvalidOptionError} naming the
  * option and its range), and a frozen resolved object the client spreads into its own.
  */
+import type { TLSSocket } from 'node:tls';
 import { InvalidOptionError } from '../errors.js';
 import { AUDIENCE_PREFIX } from '../identity/proxy-audience.js';
 import type { Ed25519PrivateJwk } from '../identity/jwk.js';
@@ -49,6 +50,20 @@ export interface ControlClientOptions {
   idleTimeoutMs?: number;
   /** Lifetime of each dial's token, 1 to 120 s. Default 60. */
   tokenTtlSeconds?: number;
+  /**
+   * The discovery channel proof (docs/discovery.md): when set, every dial sends the agent's proof in the
+   * upgrade request and refuses a proxy whose 101 response does not prove the cluster secret on the same
+   * TLS connection. Set by the agent for discovered proxies. Default none.
+   */
+  channelProof?: ChannelProofClient;
+}
+
+/** The agent's side of the discovery channel proof (`AgentDiscovery` implements it). */
+export interface ChannelProofClient {
+  /** The proof to send on this established TLS connection. */
+  channelProof(socket: TLSSocket): string;
+  /** True when the proxy's proof (the 101 response header) verifies on this connection. */
+  verifyChannelProof(socket: TLSSocket, proxyProof: unknown): boolean;
 }
 
 /** Validated connection options. */
@@ -63,6 +78,7 @@ export interface ResolvedControlClientOptions {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly tokenTtlSeconds: number;
+  readonly channelProof: ChannelProofClient | undefined;
 }
 
 /**
@@ -107,6 +123,16 @@ function pins(value: unknown): string[] | undefined {
   });
 }
 
+function channelProofOption(value: unknown, proxyUrl: URL): ChannelProofClient | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<ChannelProofClient> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.channelProof !== 'function' || typeof candidate.verifyChannelProof !== 'function') {
+    throw new InvalidOptionError('channelProof: expected an object with channelProof(socket) and verifyChannelProof(socket, proof)');
+  }
+  if (proxyUrl.protocol !== 'wss:') throw new InvalidOptionError('channelProof: needs a wss:// proxy URL (the proof is bound to TLS)');
+  return candidate as ChannelProofClient;
+}
+
 /**
  * Applies defaults to the connection options and validates them.
  *
@@ -140,5 +166,6 @@ export function resolveControlClientOptions(options: ControlClientOptions): Reso
     handshakeTimeoutMs: integerOption('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT_MS, 10, 600_000),
     idleTimeoutMs: integerOption('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_CLIENT_IDLE_TIMEOUT_MS, 0, 3_600_000),
     tokenTtlSeconds: integerOption('tokenTtlSeconds', options.tokenTtlSeconds, DEFAULT_CLIENT_TOKEN_TTL_SECONDS, 1, 120),
+    channelProof: channelProofOption(options.channelProof, proxyUrl),
   };
 }

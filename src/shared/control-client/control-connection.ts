@@ -9,6 +9,8 @@ import type { Socket, createConnection } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import { ControlError, ProxyError, TimeoutError, TlsError, type ErrorCode } from '../errors.js';
+import { CLUSTER_PROOF_HEADER } from '../discovery/channel-proof.js';
+import type { ChannelProofClient } from './client-options.js';
 import type { Logger } from '../logger.js';
 import { SUBPROTOCOL, type ServerMessage } from '../protocol.js';
 import { createVerifiedConnector, type ProxyVerification } from './proxy-tls.js';
@@ -37,6 +39,8 @@ export interface ControlConnectionOptions {
   readonly handshakeTimeoutMs: number;
   /** Silence after which the connection is cut (0: never). */
   readonly idleTimeoutMs: number;
+  /** The discovery channel proof, for `wss:` dials to a discovered proxy (see client-options.ts). */
+  readonly channelProof?: ChannelProofClient | undefined;
   readonly logger: Logger;
 }
 
@@ -99,6 +103,36 @@ function signedOnConnect(sign: (peerPin: string | undefined) => Promise<string>,
   };
 }
 
+/**
+ * The ws `finishRequest` of a dial, when one is needed: the agent's discovery channel proof is computed
+ * from this connection's TLS session (so only once the verified socket is there), then the token is
+ * signed on connect when it is a function. Without either, ws ends the request itself.
+ */
+function finishRequestOption(
+  token: ControlConnectionOptions['token'],
+  secure: boolean,
+  channelProof: ChannelProofClient | undefined,
+): { finishRequest?: (request: ClientRequest) => void } {
+  const sign = typeof token === 'string' ? undefined : signedOnConnect(token, secure);
+  if (!secure || channelProof === undefined) return sign === undefined ? {} : { finishRequest: sign };
+  return {
+    finishRequest: (request) => {
+      const onSocket = (socket: Socket): void => {
+        try {
+          request.setHeader(CLUSTER_PROOF_HEADER, channelProof.channelProof(socket as TLSSocket));
+        } catch (error) {
+          request.destroy(error as Error);
+          return;
+        }
+        if (sign === undefined) request.end();
+        else sign(request);
+      };
+      if (request.socket !== null) onSocket(request.socket);
+      else request.once('socket', onSocket);
+    },
+  };
+}
+
 /** An open control connection. */
 export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   readonly #ws: WebSocket;
@@ -144,13 +178,13 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
    * @throws {TimeoutError} when the handshake takes longer than `handshakeTimeoutMs`.
    */
   static open(options: ControlConnectionOptions): Promise<ControlConnection> {
-    const { url, token, verification, handshakeTimeoutMs, idleTimeoutMs, logger } = options;
+    const { url, token, verification, handshakeTimeoutMs, idleTimeoutMs, logger, channelProof } = options;
     return new Promise((resolve, reject) => {
       const secure = url.protocol === 'wss:';
       // `closeTimeout` is a ws 8.18+ client option that @types/ws does not list yet.
       const clientOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
         headers: typeof token === 'string' ? { Authorization: `Bearer ${token}` } : {},
-        ...(typeof token === 'string' ? {} : { finishRequest: signedOnConnect(token, secure) }),
+        ...finishRequestOption(token, secure, channelProof),
         handshakeTimeout: handshakeTimeoutMs,
         maxPayload: MAX_INCOMING_FRAME_BYTES,
         perMessageDeflate: false,
@@ -164,6 +198,11 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       let refusedStatus: number | undefined;
       let localAddress: string | undefined;
       ws.once('upgrade', (response) => {
+        // Checked before `open`: nothing is sent to a proxy that did not prove the cluster secret here.
+        if (secure && channelProof !== undefined && !channelProof.verifyChannelProof(response.socket as TLSSocket, response.headers[CLUSTER_PROOF_HEADER])) {
+          fail(new TlsError(`the proxy at ${url.origin} did not prove the cluster secret on this connection`));
+          return;
+        }
         const address = response.socket.localAddress;
         localAddress = address?.startsWith('::ffff:') === true ? address.slice(7) : address;
       });

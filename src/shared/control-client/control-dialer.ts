@@ -56,6 +56,7 @@ export class ControlDialer {
       verification: this.#verification,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      channelProof: options.channelProof,
       logger: this.#logger,
     });
   }

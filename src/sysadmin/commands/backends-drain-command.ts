@@ -11,9 +11,9 @@ export const backendsDrainCommand: CliCommand = {
   help: [
     'Usage: inteli-sysadmin backends drain <agent-id> [connection options]',
     '',
-    'Marks every backend of the agent draining: no new requests reach it. Once its in-flight requests',
-    'finished, the backend leaves the routing table and the agent is told ("drained"). The agent stays',
-    'connected; it receives traffic again only after it registers anew (a restart).',
+    'Marks every backend of the agent draining: no new requests reach it, in-flight ones finish where',
+    'they are. The backends stay registered (listed as draining, also after the agent reconnects) and',
+    'the agent is told (an event it logs). "inteli-sysadmin backends undrain <agent-id>" routes it again.',
     '',
     CONNECTION_HELP,
   ].join('\n'),

@@ -163,6 +163,8 @@ beforeAll(async () => {
   const { privateJwk, publicJwk } = await generateKeyPair('CLUSTERWEB');
   agentKey = privateJwk;
   await store.add({ id: 'CLUSTERWEB', publicKey: publicJwk, role: 'agent', scope: { rules: ['/api'], hosts: ['127.0.0.1'] } });
+  // A key that may serve /reserved but never registers: its rule is reserved in every worker.
+  await store.add({ id: 'RESERVER', publicKey: (await generateKeyPair('RESERVER')).publicJwk, role: 'agent', scope: { rules: ['/reserved'] } });
   child = spawn(process.execPath, [CLI], {
     cwd: dir,
     env: clusterEnv(),
@@ -327,6 +329,35 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     // The replacement was configured with the reloaded options, not the ones of the start.
     const unrouted = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/nothing')));
     expect(unrouted.map((reply) => reply.status)).toEqual(Array.from({ length: 20 }, () => 404));
+  });
+
+  it('keeps cookie affinity across workers (one secret) and answers NO_TARGET for a reserved rule in every worker', async () => {
+    const sticky = ['S1', 'S2'].map((name) => {
+      const web = new ProxyWebServer({
+        proxyUrl: controlUrl,
+        agentId: 'CLUSTERWEB',
+        key: agentKey,
+        server: http.createServer((_req, res) => res.end(name)),
+        rules: ['/api/sticky'],
+        affinity: 'cookie',
+        pin,
+        closeGraceMs: 500,
+        drainTimeoutMs: 2000,
+      });
+      agents.push(web);
+      return web;
+    });
+    for (const web of sticky) await web.start();
+    const first = await send(httpPort, '/api/sticky');
+    const cookie = first.headers['set-cookie']![0]!.split(';')[0]!;
+    // New connections, spread over both workers: each verifies the cookie with the primary's secret.
+    const replies = await Promise.all(Array.from({ length: 20 }, () => send(httpPort, '/api/sticky', { headers: { cookie } })));
+    expect(replies.map((reply) => reply.body)).toEqual(Array.from({ length: 20 }, () => first.body));
+    expect(replies.every((reply) => reply.headers['set-cookie'] === undefined)).toBe(true);
+    const reserved = await Promise.all(Array.from({ length: 10 }, () => send(httpPort, '/reserved/x')));
+    // 404: the reload test above set noTargetStatus: 404 in every worker.
+    expect(reserved.map((reply) => [reply.status, reply.body.includes('NO_TARGET')])).toEqual(Array.from({ length: 10 }, () => [404, true]));
+    expect((await send(httpPort, '/nothing')).body).toContain('NO_ROUTE');
   });
 
   it('stops everything on SIGTERM with exit code 0', async () => {

@@ -128,18 +128,39 @@ describe('control plane admin messages', () => {
     await adminClient.close();
   });
 
-  it('backends.drain drains every backend of an agent: the agent gets drained, the backend leaves', async () => {
+  it('backends.drain drains every backend of an agent (kept, listed draining, the agent told); backends.undrain routes it again', async () => {
     const key = await fixture.addKey('DRAINME', { scope: { rules: ['/drain'] } });
     const agent = await fixture.connect(key);
     const backendId = ((await agent.request(registerFrame(['/drain']))).result as { backendId: string }).backendId;
     const adminClient = await fixture.connect(admin);
-    const removed = nextEvent<[Backend, RemovalReason]>(fixture.controlPlane, 'backend_removed');
     expect(await adminClient.request({ type: 'backends.drain', agentId: 'DRAINME' })).toMatchObject({ type: 'ack', result: { backendIds: [backendId] } });
-    await agent.waitFor((frame) => frame.type === 'drained');
-    expect((await removed).slice(1)).toEqual(['drained']);
+    expect(await agent.waitFor((frame) => frame.type === 'event')).toEqual({ type: 'event', name: 'inteli:drained-by-admin', data: { by: 'ADMIN', backendIds: [backendId] } });
+    expect(fixture.registry.get(backendId)?.state).toBe('draining');
+    // Idempotent: a second drain answers the same ids.
+    expect(await adminClient.request({ type: 'backends.drain', agentId: 'DRAINME' })).toMatchObject({ type: 'ack', result: { backendIds: [backendId] } });
+    expect(await adminClient.request({ type: 'backends.undrain', agentId: 'DRAINME' })).toMatchObject({ type: 'ack', result: { backendIds: [backendId] } });
+    expect(await agent.waitFor((frame) => frame.type === 'event' && frame.name === 'inteli:undrained-by-admin')).toMatchObject({ data: { by: 'ADMIN', backendIds: [backendId] } });
+    expect(fixture.registry.get(backendId)?.state).toBe('ready');
     expect(await adminClient.request({ type: 'backends.drain', agentId: 'NOBODY' })).toMatchObject({ type: 'error', code: 'RP_ERR_UNKNOWN_ID' });
+    expect(await adminClient.request({ type: 'backends.undrain', agentId: 'NOBODY' })).toMatchObject({ type: 'error', code: 'RP_ERR_UNKNOWN_ID' });
     await agent.close();
     await adminClient.close();
+  });
+
+  it('an agent drained by an admin registers again as draining until undrained', async () => {
+    const key = await fixture.addKey('STAYDRAINED', { scope: { rules: ['/sd'] } });
+    const first = await fixture.connect(key);
+    const firstId = ((await first.request(registerFrame(['/sd']))).result as { backendId: string }).backendId;
+    expect(fixture.controlPlane.drainAgent('STAYDRAINED')).toEqual([firstId]);
+    const removed = nextEvent<[Backend, RemovalReason]>(fixture.controlPlane, 'backend_removed');
+    await first.close();
+    await removed;
+    const second = await fixture.connect(key);
+    const secondId = ((await second.request(registerFrame(['/sd']))).result as { backendId: string }).backendId;
+    expect(fixture.registry.get(secondId)?.state).toBe('draining');
+    expect(fixture.controlPlane.undrainAgent('STAYDRAINED')).toEqual([secondId]);
+    expect(fixture.registry.get(secondId)?.state).toBe('ready');
+    await second.close();
   });
 
   it('ControlPlane.drainAgent drains programmatically like backends.drain', async () => {
@@ -147,8 +168,23 @@ describe('control plane admin messages', () => {
     const agent = await fixture.connect(key);
     const backendId = ((await agent.request(registerFrame(['/pd']))).result as { backendId: string }).backendId;
     expect(fixture.controlPlane.drainAgent('PROGDRAIN')).toEqual([backendId]);
-    await agent.waitFor((frame) => frame.type === 'drained');
+    await agent.waitFor((frame) => frame.type === 'event' && frame.name === 'inteli:drained-by-admin');
+    expect(fixture.registry.get(backendId)?.state).toBe('draining');
     expect(fixture.controlPlane.drainAgent('NOBODY')).toEqual([]);
+    await agent.close();
+  });
+
+  it('health frames mark the backend unhealthy and ready again; an admin drain wins over health', async () => {
+    const key = await fixture.addKey('HEALTHY', { scope: { rules: ['/h'] } });
+    const agent = await fixture.connect(key);
+    const backendId = ((await agent.request(registerFrame(['/h']))).result as { backendId: string }).backendId;
+    expect(await agent.request({ type: 'health', healthy: false, reason: 'connect refused' })).toMatchObject({ type: 'ack', result: { state: 'unhealthy' } });
+    expect(fixture.registry.get(backendId)?.state).toBe('unhealthy');
+    expect(fixture.controlPlane.drainAgent('HEALTHY')).toEqual([backendId]);
+    expect(await agent.request({ type: 'health', healthy: true })).toMatchObject({ type: 'ack', result: { state: 'draining' } });
+    fixture.controlPlane.undrainAgent('HEALTHY');
+    expect(fixture.registry.get(backendId)?.state).toBe('ready');
+    expect(await agent.request({ type: 'health', healthy: 'no' })).toMatchObject({ type: 'error', code: 'RP_ERR_INVALID_MESSAGE' });
     await agent.close();
   });
 

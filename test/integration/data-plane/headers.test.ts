@@ -45,7 +45,7 @@ describe('data plane headers', () => {
         connection: 'close, x-client-hop',
         'x-client-hop': 'drop me',
         'keep-alive': 'timeout=1',
-        te: 'trailers',
+        te: 'gzip, deflate',
         'proxy-authorization': 'Basic c2VjcmV0',
         'proxy-connection': 'keep-alive',
         'x-end-to-end': 'keep me',
@@ -58,6 +58,11 @@ describe('data plane headers', () => {
     expect(headers['proxy-authorization']).toBeUndefined();
     expect(headers['proxy-connection']).toBeUndefined();
     expect(headers['x-end-to-end']).toBe('keep me');
+  });
+
+  it("does not forward the client's TE, but says `te: trailers` itself when the client accepts trailers (RFC 9110 10.1.4)", async () => {
+    await send(untrusted.port, '/api', { headers: { te: 'gzip, trailers;q=1' } });
+    expect(lastSeen().headers.te).toBe('trailers');
   });
 
   it('strips hop-by-hop response headers, including those named by Connection', async () => {

@@ -152,6 +152,19 @@ describe('HTTP/2 downstream', () => {
     expect(JSON.parse(response.body)).toMatchObject({ bytes: body.length, method: 'POST' });
   });
 
+  it('forwards an h2 request that says Expect: 100-continue, body included (Node answers the 100 on h2)', async () => {
+    const body = Buffer.alloc(64 * 1024, 0x62);
+    const response = await h2Request(session, '/upload/continue', { method: 'POST', headers: { expect: '100-continue' }, body });
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ bytes: body.length, method: 'POST', url: '/upload/continue' });
+  });
+
+  it('forwards an h2 request that announces trailers (te: trailers kept, body intact)', async () => {
+    const response = await h2Request(session, '/upload/trailers', { method: 'POST', headers: { te: 'trailers', trailer: 'x-checksum' }, body: 'abc' });
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ bytes: 3, method: 'POST' });
+  });
+
   it('retries a GET on another target after a connect failure', async () => {
     for (let index = 0; index < 4; index += 1) expect((await h2Request(session, '/api/retry')).status).toBe(200);
   });

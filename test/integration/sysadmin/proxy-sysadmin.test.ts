@@ -174,7 +174,7 @@ describe('ProxySysAdmin key management', () => {
 });
 
 describe('ProxySysAdmin backends', () => {
-  it('listBackends shows a live agent with its rules, targets and state; drainBackend drains it', async () => {
+  it('listBackends shows a live agent with its rules, targets and state; drainBackend drains it, undrainBackend undoes it', async () => {
     const agentKey = await fixture.addKey('API010', { scope: { rules: ['/api'] } });
     const server = helloServer();
     const web = new ProxyWebServer({ proxyUrl: fixture.url, agentId: agentKey.id, key: agentKey.privateJwk, server, rules: ['/api'], pin: fixture.controlPlane.pin, drainTimeoutMs: 500, closeGraceMs: 100 });
@@ -183,12 +183,14 @@ describe('ProxySysAdmin backends', () => {
     const sysadmin = await started();
     const [backend] = (await sysadmin.listBackends()).filter((item) => item.agentId === 'API010');
     expect(backend).toMatchObject({ agentId: 'API010', state: 'ready', rules: [{ path: '/api', host: undefined }], targets: [{ protocol: 'http', host: '127.0.0.1' }], weight: 1 });
-    // The backend is idle, so it finishes draining at once and leaves the registry as `drained`.
-    const removed = nextEvent<[{ id: string }, string]>(fixture.controlPlane, 'backend_removed');
+    // An admin drain keeps the backend registered, listed as draining, until undrained.
+    const told = nextEvent<[{ drained: boolean; by: string; proxyUrl: string }]>(web, 'admin_drain');
     const drained = await sysadmin.drainBackend('API010');
     expect(drained.backendIds).toEqual([backend!.id]);
-    const [gone, reason] = await removed;
-    expect([gone.id, reason]).toEqual([backend!.id, 'drained']);
+    expect((await told)[0]).toMatchObject({ drained: true, backendIds: [backend!.id], proxyUrl: fixture.url });
+    expect((await sysadmin.listBackends()).find((item) => item.id === backend!.id)?.state).toBe('draining');
+    expect((await sysadmin.undrainBackend('API010')).backendIds).toEqual([backend!.id]);
+    expect((await sysadmin.listBackends()).find((item) => item.id === backend!.id)?.state).toBe('ready');
   });
 
   it('removing a key disconnects its live agent at once', async () => {

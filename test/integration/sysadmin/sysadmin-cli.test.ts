@@ -214,19 +214,31 @@ describe('inteli-sysadmin with live agents', () => {
     for (const backend of json.backends) expect(backend.registeredAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
-  it('backends drain drains the agent through the CLI', async () => {
+  it('backends drain and undrain through the CLI, naming the backends; the agent is told', async () => {
     await cli(['keys', 'add', 'CLI013', await pubFile('CLI013'), '--rule', '/api', '--host', '127.0.0.1']);
-    await agent('CLI013', {}).start();
+    const web = agent('CLI013', {});
+    const told: boolean[] = [];
+    web.on('admin_drain', (info) => told.push(info.drained));
+    await web.start();
     const [backend] = fixture.registry.list().filter((item) => item.agentId === 'CLI013');
-    const removed = nextEvent<[{ id: string }, string]>(fixture.controlPlane, 'backend_removed');
+    const drained = nextEvent<[{ drained: boolean }]>(web, 'admin_drain');
     const result = await cli(['backends', 'drain', 'CLI013', '--json']);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out)).toEqual({ agentId: 'CLI013', backendIds: [backend!.id] });
-    const [gone, reason] = await removed;
-    expect([gone.id, reason]).toEqual([backend!.id, 'drained']);
-    const again = await cli(['backends', 'drain', 'CLI013']);
-    expect(again.code).toBe(1);
-    expect(again.err).toContain('RP_ERR_UNKNOWN_ID');
+    await drained;
+    expect(fixture.registry.get(backend!.id)?.state).toBe('draining');
+    const text = await cli(['backends', 'drain', 'CLI013']);
+    expect(text.out).toContain(backend!.id);
+    const undrained = nextEvent<[{ drained: boolean }]>(web, 'admin_drain');
+    const undo = await cli(['backends', 'undrain', 'CLI013']);
+    expect(undo.code).toBe(0);
+    expect(undo.out).toContain(`undrained agent "CLI013": 1 backend (${backend!.id})`);
+    await undrained;
+    expect(fixture.registry.get(backend!.id)?.state).toBe('ready');
+    expect(told).toEqual([true, true, false]);
+    const unknown = await cli(['backends', 'undrain', 'NOBODY']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('RP_ERR_UNKNOWN_ID');
   });
 });
 

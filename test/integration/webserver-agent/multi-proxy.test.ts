@@ -64,6 +64,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A loopback port that stays taken for the rest of the file and resets every connection: a proxy that
+ * cannot be reached. (A port merely released could be bound meanwhile by another test file's TLS server,
+ * whose certificate the agent would then refuse at once with RP_ERR_TLS.)
+ */
+async function unreachablePort(): Promise<number> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
+}
+
 function agentIds(proxy: TestProxy): string[] {
   return proxy.proxy.registry.list().map((backend) => backend.agentId);
 }
@@ -166,7 +178,7 @@ describe('ProxyWebServer on several proxies', () => {
   });
 
   it('startTimeoutMs bounds a start that cannot reach its quorum, with the last reason', async () => {
-    const web = agent([proxies[0]!.url, `wss://127.0.0.1:${await freePort()}`], { startTimeoutMs: 500 });
+    const web = agent([proxies[0]!.url, `wss://127.0.0.1:${await unreachablePort()}`], { startTimeoutMs: 500 });
     const removed = nextEvent<[Backend, string]>(proxies[0]!.proxy, 'backend_removed');
     await expect(web.start()).rejects.toMatchObject({ code: 'RP_ERR_DISCONNECTED', message: expect.stringContaining('not registered with 2 of 2 proxies') });
     await removed;
@@ -175,7 +187,7 @@ describe('ProxyWebServer on several proxies', () => {
 
   it('stop() during a start that is still retrying ends it: start() rejects RP_ERR_NOT_RUNNING, the server is closed', async () => {
     const server = http.createServer();
-    const web = agent([`wss://127.0.0.1:${await freePort()}`], { server });
+    const web = agent([`wss://127.0.0.1:${await unreachablePort()}`], { server });
     const retrying = nextEvent(web, 'retrying');
     const starting = web.start();
     await retrying;

@@ -19,8 +19,12 @@ describe('TrafficStats', () => {
       '3xx': 1,
       '4xx': 1,
       '5xx': 1,
+      cut: 0,
     });
     expect(pair.total).toBe(9);
+    pair.cut();
+    expect(pair.responses[6]).toBe(1);
+    expect(pair.total).toBe(10);
   });
 
   it('puts latencies in the first bucket whose bound is not below them (le semantics), the rest in +Inf', () => {

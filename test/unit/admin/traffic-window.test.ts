@@ -59,4 +59,16 @@ describe('TrafficWindow', () => {
     pair.answered(200);
     expect(window.summary().backends.web).toMatchObject({ requests: 2, classes: { aborted: 1, '2xx': 1 }, errorRate: 0.5, failureRate: 0 });
   });
+
+  it('counts answers cut mid-body (issue 13) in the window as errors and failures of the backend', () => {
+    const stats = new TrafficStats();
+    const window = new TrafficWindow(10, () => stats);
+    const pair = stats.pair('/api', 'web');
+    pair.cut();
+    pair.answered(200);
+    pair.answered(200);
+    pair.answered(200);
+    expect(window.summary().backends.web).toMatchObject({ requests: 4, classes: { cut: 1, '2xx': 3 }, errorRate: 0.25, failureRate: 0.25 });
+    expect(window.summary().rules['/api']).toMatchObject({ requests: 4, failureRate: 0.25 });
+  });
 });

@@ -22,7 +22,7 @@ const report: WorkerReport = {
   bytesIn: 10,
   bytesOut: 20,
   ejections: [['WEB', 1]],
-  pairs: [{ rule: '/api', agentId: 'WEB', responses: [0, 0, 3, 0, 0, 0], latencyBuckets: new Array<number>(12).fill(0), latencySumSeconds: 0.5, retries: 0 }],
+  pairs: [{ rule: '/api', agentId: 'WEB', responses: [0, 0, 3, 0, 0, 0, 0], latencyBuckets: new Array<number>(12).fill(0), latencySumSeconds: 0.5, retries: 0 }],
   snapshot: {
     state: 'running',
     inFlight: 0,
@@ -70,6 +70,13 @@ describe('cluster IPC guards', () => {
     expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: { selector: () => undefined } })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: { trustedProxies: [1] } })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: {}, logLevel: 5 })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.reserved', version: 7, rules: [{ path: '/api' }, { path: '/x', host: 'a.example' }] })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.snapshot', version: 3, backends: [backend], reserved: [{ path: '/api' }] })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.updated', version: 5, backend: { ...backend, state: 'unhealthy', affinity: 'hash', affinityHeader: 'x-user', bodyTimeoutMs: 0 } })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.added', version: 5, backend: { ...backend, affinity: 'sticky' } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.added', version: 5, backend: { ...backend, affinity: 'hash', affinityHeader: 'Bad Header' } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.added', version: 5, backend: { ...backend, bodyTimeoutMs: -1 } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.reserved', version: 7, rules: [{ path: 'api' }] })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.removed', version: 6, backendId: 'WEB#1', reason: 'because' })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.added', version: -1, backend })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.snapshot', version: 1, backends: [{ ...backend, weight: 'x' }] })).toBe(false);
@@ -80,7 +87,7 @@ describe('cluster IPC guards', () => {
   });
 
   it('accepts a full worker config and refuses a bad port', () => {
-    const config = { host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'C', key: 'K' }, trustedProxies: [], shutdownTimeoutMs: 10, reportIntervalMs: 1000, logLevel: 'info' };
+    const config = { host: '127.0.0.1', port: 0, tlsPort: 0, tls: { cert: 'C', key: 'K' }, trustedProxies: [], shutdownTimeoutMs: 10, bodyTimeoutMs: 60_000, affinity: 'none', affinitySecret: 'ab'.repeat(32), reportIntervalMs: 1000, logLevel: 'info' };
     expect(isPrimaryMessage({ type: 'inteli.config', config })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.config', config: { ...config, port: 65536 } })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.config', config: { ...config, logFormat: 'pretty' } })).toBe(true);

@@ -16,7 +16,7 @@ function report(pid: number, ok: number, change: Partial<WorkerReport> = {}, up:
     bytesIn: 100,
     bytesOut: 200,
     ejections: [['W', 1]],
-    pairs: [{ rule: '/api', agentId: 'W', responses: [0, 0, ok, 0, 0, 0], latencyBuckets: [ok, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], latencySumSeconds: ok / 1000, retries: 1 }],
+    pairs: [{ rule: '/api', agentId: 'W', responses: [0, 0, ok, 0, 0, 0, 0], latencyBuckets: [ok, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], latencySumSeconds: ok / 1000, retries: 1 }],
     snapshot: { state: 'running', inFlight: up.inFlight ?? 0, tunnels: 0, routes: [{ rule: '/api', path: '/api', host: undefined, upstreams: [upstream(up)] }] },
     ...change,
   };
@@ -29,7 +29,7 @@ describe('ClusterStats', () => {
     stats.update(2, report(12, 7));
     stats.update(1, report(11, 6));
     const [pair] = [...stats.traffic.pairs()];
-    expect(pair!.responses).toEqual([0, 0, 13, 0, 0, 0]);
+    expect(pair!.responses).toEqual([0, 0, 13, 0, 0, 0, 0]);
     expect(pair!.latencyBuckets[0]).toBe(13);
     expect(pair!.latencySumSeconds).toBeCloseTo(0.013);
     expect(pair!.retries).toBe(2);

@@ -43,7 +43,7 @@ const backend: Backend = {
   registeredAt: 1,
 };
 
-const config = { host: '127.0.0.1', port: 0, tlsPort: 0, tls: undefined, trustedProxies: [], shutdownTimeoutMs: 1000, reportIntervalMs: 0, logLevel: 'silent' };
+const config = { host: '127.0.0.1', port: 0, tlsPort: 0, tls: undefined, trustedProxies: [], shutdownTimeoutMs: 1000, bodyTimeoutMs: 60_000, affinity: 'none', affinitySecret: 'ab'.repeat(32), reportIntervalMs: 0, logLevel: 'silent' };
 
 let worker: ClusterWorker | undefined;
 afterEach(async () => {

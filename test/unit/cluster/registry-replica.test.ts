@@ -77,6 +77,21 @@ describe('RegistryReplica', () => {
     expect(replica.version).toBe(primary.version);
   });
 
+  it('mirrors reserved rules and route settings (affinity, body timeout, unhealthy) in snapshots and changes', () => {
+    const { primary, wire } = primaryWith(1);
+    primary.setReserved([{ path: '/api' }]);
+    const local = new BackendRegistry();
+    const replica = new RegistryReplica(local);
+    replica.apply({ type: 'inteli.snapshot', version: primary.version, backends: wire(), reserved: primary.reserved });
+    expect(local.reserved).toEqual([{ path: '/api', host: undefined }]);
+    primary.setReserved([{ path: '/api' }, { path: '/web', host: 'a.example' }]);
+    expect(replica.apply({ type: 'inteli.reserved', version: primary.version, rules: primary.reserved })).toBe('applied');
+    expect(local.reserved).toEqual(primary.reserved);
+    const sticky = primary.add({ agentId: 'S', targets: [{ protocol: 'http', host: '127.0.0.1', port: 4300 }], rules: [{ path: '/s' }], affinity: 'hash', affinityHeader: 'x-user', bodyTimeoutMs: 0, state: 'unhealthy' });
+    expect(replica.apply({ type: 'inteli.added', version: primary.version, backend: JSON.parse(JSON.stringify(sticky)) as typeof sticky })).toBe('applied');
+    expect(local.get(sticky.id)).toEqual(sticky);
+  });
+
   it('ignores changes before the first snapshot and repeated versions', () => {
     const { primary, wire } = primaryWith(1);
     const local = new BackendRegistry();

@@ -4,6 +4,7 @@
  * differs from what the `resolve*Options` validators do, when the live flags promise what a running
  * proxy cannot apply, and when the generated docs are stale (`npm run docs:config`).
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from '@jest/globals';
 import { resolveAdminOptions } from '../../../src/proxy/admin/admin-options.js';
@@ -21,6 +22,7 @@ import { resolveFleetOptions } from '../../../src/proxy/fleet/fleet-options.js';
 import { resolveAcmeOptions } from '../../../src/proxy/acme/acme-options.js';
 import { resolveProxyOptions } from '../../../src/proxy/proxy-options.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
+import { resolveDiscoveryOptions } from '../../../src/shared/discovery/discovery-options.js';
 import { ENV_DEFAULTS } from '../../../src/shared/env.js';
 import { TrustStore } from '../../../src/shared/trust/index.js';
 
@@ -35,6 +37,8 @@ function isPlainData(value: unknown): value is object {
 }
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
+/** A cluster secret of full strength (LAN discovery). */
+const CLUSTER_SECRET = randomBytes(32).toString('base64');
 const ACME_URL = 'https://acme.example/directory';
 
 /** Every resolved option of the library as `path -> resolved default`. */
@@ -60,6 +64,10 @@ function resolvedDefaults(): Map<string, unknown> {
   const { connection, ...fleet } = resolveFleetOptions({ url: REDIS_URL }, 3042);
   add('trustStore.redis.', { ...connection, ...fleet });
   add('acme.', resolveAcmeOptions({ directoryUrl: ACME_URL }));
+  // Discovery: the resolved options (lifetimeMs is computed from intervalMs and lifetimeIntervals), plus
+  // the proxy's own fields, whose defaults are computed at start or true.
+  const { keyring: _keyring, lifetimeMs: _lifetimeMs, ...discovery } = resolveDiscoveryOptions({ secret: CLUSTER_SECRET });
+  add('discovery.', { secret: undefined, proxyId: undefined, ...discovery, peers: true, answerProbes: true });
   const cluster = resolveClusterOptions({ workers: 1, control: false });
   for (const name of ['workers', 'logLevel', 'reportIntervalMs', 'respawnDelayMs', 'respawnMaxDelayMs'] as const) found.set(name, cluster[name]);
   return found;
@@ -116,6 +124,7 @@ describe('the configuration schema', () => {
       if (SCHEMA_BY_PATH.get(path)?.consumer === 'cluster') values.workers = 2;
       if (path.startsWith('trustStore.redis.')) setIn(values, 'trustStore.redis.url', REDIS_URL);
       if (path.startsWith('acme.')) setIn(values, 'acme.directoryUrl', ACME_URL);
+      if (path.startsWith('discovery.')) setIn(values, 'discovery.secret', CLUSTER_SECRET);
       for (const [other, setting] of Object.entries(context[path] ?? {})) setIn(values, other, setting);
       setIn(values, path, value);
       try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isAdminMessage, parseClientMessage } from '../../../src/shared/protocol-guards.js';
+import type { ClientMessage } from '../../../src/shared/protocol.js';
 
 const register = { type: 'register', id: 'r1', targets: [{ host: '127.0.0.1', port: 8080 }], rules: ['/api'] };
 
@@ -60,6 +61,35 @@ describe('parseClientMessage', () => {
     expect(reason({ ...register, weight: 1001 })).toMatch(/^weight/);
     expect(reason({ ...register, meta: { a: 1 } })).toMatch(/meta\.a/);
     expect(reason({ ...register, meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) })).toMatch(/at most 16/);
+  });
+
+  it('keeps affinity, affinityHeader (lower-cased) and bodyTimeoutMs of a register frame', () => {
+    expect(parseClientMessage(JSON.stringify({ ...register, affinity: 'hash', affinityHeader: 'X-User', bodyTimeoutMs: 0 }))).toMatchObject({
+      ok: true,
+      message: { affinity: 'hash', affinityHeader: 'x-user', bodyTimeoutMs: 0 },
+    });
+    expect(parseClientMessage(JSON.stringify({ ...register, affinity: 'cookie' }))).toMatchObject({ ok: true, message: { affinity: 'cookie' } });
+  });
+
+  it.each([
+    [{ affinity: 'sticky' }, /^affinity: expected/],
+    [{ affinity: 'cookie', affinityHeader: 'x-user' }, /^affinityHeader: only with affinity "hash"/],
+    [{ affinity: 'hash', affinityHeader: 'bad header' }, /^affinityHeader: expected/],
+    [{ bodyTimeoutMs: -1 }, /^bodyTimeoutMs/],
+    [{ bodyTimeoutMs: 1.5 }, /^bodyTimeoutMs/],
+    [{ bodyTimeoutMs: 2 ** 31 }, /^bodyTimeoutMs/],
+  ])('refuses register route settings %j', (extra, expected) => {
+    expect(reason({ ...register, ...extra })).toMatch(expected);
+  });
+
+  it('parses health frames and backends.undrain (admin-only)', () => {
+    expect(parseClientMessage(JSON.stringify({ type: 'health', id: 'h', healthy: false, reason: 'refused' }))).toEqual({ ok: true, message: { type: 'health', id: 'h', healthy: false, reason: 'refused' } });
+    expect(reason({ type: 'health', id: 'h', healthy: 'yes' })).toMatch(/^healthy/);
+    expect(reason({ type: 'health', id: 'h', healthy: true, reason: 'x'.repeat(257) })).toMatch(/^reason/);
+    const undrain = parseClientMessage(JSON.stringify({ type: 'backends.undrain', id: 'u', agentId: 'WEB1' }));
+    expect(undrain).toEqual({ ok: true, message: { type: 'backends.undrain', id: 'u', agentId: 'WEB1' } });
+    expect(isAdminMessage((undrain as { message: ClientMessage }).message)).toBe(true);
+    expect(reason({ type: 'backends.undrain', id: 'u' })).toMatch(/^agentId/);
   });
 
   it('refuses a __proto__ meta label (no prototype pollution)', () => {

@@ -18,6 +18,15 @@ describe('data-plane options', () => {
     expect(options.accessLog).toBe(false);
     expect(options.tls).toBeUndefined();
     expect(Object.isFrozen(options)).toBe(true);
+    expect(options.affinity).toBe('none');
+    expect(options.affinitySecret.length).toBe(32);
+  });
+
+  it('keeps the affinity settings and a given secret', () => {
+    const options = resolveDataPlaneOptions({ affinity: 'hash', affinityHeader: 'X-Tenant', affinitySecret: 'a shared secret of the fleet' });
+    expect(options.affinity).toBe('hash');
+    expect(options.affinityHeader).toBe('x-tenant');
+    expect(options.affinitySecret.toString()).toBe('a shared secret of the fleet');
   });
 
   it.each([
@@ -31,6 +40,11 @@ describe('data-plane options', () => {
     [{ trustedProxies: 'x' }, /trustedProxies must be an array/],
     [{ clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 5_000 }, /must not exceed clientRequestTimeoutMs/],
     [{ logger: {} }, /logger must be a pino Logger/],
+    [{ affinity: 'sticky' }, /affinity must be 'none', 'cookie' or 'hash'/],
+    [{ affinity: 'cookie', affinityHeader: 'x-user' }, /affinityHeader needs affinity: 'hash'/],
+    [{ affinity: 'hash', affinityHeader: 'bad header' }, /affinityHeader must be a header name/],
+    [{ affinitySecret: 'short' }, /affinitySecret must be a string or Buffer of at least 16 bytes/],
+    [{ bodyTimeoutMs: -1 }, /bodyTimeoutMs/],
   ])('refuses %j with RP_ERR_INVALID_OPTION', (options, message) => {
     expect(() => resolveDataPlaneOptions(options as never)).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION' }));
     expect(() => resolveDataPlaneOptions(options as never)).toThrow(message);

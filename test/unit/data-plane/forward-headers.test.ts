@@ -38,9 +38,14 @@ describe('buildRequestHead', () => {
     );
     expect(head.headers.slice(0, 4)).toEqual(['Host', 'shop.example', 'Accept', 'text/html']);
     const names = Object.keys(asObject(head.headers));
-    for (const hop of ['connection', 'x-hop', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-foo', 'expect']) {
+    for (const hop of ['connection', 'x-hop', 'keep-alive', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-foo', 'expect']) {
       expect(names).not.toContain(hop);
     }
+    // TE is hop-by-hop, but the proxy relays trailers, so it says `te: trailers` itself on the next hop;
+    // Expect and Trailer are reported to the forwarder, which sends them on the path that supports them.
+    expect(head.headers.slice(-2)).toEqual(['te', 'trailers']);
+    expect(head.expectContinue).toBe(true);
+    expect(head.trailer).toBe('X-Sum');
     expect(head.hasBody).toBe(true);
     expect(head.host).toBe('shop.example');
   });
@@ -126,6 +131,8 @@ describe('rewriteResponseHeaders', () => {
       'rid-1',
     );
     expect(pairs(headers)).toEqual([
+      // Trailer is end-to-end (RFC 9110 section 6.6.2): it announces the trailers the proxy relays.
+      ['trailer', 'x-sum'],
       ['set-cookie', 'a=1'],
       ['set-cookie', 'b=2'],
       ['content-type', 'text/plain'],

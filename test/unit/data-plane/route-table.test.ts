@@ -4,7 +4,7 @@ import type { Route } from '../../../src/proxy/data-plane/route.js';
 import { pathEnd } from '../../../src/shared/routing/path-normalizer.js';
 
 function route(path: string, host?: string): Route {
-  return { key: host === undefined ? path : `${host}${path}`, rule: { path, host }, upstreams: [], selector: { select: () => undefined, update: () => undefined } };
+  return { key: host === undefined ? path : `${host}${path}`, rule: { path, host }, upstreams: [], selector: { select: () => undefined, update: () => undefined }, affinity: undefined, bodyTimeoutMs: undefined, reserved: false };
 }
 
 function lookup(table: RouteTable, target: string, host?: string): string | undefined {

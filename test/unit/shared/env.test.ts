@@ -32,11 +32,21 @@ describe('loadEnv', () => {
       logLevel: 'info',
       logFormat: 'auto',
       workers: 1,
+      bodyTimeoutMs: 60_000,
+      affinity: 'none',
+      affinityHeader: undefined,
       redisUrl: undefined,
       redisPrefix: 'inteli:',
       nodeId: undefined,
       trustMaxStalenessMs: 30000,
     });
+  });
+
+  it('reads the body timeout and the default affinity', () => {
+    expect(loadEnv({ PROXY_BODY_TIMEOUT_MS: '0', PROXY_AFFINITY: 'hash', PROXY_AFFINITY_HEADER: 'X-Tenant' })).toMatchObject({ bodyTimeoutMs: 0, affinity: 'hash', affinityHeader: 'x-tenant' });
+    expect(() => loadEnv({ PROXY_BODY_TIMEOUT_MS: '-1' })).toThrow(/PROXY_BODY_TIMEOUT_MS/);
+    expect(() => loadEnv({ PROXY_AFFINITY: 'sticky' })).toThrow(/PROXY_AFFINITY/);
+    expect(() => loadEnv({ PROXY_AFFINITY: 'cookie', PROXY_AFFINITY_HEADER: 'x-tenant' })).toThrow(/PROXY_AFFINITY_HEADER/);
   });
 
   it('returns a frozen object', () => {

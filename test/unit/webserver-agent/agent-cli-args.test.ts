@@ -22,8 +22,23 @@ describe('parseAgentArgs', () => {
         weight: 5,
         meta: { version: '1.0', zone: 'a=b' },
         audience: 'aud',
+        healthCheck: {},
       },
     });
+  });
+
+  it('maps --affinity, --affinity-header, --body-timeout and the health-check flags', () => {
+    const options = parseAgentArgs([
+      ...minimal, '--affinity', 'hash', '--affinity-header', 'X-User', '--body-timeout', '0',
+      '--health-path', '/healthz', '--health-status', '204', '--health-interval', '500', '--health-timeout', '200', '--health-fall', '2', '--health-rise', '3',
+    ]).options;
+    expect(options).toMatchObject({
+      affinity: 'hash',
+      affinityHeader: 'X-User',
+      bodyTimeoutMs: 0,
+      healthCheck: { path: '/healthz', expectStatus: 204, intervalMs: 500, timeoutMs: 200, unhealthyThreshold: 2, healthyThreshold: 3 },
+    });
+    expect(parseAgentArgs([...minimal, '--affinity', 'cookie', '--no-health-check']).options).toMatchObject({ affinity: 'cookie', healthCheck: false });
   });
 
   it('--proxy is repeatable: one pin applies to every proxy', () => {
@@ -58,6 +73,11 @@ describe('parseAgentArgs', () => {
     [[...minimal, '--meta', 'novalue'], '--meta'],
     [[...minimal, '--rule', 'api'], '--rule'],
     [[...minimal, '--log-level', 'loud'], '--log-level'],
+    [[...minimal, '--affinity', 'sticky'], '--affinity: expected cookie or hash'],
+    [[...minimal, '--affinity', 'cookie', '--affinity-header', 'x-user'], '--affinity-header: only with --affinity hash'],
+    [[...minimal, '--body-timeout', '-1'], '--body-timeout'],
+    [[...minimal, '--health-status', '200'], '--health-status: only with --health-path'],
+    [[...minimal, '--no-health-check', '--health-interval', '100'], '--no-health-check'],
     [[...minimal, '--proxy', 'wss://b:1', '--proxy', 'wss://c:1', '--pin', PIN, '--pin', PIN], '--pin: give one pin for every proxy or one per --proxy'],
     [[...minimal, '--min-acks', '2'], '--min-acks'],
     [[...minimal, '--start-timeout-ms', '0'], '--start-timeout-ms'],

@@ -5,7 +5,7 @@ import type { ProxySelectorFactory, ProxySelectorName } from './proxy-selector.j
 import { roundRobin } from './round-robin.js';
 import { weightedRoundRobin } from './weighted-round-robin.js';
 
-export type { ProxySelector, ProxySelectorFactory, ProxySelectorName, SelectableUpstream } from './proxy-selector.js';
+export type { ProxySelector, ProxySelectorFactory, ProxySelectorName, RequestFacts, SelectableUpstream } from './proxy-selector.js';
 export { RoundRobinSelector, roundRobin } from './round-robin.js';
 export { LeastInFlightSelector, leastInFlight } from './least-in-flight.js';
 export { WeightedRoundRobinSelector, weightedRoundRobin, buildWheel } from './weighted-round-robin.js';

@@ -1,3 +1,7 @@
+import type { RequestFacts } from '../request-facts.js';
+
+export type { RequestFacts } from '../request-facts.js';
+
 /**
  * The policy interface: given the upstreams of one route, pick the next one. The data plane makes one
  * selector per route and keeps it across rebuilds of the same rule (it calls `update` with the new
@@ -21,8 +25,12 @@ export interface ProxySelector<U extends SelectableUpstream = SelectableUpstream
   /**
    * Picks an available upstream, never `exclude` (the one a retry is moving away from), or returns
    * undefined when none is available. Called once per request: keep it O(1) amortised.
+   *
+   * @param request the request's facts (method, path, host, headers, client address), for policies that
+   *   pick by request (affinity of their own); absent on retries. The object is reused for the next
+   *   request: read it during the call, copy what you keep.
    */
-  select(exclude?: U): U | undefined;
+  select(exclude?: U, request?: RequestFacts): U | undefined;
   /** Replaces the upstream list after a rebuild; the same objects keep their identity (compare `key`). */
   update(upstreams: readonly U[]): void;
 }
