@@ -1,17 +1,36 @@
 #!/usr/bin/env node
 /**
- * Entry point of `inteli-proxy` (and `npm start`). Configuration comes from the environment only (see
- * `.env.example`); on a terminal it prints a banner and pretty logs (`LOG_FORMAT`); this file wires `runProxy` to the process: a bad variable or a failed start prints one
- * line and exits non-zero, SIGTERM/SIGINT stop gracefully, a second signal exits at once.
+ * Entry point of `inteli-proxy` (and `npm start`). Configuration: a file (`PROXY_CONFIG=path`, or
+ * `inteli.yaml` / `inteli.yml` / `inteli.json` in the working directory), environment variables over it
+ * (see `.env.example` and docs/configuration.md). On a terminal it prints a banner and pretty logs
+ * (`logFormat`, `LOG_FORMAT`). This file wires `runProxy` to the process: an invalid configuration or a
+ * failed start prints one line and exits non-zero, `--check-config` validates and prints the resolved
+ * configuration (exit 0 valid, 2 invalid), SIGHUP reloads the configuration, SIGTERM/SIGINT stop
+ * gracefully, a second signal exits at once.
  */
-import { loadEnv, readClusterSecretEnv } from '../shared/env.js';
-import { InvalidEnvError, isProxyError } from '../shared/errors.js';
+import { readVariables } from '../shared/env.js';
+import { isProxyError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import type { ClusterPrimary } from './cluster/cluster-primary.js';
 import { runCluster } from './cluster/run-cluster.js';
+import { commandSettings } from './config/config-options.js';
+import { ConfigReloader } from './config/config-reloader.js';
+import { type LoadedConfig, loadConfig } from './config/load-config.js';
+import { renderConfig } from './config/print-config.js';
+import type { ProxyServer } from './proxy-server.js';
 import { runProxy } from './run-proxy.js';
 
 const EXIT_CONFIG = 2;
 const EXIT_FAILURE = 1;
+
+const USAGE = `usage: inteli-proxy [--check-config]
+
+Configured by a file (PROXY_CONFIG=path, or inteli.yaml / inteli.yml / inteli.json in the working
+directory) and environment variables, which override it (or a .env file); see docs/configuration.md.
+
+  --check-config   validate the configuration, print it resolved (secrets masked), exit 0 if valid, 2 if not
+  SIGHUP           reload the configuration: live options apply to new requests, others need a restart
+`;
 
 function fail(error: unknown, code: number): void {
   const detail = isProxyError(error) ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
@@ -19,32 +38,51 @@ function fail(error: unknown, code: number): void {
   process.exitCode = code;
 }
 
+function load(): Promise<LoadedConfig> {
+  return loadConfig({ variables: readVariables(), cwd: process.cwd() });
+}
+
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write('usage: inteli-proxy\n\nConfigured by environment variables (or a .env file); see .env.example.\n');
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
     return;
   }
-  let env;
-  let clusterSecret;
+  const unknown = args.find((arg) => arg !== '--check-config');
+  if (unknown !== undefined) {
+    fail(new Error(`unknown argument ${JSON.stringify(unknown)}; see --help`), EXIT_CONFIG);
+    return;
+  }
+  let config: LoadedConfig;
   try {
-    env = loadEnv();
-    clusterSecret = readClusterSecretEnv('proxy');
-    if (env.workers > 1 && Object.keys(clusterSecret).length > 0) {
-      throw new InvalidEnvError('PROXY_CLUSTER_SECRET', 'LAN discovery runs with PROXY_WORKERS=1 only (for now)');
-    }
+    config = await load();
   } catch (error) {
     fail(error, EXIT_CONFIG);
     return;
   }
+  if (args.includes('--check-config')) {
+    process.stdout.write(renderConfig(config));
+    return;
+  }
+  const settings = commandSettings(config.values);
   // On a terminal: a banner and pretty logs; piped (systemd, docker, a file): JSON lines, unless asked.
-  const pretty = env.logFormat === 'pretty' || (env.logFormat === 'auto' && process.stdout.isTTY === true);
-  const logger = createLogger({ level: env.logLevel, format: pretty ? 'pretty' : 'json' });
+  const pretty = settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && process.stdout.isTTY === true);
+  const logger = createLogger({ level: settings.logLevel, format: pretty ? 'pretty' : 'json' });
   const banner = pretty ? (text: string): void => void process.stdout.write(text) : undefined;
+  for (const warning of config.warnings) logger.warn({ component: 'config' }, warning);
   // Signals are handled from the first moment: a SIGTERM while the proxy is still starting (a systemd
-  // stop, a test) stops it as soon as it is up instead of killing the process mid-write.
-  let proxy: { stop(): Promise<void> } | undefined;
+  // stop, a test) stops it as soon as it is up instead of killing the process mid-write; a SIGHUP then is
+  // refused with a log line (Node's default action would end the process).
+  let proxy: ProxyServer | ClusterPrimary | undefined;
   let stopping = false;
+  const reloader = new ConfigReloader({
+    load,
+    current: config,
+    apply: (live) => (proxy === undefined ? Promise.reject(new Error('the proxy is still starting; send SIGHUP again once it runs')) : proxy.reconfigure(live)),
+    logger,
+  });
   const stopProxy = (running: { stop(): Promise<void> }): void => {
+    reloader.stop();
     running.stop().then(
       () => logger.info('stopped'),
       (error: unknown) => fail(error, EXIT_FAILURE),
@@ -59,18 +97,22 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing in-flight requests');
     if (proxy !== undefined) stopProxy(proxy);
   };
+  const reload = (): void => void reloader.reload('SIGHUP');
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
-  // PROXY_WORKERS > 1: a cluster primary (control plane, admin) and N data-plane workers on shared ports.
+  process.on('SIGHUP', reload);
+  // workers > 1: a cluster primary (control plane, admin) and N data-plane workers on shared ports.
   try {
-    proxy = env.workers > 1 ? await runCluster(env, { logger, banner, logFormat: pretty ? 'pretty' : 'json' }) : await runProxy(env, { logger, banner, clusterSecret });
+    proxy = settings.workers > 1 ? await runCluster(config, { logger, banner, logFormat: pretty ? 'pretty' : 'json' }) : await runProxy(config, { logger, banner });
   } catch (error) {
     fail(error, EXIT_FAILURE);
     process.off('SIGTERM', shutdown);
     process.off('SIGINT', shutdown);
+    process.off('SIGHUP', reload);
     return;
   }
   if (stopping) stopProxy(proxy);
+  else reloader.start();
 }
 
 void main();

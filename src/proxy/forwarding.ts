@@ -6,7 +6,9 @@
  */
 import type { DataPlaneAddresses, DataPlaneSnapshot } from './data-plane/data-plane.js';
 import type { ListenerProtocolStats } from './data-plane/h2-listener.js';
+import type { LiveDataPlaneOptions } from './data-plane/live-options.js';
 import type { TrafficStats } from './data-plane/traffic-stats.js';
+import type { LogLevel } from '../shared/env.js';
 
 /** What forwards requests for a host: a data plane or a pool of workers. */
 export interface Forwarding {
@@ -24,6 +26,13 @@ export interface Forwarding {
   stop(): Promise<void>;
   /** Called synchronously as soon as the host's `stop()` is called, even while a start is under way. */
   markStopping?(): void;
+  /**
+   * Applies new values of the live data-plane options to new requests everywhere requests are served
+   * (and, in worker processes, the new log level); resolves once they apply.
+   *
+   * @throws {InvalidOptionError} naming the option; nothing changes then.
+   */
+  reconfigure(change: LiveDataPlaneOptions, logLevel?: LogLevel): Promise<void>;
   /** Resolves once the backend has no request or tunnel in flight anywhere (at once if it has none). */
   whenIdle(backendId: string): Promise<void>;
   /**

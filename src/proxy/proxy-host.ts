@@ -46,6 +46,9 @@ import type { ListenerAddress } from './control-plane/own-listeners.js';
 import type { ResolvedFleetOptions } from './fleet/fleet-options.js';
 import { advertisedUrls, ProxyFleet } from './fleet/proxy-fleet.js';
 import type { Forwarding } from './forwarding.js';
+import type { LiveDataPlaneOptions } from './data-plane/live-options.js';
+import type { ControlPlaneLimits } from './control-plane/control-plane-options.js';
+import type { LogLevel } from '../shared/env.js';
 import type { ProxyControlOptions } from './proxy-options.js';
 import type { BackendRegistry } from './registry/backend-registry.js';
 import type { Backend, RemovalReason } from './registry/backend.js';
@@ -122,6 +125,16 @@ export interface ProxyHostOptions {
   readonly logger: Logger;
 }
 
+/** What a running host can change without a restart (see {@link ProxyHost.reconfigure}). */
+export interface LiveProxySettings {
+  /** New values of live data-plane options (selector, timeouts, trusted proxies, access log, status). */
+  readonly dataPlane?: LiveDataPlaneOptions;
+  /** New control-plane limits, for new sessions (`maxFrameBytes` and `handshakeTimeoutMs` need a restart). */
+  readonly limits?: ControlPlaneLimits;
+  /** New level of the host's logger (the one given in the options) and of cluster workers' loggers. */
+  readonly logLevel?: LogLevel;
+}
+
 /** A proxy's registry, trust store, control plane, admin listener and metrics over one {@link Forwarding}. */
 export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<ProxyServerEvents> implements AdminHost, MetricsSource {
   /** The live backends; the control plane writes here, tests and embedders may too. */
@@ -154,6 +167,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
   readonly #discoveryConfig: ResolvedProxyDiscoveryConfig | undefined;
   /** The component's logger. */
   protected readonly logger: Logger;
+  readonly #rootLogger: Logger;
   readonly #ownedTrustStore: TrustStore | undefined;
   readonly #adminOptions: ResolvedAdminOptions | undefined;
   /** Recomputes the allowed certificate names when a key is trusted or removed. */
@@ -175,6 +189,7 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
    */
   constructor(options: ProxyHostOptions, registry: BackendRegistry, forwarding: F, component: string) {
     super();
+    this.#rootLogger = options.logger;
     this.logger = options.logger.child({ component });
     this.registry = registry;
     this.forwarding = forwarding;
@@ -279,6 +294,20 @@ export class ProxyHost<F extends Forwarding = Forwarding> extends EventEmitter<P
       await this.#stopParts();
     })();
     return this.#stopPromise;
+  }
+
+  /**
+   * Applies settings that can change live, without dropping anything: new requests, sessions and log
+   * lines get them, requests and sessions in flight keep theirs. Each part validates before it applies
+   * (an invalid value throws and that part is unchanged). In a cluster, resolves once every worker
+   * applies them.
+   *
+   * @throws {InvalidOptionError} naming the option.
+   */
+  async reconfigure(settings: LiveProxySettings): Promise<void> {
+    if (settings.dataPlane !== undefined || settings.logLevel !== undefined) await this.forwarding.reconfigure(settings.dataPlane ?? {}, settings.logLevel);
+    if (settings.limits !== undefined) this.controlPlane?.reconfigureLimits(settings.limits);
+    if (settings.logLevel !== undefined) this.#rootLogger.level = settings.logLevel;
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */

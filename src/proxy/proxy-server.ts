@@ -37,7 +37,7 @@ function deferredTlsHooks(): { hooks: DataPlaneTlsHooks; bind(manager: Certifica
 
 /** A reverse proxy and load balancer over a registry of self-registering backends. */
 export class ProxyServer extends ProxyHost<DataPlane> {
-  /** The resolved, frozen options. */
+  /** The resolved, frozen options as constructed (after `reconfigure()`, `dataPlane.options` holds the live values). */
   readonly options: ResolvedProxyOptions;
 
   /**

@@ -367,6 +367,25 @@ export function readSysadminEnv(source?: Source, cwd: string = process.cwd()): S
 }
 
 /**
+ * Every variable set to a non-empty value (trimmed), by default from `process.env` after loading `.env`
+ * when present. The proxy's configuration layer (`src/proxy/config/`) parses the ones its schema names
+ * and warns about unknown `PROXY_*` ones; this module stays the only reader of `process.env`.
+ */
+export function readVariables(source?: Source, cwd: string = process.cwd()): Readonly<Record<string, string>> {
+  let vars = source;
+  if (vars === undefined) {
+    const dotenvPath = path.join(cwd, '.env');
+    if (existsSync(dotenvPath)) loadDotenv({ path: dotenvPath, quiet: true });
+    vars = process.env;
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(vars)) {
+    if (value !== undefined && value.trim() !== '') out[name] = value.trim();
+  }
+  return Object.freeze(out);
+}
+
+/**
  * The cluster secret of LAN discovery (docs/discovery.md), from the environment: inline or as a file
  * path, never both. Proxies read `PROXY_CLUSTER_SECRET` / `PROXY_CLUSTER_SECRET_FILE`, agents
  * `INTELI_CLUSTER_SECRET` / `INTELI_CLUSTER_SECRET_FILE`. Absent: discovery stays off.

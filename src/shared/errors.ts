@@ -10,6 +10,7 @@
 export const ERROR_CATALOG = {
   RP_ERR_INVALID_OPTION: { status: undefined, summary: 'An option passed to a constructor is invalid.' },
   RP_ERR_INVALID_ENV: { status: undefined, summary: 'An environment variable has an invalid value.' },
+  RP_ERR_INVALID_CONFIG: { status: undefined, summary: 'The configuration file cannot be read or holds an invalid or unknown key.' },
   RP_ERR_LISTEN: { status: undefined, summary: 'A listener could not bind (address in use, permission).' },
   RP_ERR_TLS: { status: undefined, summary: 'A TLS certificate or key could not be loaded or used.' },
   RP_ERR_NOT_RUNNING: { status: undefined, summary: 'The object is stopping or stopped.' },
@@ -85,6 +86,23 @@ export class InvalidEnvError extends ProxyError {
   constructor(variable: string, message: string) {
     super('RP_ERR_INVALID_ENV', `${variable}: ${message}`);
     this.variable = variable;
+  }
+}
+
+/**
+ * The configuration file is unreadable or invalid. The message starts with the file (and line when
+ * known), then the key's path in it (`control.limits.burst`) and what was expected.
+ */
+export class InvalidConfigError extends ProxyError {
+  /** The configuration file (or `environment` for a variable). */
+  readonly file: string;
+  /** The offending key's path in the file (`control.limits.burst`), or undefined for the whole file. */
+  readonly path: string | undefined;
+  constructor(file: string, path: string | undefined, message: string, options?: ProxyErrorOptions & { line?: number }) {
+    const where = options?.line === undefined ? file : `${file}:${options.line}`;
+    super('RP_ERR_INVALID_CONFIG', path === undefined ? `${where}: ${message}` : `${where}: ${path}: ${message}`, options);
+    this.file = file;
+    this.path = path;
   }
 }
 

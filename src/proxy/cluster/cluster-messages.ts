@@ -2,9 +2,9 @@
  * The IPC protocol between the cluster primary and its workers, as plain serializable data, with type
  * guards: every message is validated on receipt, and a malformed one is logged and ignored, never trusted.
  *
- * Primary to worker: `config` (once, first), `snapshot` (the whole registry, reserved rules included),
- * `added` / `updated` / `removed` / `reserved` (each registry change, in order, with the registry version
- * after it), `idle?` (drain: is this
+ * Primary to worker: `config` (once, first), `settings` (a reload's new live options), `snapshot` (the
+ * whole registry, reserved rules included), `added` / `updated` / `removed` / `reserved` (each registry
+ * change, in order, with the registry version after it), `idle?` (drain: is this
  * backend idle here?), `report?` (send your counters now) and `stop`.
  * Worker to primary: `hello` (listeners attached: messages sent before it could be lost), `listening` or
  * `failed` (the data plane could not start: the coded error, so the primary's start fails with it), `resync` (a version gap was seen: send a snapshot), `idle` (answer to
@@ -12,7 +12,7 @@
  */
 import type { DataPlaneSnapshot } from '../data-plane/data-plane.js';
 import type { Backend, RemovalReason, RouteRule, TargetAddress } from '../registry/backend.js';
-import type { WorkerDataPlaneOptions } from './cluster-options.js';
+import type { WorkerDataPlaneOptions, WorkerDataPlaneSettings } from './cluster-options.js';
 import type { WorkerReport } from './worker-report.js';
 import { isWorkerReport } from './worker-report.js';
 
@@ -32,6 +32,7 @@ export interface WorkerConfig extends WorkerDataPlaneOptions {
 /** Messages from the primary. */
 export type PrimaryMessage =
   | { readonly type: 'inteli.config'; readonly config: WorkerConfig }
+  | { readonly type: 'inteli.settings'; readonly dataPlane: WorkerDataPlaneSettings; readonly logLevel?: string | undefined }
   | { readonly type: 'inteli.snapshot'; readonly version: number; readonly backends: readonly Backend[]; readonly reserved?: readonly RouteRule[] | undefined }
   | { readonly type: 'inteli.reserved'; readonly version: number; readonly rules: readonly RouteRule[] }
   | { readonly type: 'inteli.added'; readonly version: number; readonly backend: Backend }
@@ -124,6 +125,13 @@ export function isBackend(value: unknown): value is Backend {
   );
 }
 
+/** Plain option values only; the worker's resolver checks what they mean. */
+function isSettings(value: unknown): value is WorkerDataPlaneSettings {
+  const plain = (item: unknown): boolean => typeof item === 'number' || typeof item === 'boolean' || isString(item, 65536);
+  const flags = (item: unknown): boolean => isRecord(item) && Object.keys(item).length <= 16 && Object.values(item).every((flag) => typeof flag === 'boolean');
+  return isRecord(value) && Object.values(value).every((item) => plain(item) || flags(item) || (Array.isArray(item) && item.length <= 10_000 && item.every((entry) => isString(entry, 64))));
+}
+
 function isWorkerConfig(value: unknown): value is WorkerConfig {
   if (!isRecord(value)) return false;
   const tls = value.tls;
@@ -142,6 +150,7 @@ function isWorkerConfig(value: unknown): value is WorkerConfig {
     /^(?:[0-9a-f]{2}){16,}$/.test(value.affinitySecret) &&
     (value.proxyId === undefined || isString(value.proxyId, 64)) &&
     (value.maxTunnelsPerTarget === undefined || isCount(value.maxTunnelsPerTarget)) &&
+    (value.settings === undefined || isSettings(value.settings)) &&
     isCount(value.reportIntervalMs) &&
     isString(value.logLevel, 16) &&
     (value.logFormat === undefined || value.logFormat === 'json' || value.logFormat === 'pretty')
@@ -154,6 +163,8 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   switch (value.type) {
     case 'inteli.config':
       return isWorkerConfig(value.config);
+    case 'inteli.settings':
+      return isSettings(value.dataPlane) && (value.logLevel === undefined || isString(value.logLevel, 16));
     case 'inteli.snapshot':
       return isCount(value.version) && Array.isArray(value.backends) && value.backends.every(isBackend) && (value.reserved === undefined || isRuleList(value.reserved));
     case 'inteli.reserved':

@@ -1,8 +1,8 @@
 /**
  * Options of {@link ClusterPrimary}: defaults, validation, freeze. The control plane, trust store and
- * admin options are `ProxyServer`'s (validated by the same code); the data-plane options are the subset a
- * worker receives over IPC (plain data only: a selector factory or a logger cannot cross processes, so
- * workers use the default round-robin policy and their own logger at `logLevel`).
+ * admin options are `ProxyServer`'s (validated by the same code); the data-plane options are
+ * `ProxyServer`'s too and reach every worker over IPC as plain data (a selector by name: a factory or a
+ * logger cannot cross processes, so workers log through their own logger at `logLevel`).
  */
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../../shared/errors.js';
@@ -10,7 +10,9 @@ import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AdminOptions, ResolvedAdminOptions } from '../admin/admin-options.js';
 import type { TrustStore } from '../../shared/trust/trust-store.js';
-import type { TlsOptions } from '../data-plane/data-plane-options.js';
+import type { DataPlaneOptions, ResolvedDataPlaneOptions, TlsOptions } from '../data-plane/data-plane-options.js';
+import { SELECTORS } from '../data-plane/selectors/index.js';
+import type { ProxySelectorName } from '../data-plane/selectors/proxy-selector.js';
 import type { AffinityMode } from '../registry/backend.js';
 import type { RedisFleetOptions, ResolvedFleetOptions } from '../fleet/fleet-options.js';
 import { type ProxyControlOptions, resolveProxyOptions } from '../proxy-options.js';
@@ -24,8 +26,14 @@ export const DEFAULT_RESPAWN_DELAY_MS = 200;
 /** Default longest delay before replacing a dead worker, in ms. */
 export const DEFAULT_RESPAWN_MAX_DELAY_MS = 10_000;
 
-/** Options of a cluster primary. Every field but `workers` is optional and states its default. */
-export interface ClusterOptions {
+/**
+ * Options of a cluster primary. Every field but `workers` is optional and states its default; the
+ * data-plane options (timeouts, `noTargetStatus`, `accessLog`, ...) are `ProxyServer`'s and apply in
+ * every worker.
+ */
+export interface ClusterOptions extends Omit<DataPlaneOptions, 'logger' | 'selector'> {
+  /** Selection policy of every worker, by name (a factory cannot reach other processes). Default `round-robin`. */
+  selector?: ProxySelectorName;
   /** Worker processes, 1 to 64, or `'auto'` for `os.availableParallelism()`. Required. */
   workers: number | 'auto';
   /** Listen address of the workers' HTTP and HTTPS listeners. Default `0.0.0.0`. */
@@ -72,8 +80,20 @@ export interface ClusterOptions {
   workerExec?: string;
 }
 
+/**
+ * The plain data-plane options of the workers (numbers, booleans, strings, lists of strings: timeouts,
+ * `noTargetStatus`, `accessLog`, `selector` by name, `upstreamCa` as PEM text), validated again by each
+ * worker's `resolveDataPlaneOptions`.
+ */
+export type WorkerDataPlaneSettings = Readonly<Record<string, WorkerSettingValue>>;
+
+/** One plain option value: a number, boolean or string, a list of strings, or flags (`accessLog: { query }`). */
+export type WorkerSettingValue = string | number | boolean | readonly string[] | Readonly<Record<string, boolean>>;
+
 /** The data-plane settings sent to each worker. */
 export interface WorkerDataPlaneOptions {
+  /** Every other plain data-plane option; see {@link WorkerDataPlaneSettings}. */
+  readonly settings?: WorkerDataPlaneSettings;
   readonly host: string;
   readonly port: number;
   readonly tlsPort: number;
@@ -133,27 +153,42 @@ function pemString(value: string | Buffer): string {
   return typeof value === 'string' ? value : value.toString('utf8');
 }
 
+/** The name of a built-in selector. @throws {InvalidOptionError} for a factory of the caller's. */
+function selectorName(selector: ResolvedDataPlaneOptions['selector']): ProxySelectorName {
+  const name = (Object.keys(SELECTORS) as ProxySelectorName[]).find((candidate) => SELECTORS[candidate] === selector);
+  if (name === undefined) throw new InvalidOptionError(`selector: in a cluster, one of ${Object.keys(SELECTORS).join(', ')} (a factory cannot reach the workers)`);
+  return name;
+}
+
+/**
+ * The resolved data-plane options as plain data for the workers: every number, boolean and string
+ * option (so an option added to the data plane reaches the workers without a change here), the selector
+ * by name and the upstream CA as text.
+ */
+function workerSettings(dataPlane: ResolvedDataPlaneOptions): WorkerDataPlaneSettings {
+  const settings: Record<string, WorkerSettingValue> = {};
+  for (const [name, value] of Object.entries(dataPlane)) {
+    if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') settings[name] = value;
+  }
+  // Resolved as two fields; given as the option.
+  delete settings.accessLogQuery;
+  if (dataPlane.accessLogQuery) settings.accessLog = { query: true };
+  settings.selector = selectorName(dataPlane.selector);
+  if (dataPlane.upstreamCa !== undefined) settings.upstreamCa = pemString(dataPlane.upstreamCa);
+  return Object.freeze(settings);
+}
+
+/** Options of a cluster primary that are not `ProxyServer`'s. */
+const CLUSTER_ONLY_OPTIONS: ReadonlySet<string> = new Set(['workers', 'logLevel', 'reportIntervalMs', 'respawnDelayMs', 'respawnMaxDelayMs', 'workerExec']);
+
 /** Applies defaults, validates and freezes. @throws {InvalidOptionError} naming the option. */
 export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('cluster options must be an object');
   const workers = resolveWorkers(options.workers);
-  const proxy = resolveProxyOptions({
-    host: options.host,
-    port: options.port,
-    tlsPort: options.tlsPort,
-    tls: options.tls,
-    trustedProxies: options.trustedProxies,
-    shutdownTimeoutMs: options.shutdownTimeoutMs,
-    bodyTimeoutMs: options.bodyTimeoutMs,
-    affinity: options.affinity,
-    affinityHeader: options.affinityHeader,
-    affinitySecret: options.affinitySecret,
-    control: options.control,
-    trustStore: options.trustStore,
-    certstore: options.certstore,
-    admin: options.admin,
-    logger: options.logger,
-  });
+  if (options.selector !== undefined && typeof options.selector !== 'string') {
+    throw new InvalidOptionError(`selector: in a cluster, one of ${Object.keys(SELECTORS).join(', ')} (a factory cannot reach the workers)`);
+  }
+  const proxy = resolveProxyOptions(Object.fromEntries(Object.entries(options).filter(([name]) => !CLUSTER_ONLY_OPTIONS.has(name))));
   const { dataPlane } = proxy;
   const respawnDelayMs = integer('respawnDelayMs', options.respawnDelayMs, DEFAULT_RESPAWN_DELAY_MS, 10, 60_000);
   const logLevel = options.logLevel ?? 'info';
@@ -178,6 +213,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       affinitySecret: dataPlane.affinitySecret.toString('hex'),
       proxyId: dataPlane.proxyId,
       maxTunnelsPerTarget: dataPlane.maxTunnelsPerTarget,
+      settings: workerSettings(dataPlane),
     }),
     control: proxy.control,
     trustStore: proxy.trustStore,

@@ -11,6 +11,7 @@ import { isProxyError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { LOG_LEVELS, type LogLevel } from '../../shared/env.js';
 import { isOurs, isPrimaryMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster-messages.js';
+import type { WorkerDataPlaneSettings } from './cluster-options.js';
 import { RegistryReplica } from './registry-replica.js';
 import { collectReport } from './worker-report.js';
 
@@ -34,6 +35,8 @@ export class ClusterWorker {
   readonly #channel: WorkerChannel;
   readonly #pid: number;
   #logger: Logger;
+  /** The worker's root logger once configured (its level follows reloads). */
+  #baseLogger: Logger | undefined;
   #dataPlane: DataPlane | undefined;
   #state: WorkerState = 'waiting';
   #reportTimer: NodeJS.Timeout | undefined;
@@ -89,6 +92,9 @@ export class ClusterWorker {
       case 'inteli.config':
         this.#configure(message.config);
         return;
+      case 'inteli.settings':
+        this.#reconfigure(message.dataPlane, message.logLevel);
+        return;
       case 'inteli.snapshot':
       case 'inteli.added':
       case 'inteli.updated':
@@ -121,11 +127,14 @@ export class ClusterWorker {
     if (this.#state !== 'waiting') return;
     this.#state = 'running';
     // The data plane names its own component; both carry the worker's pid.
-    const base = createLogger({ level: logLevelOf(config.logLevel), format: config.logFormat ?? 'json' }).child({ worker: this.#pid });
+    const root = createLogger({ level: logLevelOf(config.logLevel), format: config.logFormat ?? 'json' });
+    this.#baseLogger = root;
+    const base = root.child({ worker: this.#pid });
     this.#logger = base.child({ component: 'cluster-worker' });
     const dataPlane = new DataPlane(
       this.registry,
       resolveDataPlaneOptions({
+        ...config.settings,
         host: config.host,
         port: config.port,
         tlsPort: config.tlsPort,
@@ -161,6 +170,14 @@ export class ClusterWorker {
         void this.stop().then(() => process.exit(1));
       },
     );
+  }
+
+  /** A reload: new live options for new requests, and the new log level. A bad value is logged, never applied. */
+  #reconfigure(change: WorkerDataPlaneSettings, logLevel: string | undefined): void {
+    if (logLevel !== undefined && this.#baseLogger !== undefined) this.#baseLogger.level = logLevelOf(logLevel);
+    this.#dataPlane?.reconfigure(change).catch((error: unknown) => {
+      this.#logger.error({ err: (error as Error).message }, 'new settings refused; keeping the current ones');
+    });
   }
 
   #report(): void {

@@ -9,7 +9,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ListenError, TlsError } from '../../shared/errors.js';
+import { InvalidOptionError, ListenError, TlsError } from '../../shared/errors.js';
+import type { LogLevel } from '../../shared/env.js';
+import { resolveDataPlaneOptions } from '../data-plane/data-plane-options.js';
+import { type LiveDataPlaneOptions, withLiveOptions } from '../data-plane/live-options.js';
+import { SELECTORS } from '../data-plane/selectors/index.js';
+import type { WorkerSettingValue } from './cluster-options.js';
 import type { Logger } from '../../shared/logger.js';
 import type { DataPlaneAddresses, DataPlaneSnapshot, DataPlaneState } from '../data-plane/data-plane.js';
 import type { TrafficStats } from '../data-plane/traffic-stats.js';
@@ -63,6 +68,8 @@ export interface SharedPorts {
 /** The cluster's worker processes. */
 export class WorkerPool implements Forwarding {
   readonly #options: WorkerPoolOptions;
+  /** What a worker is sent when it says hello: the options' config with every reload applied. */
+  #config: WorkerConfig;
   readonly #logger: Logger;
   readonly #workers = new Map<number, WorkerEntry>();
   readonly #idleQueries = new Map<number, IdleQuery>();
@@ -89,6 +96,7 @@ export class WorkerPool implements Forwarding {
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#config = options.config;
     this.#logger = options.logger;
   }
 
@@ -104,7 +112,7 @@ export class WorkerPool implements Forwarding {
 
   /** The shared data-plane addresses (the workers' listen host and shared ports); empty before start. */
   get addresses(): DataPlaneAddresses {
-    const host = this.#options.config.host;
+    const host = this.#config.host;
     const family = host.includes(':') ? 'IPv6' : 'IPv4';
     const at = (port: number | undefined): AddressInfo | undefined => (port === undefined ? undefined : { address: host, family, port });
     return { http: at(this.#ports?.http), https: at(this.#ports?.https) };
@@ -161,6 +169,31 @@ export class WorkerPool implements Forwarding {
   }
 
   /**
+   * A reload: checks the new live options here (the workers' resolver would refuse the same values),
+   * sends them to every worker, keeps them for workers forked later, and resolves once every live
+   * worker applied them (IPC to a worker is ordered, so its answer to a later query proves it).
+   *
+   * @throws {InvalidOptionError} naming the option; nothing is sent then.
+   */
+  async reconfigure(change: LiveDataPlaneOptions, logLevel?: LogLevel): Promise<void> {
+    if (change.selector !== undefined && typeof change.selector !== 'string') {
+      throw new InvalidOptionError(`selector: in a cluster, one of ${Object.keys(SELECTORS).join(', ')} (a factory cannot reach the workers)`);
+    }
+    withLiveOptions(resolveDataPlaneOptions({}), change);
+    const settings: Record<string, WorkerSettingValue> = {};
+    for (const [name, value] of Object.entries(change)) {
+      if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') settings[name] = value;
+    }
+    if (typeof change.accessLog === 'object') settings.accessLog = { query: change.accessLog.query === true };
+    const trustedProxies = change.trustedProxies === undefined ? this.#config.trustedProxies : Object.freeze([...change.trustedProxies]);
+    if (change.trustedProxies !== undefined) settings.trustedProxies = trustedProxies;
+    const { trustedProxies: _listed, ...kept } = settings;
+    this.#config = Object.freeze({ ...this.#config, settings: Object.freeze({ ...this.#config.settings, ...kept }), trustedProxies, logLevel: logLevel ?? this.#config.logLevel });
+    this.#broadcast({ type: 'inteli.settings', dataPlane: settings, logLevel });
+    await this.whenIdle('');
+  }
+
+  /**
    * Resolves once every live worker has applied the registry changes sent so far. IPC to a worker is
    * ordered, so a worker's answer to a query sent after a change proves it has applied that change; a
    * drain query on the backend is such a query, and a new backend has nothing in flight to wait for.
@@ -199,7 +232,7 @@ export class WorkerPool implements Forwarding {
     for (const { worker } of entries) this.#sendTo(worker.id, { type: 'inteli.stop' });
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#options.config.shutdownTimeoutMs + STOP_GRACE_MS);
+      timer = setTimeout(() => resolve('timeout'), this.#config.shutdownTimeoutMs + STOP_GRACE_MS);
     });
     const outcome = await Promise.race([Promise.all(exited), bound]);
     clearTimeout(timer);
@@ -235,7 +268,7 @@ export class WorkerPool implements Forwarding {
     // too, numbered after the snapshot's version (changes before the hello are covered by the snapshot).
     // The config carries the configured ports (0 included), never the bound ones: Node's primary shares
     // one listening handle per (address, port) key, so asking for the bound port would collide with it.
-    this.#sendTo(entry.worker.id, { type: 'inteli.config', config: this.#options.config });
+    this.#sendTo(entry.worker.id, { type: 'inteli.config', config: this.#config });
     this.#sendSnapshot(entry.worker.id);
     entry.greeted = true;
   }

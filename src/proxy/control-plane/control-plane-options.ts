@@ -206,6 +206,12 @@ export interface ControlPlaneOptions {
   channelProof?: (socket: TLSSocket, agentProof: string) => string | undefined;
 }
 
+/**
+ * Limits fixed when the server is built (the WebSocket frame bound and the handshake deadlines): a change
+ * needs a restart. Every other limit can change on a running control plane and applies to new sessions.
+ */
+export const RESTART_ONLY_LIMITS = Object.freeze(['maxFrameBytes', 'handshakeTimeoutMs'] as const);
+
 /** Fully resolved, frozen limits. */
 export type ResolvedLimits = Readonly<Required<ControlPlaneLimits>>;
 
@@ -232,7 +238,8 @@ function number(name: string, value: unknown, fallback: number, min: number, max
   return resolved;
 }
 
-function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
+/** Applies defaults to, validates and freezes the limits. @throws {InvalidOptionError} naming the limit. */
+export function resolveLimits(limits: ControlPlaneLimits = {}): ResolvedLimits {
   if (typeof limits !== 'object' || limits === null) throw new InvalidOptionError('limits: expected an object');
   const maxFrameBytes = number('limits.maxFrameBytes', limits.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 128, 16 * 1024 * 1024);
   const maxPendingHandshakes = number('limits.maxPendingHandshakes', limits.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1, 100_000);

@@ -22,7 +22,7 @@ import type { ControlContext } from './control-context.js';
 import type { ListenerAddress } from './own-listeners.js';
 import { RuleHistory } from './rule-history.js';
 import { proxyAudience } from '../../shared/identity/proxy-audience.js';
-import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './control-plane-options.js';
+import { RESTART_ONLY_LIMITS, resolveControlPlaneOptions, resolveLimits, type ControlPlaneLimits, type ControlPlaneOptions, type ResolvedControlPlaneOptions, type ResolvedLimits } from './control-plane-options.js';
 import { ControlPlaneCounters, type ControlPlaneStats } from './control-plane-stats.js';
 import { createMessageHandler } from './message-handler.js';
 import { SessionIndex } from './session-index.js';
@@ -53,7 +53,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** The audience tokens must carry: `audience`, or `inteli-proxy:<pin>` (`inteli-proxy` without TLS). */
   readonly audience: string;
 
-  readonly #options: ResolvedControlPlaneOptions;
+  #options: ResolvedControlPlaneOptions;
   readonly #registry: BackendRegistry;
   readonly #trustStore: TrustStore;
   readonly #verifier: TokenVerifier;
@@ -124,11 +124,15 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#verifier =
       options.verifier ??
       new TokenVerifier({ trustStore: options.trustStore, audience: this.audience, ...(options.replayCache === undefined ? {} : { replayCache: options.replayCache }) });
+    const current = (): ResolvedControlPlaneOptions => this.#options;
     this.#context = {
       registry: this.#registry,
       trustStore: this.#trustStore,
       sessions: this.#sessions,
-      options: this.#options,
+      // Read per message, so that new limits apply to the next registration.
+      get options() {
+        return current();
+      },
       whenIdle: options.whenIdle ?? (() => Promise.resolve()),
       whenRouted: options.whenRouted,
       // The control plane itself, bound or configured, and whatever the host says it listens on.
@@ -154,7 +158,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       audience: this.audience,
       trustStore: this.#trustStore,
       sessions: this.#sessions,
-      limits,
+      get limits() {
+        return current().limits;
+      },
       allowedRoles: this.#options.allowedRoles,
       logger: this.#logger,
       counters: this.#counters,
@@ -163,6 +169,26 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       onRefused: (identity, code, reason) => this.#refused(identity, code, reason),
       channelProof: options.channelProof,
     });
+  }
+
+  /** The resolved limits in force. */
+  get limits(): ResolvedLimits {
+    return this.#options.limits;
+  }
+
+  /**
+   * Changes limits on the running control plane; they apply to new sessions, handshakes and
+   * registrations. `maxFrameBytes` and `handshakeTimeoutMs` are fixed when the server is built and are
+   * kept as they are (a change to them needs a restart).
+   *
+   * @throws {InvalidOptionError} naming the limit; nothing changes then.
+   */
+  reconfigureLimits(change: ControlPlaneLimits): void {
+    const current = this.#options.limits;
+    const pinned = Object.fromEntries(RESTART_ONLY_LIMITS.map((name) => [name, current[name]]));
+    const limits = resolveLimits({ ...current, ...change, ...pinned });
+    this.#options = Object.freeze({ ...this.#options, limits });
+    this.#logger.info({ limits: Object.keys(change) }, 'control-plane limits changed');
   }
 
   /** Current lifecycle state. */

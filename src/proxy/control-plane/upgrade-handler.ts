@@ -115,7 +115,8 @@ export class UpgradeHandler {
     const stale = trustStaleness(this.#options.trustStore);
     if (stale !== undefined) {
       logger.warn({ reason: stale.reason }, 'upgrade refused: the shared trust store is stale');
-      this.#refuse(socket, 'trust_stale', 503, `RP_ERR_TRUST_STALE: ${stale.reason ?? 'the shared trust store is stale'}; retry later`, { 'Retry-After': '5' });
+      // The reason (which may name Redis's address) goes to the log only; the caller is not authenticated.
+      this.#refuse(socket, 'trust_stale', 503, 'RP_ERR_TRUST_STALE: the shared trust store is stale; retry later', { 'Retry-After': '5' });
       return;
     }
     // The claimed id is read without verification; it only chooses the budget (see claimed-key-id.ts).

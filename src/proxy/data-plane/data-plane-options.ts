@@ -211,7 +211,8 @@ export interface ResolvedDataPlaneOptions {
   readonly logger: Logger;
 }
 
-const MAX_TIMEOUT_MS = 2_147_483_647;
+/** Longest timeout, in milliseconds (the largest delay a Node timer accepts). */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;

@@ -27,6 +27,7 @@ import { NodeHttpForwarder } from './node-http-forwarder.js';
 import type { Upstream } from './upstream.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 import type { Forwarding } from '../forwarding.js';
+import { type LiveDataPlaneOptions, withLiveOptions } from './live-options.js';
 
 /** Lifecycle states of a {@link DataPlane}. */
 export type DataPlaneState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -73,7 +74,7 @@ const MIN_CLIENT_DEADLINE_SWEEP_MS = 50;
 /** The forwarding half of the proxy, in this process (the {@link Forwarding} of a `ProxyServer`). */
 export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwarding {
   readonly #registry: BackendRegistry;
-  readonly #options: ResolvedDataPlaneOptions;
+  #options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
   readonly #forwarder: UndiciForwarder;
   readonly #http1: NodeHttpForwarder;
@@ -216,6 +217,29 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> implements Forwardi
   stop(): Promise<void> {
     this.#stopPromise ??= this.#stop();
     return this.#stopPromise;
+  }
+
+  /** The resolved options, as last reconfigured. */
+  get options(): ResolvedDataPlaneOptions {
+    return this.#options;
+  }
+
+  /**
+   * Applies new values of the live options (see `live-options.ts`) to new requests; requests and tunnels
+   * in flight keep what they were dispatched with. Validated first: an invalid value throws and nothing
+   * changes.
+   *
+   * @throws {InvalidOptionError} naming the option.
+   */
+  async reconfigure(change: LiveDataPlaneOptions): Promise<void> {
+    const next = withLiveOptions(this.#options, change);
+    this.#options = next;
+    this.#handler.options = next;
+    this.#forwarder.setTimeouts(next);
+    this.#http1.setTimeouts(next);
+    this.#tunnels.setTimeouts(next);
+    this.#routing.setSelector(next.selector);
+    this.#logger.info({ options: Object.keys(change).filter((name) => change[name as keyof LiveDataPlaneOptions] !== undefined) }, 'data plane reconfigured');
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once if it has none). */

@@ -42,11 +42,16 @@ function isEventStream(value: string | undefined): boolean {
 export class NodeHttpForwarder {
   /** Set when the data plane stops: responses then close their connection. */
   stopping = false;
-  readonly #options: NodeHttpForwarderOptions;
+  #options: NodeHttpForwarderOptions;
   readonly #open = new Set<http.ClientRequest>();
 
   constructor(options: NodeHttpForwarderOptions) {
     this.#options = options;
+  }
+
+  /** Applies new upstream timeouts to new requests (a reload); requests in flight keep theirs. */
+  setTimeouts(timeouts: Pick<NodeHttpForwarderOptions, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyTimeoutMs'>): void {
+    this.#options = { ...this.#options, connectTimeoutMs: timeouts.connectTimeoutMs, responseTimeoutMs: timeouts.responseTimeoutMs, bodyTimeoutMs: timeouts.bodyTimeoutMs };
   }
 
   /** Forwards one request; never throws (failures are answered or end the client connection). */

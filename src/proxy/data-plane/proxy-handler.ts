@@ -50,7 +50,8 @@ export class ProxyHandler {
   readonly #forwarder: Forwarder;
   readonly #http1: NodeHttpForwarder | undefined;
   readonly #tunnels: WebSocketTunnels;
-  readonly #options: ResolvedDataPlaneOptions;
+  /** Read per request, so a reload (`DataPlane.reconfigure`) applies to the next request. */
+  options: ResolvedDataPlaneOptions;
   readonly #logger: Logger;
   /**
    * Client connections answered with a 400 and `Connection: close`. Node still emits the requests that
@@ -87,7 +88,7 @@ export class ProxyHandler {
     this.#forwarder = forwarder;
     this.#http1 = http1;
     this.#tunnels = tunnels;
-    this.#options = options;
+    this.options = options;
     this.#logger = logger;
   }
 
@@ -113,7 +114,7 @@ export class ProxyHandler {
         sendError(res, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const head = buildRequestHead(req, encrypted, this.#options.trustedProxies, false, authority, this.#options.proxyId);
+      const head = buildRequestHead(req, encrypted, this.options.trustedProxies, false, authority, this.options.proxyId);
       // RFC 9112 section 3.2: an HTTP/1.1 request without a Host, or with two, is answered 400 (the
       // listeners leave the missing-Host check to this handler so the connection is marked refused).
       if (head.duplicateHost || (head.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1)) {
@@ -128,17 +129,17 @@ export class ProxyHandler {
       const route = this.#routing.table.match(head.host, target, pathEnd(target));
       if (route === undefined) {
         this.#routing.stats.noRoute += 1;
-        sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_ROUTE', head.requestId);
+        sendError(res, this.options.noTargetStatus, 'RP_ERR_NO_ROUTE', head.requestId);
         return;
       }
       const facts = this.#facts.reset(req.method, target, head.host, req.socket.remoteAddress, req.rawHeaders, encrypted);
       const upstream = this.#pick(route, facts);
       if (upstream === undefined) {
         this.#routing.stats.refusedNoTarget(route.key);
-        sendError(res, this.#options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
+        sendError(res, this.options.noTargetStatus, 'RP_ERR_NO_TARGET', head.requestId);
         return;
       }
-      if (this.#options.accessLog) this.#logAccess(req, res, target, upstream.origin, head.requestId);
+      if (this.options.accessLog) this.#logAccess(req, res, target, upstream.origin, head.requestId);
       if (this.#http1 !== undefined && (head.trailer !== undefined || (head.hasBody && (head.expectContinue || upstream.interimResponses)))) {
         this.#http1.forward(req, res, route, upstream, target, head, facts.setCookie);
       } else {
@@ -170,7 +171,7 @@ export class ProxyHandler {
         writeSocketError(socket, 400, 'RP_ERR_BAD_REQUEST', undefined);
         return;
       }
-      const requestHead = buildRequestHead(req, encrypted, this.#options.trustedProxies, true, authority, this.#options.proxyId);
+      const requestHead = buildRequestHead(req, encrypted, this.options.trustedProxies, true, authority, this.options.proxyId);
       if (req.rawHeaders.length > MAX_RAW_HEADERS) {
         writeSocketError(socket, 431, 'RP_ERR_BAD_REQUEST', undefined);
         return;
@@ -190,7 +191,7 @@ export class ProxyHandler {
       if (upstream === undefined) {
         if (route === undefined) this.#routing.stats.noRoute += 1;
         else this.#routing.stats.refusedNoTarget(route.key);
-        writeSocketError(socket, this.#options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
+        writeSocketError(socket, this.options.noTargetStatus, route === undefined ? 'RP_ERR_NO_ROUTE' : 'RP_ERR_NO_TARGET', requestHead.requestId);
         return;
       }
       this.#tunnels.open(req, socket, head, upstream, target, requestHead);
@@ -218,7 +219,7 @@ export class ProxyHandler {
       logger.info(
         {
           method: req.method,
-          url: this.#options.accessLogQuery ? target : loggablePath(target),
+          url: this.options.accessLogQuery ? target : loggablePath(target),
           httpVersion: req.httpVersion,
           status: res.writableFinished ? res.statusCode : 499,
           upstream: origin,

@@ -66,7 +66,7 @@ export class RoutingState {
   readonly load = new LoadCounter('*');
   /** Traffic counters (plain integers, read by the admin metrics at scrape time). */
   readonly stats: TrafficStats;
-  readonly #selector: ProxySelectorFactory;
+  #selector: ProxySelectorFactory;
   readonly #ejection: EjectionPolicy;
   readonly #forwarder: Forwarder;
   #byBackend = new Map<string, BackendEntry>();
@@ -190,6 +190,22 @@ export class RoutingState {
     this.#deferred = undefined;
     this.#table = new RouteTable(table);
     if (!keepStats) this.stats.retain(livePairs, liveAgents);
+  }
+
+  /**
+   * Replaces the selection policy: every route gets a new selector of the new kind over the same
+   * upstreams and the table is swapped at once. Requests in flight keep the upstream they were given.
+   */
+  setSelector(selector: ProxySelectorFactory): void {
+    if (selector === this.#selector) return;
+    this.#selector = selector;
+    // Read through the getter: a deferred rebuild runs first, so the swap starts from every change.
+    const reserved = this.table.routes.filter((route) => route.reserved);
+    const routes = new Map<string, Route>();
+    for (const [key, route] of this.#routes) routes.set(key, Object.freeze({ ...route, selector: selector(route.upstreams) }));
+    this.#routes = routes;
+    // Reserved rules (no backend: NO_TARGET) keep their empty selector.
+    this.#table = new RouteTable([...routes.values(), ...reserved]);
   }
 
   /** Resolves once the backend has no request or tunnel in flight (at once when unknown or idle). */

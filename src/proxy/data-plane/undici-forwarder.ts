@@ -56,6 +56,9 @@ function isUnaskedContinue(error: Error): boolean {
   return (error as { code?: unknown }).code === 'UND_ERR_SOCKET' && error.message === 'bad response';
 }
 
+/** The timeouts a reload may change. */
+export type ForwarderTimeouts = Pick<UndiciForwarderOptions, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyTimeoutMs'>;
+
 /** Methods RFC 9110 calls idempotent and that are safe to send again after a connect failure. */
 const RETRYABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -152,7 +155,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     const req = this.#req;
     try {
       pool.dispatch(
-        { path: this.#target, method: req.method ?? 'GET', headers: this.#head.headers, body: this.#head.hasBody ? req : null, bodyTimeout: 0 },
+        {
+          path: this.#target,
+          method: req.method ?? 'GET',
+          headers: this.#head.headers,
+          body: this.#head.hasBody ? req : null,
+          // Per dispatch, not per pool, so that a reload applies to new requests only.
+          headersTimeout: this.#forwarder.timeouts.responseTimeoutMs,
+          // The body timeout is the forwarder's sweep (read per answer, so a reload applies to new answers).
+          bodyTimeout: 0,
+        },
         this,
       );
     } catch (error) {
@@ -338,11 +350,9 @@ export class UndiciForwarder implements Forwarder {
   stopping = false;
   readonly logger: Logger;
   readonly retry: boolean;
-  /** The proxy-wide body timeout in ms (0: none). */
-  readonly bodyTimeoutMs: number;
   /** See {@link UndiciForwarderOptions.fallback}. */
   readonly fallback: Pick<Forwarder, 'forward'> | undefined;
-  readonly #options: UndiciForwarderOptions;
+  #options: UndiciForwarderOptions;
   /** Answers whose body silence is timed. */
   readonly #watched = new Set<Exchange>();
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -361,8 +371,34 @@ export class UndiciForwarder implements Forwarder {
     this.#options = options;
     this.logger = options.logger;
     this.retry = options.retry;
-    this.bodyTimeoutMs = options.bodyTimeoutMs;
     this.fallback = options.fallback;
+  }
+
+  /** The proxy-wide body timeout in ms (0: none) that new answers get. */
+  get bodyTimeoutMs(): number {
+    return this.#options.bodyTimeoutMs;
+  }
+
+  /** The upstream timeouts new requests get. */
+  get timeouts(): ForwarderTimeouts {
+    return this.#options;
+  }
+
+  /**
+   * Applies new timeouts to new requests; requests in flight keep theirs. A new connect timeout takes
+   * effect through new pools: the current ones close gracefully (their requests finish) and each origin
+   * gets a new pool on its next request.
+   */
+  setTimeouts(timeouts: ForwarderTimeouts): void {
+    const connectChanged = timeouts.connectTimeoutMs !== this.#options.connectTimeoutMs;
+    this.#options = { ...this.#options, connectTimeoutMs: timeouts.connectTimeoutMs, responseTimeoutMs: timeouts.responseTimeoutMs, bodyTimeoutMs: timeouts.bodyTimeoutMs };
+    if (!connectChanged) return;
+    for (const [origin, entry] of this.#pools) {
+      const pool = entry.pool;
+      if (pool === undefined) continue;
+      entry.pool = undefined;
+      this.#closeGracefully(origin, pool);
+    }
   }
 
   /** Times an answer's body silence (one sweep timer for all, a quarter of the shortest timeout). */
@@ -416,7 +452,7 @@ export class UndiciForwarder implements Forwarder {
       pipelining: 1,
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.responseTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
+      bodyTimeout: 0,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       connect: target.protocol === 'https'
         ? { rejectUnauthorized: options.upstreamRejectUnauthorized, ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa }) }
@@ -432,6 +468,10 @@ export class UndiciForwarder implements Forwarder {
     this.#pools.delete(origin);
     const pool = entry.pool;
     if (pool === undefined) return;
+    this.#closeGracefully(origin, pool);
+  }
+
+  #closeGracefully(origin: string, pool: Pool): void {
     this.#closing.add(pool);
     pool
       .close()

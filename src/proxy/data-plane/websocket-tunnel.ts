@@ -169,7 +169,7 @@ class Tunnel {
 /** The open tunnels of a data plane. */
 export class WebSocketTunnels {
   readonly logger: Logger;
-  readonly #options: TunnelOptions;
+  #options: TunnelOptions;
   readonly #open = new Set<Tunnel>();
   /** Open tunnels per target origin, for {@link TunnelOptions.maxPerTarget}; an origin at 0 is deleted. */
   readonly #perTarget = new Map<string, number>();
@@ -177,6 +177,11 @@ export class WebSocketTunnels {
   constructor(options: TunnelOptions) {
     this.#options = options;
     this.logger = options.logger;
+  }
+
+  /** Applies new timeouts to tunnels opened from now on. */
+  setTimeouts(timeouts: Pick<TunnelOptions, 'connectTimeoutMs' | 'responseTimeoutMs'>): void {
+    this.#options = { ...this.#options, connectTimeoutMs: timeouts.connectTimeoutMs, responseTimeoutMs: timeouts.responseTimeoutMs };
   }
 
   /** Number of open tunnels (and upgrade requests waiting for their answer). */

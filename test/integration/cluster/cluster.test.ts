@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -302,6 +302,19 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     expect(replies.map((reply) => reply.status)).toEqual(Array.from({ length: 20 }, () => 403));
   });
 
+  it('SIGHUP applies a configuration file\'s live options in every worker (issue 15)', async () => {
+    await writeFile(path.join(dir, 'inteli.yaml'), 'noTargetStatus: 404\n');
+    const mark = logs.lines.length;
+    child.kill('SIGHUP');
+    await logs.next((line) => line.msg === 'configuration reloaded: noTargetStatus', 'the reload', mark);
+    // Each worker logs on its own stdout stream, so its line may reach the pipe after the primary's.
+    const reconfigured = (): unknown[] => logs.lines.slice(mark).filter((line) => line.msg === 'data plane reconfigured').map((line) => line.worker);
+    await waitUntil(() => reconfigured().length >= 2, WAIT_MS, 'both workers to apply the reload');
+    expect(reconfigured().sort()).toEqual(workerPids().sort());
+    const replies = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/api')));
+    expect(replies.map((reply) => reply.status)).toEqual(Array.from({ length: 20 }, () => 404));
+  });
+
   it('replaces a worker killed with SIGKILL; the replacement gets the registry and routes', async () => {
     const web = agent(http.createServer((_req, res) => res.end('again')));
     await web.start();
@@ -313,6 +326,9 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     await logs.next((line) => line.msg === 'data plane listening' && line.worker === forked.pid, 'the replacement to listen', mark);
     const replies = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/api')));
     expect(replies.every((reply) => reply.status === 200 && reply.body === 'again')).toBe(true);
+    // The replacement was configured with the reloaded options, not the ones of the start.
+    const unrouted = await Promise.all(Array.from({ length: 20 }, () => get(httpPort, '/nothing')));
+    expect(unrouted.map((reply) => reply.status)).toEqual(Array.from({ length: 20 }, () => 404));
   });
 
   it('keeps cookie affinity across workers (one secret) and answers NO_TARGET for a reserved rule in every worker', async () => {
@@ -339,7 +355,8 @@ describe('inteli-proxy with PROXY_WORKERS=2', () => {
     expect(replies.map((reply) => reply.body)).toEqual(Array.from({ length: 20 }, () => first.body));
     expect(replies.every((reply) => reply.headers['set-cookie'] === undefined)).toBe(true);
     const reserved = await Promise.all(Array.from({ length: 10 }, () => send(httpPort, '/reserved/x')));
-    expect(reserved.every((reply) => reply.status === 403 && reply.body.includes('NO_TARGET'))).toBe(true);
+    // 404: the reload test above set noTargetStatus: 404 in every worker.
+    expect(reserved.map((reply) => [reply.status, reply.body.includes('NO_TARGET')])).toEqual(Array.from({ length: 10 }, () => [404, true]));
     expect((await send(httpPort, '/nothing')).body).toContain('NO_ROUTE');
   });
 

@@ -174,6 +174,6 @@ describe('npm start (the inteli-proxy CLI)', () => {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await withTimeout(exited(child), 15_000, 'inteli-proxy to exit');
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^inteli-proxy: PROXY_PORT: expected a port number/);
+    expect(stderr).toMatch(/^inteli-proxy: PROXY_PORT: expected an integer from 0 to 65535, got "eighty"/);
   });
 });

@@ -66,6 +66,10 @@ describe('cluster IPC guards', () => {
     expect(isPrimaryMessage({ type: 'inteli.removed', version: 6, backendId: 'WEB#1', reason: 'drained' })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.idle?', requestId: 1, backendId: 'WEB#1' })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.stop' })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: { selector: 'weighted', responseTimeoutMs: 900, trustedProxies: ['10.0.0.0/8'] }, logLevel: 'debug' })).toBe(true);
+    expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: { selector: () => undefined } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: { trustedProxies: [1] } })).toBe(false);
+    expect(isPrimaryMessage({ type: 'inteli.settings', dataPlane: {}, logLevel: 5 })).toBe(false);
     expect(isPrimaryMessage({ type: 'inteli.reserved', version: 7, rules: [{ path: '/api' }, { path: '/x', host: 'a.example' }] })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.snapshot', version: 3, backends: [backend], reserved: [{ path: '/api' }] })).toBe(true);
     expect(isPrimaryMessage({ type: 'inteli.updated', version: 5, backend: { ...backend, state: 'unhealthy', affinity: 'hash', affinityHeader: 'x-user', bodyTimeoutMs: 0 } })).toBe(true);

@@ -51,4 +51,15 @@ describe('resolveClusterOptions', () => {
     expect(() => resolveClusterOptions({ workers: 1 })).toThrow(expect.objectContaining({ message: expect.stringContaining('control: the control plane needs a certificate') }));
     expect(() => resolveClusterOptions({ ...base, workers: 1, port: 70000 })).toThrow(expect.objectContaining({ code: 'RP_ERR_INVALID_OPTION' }));
   });
+
+  it('gives the workers every plain data-plane option, the selector by name and the access log as the option', () => {
+    const options = resolveClusterOptions({ ...base, workers: 2, selector: 'weighted', responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: { query: true }, upstreamCa: Buffer.from('PEM') });
+    expect(options.dataPlane.settings).toMatchObject({ selector: 'weighted', responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: { query: true }, upstreamCa: 'PEM' });
+    expect(options.dataPlane.settings).not.toHaveProperty('accessLogQuery');
+  });
+
+  it('refuses a selector factory (it cannot reach the workers)', () => {
+    const factory = (() => ({ select: () => undefined, update: () => undefined })) as never;
+    expect(() => resolveClusterOptions({ ...base, workers: 2, selector: factory })).toThrow(expect.objectContaining({ message: expect.stringContaining('selector: in a cluster, one of') }));
+  });
 });

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { ClusterWorker, type WorkerChannel } from '../../../src/proxy/cluster/cluster-worker.js';
 import type { WorkerMessage } from '../../../src/proxy/cluster/cluster-messages.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { SELECTORS } from '../../../src/proxy/data-plane/selectors/index.js';
 import type { Backend } from '../../../src/proxy/registry/backend.js';
 
 /** An in-memory IPC channel: what the worker sends is recorded; `deliver` plays the primary. */
@@ -121,5 +122,25 @@ describe('ClusterWorker', () => {
     expect(worker.stop()).toBe(stopped);
     await stopped;
     expect(worker.dataPlane!.state).toBe('stopped');
+  });
+
+  it('runs its data plane with every option of the config (selector by name, timeouts, status)', async () => {
+    const channel = new FakeChannel();
+    worker = new ClusterWorker(channel, logCapture().logger, 1234);
+    channel.deliver({ type: 'inteli.config', config: { ...config, settings: { selector: 'weighted', responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: { query: true } } } });
+    await channel.next('inteli.listening');
+    expect(worker.dataPlane!.options).toMatchObject({ selector: SELECTORS.weighted, responseTimeoutMs: 1500, noTargetStatus: 404, accessLog: true, accessLogQuery: true });
+  });
+
+  it('applies a reload: new live options for new requests, and refuses a bad value without applying it', async () => {
+    const channel = new FakeChannel();
+    worker = new ClusterWorker(channel, logCapture().logger, 1234);
+    channel.deliver({ type: 'inteli.config', config });
+    await channel.next('inteli.listening');
+    channel.deliver({ type: 'inteli.settings', dataPlane: { selector: 'least-in-flight', responseTimeoutMs: 900, trustedProxies: ['10.0.0.0/8'] }, logLevel: 'fatal' });
+    expect(worker.dataPlane!.options).toMatchObject({ selector: SELECTORS['least-in-flight'], responseTimeoutMs: 900 });
+    expect(worker.dataPlane!.options.trustedProxies.has('10.1.2.3')).toBe(true);
+    channel.deliver({ type: 'inteli.settings', dataPlane: { responseTimeoutMs: -5 } });
+    expect(worker.dataPlane!.options.responseTimeoutMs).toBe(900);
   });
 });

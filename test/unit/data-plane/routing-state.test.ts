@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Forwarder } from '../../../src/proxy/data-plane/forwarder.js';
 import { RoutingState } from '../../../src/proxy/data-plane/routing-state.js';
 import { roundRobin } from '../../../src/proxy/data-plane/selectors/round-robin.js';
+import { weightedRoundRobin } from '../../../src/proxy/data-plane/selectors/weighted-round-robin.js';
 import { BackendRegistry } from '../../../src/proxy/registry/backend-registry.js';
 
 /** A forwarder that only counts pool references. */
@@ -52,6 +53,19 @@ describe('RoutingState', () => {
     expect(state.table.match(undefined, '/svc-49', 7)?.key).toBe('/svc-49');
     expect(state.table.match(undefined, '/svc-0', 6)?.key).toBe('/svc-0');
     expect(rebuilds).toBe(1);
+  });
+
+  it('setSelector (a live reload) swaps every route to the new policy and keeps the reserved rules (NO_TARGET, no fall-through)', () => {
+    const { registry, state } = setup();
+    registry.add({ agentId: 'a', targets: [target(1)], rules: [{ path: '/' }] });
+    state.rebuild(registry.list(), [{ path: '/api' }]);
+    const before = state.table.match(undefined, '/api/x', 6);
+    expect(before).toMatchObject({ key: '/api', reserved: true });
+    state.setSelector(weightedRoundRobin);
+    expect(state.table.match(undefined, '/api/x', 6)).toMatchObject({ key: '/api', reserved: true });
+    const catchAll = state.table.match(undefined, '/other', 6);
+    expect(catchAll).toMatchObject({ key: '/', reserved: false });
+    expect(catchAll?.selector).not.toBe(before?.selector);
   });
 
   it('merges the upstreams of every backend serving a rule, in registration order', () => {
