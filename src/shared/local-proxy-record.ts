@@ -6,10 +6,11 @@
  * configuration; the CLI reads it only for what flags and environment leave unset.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { normalizePin } from './control-client/proxy-tls.js';
 import { InvalidOptionError } from './errors.js';
+import { writeFileAtomic } from './fs/write-file-atomic.js';
 
 /** File name of the record, in the admin key's directory. */
 export const LOCAL_PROXY_FILE = 'proxy.json';
@@ -48,10 +49,9 @@ export function localControlUrl(host: string, port: number): string {
 export async function writeLocalProxyRecord(dir: string, record: Omit<LocalProxyRecord, 'writtenAt'>): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, LOCAL_PROXY_FILE);
-  const temporary = `${file}.${process.pid}.tmp`;
   const content: LocalProxyRecord = { proxyUrl: record.proxyUrl, pin: record.pin, writtenAt: new Date().toISOString() };
-  await writeFile(temporary, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o644 });
-  await rename(temporary, file);
+  // Nothing secret in it (a URL and a public-key pin): readable by the operators who run the CLI.
+  await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`, 0o644);
   return file;
 }
 

@@ -6,9 +6,10 @@
  * a hash of the directory URL. Challenge answers live in memory: one proxy answers its own challenges.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AcmeError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/write-file-atomic.js';
 import { certificateName } from './certificate-name.js';
 import type { CertificateStorage, StorageLock, StoredAccount, StoredCertificate } from './certificate-storage.js';
 import { parseStoredAccount } from './stored-account.js';
@@ -25,18 +26,9 @@ function checkedName(name: string): string {
 
 /** Writes `body` to `file` atomically with mode 0600. */
 async function writeAtomic(file: string, body: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
   try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(body, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, body);
   } catch (error) {
-    await unlink(tmp).catch(() => undefined);
     throw new AcmeError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
   }
 }

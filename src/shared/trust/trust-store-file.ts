@@ -3,11 +3,10 @@
  * atomically (tmp file in the same directory, fsync, rename, fsync of the directory; mode 0600). A crash
  * leaves the old or the new file, never half of one; a corrupt file is an error naming the file.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat, open } from 'node:fs/promises';
 import { TrustStoreError } from '../errors.js';
+import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { KeyRole, KeyScope } from '../protocol.js';
 import { buildTrustedKey, byId, type TrustedKey } from './trusted-key.js';
 
@@ -107,36 +106,13 @@ export async function readTrustStoreFile(file: string): Promise<Map<string, Trus
  * @throws {TrustStoreError} when the file cannot be written (the old file is untouched, no tmp file stays).
  */
 export async function writeTrustStoreFile(file: string, keys: ReadonlyMap<string, TrustedKey>): Promise<void> {
-  const dir = path.dirname(file);
   const entries = [...keys.values()]
     .sort(byId)
     .map(({ id, publicKey, fingerprint, role, scope, createdAt }) => ({ id, role, scope, publicKey, fingerprint, createdAt }));
   const body = `${JSON.stringify({ version: TRUST_STORE_VERSION, keys: entries }, null, 2)}\n`;
-  // The tmp name comes from random bytes, never from an id, and lives in the same directory so the
-  // rename is atomic (same file system).
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
   try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(body, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, body);
   } catch (error) {
-    await unlink(tmp).catch(() => undefined);
     throw new TrustStoreError(`cannot write trust store ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  // fsync the directory so the rename itself survives a power loss; not every platform allows it.
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Best effort only.
   }
 }
